@@ -1,0 +1,2 @@
+//! wallet-auth: wallet-signature authentication (EIP-4361 and Sign In With Solana) with
+//! server-side wallet sessions.
