@@ -1,2 +1,4 @@
 //! wallet-auth: wallet-signature authentication (EIP-4361 and Sign In With Solana) with
 //! server-side wallet sessions.
+
+pub mod store;

@@ -1,0 +1,424 @@
+//! The in-memory store: the reference implementation of [`Store`], and the default when no
+//! Redis is configured. One process only; everything is lost at restart.
+//!
+//! Every operation takes one mutex for its whole duration, which makes each of them atomic by
+//! construction. Expiry is checked on read and swept periodically, so memory stays bounded by
+//! what is live; nonces are additionally capped at [`MAX_NONCES`].
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::{IndexEntry, NewSession, RateDecision, SessionEntry, Store, StoreResult};
+
+/// Upper bound on outstanding nonces; beyond it the oldest are dropped.
+pub const MAX_NONCES: usize = 200_000;
+/// Writes between two full sweeps of expired entries.
+const SWEEP_EVERY: u64 = 4096;
+
+#[derive(Debug)]
+struct Expiring<T> {
+    value: T,
+    expires: Option<Instant>,
+}
+
+impl<T> Expiring<T> {
+    fn live(&self, now: Instant) -> bool {
+        self.expires.is_none_or(|e| e > now)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    values: HashMap<String, Expiring<Vec<u8>>>,
+    nonces: HashMap<String, Expiring<Vec<u8>>>,
+    nonce_order: VecDeque<String>,
+    sessions: HashMap<(String, String), Expiring<SessionEntry>>,
+    index: HashMap<String, Vec<IndexEntry>>,
+    rate: HashMap<String, Expiring<VecDeque<i64>>>,
+    audit: VecDeque<Vec<u8>>,
+    active: HashMap<String, HashMap<String, i64>>,
+    writes: u64,
+}
+
+impl Inner {
+    fn wrote(&mut self, now: Instant) {
+        self.writes += 1;
+        if self.writes % SWEEP_EVERY == 0 {
+            self.sweep(now);
+        }
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        self.values.retain(|_, v| v.live(now));
+        self.nonces.retain(|_, v| v.live(now));
+        let nonces = &self.nonces;
+        self.nonce_order.retain(|n| nonces.contains_key(n));
+        self.sessions.retain(|_, v| v.live(now));
+        self.rate.retain(|_, v| v.live(now));
+        let tags: Vec<String> = self.index.keys().cloned().collect();
+        for tag in tags {
+            self.prune_index(&tag, now);
+        }
+    }
+
+    fn live_session(&self, tag: &str, hash: &str, now: Instant) -> Option<&SessionEntry> {
+        self.sessions
+            .get(&(tag.to_owned(), hash.to_owned()))
+            .filter(|e| e.live(now))
+            .map(|e| &e.value)
+    }
+
+    /// Drops index entries whose record is gone, and the index when it is empty.
+    fn prune_index(&mut self, tag: &str, now: Instant) {
+        let Some(entries) = self.index.get(tag) else {
+            return;
+        };
+        let keep: Vec<IndexEntry> = entries
+            .iter()
+            .filter(|e| {
+                matches!(
+                    self.live_session(tag, &e.token_hash, now),
+                    Some(SessionEntry::Live(_))
+                )
+            })
+            .cloned()
+            .collect();
+        if keep.is_empty() {
+            self.index.remove(tag);
+        } else {
+            self.index.insert(tag.to_owned(), keep);
+        }
+    }
+}
+
+/// The in-memory store. Cheap to create; share it behind an `Arc`.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied change visible (each
+        // operation mutates at the end), so a poisoned lock is safe to keep using.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn deadline(now: Instant, ttl: Duration) -> Option<Instant> {
+    now.checked_add(ttl)
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn put_nonce(&self, nonce: &str, value: &[u8], ttl: Duration) -> StoreResult<bool> {
+        let now = Instant::now();
+        let mut g = self.lock();
+        if g.nonces.get(nonce).is_some_and(|e| e.live(now)) {
+            return Ok(false);
+        }
+        while g.nonces.len() >= MAX_NONCES {
+            match g.nonce_order.pop_front() {
+                Some(old) => {
+                    g.nonces.remove(&old);
+                }
+                None => break,
+            }
+        }
+        g.nonces.insert(
+            nonce.to_owned(),
+            Expiring {
+                value: value.to_vec(),
+                expires: deadline(now, ttl),
+            },
+        );
+        g.nonce_order.push_back(nonce.to_owned());
+        g.wrote(now);
+        Ok(true)
+    }
+
+    async fn take_nonce(&self, nonce: &str) -> StoreResult<Option<Vec<u8>>> {
+        let now = Instant::now();
+        let mut g = self.lock();
+        Ok(g.nonces
+            .remove(nonce)
+            .filter(|e| e.live(now))
+            .map(|e| e.value))
+    }
+
+    async fn create_session(
+        &self,
+        tag: &str,
+        new: NewSession<'_>,
+        max: usize,
+    ) -> StoreResult<Vec<IndexEntry>> {
+        let now = Instant::now();
+        let mut g = self.lock();
+        g.prune_index(tag, now);
+        g.sessions.insert(
+            (tag.to_owned(), new.token_hash.to_owned()),
+            Expiring {
+                value: SessionEntry::Live(new.record.to_vec()),
+                expires: deadline(now, new.ttl),
+            },
+        );
+        let mut entries = g.index.remove(tag).unwrap_or_default();
+        entries.push(IndexEntry {
+            session_id: new.session_id.to_owned(),
+            token_hash: new.token_hash.to_owned(),
+            created_ms: new.created_ms,
+        });
+        entries.sort_by_key(|e| e.created_ms);
+        let excess = entries.len().saturating_sub(max.max(1));
+        let evicted: Vec<IndexEntry> = entries.drain(..excess).collect();
+        for e in &evicted {
+            g.sessions.remove(&(tag.to_owned(), e.token_hash.clone()));
+        }
+        g.index.insert(tag.to_owned(), entries);
+        g.wrote(now);
+        Ok(evicted)
+    }
+
+    async fn get_session(&self, tag: &str, token_hash: &str) -> StoreResult<Option<SessionEntry>> {
+        let now = Instant::now();
+        let g = self.lock();
+        Ok(g.live_session(tag, token_hash, now).cloned())
+    }
+
+    async fn update_session(
+        &self,
+        tag: &str,
+        token_hash: &str,
+        record: &[u8],
+        ttl: Option<Duration>,
+    ) -> StoreResult<bool> {
+        let now = Instant::now();
+        let mut g = self.lock();
+        let key = (tag.to_owned(), token_hash.to_owned());
+        match g.sessions.get_mut(&key) {
+            Some(e) if e.live(now) && matches!(e.value, SessionEntry::Live(_)) => {
+                e.value = SessionEntry::Live(record.to_vec());
+                if let Some(ttl) = ttl {
+                    e.expires = deadline(now, ttl);
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn rotate_session(
+        &self,
+        tag: &str,
+        session_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+        record: &[u8],
+        ttl: Duration,
+        marker_ttl: Duration,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let now = Instant::now();
+        let mut g = self.lock();
+        if !matches!(
+            g.live_session(tag, old_hash, now),
+            Some(SessionEntry::Live(_))
+        ) {
+            return Ok(false);
+        }
+        let Some(entry) = g
+            .index
+            .get_mut(tag)
+            .and_then(|es| es.iter_mut().find(|e| e.session_id == session_id))
+        else {
+            return Ok(false);
+        };
+        entry.token_hash = new_hash.to_owned();
+        g.sessions.insert(
+            (tag.to_owned(), new_hash.to_owned()),
+            Expiring {
+                value: SessionEntry::Live(record.to_vec()),
+                expires: deadline(now, ttl),
+            },
+        );
+        g.sessions.insert(
+            (tag.to_owned(), old_hash.to_owned()),
+            Expiring {
+                value: SessionEntry::Rotated {
+                    to: new_hash.to_owned(),
+                    at_ms: now_ms,
+                },
+                expires: deadline(now, marker_ttl),
+            },
+        );
+        g.wrote(now);
+        Ok(true)
+    }
+
+    async fn delete_session(&self, tag: &str, session_id: &str) -> StoreResult<bool> {
+        let now = Instant::now();
+        let mut g = self.lock();
+        g.prune_index(tag, now);
+        let Some(entries) = g.index.get_mut(tag) else {
+            return Ok(false);
+        };
+        let Some(pos) = entries.iter().position(|e| e.session_id == session_id) else {
+            return Ok(false);
+        };
+        let entry = entries.remove(pos);
+        if entries.is_empty() {
+            g.index.remove(tag);
+        }
+        g.sessions.remove(&(tag.to_owned(), entry.token_hash));
+        Ok(true)
+    }
+
+    async fn list_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+        let now = Instant::now();
+        let g = self.lock();
+        let Some(entries) = g.index.get(tag) else {
+            return Ok(Vec::new());
+        };
+        Ok(entries
+            .iter()
+            .filter_map(|e| match g.live_session(tag, &e.token_hash, now) {
+                Some(SessionEntry::Live(r)) => Some((e.clone(), r.clone())),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<usize> {
+        let now = Instant::now();
+        let mut g = self.lock();
+        g.prune_index(tag, now);
+        let entries = g.index.remove(tag).unwrap_or_default();
+        for e in &entries {
+            g.sessions.remove(&(tag.to_owned(), e.token_hash.clone()));
+        }
+        Ok(entries.len())
+    }
+
+    async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let now = Instant::now();
+        let g = self.lock();
+        Ok(g.values
+            .get(key)
+            .filter(|e| e.live(now))
+            .map(|e| e.value.clone()))
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> StoreResult<()> {
+        let now = Instant::now();
+        let mut g = self.lock();
+        g.values.insert(
+            key.to_owned(),
+            Expiring {
+                value: value.to_vec(),
+                expires: ttl.and_then(|t| deadline(now, t)),
+            },
+        );
+        g.wrote(now);
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> StoreResult<bool> {
+        let now = Instant::now();
+        let mut g = self.lock();
+        Ok(g.values.remove(key).is_some_and(|e| e.live(now)))
+    }
+
+    async fn rate_limit(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now_ms: i64,
+    ) -> StoreResult<RateDecision> {
+        let now = Instant::now();
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        let mut g = self.lock();
+        let slot = g.rate.entry(key.to_owned()).or_insert_with(|| Expiring {
+            value: VecDeque::new(),
+            expires: None,
+        });
+        let hits = &mut slot.value;
+        while hits.front().is_some_and(|t| *t <= now_ms - window_ms) {
+            hits.pop_front();
+        }
+        let decision = if hits.len() >= limit as usize {
+            let oldest = hits.front().copied().unwrap_or(now_ms);
+            let wait = (oldest + window_ms - now_ms).max(1);
+            RateDecision::Limited {
+                retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(1)),
+            }
+        } else {
+            hits.push_back(now_ms);
+            RateDecision::Allowed
+        };
+        slot.expires = deadline(now, window);
+        g.wrote(now);
+        Ok(decision)
+    }
+
+    async fn audit_append(&self, event: &[u8], max_len: usize) -> StoreResult<()> {
+        let mut g = self.lock();
+        g.audit.push_back(event.to_vec());
+        while g.audit.len() > max_len {
+            g.audit.pop_front();
+        }
+        Ok(())
+    }
+
+    async fn audit_read(&self, limit: usize) -> StoreResult<Vec<Vec<u8>>> {
+        let g = self.lock();
+        Ok(g.audit.iter().rev().take(limit).cloned().collect())
+    }
+
+    async fn track_active(
+        &self,
+        chain: &str,
+        session_id: &str,
+        expires_ms: Option<i64>,
+    ) -> StoreResult<()> {
+        let mut g = self.lock();
+        let set = g.active.entry(chain.to_owned()).or_default();
+        match expires_ms {
+            Some(ms) => {
+                set.insert(session_id.to_owned(), ms);
+            }
+            None => {
+                set.remove(session_id);
+            }
+        }
+        Ok(())
+    }
+
+    async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64> {
+        let mut g = self.lock();
+        let Some(set) = g.active.get_mut(chain) else {
+            return Ok(0);
+        };
+        set.retain(|_, exp| *exp > now_ms);
+        Ok(set.len() as u64)
+    }
+}

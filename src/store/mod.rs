@@ -1,0 +1,268 @@
+//! Storage behind one trait: the in-memory reference store and the Redis store.
+//!
+//! The store knows nothing of HTTP, tokens or cryptography: it keeps opaque (already encrypted)
+//! byte strings under keys the session layer chooses, with the atomicity each operation
+//! documents. Every backend failure becomes a [`StoreError`], so "not found" (`Ok(None)` /
+//! `Ok(false)`) and "the store is down" (`Err`) are different types, never strings.
+//!
+//! # Keys and wallet tags
+//! Everything belonging to one wallet (its sessions, its index, its preferences) is addressed by
+//! a *wallet tag*, a short string derived from the wallet. The Redis store puts the tag in a
+//! `{hash tag}` so that one wallet's keys live in one cluster slot and every multi-key change of
+//! one wallet is a single atomic script.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub mod memory;
+// pub mod redis; (lands with the Redis store)
+
+pub use memory::MemoryStore;
+
+/// A store operation failed for a reason that is not the caller's: the backend is unreachable,
+/// timed out, or answered something the store cannot read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached or refused the command.
+    #[error("session store unavailable: {0}")]
+    Unavailable(String),
+    /// The backend did not answer within the configured bound.
+    #[error("session store timed out")]
+    Timeout,
+    /// The backend returned data of an unexpected shape.
+    #[error("session store returned malformed data: {0}")]
+    Corrupt(String),
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a session token hash points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEntry {
+    /// A live session record (opaque bytes).
+    Live(Vec<u8>),
+    /// The token was rotated: `to` is the token hash of the successor, `at_ms` the rotation
+    /// time (Unix milliseconds). Kept so that a late in-flight request can be served during the
+    /// grace period and a replay after it can be detected.
+    Rotated {
+        /// Token hash of the successor session key.
+        to: String,
+        /// When the rotation happened, Unix milliseconds.
+        at_ms: i64,
+    },
+}
+
+/// One entry of a wallet's session index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// Public session id.
+    pub session_id: String,
+    /// Hash of the session's current token (its record key).
+    pub token_hash: String,
+    /// Creation time, Unix milliseconds (eviction order).
+    pub created_ms: i64,
+}
+
+/// A session to create.
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    /// Public session id (unique).
+    pub session_id: &'a str,
+    /// Hash of the session token: the record's key.
+    pub token_hash: &'a str,
+    /// Creation time, Unix milliseconds.
+    pub created_ms: i64,
+    /// Encrypted session record.
+    pub record: &'a [u8],
+    /// Time to live of the record.
+    pub ttl: Duration,
+}
+
+/// Outcome of a rate-limit check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    /// The request fits in the budget.
+    Allowed,
+    /// Over budget; retry after this long.
+    Limited {
+        /// Time until a request would be allowed again.
+        retry_after: Duration,
+    },
+}
+
+/// Storage for nonces, wallet sessions, preferences, legacy user sessions, rate-limit counters
+/// and the audit trail.
+///
+/// # Obligations of every implementation
+/// - **TTL everywhere**: every value stored has an expiry; nothing outlives it, and a wallet's
+///   index never outlives the last session it lists.
+/// - **Atomicity**: each method is one atomic step as seen by every other caller, in every
+///   process sharing the store. In particular [`Store::take_nonce`] returns a given nonce to
+///   exactly one caller, [`Store::create_session`] never leaves a wallet with more than `max`
+///   sessions, and [`Store::rotate_session`] succeeds for exactly one of concurrent callers.
+/// - **Bounded time**: every call returns (possibly with [`StoreError::Timeout`]) within the
+///   store's configured timeout.
+/// - A crash between calls leaves nothing half-written: a multi-key change is one script or
+///   transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"memory"` or `"redis"`.
+    fn kind(&self) -> &'static str;
+
+    /// Checks that the backend answers.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Stores a fresh nonce with `value` (its binding) for `ttl`. Returns `false` (and changes
+    /// nothing) when the nonce already exists.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn put_nonce(&self, nonce: &str, value: &[u8], ttl: Duration) -> StoreResult<bool>;
+
+    /// Removes and returns a nonce in one atomic step: of concurrent callers, at most one gets
+    /// `Some`.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn take_nonce(&self, nonce: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Creates a session of the wallet `tag` and adds it to the wallet's index. When the wallet
+    /// then has more than `max` live sessions, the oldest (by `created_ms`) are deleted in the
+    /// same atomic step and their entries returned. Index entries whose record has expired are
+    /// pruned.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn create_session(
+        &self,
+        tag: &str,
+        new: NewSession<'_>,
+        max: usize,
+    ) -> StoreResult<Vec<IndexEntry>>;
+
+    /// Reads what a token hash points at.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn get_session(&self, tag: &str, token_hash: &str) -> StoreResult<Option<SessionEntry>>;
+
+    /// Replaces a live session record; with `ttl`, also resets its time to live. Returns `false`
+    /// when there is no live record under `token_hash` (it was deleted or rotated meanwhile).
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn update_session(
+        &self,
+        tag: &str,
+        token_hash: &str,
+        record: &[u8],
+        ttl: Option<Duration>,
+    ) -> StoreResult<bool>;
+
+    /// Moves a live session from `old_hash` to `new_hash` in one atomic step: the new record is
+    /// written with `ttl`, the index entry points at `new_hash`, and `old_hash` becomes a
+    /// [`SessionEntry::Rotated`] marker kept for `marker_ttl`. Returns `false` (nothing changed)
+    /// when `old_hash` is not a live session: of concurrent rotations exactly one succeeds.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    #[allow(clippy::too_many_arguments)]
+    async fn rotate_session(
+        &self,
+        tag: &str,
+        session_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+        record: &[u8],
+        ttl: Duration,
+        marker_ttl: Duration,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+
+    /// Deletes one session of the wallet by its public id (record, index entry and any rotation
+    /// marker pointing at it are dropped or become dangling-free). Returns whether it existed.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn delete_session(&self, tag: &str, session_id: &str) -> StoreResult<bool>;
+
+    /// Lists a wallet's live sessions: index entries with their records, oldest first.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn list_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>>;
+
+    /// Deletes every session of a wallet (records and index) in one atomic step; returns how
+    /// many live sessions there were.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<usize>;
+
+    /// Reads a plain value (preferences, legacy user sessions, users).
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Writes a plain value with an optional time to live (`None`: kept until deleted — only for
+    /// data with its own lifecycle, such as legacy user accounts).
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> StoreResult<()>;
+
+    /// Deletes a plain value; returns whether it existed.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn delete(&self, key: &str) -> StoreResult<bool>;
+
+    /// Counts one hit against the budget `key` (sliding window of `window`, at most `limit`
+    /// hits), atomically across every process sharing the store.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn rate_limit(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now_ms: i64,
+    ) -> StoreResult<RateDecision>;
+
+    /// Appends an event to the audit trail, keeping only the newest `max_len`.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn audit_append(&self, event: &[u8], max_len: usize) -> StoreResult<()>;
+
+    /// Reads up to `limit` audit events, newest first.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn audit_read(&self, limit: usize) -> StoreResult<Vec<Vec<u8>>>;
+
+    /// Records that a session of `chain` is active until `expires_ms` (for statistics); a
+    /// later call for the same id moves its expiry; `None` removes it.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn track_active(
+        &self,
+        chain: &str,
+        session_id: &str,
+        expires_ms: Option<i64>,
+    ) -> StoreResult<()>;
+
+    /// Number of sessions of `chain` tracked as active at `now_ms` (expired ones are pruned).
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64>;
+}
