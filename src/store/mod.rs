@@ -16,8 +16,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub mod memory;
-// pub mod redis; (lands with the Redis store)
+pub mod redis;
 
+pub use self::redis::RedisStore;
 pub use memory::MemoryStore;
 
 /// A store operation failed for a reason that is not the caller's: the backend is unreachable,

@@ -1,0 +1,863 @@
+//! The Redis store: [`Store`] over a single Redis node or a Redis Cluster, behaving exactly like
+//! the in-memory reference store ([`super::MemoryStore`]) but shared by every server instance.
+//!
+//! # Key layout
+//! Every key starts with the configured prefix `P` (for example `wa:`). Everything of one
+//! wallet carries the wallet tag in a Redis hash tag `{tag}`, so that all of a wallet's keys
+//! live in one cluster slot and every multi-key change of one wallet is one script on one node.
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `P{tag}:s:<token_hash>` | string | a session entry: `L` + record bytes (live), or `R<to_hash>\|<at_ms>` (rotation marker) |
+//! | `P{tag}:i` | hash | the wallet's index: field session id → `<token_hash>\|<created_ms>` |
+//! | `Pn:<nonce>` | string | a nonce's binding (`SET NX PX` to create, `GETDEL` to take) |
+//! | `Pv:<key>` | string | a plain value (preferences, legacy user sessions, users) |
+//! | `Pr:<key>` | sorted set | a rate-limit budget: a sliding-window log of hits, score = time |
+//! | `Paudit` | stream | the audit trail, trimmed to an exact length on every append |
+//! | `Pactive:<chain>` | sorted set | active sessions of a chain, score = expiry (ms) |
+//!
+//! The first byte of a session entry tells a live record (`L`) from a rotation marker (`R`), so
+//! the scripts check liveness with `string.sub(v, 1, 1)` and [`Store::get_session`] is a single
+//! `GET`.
+//!
+//! # TTLs
+//! Every key has an expiry, except plain values written with `ttl = None`:
+//! session entries carry their own; the index is given the longest remaining TTL of the sessions
+//! it lists by every script that touches it (so it never dies before them, nor outlives the last
+//! of them), and is deleted when it lists none; a rate budget lives one window after its last
+//! hit; the audit stream [`AUDIT_TTL`] after its last append; an active-session set until its
+//! latest expiry plus [`ACTIVE_SLACK`].
+//!
+//! # Atomicity and cluster safety
+//! A nonce is created with `SET NX PX` and taken with `GETDEL`. Every change touching several
+//! keys of a wallet is one Lua script (`EVALSHA`, falling back to loading the script when the
+//! node does not know it). The scripts declare the index key and every record key known before
+//! the call in `KEYS`; the record keys found in the index are built inside the script from the
+//! wallet's record-key prefix (`P{tag}:s:`, passed as an argument). Those keys carry the same hash
+//! tag as the declared ones, so they are in the same slot on the same node: Redis Cluster runs
+//! such scripts (it rejects only keys of another slot), and the script stays atomic. Reading the
+//! index first to declare every key would need a second round trip and a retry loop for no gain.
+//!
+//! # Failures
+//! Each call is bounded by the store's timeout ([`StoreError::Timeout`]); every Redis error becomes
+//! [`StoreError::Unavailable`]. A single node is reached through a
+//! [`ConnectionManager`] that reconnects by itself once Redis is back; a cluster through the
+//! cluster client, which re-discovers its nodes.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
+
+use super::{IndexEntry, NewSession, RateDecision, SessionEntry, Store, StoreError, StoreResult};
+
+/// Type byte of a live session record.
+const LIVE: u8 = b'L';
+/// Type byte of a rotation marker.
+const ROTATED: u8 = b'R';
+/// Lifetime of the audit stream after its last append.
+pub const AUDIT_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How long an active-session set outlives the latest expiry it holds (absorbs clock skew
+/// between the servers, which score the set, and Redis, which expires it).
+pub const ACTIVE_SLACK: Duration = Duration::from_secs(3600);
+/// Reconnection attempts of the single-node connection manager before a call fails (the next
+/// call starts over).
+const RECONNECT_RETRIES: usize = 2;
+/// Longest text of a Redis error kept in [`StoreError::Unavailable`].
+const ERROR_TEXT_MAX: usize = 120;
+
+/// Helpers shared by the session scripts (prepended to each of them).
+///
+/// An index value is `<token_hash>|<created_ms>`. `live_entries` reads an index, drops the
+/// entries whose record is gone or no longer live, and returns the others as
+/// `{session_id, token_hash, created (string), pttl, created (number), record}`.
+/// `expire_index` gives the index the longest remaining TTL of the entries it lists, or deletes
+/// it when it lists none.
+const LUA_PRELUDE: &str = r"
+local function split(v)
+  return string.match(v, '^(.*)|(%-?%d+)$')
+end
+local function live_entries(idx, rp)
+  local all = redis.call('HGETALL', idx)
+  local out = {}
+  for i = 1, #all, 2 do
+    local sid, h, c = all[i], split(all[i + 1])
+    local keep = false
+    if h then
+      local k = rp .. h
+      local v = redis.call('GET', k)
+      if v and string.sub(v, 1, 1) == 'L' then
+        out[#out + 1] = {sid, h, c, redis.call('PTTL', k), tonumber(c), string.sub(v, 2)}
+        keep = true
+      end
+    end
+    if not keep then redis.call('HDEL', idx, sid) end
+  end
+  return out
+end
+local function expire_index(idx, entries)
+  if #entries == 0 then
+    redis.call('DEL', idx)
+    return
+  end
+  local longest = 1
+  for _, e in ipairs(entries) do
+    if e[4] < 0 then
+      redis.call('PERSIST', idx)
+      return
+    end
+    if e[4] > longest then longest = e[4] end
+  end
+  redis.call('PEXPIRE', idx, longest)
+end
+local function oldest_first(a, b)
+  if a[5] ~= b[5] then return a[5] < b[5] end
+  if (a[7] or 0) ~= (b[7] or 0) then return (a[7] or 0) < (b[7] or 0) end
+  return a[1] < b[1]
+end
+";
+
+/// KEYS: index, new record. ARGV: record prefix, session id, token hash, created ms, entry,
+/// ttl ms, max. Returns the evicted entries, flat: id, hash, created.
+const LUA_CREATE: &str = r"
+local idx, rec, rp = KEYS[1], KEYS[2], ARGV[1]
+local sid, hash, created = ARGV[2], ARGV[3], ARGV[4]
+local ttl, max = tonumber(ARGV[6]), math.max(tonumber(ARGV[7]), 1)
+local entries = {}
+for _, e in ipairs(live_entries(idx, rp)) do
+  if e[1] == sid then
+    if e[2] ~= hash then redis.call('DEL', rp .. e[2]) end
+  else
+    entries[#entries + 1] = e
+  end
+end
+redis.call('SET', rec, ARGV[5], 'PX', ttl)
+redis.call('HSET', idx, sid, hash .. '|' .. created)
+entries[#entries + 1] = {sid, hash, created, ttl, tonumber(created), '', 1}
+table.sort(entries, oldest_first)
+local excess = #entries - max
+local evicted, kept = {}, {}
+for i, e in ipairs(entries) do
+  if i <= excess then
+    redis.call('DEL', rp .. e[2])
+    redis.call('HDEL', idx, e[1])
+    evicted[#evicted + 1] = e[1]
+    evicted[#evicted + 1] = e[2]
+    evicted[#evicted + 1] = e[3]
+  else
+    kept[#kept + 1] = e
+  end
+end
+expire_index(idx, kept)
+return evicted
+";
+
+/// KEYS: record, index. ARGV: entry, ttl ms (empty: keep the TTL), record prefix. Returns 1 when
+/// a live record was replaced.
+const LUA_UPDATE: &str = r"
+local v = redis.call('GET', KEYS[1])
+if not v or string.sub(v, 1, 1) ~= 'L' then return 0 end
+if ARGV[2] == '' then
+  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  expire_index(KEYS[2], live_entries(KEYS[2], ARGV[3]))
+end
+return 1
+";
+
+/// KEYS: index, old record, new record. ARGV: record prefix, session id, old hash, new hash,
+/// entry, ttl ms, marker ttl ms, now ms. Returns 1 when this call rotated the session.
+const LUA_ROTATE: &str = r"
+local idx, old, new, rp = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
+local v = redis.call('GET', old)
+if not v or string.sub(v, 1, 1) ~= 'L' then return 0 end
+local cur = redis.call('HGET', idx, ARGV[2])
+if not cur then return 0 end
+local h, c = split(cur)
+if h ~= ARGV[3] then return 0 end
+redis.call('SET', new, ARGV[5], 'PX', ARGV[6])
+redis.call('SET', old, 'R' .. ARGV[4] .. '|' .. ARGV[8], 'PX', ARGV[7])
+redis.call('HSET', idx, ARGV[2], ARGV[4] .. '|' .. c)
+expire_index(idx, live_entries(idx, rp))
+return 1
+";
+
+/// KEYS: index. ARGV: record prefix, session id. Returns 1 when a live session was deleted.
+const LUA_DELETE: &str = r"
+local idx, rp = KEYS[1], ARGV[1]
+local found = 0
+local cur = redis.call('HGET', idx, ARGV[2])
+if cur then
+  redis.call('HDEL', idx, ARGV[2])
+  local h = split(cur)
+  if h then
+    local v = redis.call('GET', rp .. h)
+    if v and string.sub(v, 1, 1) == 'L' then
+      redis.call('DEL', rp .. h)
+      found = 1
+    end
+  end
+end
+expire_index(idx, live_entries(idx, rp))
+return found
+";
+
+/// KEYS: index. ARGV: record prefix. Returns the live sessions oldest first, flat: id, hash,
+/// created, record.
+const LUA_LIST: &str = r"
+local idx = KEYS[1]
+local entries = live_entries(idx, ARGV[1])
+expire_index(idx, entries)
+table.sort(entries, oldest_first)
+local out = {}
+for _, e in ipairs(entries) do
+  out[#out + 1] = e[1]
+  out[#out + 1] = e[2]
+  out[#out + 1] = e[3]
+  out[#out + 1] = e[6]
+end
+return out
+";
+
+/// KEYS: index. ARGV: record prefix. Returns how many live sessions were deleted.
+const LUA_DELETE_ALL: &str = r"
+local idx, rp = KEYS[1], ARGV[1]
+local entries = live_entries(idx, rp)
+for _, e in ipairs(entries) do redis.call('DEL', rp .. e[2]) end
+redis.call('DEL', idx)
+return #entries
+";
+
+/// KEYS: budget. ARGV: now ms, window ms, limit, unique member. Returns 0 when allowed, else the
+/// milliseconds until a hit would be allowed.
+const LUA_RATE: &str = r"
+local key = KEYS[1]
+local now, win, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', now - win))
+local wait = 0
+if redis.call('ZCARD', key) >= limit then
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  local oldest = now
+  if first[2] then oldest = tonumber(first[2]) end
+  wait = math.max(oldest + win - now, 1)
+else
+  redis.call('ZADD', key, ARGV[1], ARGV[4])
+end
+redis.call('PEXPIRE', key, ARGV[2])
+return wait
+";
+
+/// KEYS: stream. ARGV: event, max length, ttl ms.
+const LUA_AUDIT: &str = r"
+redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'e', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+";
+
+/// KEYS: active set. ARGV: session id, expiry ms (empty: remove), slack ms.
+const LUA_TRACK: &str = r"
+local key = KEYS[1]
+if ARGV[2] == '' then
+  redis.call('ZREM', key, ARGV[1])
+else
+  redis.call('ZADD', key, ARGV[2], ARGV[1])
+end
+local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+if top[2] then
+  redis.call('PEXPIREAT', key, string.format('%d', tonumber(top[2]) + tonumber(ARGV[3])))
+end
+return 1
+";
+
+/// KEYS: active set. ARGV: now ms. Prunes expired entries and counts the rest.
+const LUA_COUNT: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return redis.call('ZCARD', KEYS[1])
+";
+
+/// The compiled scripts (each carries its SHA1 for `EVALSHA`).
+struct Scripts {
+    create: Script,
+    update: Script,
+    rotate: Script,
+    delete: Script,
+    list: Script,
+    delete_all: Script,
+    rate: Script,
+    audit: Script,
+    track: Script,
+    count: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        let session = |body: &str| Script::new(&format!("{LUA_PRELUDE}{body}"));
+        Self {
+            create: session(LUA_CREATE),
+            update: session(LUA_UPDATE),
+            rotate: session(LUA_ROTATE),
+            delete: session(LUA_DELETE),
+            list: session(LUA_LIST),
+            delete_all: session(LUA_DELETE_ALL),
+            rate: Script::new(LUA_RATE),
+            audit: Script::new(LUA_AUDIT),
+            track: Script::new(LUA_TRACK),
+            count: Script::new(LUA_COUNT),
+        }
+    }
+}
+
+/// A connection to either deployment; both kinds are cheap handles to a shared multiplexed
+/// connection, cloned per call.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// The Redis store. Cheap to share behind an `Arc`; every call clones a handle to one
+/// multiplexed connection.
+pub struct RedisStore {
+    conn: Conn,
+    prefix: String,
+    timeout: Duration,
+    scripts: Scripts,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field(
+                "mode",
+                &match self.conn {
+                    Conn::Single(_) => "single",
+                    Conn::Cluster(_) => "cluster",
+                },
+            )
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds of a duration for `PX` / `PEXPIRE`: rounded up, at least 1 (Redis refuses 0).
+fn ttl_ms(d: Duration) -> u64 {
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    u64::try_from(ms).unwrap_or(u64::MAX).max(1)
+}
+
+fn short(text: &str) -> String {
+    match text.char_indices().nth(ERROR_TEXT_MAX) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+fn map_err(e: &RedisError) -> StoreError {
+    if e.is_timeout() {
+        StoreError::Timeout
+    } else {
+        StoreError::Unavailable(short(&e.to_string()))
+    }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn parse_ms(bytes: &[u8]) -> Option<i64> {
+    std::str::from_utf8(bytes).ok()?.parse().ok()
+}
+
+/// Reads a stored session entry (`L…` or `R<to>|<at_ms>`).
+fn decode_entry(raw: &[u8]) -> StoreResult<SessionEntry> {
+    match raw.split_first() {
+        Some((&LIVE, record)) => Ok(SessionEntry::Live(record.to_vec())),
+        Some((&ROTATED, rest)) => {
+            let sep = rest
+                .iter()
+                .rposition(|b| *b == b'|')
+                .ok_or_else(|| corrupt("rotation marker without time"))?;
+            let to = std::str::from_utf8(&rest[..sep])
+                .map_err(|_| corrupt("rotation marker target is not text"))?;
+            let at_ms =
+                parse_ms(&rest[sep + 1..]).ok_or_else(|| corrupt("rotation marker time"))?;
+            Ok(SessionEntry::Rotated {
+                to: to.to_owned(),
+                at_ms,
+            })
+        }
+        _ => Err(corrupt("session entry of unknown type")),
+    }
+}
+
+fn live_entry(record: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(record.len() + 1);
+    v.push(LIVE);
+    v.extend_from_slice(record);
+    v
+}
+
+fn index_entry(id: Vec<u8>, hash: Vec<u8>, created: &[u8]) -> StoreResult<IndexEntry> {
+    Ok(IndexEntry {
+        session_id: String::from_utf8(id).map_err(|_| corrupt("session id is not text"))?,
+        token_hash: String::from_utf8(hash).map_err(|_| corrupt("token hash is not text"))?,
+        created_ms: parse_ms(created).ok_or_else(|| corrupt("index creation time"))?,
+    })
+}
+
+/// A process-wide counter that keeps rate-limit members unique within one millisecond.
+static RATE_SEQ: AtomicU64 = AtomicU64::new(0);
+
+impl RedisStore {
+    /// Connects to Redis. `url` is one `redis://…` / `rediss://…` URL (a single node), or a
+    /// comma-separated list of node URLs (a Redis Cluster). `prefix` starts every key (for
+    /// example `wa:`; it may not contain `{` or `}`, which would break the hash tags), and
+    /// `timeout` bounds connecting and every later call.
+    ///
+    /// A store, once connected, recovers by itself when Redis goes away and comes back.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the URL or prefix is invalid or Redis cannot be reached,
+    /// [`StoreError::Timeout`] when connecting takes longer than `timeout`.
+    pub async fn connect(url: &str, prefix: &str, timeout: Duration) -> StoreResult<Self> {
+        if prefix.contains(['{', '}']) {
+            return Err(StoreError::Unavailable(
+                "the Redis key prefix must not contain '{' or '}'".to_owned(),
+            ));
+        }
+        let nodes: Vec<&str> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let connecting = async {
+            match nodes.as_slice() {
+                [] => Err(StoreError::Unavailable("no Redis URL given".to_owned())),
+                [one] => {
+                    let client = redis::Client::open(*one).map_err(|e| map_err(&e))?;
+                    let config = ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(timeout))
+                        .set_response_timeout(Some(timeout))
+                        .set_number_of_retries(RECONNECT_RETRIES)
+                        .set_min_delay(Duration::from_millis(50))
+                        .set_max_delay(Duration::from_millis(500));
+                    let manager = ConnectionManager::new_with_config(client, config)
+                        .await
+                        .map_err(|e| map_err(&e))?;
+                    Ok(Conn::Single(manager))
+                }
+                many => {
+                    let client = ClusterClientBuilder::new(many.iter().copied())
+                        .connection_timeout(timeout)
+                        .response_timeout(timeout)
+                        .retries(2)
+                        .min_retry_wait(50)
+                        .max_retry_wait(500)
+                        .build()
+                        .map_err(|e| map_err(&e))?;
+                    let conn = client
+                        .get_async_connection()
+                        .await
+                        .map_err(|e| map_err(&e))?;
+                    Ok(Conn::Cluster(conn))
+                }
+            }
+        };
+        let conn = tokio::time::timeout(timeout, connecting)
+            .await
+            .map_err(|_| StoreError::Timeout)??;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+            timeout,
+            scripts: Scripts::new(),
+        })
+    }
+
+    /// Runs one Redis call on a fresh handle, bounded by the store's timeout.
+    async fn run<T, F, Fut>(&self, call: F) -> StoreResult<T>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        match tokio::time::timeout(self.timeout, call(self.conn.clone())).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                let err = map_err(&e);
+                tracing::debug!(error = %err, "redis call failed");
+                Err(err)
+            }
+            Err(_) => {
+                tracing::debug!("redis call timed out");
+                Err(StoreError::Timeout)
+            }
+        }
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, cmd: Cmd) -> StoreResult<T> {
+        self.run(|mut c| async move { cmd.query_async(&mut c).await })
+            .await
+    }
+
+    /// `P{tag}:s:` — the prefix of a wallet's session entries.
+    fn record_prefix(&self, tag: &str) -> String {
+        format!("{}{{{tag}}}:s:", self.prefix)
+    }
+
+    fn record_key(&self, tag: &str, token_hash: &str) -> String {
+        format!("{}{token_hash}", self.record_prefix(tag))
+    }
+
+    fn index_key(&self, tag: &str) -> String {
+        format!("{}{{{tag}}}:i", self.prefix)
+    }
+
+    fn nonce_key(&self, nonce: &str) -> String {
+        format!("{}n:{nonce}", self.prefix)
+    }
+
+    fn value_key(&self, key: &str) -> String {
+        format!("{}v:{key}", self.prefix)
+    }
+
+    fn rate_key(&self, key: &str) -> String {
+        format!("{}r:{key}", self.prefix)
+    }
+
+    fn audit_key(&self) -> String {
+        format!("{}audit", self.prefix)
+    }
+
+    fn active_key(&self, chain: &str) -> String {
+        format!("{}active:{chain}", self.prefix)
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let _: String = self.query(redis::cmd("PING")).await?;
+        Ok(())
+    }
+
+    async fn put_nonce(&self, nonce: &str, value: &[u8], ttl: Duration) -> StoreResult<bool> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.nonce_key(nonce))
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms(ttl));
+        let set: Option<String> = self.query(cmd).await?;
+        Ok(set.is_some())
+    }
+
+    async fn take_nonce(&self, nonce: &str) -> StoreResult<Option<Vec<u8>>> {
+        let mut cmd = redis::cmd("GETDEL");
+        cmd.arg(self.nonce_key(nonce));
+        self.query(cmd).await
+    }
+
+    async fn create_session(
+        &self,
+        tag: &str,
+        new: NewSession<'_>,
+        max: usize,
+    ) -> StoreResult<Vec<IndexEntry>> {
+        let mut inv = self.scripts.create.prepare_invoke();
+        inv.key(self.index_key(tag))
+            .key(self.record_key(tag, new.token_hash))
+            .arg(self.record_prefix(tag))
+            .arg(new.session_id)
+            .arg(new.token_hash)
+            .arg(new.created_ms)
+            .arg(live_entry(new.record))
+            .arg(ttl_ms(new.ttl))
+            .arg(max);
+        let flat: Vec<Vec<u8>> = self
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        let mut evicted = Vec::with_capacity(flat.len() / 3);
+        let mut it = flat.into_iter();
+        while let (Some(id), Some(hash), Some(created)) = (it.next(), it.next(), it.next()) {
+            evicted.push(index_entry(id, hash, &created)?);
+        }
+        Ok(evicted)
+    }
+
+    async fn get_session(&self, tag: &str, token_hash: &str) -> StoreResult<Option<SessionEntry>> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.record_key(tag, token_hash));
+        let raw: Option<Vec<u8>> = self.query(cmd).await?;
+        raw.as_deref().map(decode_entry).transpose()
+    }
+
+    async fn update_session(
+        &self,
+        tag: &str,
+        token_hash: &str,
+        record: &[u8],
+        ttl: Option<Duration>,
+    ) -> StoreResult<bool> {
+        let mut inv = self.scripts.update.prepare_invoke();
+        inv.key(self.record_key(tag, token_hash))
+            .key(self.index_key(tag))
+            .arg(live_entry(record))
+            .arg(ttl.map(|t| ttl_ms(t).to_string()).unwrap_or_default())
+            .arg(self.record_prefix(tag));
+        let done: i64 = self
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn rotate_session(
+        &self,
+        tag: &str,
+        session_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+        record: &[u8],
+        ttl: Duration,
+        marker_ttl: Duration,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let mut inv = self.scripts.rotate.prepare_invoke();
+        inv.key(self.index_key(tag))
+            .key(self.record_key(tag, old_hash))
+            .key(self.record_key(tag, new_hash))
+            .arg(self.record_prefix(tag))
+            .arg(session_id)
+            .arg(old_hash)
+            .arg(new_hash)
+            .arg(live_entry(record))
+            .arg(ttl_ms(ttl))
+            .arg(ttl_ms(marker_ttl))
+            .arg(now_ms);
+        let done: i64 = self
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn delete_session(&self, tag: &str, session_id: &str) -> StoreResult<bool> {
+        let mut inv = self.scripts.delete.prepare_invoke();
+        inv.key(self.index_key(tag))
+            .arg(self.record_prefix(tag))
+            .arg(session_id);
+        let done: i64 = self
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn list_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+        let mut inv = self.scripts.list.prepare_invoke();
+        inv.key(self.index_key(tag)).arg(self.record_prefix(tag));
+        let flat: Vec<Vec<u8>> = self
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        let mut out = Vec::with_capacity(flat.len() / 4);
+        let mut it = flat.into_iter();
+        while let (Some(id), Some(hash), Some(created), Some(record)) =
+            (it.next(), it.next(), it.next(), it.next())
+        {
+            out.push((index_entry(id, hash, &created)?, record));
+        }
+        Ok(out)
+    }
+
+    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<usize> {
+        let mut inv = self.scripts.delete_all.prepare_invoke();
+        inv.key(self.index_key(tag)).arg(self.record_prefix(tag));
+        let n: u64 = self
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        usize::try_from(n).map_err(|_| corrupt("session count"))
+    }
+
+    async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.value_key(key));
+        self.query(cmd).await
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> StoreResult<()> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.value_key(key)).arg(value);
+        if let Some(ttl) = ttl {
+            cmd.arg("PX").arg(ttl_ms(ttl));
+        }
+        let _: String = self.query(cmd).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> StoreResult<bool> {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(self.value_key(key));
+        let n: u64 = self.query(cmd).await?;
+        Ok(n > 0)
+    }
+
+    async fn rate_limit(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now_ms: i64,
+    ) -> StoreResult<RateDecision> {
+        let seq = RATE_SEQ.fetch_add(1, Ordering::Relaxed);
+        let member = format!("{now_ms}-{:016x}-{seq}", rand::random::<u64>());
+        let mut inv = self.scripts.rate.prepare_invoke();
+        inv.key(self.rate_key(key))
+            .arg(now_ms)
+            .arg(ttl_ms(window))
+            .arg(limit)
+            .arg(member);
+        let wait: i64 = self
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(if wait <= 0 {
+            RateDecision::Allowed
+        } else {
+            RateDecision::Limited {
+                retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(1)),
+            }
+        })
+    }
+
+    async fn audit_append(&self, event: &[u8], max_len: usize) -> StoreResult<()> {
+        let mut inv = self.scripts.audit.prepare_invoke();
+        inv.key(self.audit_key())
+            .arg(event)
+            .arg(max_len)
+            .arg(ttl_ms(AUDIT_TTL));
+        let _: i64 = self
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(())
+    }
+
+    async fn audit_read(&self, limit: usize) -> StoreResult<Vec<Vec<u8>>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut cmd = redis::cmd("XREVRANGE");
+        cmd.arg(self.audit_key())
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(limit);
+        let entries: Vec<(String, Vec<(String, Vec<u8>)>)> = self.query(cmd).await?;
+        entries
+            .into_iter()
+            .map(|(_, fields)| {
+                fields
+                    .into_iter()
+                    .find(|(f, _)| f == "e")
+                    .map(|(_, v)| v)
+                    .ok_or_else(|| corrupt("audit entry without event"))
+            })
+            .collect()
+    }
+
+    async fn track_active(
+        &self,
+        chain: &str,
+        session_id: &str,
+        expires_ms: Option<i64>,
+    ) -> StoreResult<()> {
+        let mut inv = self.scripts.track.prepare_invoke();
+        inv.key(self.active_key(chain))
+            .arg(session_id)
+            .arg(expires_ms.map(|ms| ms.to_string()).unwrap_or_default())
+            .arg(ttl_ms(ACTIVE_SLACK));
+        let _: i64 = self
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(())
+    }
+
+    async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64> {
+        let mut inv = self.scripts.count.prepare_invoke();
+        inv.key(self.active_key(chain)).arg(now_ms);
+        self.run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip() {
+        assert_eq!(
+            decode_entry(&live_entry(b"abc")).ok(),
+            Some(SessionEntry::Live(b"abc".to_vec()))
+        );
+        assert_eq!(
+            decode_entry(b"Rnewhash|1700000000000").ok(),
+            Some(SessionEntry::Rotated {
+                to: "newhash".to_owned(),
+                at_ms: 1_700_000_000_000
+            })
+        );
+        assert!(decode_entry(b"").is_err());
+        assert!(decode_entry(b"Xabc").is_err());
+        assert!(decode_entry(b"Rnohash").is_err());
+    }
+
+    #[test]
+    fn ttl_rounds_up_and_is_never_zero() {
+        assert_eq!(ttl_ms(Duration::ZERO), 1);
+        assert_eq!(ttl_ms(Duration::from_micros(1500)), 2);
+        assert_eq!(ttl_ms(Duration::from_secs(2)), 2000);
+    }
+
+    #[test]
+    fn error_text_is_short() {
+        let long = "x".repeat(1000);
+        assert!(short(&long).chars().count() <= ERROR_TEXT_MAX + 1);
+        assert_eq!(short("refused"), "refused");
+    }
+}

@@ -1,0 +1,1066 @@
+//! The behavioural store suite: every test runs against the in-memory reference store, a real
+//! single-node Redis and a real 3-master Redis Cluster, and must pass identically on all three.
+//! The Redis-backed runs also look at the keys themselves (TTLs, index consistency, no orphan
+//! records) through a separate raw connection.
+//!
+//! One Redis server and one cluster are started per test binary and shared; each test uses its
+//! own key prefix and its own connections (every `#[tokio::test]` has its own runtime).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use redis::AsyncCommands;
+use support::redis_server::{RedisCluster, RedisServer};
+use wallet_auth::store::{
+    IndexEntry, MemoryStore, NewSession, RateDecision, RedisStore, SessionEntry, Store, StoreError,
+};
+
+/// Per-call bound of the stores under test (generous: the machine is shared).
+const TIMEOUT: Duration = Duration::from_secs(5);
+const LONG: Duration = Duration::from_secs(60);
+/// A TTL short enough to wait out in a test.
+const SHORT: Duration = Duration::from_millis(300);
+/// How long to sleep to be sure a [`SHORT`] TTL has passed.
+const PAST_SHORT: Duration = Duration::from_millis(500);
+
+static PREFIX_SEQ: AtomicU64 = AtomicU64::new(0);
+
+fn unique_prefix() -> String {
+    format!(
+        "t{}x{}:",
+        std::process::id(),
+        PREFIX_SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn shared_redis() -> &'static RedisServer {
+    static SERVER: OnceLock<RedisServer> = OnceLock::new();
+    SERVER.get_or_init(RedisServer::start_new)
+}
+
+fn shared_cluster() -> &'static RedisCluster {
+    static CLUSTER: OnceLock<RedisCluster> = OnceLock::new();
+    CLUSTER.get_or_init(RedisCluster::start_new)
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+/// Direct access to the keys a Redis store wrote, bypassing the store.
+struct Raw {
+    url: String,
+    nodes: Vec<String>,
+    prefix: String,
+}
+
+enum RawConn {
+    Single(redis::aio::MultiplexedConnection),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl Raw {
+    async fn conn(&self) -> RawConn {
+        if self.nodes.len() == 1 {
+            let client = redis::Client::open(self.url.as_str()).unwrap();
+            RawConn::Single(client.get_multiplexed_async_connection().await.unwrap())
+        } else {
+            let client = redis::cluster::ClusterClient::new(self.nodes.clone()).unwrap();
+            RawConn::Cluster(client.get_async_connection().await.unwrap())
+        }
+    }
+
+    async fn pttl(&self, key: &str) -> i64 {
+        match self.conn().await {
+            RawConn::Single(mut c) => c.pttl(key).await.unwrap(),
+            RawConn::Cluster(mut c) => c.pttl(key).await.unwrap(),
+        }
+    }
+
+    async fn hlen(&self, key: &str) -> usize {
+        match self.conn().await {
+            RawConn::Single(mut c) => c.hlen(key).await.unwrap(),
+            RawConn::Cluster(mut c) => c.hlen(key).await.unwrap(),
+        }
+    }
+
+    /// Every key under the test's prefix (on every node), with its PTTL.
+    async fn keys(&self) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        for node in &self.nodes {
+            let client = redis::Client::open(node.as_str()).unwrap();
+            let mut c = client.get_multiplexed_async_connection().await.unwrap();
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(format!("{}*", self.prefix))
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut c)
+                    .await
+                    .unwrap();
+                for key in batch {
+                    let ttl: i64 = c.pttl(&key).await.unwrap();
+                    out.push((key, ttl));
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The session-entry keys of a wallet (records and rotation markers), by token hash.
+    async fn record_hashes(&self, tag: &str) -> BTreeSet<String> {
+        let records = format!("{}{{{tag}}}:s:", self.prefix);
+        self.keys()
+            .await
+            .into_iter()
+            .filter_map(|(k, _)| k.strip_prefix(&records).map(str::to_owned))
+            .collect()
+    }
+
+    fn index_key(&self, tag: &str) -> String {
+        format!("{}{{{tag}}}:i", self.prefix)
+    }
+}
+
+/// A store under test, plus what is needed to open a second handle on the same data.
+struct Fixture {
+    store: Arc<dyn Store>,
+    raw: Option<Raw>,
+}
+
+impl Fixture {
+    async fn memory() -> Self {
+        Self {
+            store: Arc::new(MemoryStore::new()),
+            raw: None,
+        }
+    }
+
+    async fn redis() -> Self {
+        let url = shared_redis().url();
+        Self::connect(url.clone(), vec![url]).await
+    }
+
+    async fn cluster() -> Self {
+        let cluster = shared_cluster();
+        Self::connect(cluster.url(), cluster.urls()).await
+    }
+
+    async fn connect(url: String, nodes: Vec<String>) -> Self {
+        let prefix = unique_prefix();
+        let store = RedisStore::connect(&url, &prefix, TIMEOUT).await.unwrap();
+        Self {
+            store: Arc::new(store),
+            raw: Some(Raw { url, nodes, prefix }),
+        }
+    }
+
+    /// Another handle on the same data: for Redis a second store with its own connection, for
+    /// memory the same instance (a memory store is one process's data).
+    async fn second(&self) -> Arc<dyn Store> {
+        match &self.raw {
+            Some(raw) => Arc::new(
+                RedisStore::connect(&raw.url, &raw.prefix, TIMEOUT)
+                    .await
+                    .unwrap(),
+            ),
+            None => Arc::clone(&self.store),
+        }
+    }
+}
+
+fn session<'a>(
+    id: &'a str,
+    hash: &'a str,
+    created_ms: i64,
+    record: &'a [u8],
+    ttl: Duration,
+) -> NewSession<'a> {
+    NewSession {
+        session_id: id,
+        token_hash: hash,
+        created_ms,
+        record,
+        ttl,
+    }
+}
+
+fn entry(id: &str, hash: &str, created_ms: i64) -> IndexEntry {
+    IndexEntry {
+        session_id: id.to_owned(),
+        token_hash: hash.to_owned(),
+        created_ms,
+    }
+}
+
+fn live(record: &[u8]) -> Option<SessionEntry> {
+    Some(SessionEntry::Live(record.to_vec()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Behaviour shared by every store.
+
+async fn ping_and_kind(f: Fixture) {
+    f.store.ping().await.unwrap();
+    let expected = if f.raw.is_some() { "redis" } else { "memory" };
+    assert_eq!(f.store.kind(), expected);
+}
+
+async fn nonce_single_use(f: Fixture) {
+    let s = &f.store;
+    assert!(s.put_nonce("n1", b"bound-to", LONG).await.unwrap());
+    assert_eq!(
+        s.take_nonce("n1").await.unwrap(),
+        Some(b"bound-to".to_vec())
+    );
+    assert_eq!(s.take_nonce("n1").await.unwrap(), None);
+    assert_eq!(s.take_nonce("never-issued").await.unwrap(), None);
+    // An empty binding is a value too.
+    assert!(s.put_nonce("n2", b"", LONG).await.unwrap());
+    assert_eq!(s.take_nonce("n2").await.unwrap(), Some(Vec::new()));
+}
+
+async fn nonce_put_is_nx(f: Fixture) {
+    let s = &f.store;
+    assert!(s.put_nonce("n", b"first", LONG).await.unwrap());
+    assert!(!s.put_nonce("n", b"second", LONG).await.unwrap());
+    assert_eq!(s.take_nonce("n").await.unwrap(), Some(b"first".to_vec()));
+    assert!(s.put_nonce("n", b"third", LONG).await.unwrap());
+}
+
+async fn nonce_expires(f: Fixture) {
+    let s = &f.store;
+    assert!(s.put_nonce("short", b"v", SHORT).await.unwrap());
+    assert!(s.put_nonce("long", b"v", LONG).await.unwrap());
+    tokio::time::sleep(PAST_SHORT).await;
+    assert_eq!(s.take_nonce("short").await.unwrap(), None);
+    assert!(s.put_nonce("short", b"again", LONG).await.unwrap());
+    assert_eq!(s.take_nonce("long").await.unwrap(), Some(b"v".to_vec()));
+}
+
+async fn nonce_concurrent_take(f: Fixture) {
+    let other = f.second().await;
+    assert!(f.store.put_nonce("race", b"v", LONG).await.unwrap());
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let s = if i % 2 == 0 {
+                Arc::clone(&f.store)
+            } else {
+                Arc::clone(&other)
+            };
+            tokio::spawn(async move { s.take_nonce("race").await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for t in tasks {
+        if let Some(v) = t.await.unwrap() {
+            assert_eq!(v, b"v");
+            winners += 1;
+        }
+    }
+    assert_eq!(
+        winners, 1,
+        "exactly one concurrent take_nonce gets the nonce"
+    );
+}
+
+async fn session_crud(f: Fixture) {
+    let s = &f.store;
+    let t0 = now_ms();
+    let evicted = s
+        .create_session("w", session("s1", "h1", t0, b"r1", LONG), 5)
+        .await
+        .unwrap();
+    assert!(evicted.is_empty());
+    assert_eq!(s.get_session("w", "h1").await.unwrap(), live(b"r1"));
+    assert_eq!(s.get_session("w", "nope").await.unwrap(), None);
+    assert_eq!(s.get_session("other", "h1").await.unwrap(), None);
+
+    assert!(s.update_session("w", "h1", b"r2", None).await.unwrap());
+    assert_eq!(s.get_session("w", "h1").await.unwrap(), live(b"r2"));
+    assert!(!s.update_session("w", "nope", b"x", None).await.unwrap());
+    assert_eq!(s.get_session("w", "nope").await.unwrap(), None);
+
+    assert_eq!(
+        s.list_sessions("w").await.unwrap(),
+        vec![(entry("s1", "h1", t0), b"r2".to_vec())]
+    );
+    assert!(s.list_sessions("other").await.unwrap().is_empty());
+
+    assert!(!s.delete_session("w", "unknown").await.unwrap());
+    assert!(s.delete_session("w", "s1").await.unwrap());
+    assert_eq!(s.get_session("w", "h1").await.unwrap(), None);
+    assert!(s.list_sessions("w").await.unwrap().is_empty());
+    assert!(!s.delete_session("w", "s1").await.unwrap());
+
+    if let Some(raw) = &f.raw {
+        assert!(
+            raw.keys().await.is_empty(),
+            "a wallet without sessions leaves no key behind"
+        );
+    }
+}
+
+async fn session_records_are_binary(f: Fixture) {
+    let s = &f.store;
+    let record: Vec<u8> = (0..=255u8).chain([b'|', b'R', b'L', 0]).collect();
+    s.create_session("w", session("s1", "h1", now_ms(), &record, LONG), 5)
+        .await
+        .unwrap();
+    assert_eq!(s.get_session("w", "h1").await.unwrap(), live(&record));
+    let listed = s.list_sessions("w").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].1, record);
+}
+
+async fn update_session_ttl(f: Fixture) {
+    let s = &f.store;
+    let t0 = now_ms();
+    s.create_session("w", session("s1", "h1", t0, b"r", SHORT), 5)
+        .await
+        .unwrap();
+    s.create_session("w", session("s2", "h2", t0 + 1, b"r", SHORT), 5)
+        .await
+        .unwrap();
+    assert!(s
+        .update_session("w", "h1", b"r1", Some(LONG))
+        .await
+        .unwrap());
+    assert!(s.update_session("w", "h2", b"r2", None).await.unwrap());
+    if let Some(raw) = &f.raw {
+        let ttl = raw.pttl(&raw.index_key("w")).await;
+        assert!(ttl > 50_000, "index TTL follows its longest session: {ttl}");
+    }
+    tokio::time::sleep(PAST_SHORT).await;
+    assert_eq!(s.get_session("w", "h1").await.unwrap(), live(b"r1"));
+    assert_eq!(
+        s.get_session("w", "h2").await.unwrap(),
+        None,
+        "an update without ttl keeps the old expiry"
+    );
+    assert!(!s.update_session("w", "h2", b"late", None).await.unwrap());
+    assert_eq!(
+        s.list_sessions("w").await.unwrap(),
+        vec![(entry("s1", "h1", t0), b"r1".to_vec())]
+    );
+}
+
+async fn eviction_keeps_newest(f: Fixture) {
+    let s = &f.store;
+    let t0 = now_ms();
+    for i in 0..3 {
+        let (id, hash) = (format!("s{i}"), format!("h{i}"));
+        let evicted = s
+            .create_session("w", session(&id, &hash, t0 + i, b"r", LONG), 3)
+            .await
+            .unwrap();
+        assert!(evicted.is_empty());
+    }
+    let evicted = s
+        .create_session("w", session("s3", "h3", t0 + 3, b"r", LONG), 3)
+        .await
+        .unwrap();
+    assert_eq!(evicted, vec![entry("s0", "h0", t0)]);
+    let evicted = s
+        .create_session("w", session("s4", "h4", t0 + 4, b"r", LONG), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        evicted,
+        vec![entry("s1", "h1", t0 + 1), entry("s2", "h2", t0 + 2)],
+        "oldest first"
+    );
+    // A session older than all the others is itself the one evicted.
+    let evicted = s
+        .create_session("w", session("old", "hold", t0 - 10, b"r", LONG), 2)
+        .await
+        .unwrap();
+    assert_eq!(evicted, vec![entry("old", "hold", t0 - 10)]);
+    for gone in ["h0", "h1", "h2", "hold"] {
+        assert_eq!(s.get_session("w", gone).await.unwrap(), None, "{gone}");
+    }
+    let ids: Vec<String> = s
+        .list_sessions("w")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(e, _)| e.session_id)
+        .collect();
+    assert_eq!(ids, ["s3", "s4"]);
+    if let Some(raw) = &f.raw {
+        assert_eq!(raw.hlen(&raw.index_key("w")).await, 2);
+        assert_eq!(
+            raw.record_hashes("w").await,
+            BTreeSet::from(["h3".to_owned(), "h4".to_owned()])
+        );
+    }
+}
+
+async fn eviction_under_concurrency(f: Fixture) {
+    let other = f.second().await;
+    let t0 = now_ms();
+    let tasks: Vec<_> = (0..30i64)
+        .map(|i| {
+            let s = if i % 2 == 0 {
+                Arc::clone(&f.store)
+            } else {
+                Arc::clone(&other)
+            };
+            tokio::spawn(async move {
+                let (id, hash) = (format!("s{i:02}"), format!("h{i:02}"));
+                s.create_session("w", session(&id, &hash, t0 + i, b"r", LONG), 5)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut evicted = BTreeSet::new();
+    for t in tasks {
+        for e in t.await.unwrap() {
+            assert!(evicted.insert(e.session_id), "evicted twice");
+        }
+    }
+    assert_eq!(evicted.len(), 25);
+    let listed = f.store.list_sessions("w").await.unwrap();
+    let kept: Vec<String> = listed.iter().map(|(e, _)| e.session_id.clone()).collect();
+    assert_eq!(kept, ["s25", "s26", "s27", "s28", "s29"], "the newest five");
+    for id in &evicted {
+        let hash = id.replace('s', "h");
+        assert_eq!(f.store.get_session("w", &hash).await.unwrap(), None);
+    }
+    for (e, _) in &listed {
+        assert_eq!(
+            f.store.get_session("w", &e.token_hash).await.unwrap(),
+            live(b"r")
+        );
+    }
+    if let Some(raw) = &f.raw {
+        assert_eq!(raw.hlen(&raw.index_key("w")).await, 5);
+        let expected: BTreeSet<String> = listed.iter().map(|(e, _)| e.token_hash.clone()).collect();
+        assert_eq!(raw.record_hashes("w").await, expected, "no orphan record");
+    }
+}
+
+async fn rotate_session(f: Fixture) {
+    let s = &f.store;
+    let t0 = now_ms();
+    s.create_session("w", session("s1", "h1", t0, b"r1", LONG), 5)
+        .await
+        .unwrap();
+    let at = t0 + 5;
+    assert!(s
+        .rotate_session("w", "s1", "h1", "h2", b"r2", LONG, LONG, at)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.get_session("w", "h1").await.unwrap(),
+        Some(SessionEntry::Rotated {
+            to: "h2".to_owned(),
+            at_ms: at
+        })
+    );
+    assert_eq!(s.get_session("w", "h2").await.unwrap(), live(b"r2"));
+    assert_eq!(
+        s.list_sessions("w").await.unwrap(),
+        vec![(entry("s1", "h2", t0), b"r2".to_vec())],
+        "the index follows the rotation and keeps the creation time"
+    );
+    // The old token is no longer live: it can be neither rotated again nor updated.
+    assert!(!s
+        .rotate_session("w", "s1", "h1", "h3", b"x", LONG, LONG, at)
+        .await
+        .unwrap());
+    assert!(!s.update_session("w", "h1", b"x", None).await.unwrap());
+    // Unknown session id, unknown hash.
+    assert!(!s
+        .rotate_session("w", "nope", "h2", "h3", b"x", LONG, LONG, at)
+        .await
+        .unwrap());
+    assert!(!s
+        .rotate_session("w", "s1", "unknown", "h3", b"x", LONG, LONG, at)
+        .await
+        .unwrap());
+    assert_eq!(s.get_session("w", "h3").await.unwrap(), None);
+    // A rotated session rotates again, and is deleted by its id.
+    assert!(s
+        .rotate_session("w", "s1", "h2", "h3", b"r3", LONG, LONG, at + 1)
+        .await
+        .unwrap());
+    assert!(s.delete_session("w", "s1").await.unwrap());
+    assert_eq!(s.get_session("w", "h3").await.unwrap(), None);
+    assert!(s.list_sessions("w").await.unwrap().is_empty());
+}
+
+async fn rotation_marker_expires(f: Fixture) {
+    let s = &f.store;
+    s.create_session("w", session("s1", "h1", now_ms(), b"r1", LONG), 5)
+        .await
+        .unwrap();
+    assert!(s
+        .rotate_session("w", "s1", "h1", "h2", b"r2", LONG, SHORT, now_ms())
+        .await
+        .unwrap());
+    tokio::time::sleep(PAST_SHORT).await;
+    assert_eq!(s.get_session("w", "h1").await.unwrap(), None);
+    assert_eq!(s.get_session("w", "h2").await.unwrap(), live(b"r2"));
+}
+
+async fn rotate_concurrently(f: Fixture) {
+    let other = f.second().await;
+    let t0 = now_ms();
+    f.store
+        .create_session("w", session("s1", "h0", t0, b"r0", LONG), 5)
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let s = if i % 2 == 0 {
+                Arc::clone(&f.store)
+            } else {
+                Arc::clone(&other)
+            };
+            tokio::spawn(async move {
+                let new = format!("n{i:02}");
+                let won = s
+                    .rotate_session("w", "s1", "h0", &new, b"r1", LONG, LONG, t0 + 1)
+                    .await
+                    .unwrap();
+                (new, won)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    let mut losers = Vec::new();
+    for t in tasks {
+        let (new, won) = t.await.unwrap();
+        if won {
+            winners.push(new);
+        } else {
+            losers.push(new);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one rotation wins: {winners:?}");
+    let winner = &winners[0];
+    assert_eq!(
+        f.store.get_session("w", "h0").await.unwrap(),
+        Some(SessionEntry::Rotated {
+            to: winner.clone(),
+            at_ms: t0 + 1
+        })
+    );
+    assert_eq!(f.store.get_session("w", winner).await.unwrap(), live(b"r1"));
+    for l in &losers {
+        assert_eq!(f.store.get_session("w", l).await.unwrap(), None);
+    }
+    assert_eq!(
+        f.store.list_sessions("w").await.unwrap(),
+        vec![(entry("s1", winner, t0), b"r1".to_vec())]
+    );
+    if let Some(raw) = &f.raw {
+        assert_eq!(
+            raw.record_hashes("w").await,
+            BTreeSet::from(["h0".to_owned(), winner.clone()]),
+            "only the marker and the winner's record exist"
+        );
+        assert_eq!(raw.hlen(&raw.index_key("w")).await, 1);
+    }
+}
+
+async fn delete_wallet_sessions(f: Fixture) {
+    let s = &f.store;
+    let t0 = now_ms();
+    for i in 0..3 {
+        let (id, hash) = (format!("s{i}"), format!("h{i}"));
+        s.create_session("w", session(&id, &hash, t0 + i, b"r", LONG), 5)
+            .await
+            .unwrap();
+    }
+    s.create_session("other", session("s9", "h9", t0, b"r", LONG), 5)
+        .await
+        .unwrap();
+    assert!(s
+        .rotate_session("w", "s1", "h1", "h1b", b"r", LONG, LONG, t0)
+        .await
+        .unwrap());
+    assert_eq!(s.delete_wallet_sessions("w").await.unwrap(), 3);
+    for hash in ["h0", "h1b", "h2"] {
+        assert_eq!(s.get_session("w", hash).await.unwrap(), None, "{hash}");
+    }
+    assert!(s.list_sessions("w").await.unwrap().is_empty());
+    assert_eq!(s.delete_wallet_sessions("w").await.unwrap(), 0);
+    assert_eq!(s.list_sessions("other").await.unwrap().len(), 1);
+    assert_eq!(s.delete_wallet_sessions("nobody").await.unwrap(), 0);
+    if let Some(raw) = &f.raw {
+        assert_eq!(raw.hlen(&raw.index_key("w")).await, 0);
+        assert_eq!(
+            raw.record_hashes("w").await,
+            BTreeSet::from(["h1".to_owned()]),
+            "only the rotation marker is left, until it expires"
+        );
+    }
+}
+
+async fn expired_sessions_are_pruned(f: Fixture) {
+    let s = &f.store;
+    let t0 = now_ms();
+    s.create_session("w", session("s1", "h1", t0, b"r", SHORT), 5)
+        .await
+        .unwrap();
+    s.create_session("w", session("s2", "h2", t0 + 1, b"r", LONG), 5)
+        .await
+        .unwrap();
+    tokio::time::sleep(PAST_SHORT).await;
+    assert_eq!(
+        s.list_sessions("w").await.unwrap(),
+        vec![(entry("s2", "h2", t0 + 1), b"r".to_vec())]
+    );
+    if let Some(raw) = &f.raw {
+        assert_eq!(raw.hlen(&raw.index_key("w")).await, 1, "pruned from index");
+    }
+    assert!(!s.delete_session("w", "s1").await.unwrap());
+    assert_eq!(s.delete_wallet_sessions("w").await.unwrap(), 1);
+}
+
+async fn expired_sessions_do_not_count(f: Fixture) {
+    let s = &f.store;
+    let t0 = now_ms();
+    s.create_session("w", session("s1", "h1", t0, b"r", SHORT), 2)
+        .await
+        .unwrap();
+    s.create_session("w", session("s2", "h2", t0 + 1, b"r", LONG), 2)
+        .await
+        .unwrap();
+    tokio::time::sleep(PAST_SHORT).await;
+    let evicted = s
+        .create_session("w", session("s3", "h3", t0 + 2, b"r", LONG), 2)
+        .await
+        .unwrap();
+    assert!(
+        evicted.is_empty(),
+        "an expired session is not evicted: {evicted:?}"
+    );
+    let ids: Vec<String> = s
+        .list_sessions("w")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(e, _)| e.session_id)
+        .collect();
+    assert_eq!(ids, ["s2", "s3"]);
+}
+
+async fn index_dies_with_its_sessions(f: Fixture) {
+    let s = &f.store;
+    s.create_session("w", session("s1", "h1", now_ms(), b"r", SHORT), 5)
+        .await
+        .unwrap();
+    if let Some(raw) = &f.raw {
+        let ttl = raw.pttl(&raw.index_key("w")).await;
+        assert!(ttl > 0 && ttl <= 300, "index TTL is its session's: {ttl}");
+    }
+    tokio::time::sleep(PAST_SHORT).await;
+    assert!(s.list_sessions("w").await.unwrap().is_empty());
+    if let Some(raw) = &f.raw {
+        assert!(raw.keys().await.is_empty(), "nothing outlives the session");
+    }
+}
+
+async fn plain_values(f: Fixture) {
+    let s = &f.store;
+    assert_eq!(s.get("k").await.unwrap(), None);
+    s.set("k", b"v1", None).await.unwrap();
+    assert_eq!(s.get("k").await.unwrap(), Some(b"v1".to_vec()));
+    s.set("k", b"v2", Some(LONG)).await.unwrap();
+    assert_eq!(s.get("k").await.unwrap(), Some(b"v2".to_vec()));
+    assert!(s.delete("k").await.unwrap());
+    assert!(!s.delete("k").await.unwrap());
+    assert_eq!(s.get("k").await.unwrap(), None);
+
+    s.set("short", b"v", Some(SHORT)).await.unwrap();
+    s.set("kept", b"v", Some(SHORT)).await.unwrap();
+    s.set("kept", b"forever", None).await.unwrap();
+    assert_eq!(s.get("short").await.unwrap(), Some(b"v".to_vec()));
+    tokio::time::sleep(PAST_SHORT).await;
+    assert_eq!(s.get("short").await.unwrap(), None);
+    assert!(!s.delete("short").await.unwrap());
+    assert_eq!(
+        s.get("kept").await.unwrap(),
+        Some(b"forever".to_vec()),
+        "a write without ttl drops the earlier expiry"
+    );
+}
+
+async fn rate_limit_window(f: Fixture) {
+    let s = &f.store;
+    let window = Duration::from_secs(1);
+    let t0 = now_ms();
+    for i in 0..3 {
+        assert_eq!(
+            s.rate_limit("ip", 3, window, t0 + i).await.unwrap(),
+            RateDecision::Allowed
+        );
+    }
+    assert_eq!(
+        s.rate_limit("ip", 3, window, t0 + 3).await.unwrap(),
+        RateDecision::Limited {
+            retry_after: Duration::from_millis(997)
+        }
+    );
+    // Other budgets are independent.
+    assert_eq!(
+        s.rate_limit("other", 3, window, t0 + 3).await.unwrap(),
+        RateDecision::Allowed
+    );
+    // Once the oldest hit leaves the window, one more is allowed.
+    assert_eq!(
+        s.rate_limit("ip", 3, window, t0 + 1000).await.unwrap(),
+        RateDecision::Allowed
+    );
+    assert!(matches!(
+        s.rate_limit("ip", 3, window, t0 + 1000).await.unwrap(),
+        RateDecision::Limited { retry_after } if retry_after > Duration::ZERO
+    ));
+}
+
+async fn rate_limit_is_shared(f: Fixture) {
+    let other = f.second().await;
+    let t0 = now_ms();
+    for i in 0..4 {
+        let s = if i % 2 == 0 { &f.store } else { &other };
+        assert_eq!(
+            s.rate_limit("ip", 4, LONG, t0 + i).await.unwrap(),
+            RateDecision::Allowed
+        );
+    }
+    for s in [&f.store, &other] {
+        assert!(matches!(
+            s.rate_limit("ip", 4, LONG, t0 + 10).await.unwrap(),
+            RateDecision::Limited { retry_after } if retry_after > Duration::ZERO
+        ));
+    }
+}
+
+async fn rate_limit_concurrent(f: Fixture) {
+    let other = f.second().await;
+    let t0 = now_ms();
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let s = if i % 2 == 0 {
+                Arc::clone(&f.store)
+            } else {
+                Arc::clone(&other)
+            };
+            tokio::spawn(async move { s.rate_limit("ip", 10, LONG, t0).await.unwrap() })
+        })
+        .collect();
+    let mut allowed = 0;
+    for t in tasks {
+        if t.await.unwrap() == RateDecision::Allowed {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 10, "hits in the same millisecond count separately");
+}
+
+async fn audit_trail(f: Fixture) {
+    let s = &f.store;
+    assert!(s.audit_read(10).await.unwrap().is_empty());
+    for i in 1..=5 {
+        s.audit_append(format!("e{i}").as_bytes(), 3).await.unwrap();
+    }
+    let all = s.audit_read(10).await.unwrap();
+    assert_eq!(all, vec![b"e5".to_vec(), b"e4".to_vec(), b"e3".to_vec()]);
+    assert_eq!(
+        s.audit_read(2).await.unwrap(),
+        vec![b"e5".to_vec(), b"e4".to_vec()]
+    );
+    assert!(s.audit_read(0).await.unwrap().is_empty());
+    let binary: Vec<u8> = (0..=255u8).collect();
+    s.audit_append(&binary, 3).await.unwrap();
+    assert_eq!(s.audit_read(1).await.unwrap(), vec![binary]);
+}
+
+async fn active_sessions(f: Fixture) {
+    let s = &f.store;
+    let now = now_ms();
+    s.track_active("ethereum", "a", Some(now + 10_000))
+        .await
+        .unwrap();
+    s.track_active("ethereum", "b", Some(now + 20_000))
+        .await
+        .unwrap();
+    s.track_active("ethereum", "c", Some(now - 1))
+        .await
+        .unwrap();
+    s.track_active("solana", "d", Some(now + 10_000))
+        .await
+        .unwrap();
+    assert_eq!(s.count_active("ethereum", now).await.unwrap(), 2);
+    assert_eq!(s.count_active("solana", now).await.unwrap(), 1);
+    assert_eq!(s.count_active("ethereum", now + 15_000).await.unwrap(), 1);
+    s.track_active("ethereum", "b", Some(now + 30_000))
+        .await
+        .unwrap();
+    assert_eq!(s.count_active("ethereum", now + 25_000).await.unwrap(), 1);
+    s.track_active("ethereum", "b", None).await.unwrap();
+    assert_eq!(s.count_active("ethereum", now).await.unwrap(), 0);
+    assert_eq!(s.count_active("nochain", now).await.unwrap(), 0);
+    s.track_active("solana", "never-tracked", None)
+        .await
+        .unwrap();
+    assert_eq!(s.count_active("solana", now).await.unwrap(), 1);
+}
+
+/// Generates one `#[tokio::test]` per backend for each shared behavioural test.
+macro_rules! store_tests {
+    ($($test:ident),* $(,)?) => {
+        mod on_memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Fixture::memory().await).await;
+                }
+            )*
+        }
+        mod on_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Fixture::redis().await).await;
+                }
+            )*
+        }
+        mod on_cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Fixture::cluster().await).await;
+                }
+            )*
+        }
+    };
+}
+
+store_tests!(
+    ping_and_kind,
+    nonce_single_use,
+    nonce_put_is_nx,
+    nonce_expires,
+    nonce_concurrent_take,
+    session_crud,
+    session_records_are_binary,
+    update_session_ttl,
+    eviction_keeps_newest,
+    eviction_under_concurrency,
+    rotate_session,
+    rotation_marker_expires,
+    rotate_concurrently,
+    delete_wallet_sessions,
+    expired_sessions_are_pruned,
+    expired_sessions_do_not_count,
+    index_dies_with_its_sessions,
+    plain_values,
+    rate_limit_window,
+    rate_limit_is_shared,
+    rate_limit_concurrent,
+    audit_trail,
+    active_sessions,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Redis only: what the keys look like, and failures.
+
+/// Runs every kind of write, then checks that every key under the prefix has a TTL, except the
+/// plain value written with `ttl = None`.
+async fn every_key_has_a_ttl(f: Fixture) {
+    let s = &f.store;
+    let raw = f.raw.as_ref().unwrap();
+    let t0 = now_ms();
+    s.put_nonce("n1", b"v", LONG).await.unwrap();
+    s.put_nonce("n2", b"v", LONG).await.unwrap();
+    s.take_nonce("n2").await.unwrap();
+    for i in 0..4 {
+        let (id, hash) = (format!("s{i}"), format!("h{i}"));
+        s.create_session("w", session(&id, &hash, t0 + i, b"r", LONG), 3)
+            .await
+            .unwrap();
+    }
+    s.create_session("w2", session("x", "hx", t0, b"r", LONG), 3)
+        .await
+        .unwrap();
+    s.update_session("w", "h1", b"r", None).await.unwrap();
+    s.update_session("w", "h2", b"r", Some(LONG)).await.unwrap();
+    s.rotate_session("w", "s3", "h3", "h3b", b"r", LONG, SHORT, t0)
+        .await
+        .unwrap();
+    s.list_sessions("w").await.unwrap();
+    s.delete_session("w", "s1").await.unwrap();
+    s.delete_wallet_sessions("w2").await.unwrap();
+    s.set("with-ttl", b"v", Some(LONG)).await.unwrap();
+    s.set("forever", b"v", None).await.unwrap();
+    s.rate_limit("ip", 2, LONG, t0).await.unwrap();
+    s.rate_limit("ip", 2, LONG, t0).await.unwrap();
+    s.rate_limit("ip", 2, LONG, t0).await.unwrap();
+    s.audit_append(b"event", 10).await.unwrap();
+    s.track_active("ethereum", "s0", Some(t0 + 60_000))
+        .await
+        .unwrap();
+    s.track_active("solana", "s9", Some(t0 + 60_000))
+        .await
+        .unwrap();
+    s.track_active("solana", "s9", None).await.unwrap();
+    s.count_active("ethereum", t0).await.unwrap();
+
+    let keys = raw.keys().await;
+    let names: BTreeSet<String> = keys
+        .iter()
+        .filter_map(|(k, _)| k.strip_prefix(&raw.prefix).map(str::to_owned))
+        .collect();
+    let expected: BTreeSet<String> = [
+        "n:n1",
+        "{w}:s:h2",
+        "{w}:s:h3",
+        "{w}:s:h3b",
+        "{w}:i",
+        "v:with-ttl",
+        "v:forever",
+        "r:ip",
+        "audit",
+        "active:ethereum",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    assert_eq!(names, expected, "the documented key layout");
+    let forever = format!("{}v:forever", raw.prefix);
+    for (key, ttl) in &keys {
+        if *key == forever {
+            assert_eq!(*ttl, -1, "{key} was written without a ttl");
+        } else {
+            assert!(*ttl > 0, "{key} has no TTL ({ttl})");
+        }
+    }
+}
+
+mod redis_keys {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_key_has_a_ttl() {
+        super::every_key_has_a_ttl(super::Fixture::redis().await).await;
+    }
+}
+
+mod cluster_keys {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_key_has_a_ttl() {
+        super::every_key_has_a_ttl(super::Fixture::cluster().await).await;
+    }
+}
+
+fn is_failure(r: &Result<impl std::fmt::Debug, StoreError>) -> bool {
+    matches!(r, Err(StoreError::Unavailable(_) | StoreError::Timeout))
+}
+
+/// Redis dies under a connected store: calls fail within the timeout instead of hanging, and
+/// the same store works again once Redis is back on the same port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_fails_fast_and_recovers() {
+    let timeout = Duration::from_millis(500);
+    let bound = timeout + Duration::from_millis(500);
+    let mut server = RedisServer::start_new();
+    let store = RedisStore::connect(&server.url(), "outage:", timeout)
+        .await
+        .unwrap();
+    store.set("k", b"v", Some(LONG)).await.unwrap();
+
+    server.stop();
+    for round in 0..3 {
+        let started = Instant::now();
+        let r = store.get("k").await;
+        assert!(is_failure(&r), "round {round}: {r:?}");
+        let started2 = Instant::now();
+        let r2 = store
+            .create_session("w", session("s", "h", now_ms(), b"r", LONG), 5)
+            .await;
+        assert!(is_failure(&r2), "round {round}: {r2:?}");
+        assert!(started.elapsed() < bound * 2, "round {round} took too long");
+        assert!(started2.elapsed() < bound);
+        let started3 = Instant::now();
+        assert!(is_failure(&store.ping().await));
+        assert!(started3.elapsed() < bound);
+    }
+
+    server.start();
+    let back = Instant::now();
+    loop {
+        if store.ping().await.is_ok() && store.set("k", b"v2", Some(LONG)).await.is_ok() {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(5),
+            "the store did not recover after Redis came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let recovered = back.elapsed();
+    assert!(
+        recovered < Duration::from_secs(2),
+        "recovery took {recovered:?}"
+    );
+    assert_eq!(store.get("k").await.unwrap(), Some(b"v2".to_vec()));
+    store
+        .create_session("w", session("s", "h", now_ms(), b"r", LONG), 5)
+        .await
+        .unwrap();
+    assert_eq!(store.list_sessions("w").await.unwrap().len(), 1);
+}
+
+/// With nothing listening, connecting fails promptly (the server decides what to do).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_to_a_dead_redis_fails_fast() {
+    let timeout = Duration::from_millis(700);
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    for url in [
+        format!("redis://127.0.0.1:{port}"),
+        format!("redis://127.0.0.1:{port},redis://127.0.0.1:{port}"),
+    ] {
+        let started = Instant::now();
+        let r = RedisStore::connect(&url, "x:", timeout).await;
+        assert!(is_failure(&r), "{url}: {r:?}");
+        assert!(started.elapsed() < timeout + Duration::from_millis(500));
+    }
+}
+
+#[tokio::test]
+async fn connect_rejects_bad_input() {
+    let url = shared_redis().url();
+    for prefix in ["a{b:", "c}:"] {
+        let r = RedisStore::connect(&url, prefix, TIMEOUT).await;
+        assert!(matches!(r, Err(StoreError::Unavailable(_))), "{prefix}");
+    }
+    assert!(RedisStore::connect("", "p:", TIMEOUT).await.is_err());
+    assert!(RedisStore::connect("not a url", "p:", TIMEOUT)
+        .await
+        .is_err());
+}

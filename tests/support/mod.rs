@@ -1,0 +1,5 @@
+//! Helpers shared by the integration test binaries. Each binary includes this module with
+//! `mod support;` and uses only part of it.
+#![allow(dead_code)]
+
+pub mod redis_server;
