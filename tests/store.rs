@@ -510,6 +510,33 @@ async fn rotate_session(f: Fixture) {
     assert!(s.list_sessions("w").await.unwrap().is_empty());
 }
 
+/// A rotation names the session and the token it rotates; a token of another session of the
+/// same wallet is refused and nothing changes.
+async fn rotate_checks_the_session_owns_the_token(f: Fixture) {
+    let s = &f.store;
+    let t0 = now_ms();
+    s.create_session("w", session("s1", "h1", t0, b"r1", LONG), 5)
+        .await
+        .unwrap();
+    s.create_session("w", session("s2", "h2", t0 + 1, b"r2", LONG), 5)
+        .await
+        .unwrap();
+    assert!(!s
+        .rotate_session("w", "s1", "h2", "h3", b"x", LONG, LONG, t0)
+        .await
+        .unwrap());
+    assert_eq!(s.get_session("w", "h1").await.unwrap(), live(b"r1"));
+    assert_eq!(s.get_session("w", "h2").await.unwrap(), live(b"r2"));
+    assert_eq!(s.get_session("w", "h3").await.unwrap(), None);
+    assert_eq!(
+        s.list_sessions("w").await.unwrap(),
+        vec![
+            (entry("s1", "h1", t0), b"r1".to_vec()),
+            (entry("s2", "h2", t0 + 1), b"r2".to_vec())
+        ]
+    );
+}
+
 async fn rotation_marker_expires(f: Fixture) {
     let s = &f.store;
     s.create_session("w", session("s1", "h1", now_ms(), b"r1", LONG), 5)
@@ -872,6 +899,7 @@ store_tests!(
     eviction_keeps_newest,
     eviction_under_concurrency,
     rotate_session,
+    rotate_checks_the_session_owns_the_token,
     rotation_marker_expires,
     rotate_concurrently,
     delete_wallet_sessions,

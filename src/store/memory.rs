@@ -249,6 +249,7 @@ impl Store for MemoryStore {
             .index
             .get_mut(tag)
             .and_then(|es| es.iter_mut().find(|e| e.session_id == session_id))
+            .filter(|e| e.token_hash == old_hash)
         else {
             return Ok(false);
         };

@@ -168,7 +168,8 @@ pub trait Store: Send + Sync + 'static {
     /// Moves a live session from `old_hash` to `new_hash` in one atomic step: the new record is
     /// written with `ttl`, the index entry points at `new_hash`, and `old_hash` becomes a
     /// [`SessionEntry::Rotated`] marker kept for `marker_ttl`. Returns `false` (nothing changed)
-    /// when `old_hash` is not a live session: of concurrent rotations exactly one succeeds.
+    /// when `old_hash` is not the live record of the session `session_id` (its index entry must
+    /// point at `old_hash`): of concurrent rotations exactly one succeeds.
     ///
     /// # Errors
     /// Any backend failure.
