@@ -1092,3 +1092,73 @@ async fn connect_rejects_bad_input() {
         .await
         .is_err());
 }
+
+/// One master of a cluster dies: calls for its slots fail within the timeout, calls for the
+/// other masters' slots are still served, and once the node is back (empty, on the same port)
+/// every slot is served again by the same store, scripts included (the node lost its script
+/// cache, so `EVALSHA` falls back to loading them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_node_outage_fails_fast_and_recovers() {
+    let timeout = Duration::from_millis(500);
+    let bound = timeout + Duration::from_millis(500);
+    let mut cluster = RedisCluster::start_new();
+    let store = RedisStore::connect(&cluster.url(), "outage:", timeout)
+        .await
+        .unwrap();
+    let tags: Vec<String> = (0..9).map(|i| format!("wallet{i}")).collect();
+    for tag in &tags {
+        store
+            .create_session(tag, session("s", "h", now_ms(), b"r", LONG), 5)
+            .await
+            .unwrap();
+    }
+
+    cluster.nodes_mut()[1].stop();
+    let (mut served, mut failed) = (0, 0);
+    for tag in &tags {
+        let started = Instant::now();
+        match store.get_session(tag, "h").await {
+            Ok(found) => {
+                assert_eq!(found, live(b"r"));
+                served += 1;
+            }
+            Err(e) => {
+                assert!(
+                    matches!(e, StoreError::Unavailable(_) | StoreError::Timeout),
+                    "{e:?}"
+                );
+                failed += 1;
+            }
+        }
+        assert!(
+            started.elapsed() < bound,
+            "{tag} took {:?}",
+            started.elapsed()
+        );
+    }
+    assert!(failed > 0, "some wallets live on the stopped node");
+    assert!(served > 0, "the other nodes keep serving");
+
+    cluster.nodes_mut()[1].start();
+    let back = Instant::now();
+    'recovering: loop {
+        for tag in &tags {
+            if store
+                .create_session(tag, session("s2", "h2", now_ms(), b"r2", LONG), 5)
+                .await
+                .is_err()
+            {
+                assert!(
+                    back.elapsed() < Duration::from_secs(10),
+                    "the cluster store did not recover"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue 'recovering;
+            }
+        }
+        break;
+    }
+    for tag in &tags {
+        assert_eq!(store.get_session(tag, "h2").await.unwrap(), live(b"r2"));
+    }
+}

@@ -291,7 +291,7 @@ impl RedisCluster {
                 "--cluster-config-file",
                 "nodes.conf",
                 "--cluster-node-timeout",
-                "5000",
+                "15000",
             ]
             .iter()
             .map(|s| (*s).to_owned())
