@@ -11,11 +11,11 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::AsyncCommands;
-use support::redis_server::{RedisCluster, RedisServer};
+use support::redis_server::{shared_cluster, shared_redis, RedisCluster, RedisServer};
 use wallet_auth::store::{
     IndexEntry, MemoryStore, NewSession, RateDecision, RedisStore, SessionEntry, Store, StoreError,
 };
@@ -36,16 +36,6 @@ fn unique_prefix() -> String {
         std::process::id(),
         PREFIX_SEQ.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-fn shared_redis() -> &'static RedisServer {
-    static SERVER: OnceLock<RedisServer> = OnceLock::new();
-    SERVER.get_or_init(RedisServer::start_new)
-}
-
-fn shared_cluster() -> &'static RedisCluster {
-    static CLUSTER: OnceLock<RedisCluster> = OnceLock::new();
-    CLUSTER.get_or_init(RedisCluster::start_new)
 }
 
 fn now_ms() -> i64 {

@@ -5,6 +5,9 @@
 //! `redis-server` (and, for the cluster, `redis-cli`) must be on `PATH`: a missing binary fails
 //! the test with a message pointing at `scripts/ensure-redis.sh`, never skips it.
 //!
+//! [`shared_redis`] and [`shared_cluster`] start one of each per test binary, on first use, for
+//! tests that keep apart by key prefix; a test that stops its server starts its own.
+//!
 //! Each server runs under a small `sh` watchdog that holds the write end of a pipe from the test
 //! process: when the test process ends in any way (even killed), the pipe closes and the watchdog
 //! kills the server and removes its directory, so servers kept in `static`s (never dropped) do
@@ -15,6 +18,7 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// How long a server may take to answer `PING` after it is started.
@@ -355,4 +359,17 @@ impl RedisCluster {
     pub fn nodes_mut(&mut self) -> &mut [RedisServer] {
         &mut self.nodes
     }
+}
+
+/// The single-node server shared by every test of this test binary (started on first use).
+/// Tests sharing it keep apart by key prefix.
+pub fn shared_redis() -> &'static RedisServer {
+    static SERVER: OnceLock<RedisServer> = OnceLock::new();
+    SERVER.get_or_init(RedisServer::start_new)
+}
+
+/// The cluster shared by every test of this test binary (started on first use).
+pub fn shared_cluster() -> &'static RedisCluster {
+    static CLUSTER: OnceLock<RedisCluster> = OnceLock::new();
+    CLUSTER.get_or_init(RedisCluster::start_new)
 }
