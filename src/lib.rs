@@ -2,3 +2,4 @@
 //! server-side wallet sessions.
 
 pub mod store;
+pub mod verify;
