@@ -1,0 +1,152 @@
+//! `wallet-auth verify`: checks a signed sign-in message offline, without a store.
+//!
+//! Exit 0 and `{"valid": true, "chain", "address", "chainId", "nonce"}` on stdout when it
+//! verifies; exit 1 and `{"valid": false, "code", "message"}` when it does not; exit 2 on a
+//! usage error (unreadable message file or stdin, bad `--now`), with the reason on stderr.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+use crate::verify::{self, Chain, ChainIdPolicy, NoncePolicy, Policy, VerifyError};
+
+/// Arguments of `wallet-auth verify`.
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    /// The chain: `ethereum` (EIP-4361) or `solana` (SIWS).
+    #[arg(long, value_name = "CHAIN")]
+    pub chain: Chain,
+    /// A domain the message may be for (repeat for several).
+    #[arg(long = "domain", value_name = "DOMAIN", required = true)]
+    pub domains: Vec<String>,
+    /// The time to check against, RFC 3339 (default: the clock).
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// Tolerated clock skew for `Issued At`, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub skew: u32,
+    /// The nonce the message must carry (default: any).
+    #[arg(long, value_name = "NONCE")]
+    pub nonce: Option<String>,
+    /// An allowed chain id (repeat for several; default: any).
+    #[arg(long = "chain-id", value_name = "ID")]
+    pub chain_ids: Vec<String>,
+    /// The signature as the wallet returned it.
+    #[arg(long, value_name = "SIG")]
+    pub signature: String,
+    /// Solana: the public key the wallet returned (base58); must be the message's address.
+    #[arg(long, value_name = "PK")]
+    pub public_key: Option<String>,
+    /// Read the message from this file (exact bytes) instead of standard input.
+    #[arg(long, value_name = "FILE")]
+    pub message_file: Option<PathBuf>,
+}
+
+/// A failure that is the caller's, not the message's: exit 2.
+struct UsageError(String);
+
+/// Runs `wallet-auth verify`.
+pub fn run(args: VerifyArgs) -> ExitCode {
+    match check(&args) {
+        Ok(Ok(sign_in)) => {
+            print_json(&json!({
+                "valid": true,
+                "chain": sign_in.chain,
+                "address": sign_in.address,
+                "chainId": sign_in.chain_id,
+                "nonce": sign_in.nonce,
+            }));
+            ExitCode::SUCCESS
+        }
+        Ok(Err(error)) => {
+            print_json(&json!({
+                "valid": false,
+                "code": error.code(),
+                "message": error.to_string(),
+            }));
+            ExitCode::from(1)
+        }
+        Err(UsageError(reason)) => {
+            eprintln!("wallet-auth verify: {reason}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!("{value}");
+}
+
+fn check(args: &VerifyArgs) -> Result<Result<verify::SignIn, VerifyError>, UsageError> {
+    let now = match &args.now {
+        Some(text) => OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
+            UsageError(format!("--now must be an RFC 3339 date-time, got {text:?}"))
+        })?,
+        None => OffsetDateTime::now_utc(),
+    };
+    let bytes = read_message(args.message_file.as_ref())?;
+    let chain_ids = if args.chain_ids.is_empty() {
+        ChainIdPolicy::Any
+    } else {
+        ChainIdPolicy::Only(args.chain_ids.clone())
+    };
+    let nonce = match &args.nonce {
+        Some(n) => NoncePolicy::Expect(n.clone()),
+        None => NoncePolicy::ReturnToCaller,
+    };
+    let policy = Policy::new(
+        args.domains.clone(),
+        chain_ids,
+        now,
+        Duration::seconds(i64::from(args.skew)),
+        nonce,
+    )
+    .map_err(|e| UsageError(e.to_string()))?;
+    let Ok(message) = String::from_utf8(bytes) else {
+        return Ok(Err(VerifyError::InvalidMessage(
+            "the message is not UTF-8 text".to_owned(),
+        )));
+    };
+    Ok(verify::verify(
+        args.chain,
+        &message,
+        &args.signature,
+        args.public_key.as_deref(),
+        &policy,
+    ))
+}
+
+/// Reads the message, at most one byte more than the limit (so an oversized one is still
+/// refused as `invalid_message` without reading it all).
+fn read_message(file: Option<&PathBuf>) -> Result<Vec<u8>, UsageError> {
+    let limit = u64::try_from(verify::MAX_MESSAGE_BYTES + 1).unwrap_or(u64::MAX);
+    let mut bytes = Vec::new();
+    match file {
+        Some(path) => {
+            let file = std::fs::File::open(path).map_err(|e| {
+                UsageError(format!(
+                    "cannot read the message file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            file.take(limit).read_to_end(&mut bytes).map_err(|e| {
+                UsageError(format!(
+                    "cannot read the message file {}: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+        None => {
+            std::io::stdin()
+                .lock()
+                .take(limit)
+                .read_to_end(&mut bytes)
+                .map_err(|e| UsageError(format!("cannot read the message from stdin: {e}")))?;
+        }
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,414 @@
+//! What the server requires of a signed message beyond its form and signature: our domain, an
+//! allowed chain, time bounds, and the nonce we issued. Every input is explicit: a check
+//! without its input is an error ([`VerifyError::MissingPolicy`]), never a silent skip.
+
+use subtle::ConstantTimeEq;
+use time::{Duration, OffsetDateTime};
+
+use super::grammar;
+use super::{Chain, ParsedMessage, VerifyError};
+
+/// Which chain ids are accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainIdPolicy {
+    /// Any chain id.
+    Any,
+    /// Only these: Ethereum ids as decimal strings (`"1"`, `"137"`), Solana ids like
+    /// `"mainnet"` (a `solana:` prefix, in the list or in a message, is ignored). A SIWS message
+    /// without a `Chain ID` is accepted.
+    Only(Vec<String>),
+}
+
+/// How the message's nonce is checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoncePolicy {
+    /// The nonce must equal this one (compared in constant time).
+    Expect(String),
+    /// The caller checks the nonce itself (e.g. consumes it atomically in its store) with the
+    /// nonce returned in [`super::SignIn`].
+    ReturnToCaller,
+}
+
+/// The checks applied to a message after its signature is verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Accepted domains, `host[:port]`, compared case-insensitively (a `scheme://` prefix, here
+    /// or in the message, is ignored). Never empty.
+    pub domains: Vec<String>,
+    /// Accepted chain ids.
+    pub chain_ids: ChainIdPolicy,
+    /// The current time (verification never reads the clock).
+    pub now: OffsetDateTime,
+    /// How far in the future `Issued At` may be.
+    pub skew: Duration,
+    /// When set, `Issued At` older than `now - max_age` is expired.
+    pub max_age: Option<Duration>,
+    /// How the nonce is checked.
+    pub nonce: NoncePolicy,
+    /// Whether the `URI`'s authority must also be one of `domains`.
+    pub strict_uri_origin: bool,
+}
+
+impl Policy {
+    /// A policy with no maximum age and a URI that may have any origin.
+    ///
+    /// # Errors
+    /// [`VerifyError::MissingPolicy`] when `domains` is empty, `chain_ids` is an empty
+    /// allow-list, or the expected nonce is empty.
+    pub fn new(
+        domains: Vec<String>,
+        chain_ids: ChainIdPolicy,
+        now: OffsetDateTime,
+        skew: Duration,
+        nonce: NoncePolicy,
+    ) -> Result<Self, VerifyError> {
+        let policy = Self {
+            domains,
+            chain_ids,
+            now,
+            skew,
+            max_age: None,
+            nonce,
+            strict_uri_origin: false,
+        };
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// Sets the maximum age of `Issued At`.
+    #[must_use]
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// Requires (or not) the `URI`'s authority to be one of the domains.
+    #[must_use]
+    pub fn with_strict_uri_origin(mut self, strict: bool) -> Self {
+        self.strict_uri_origin = strict;
+        self
+    }
+
+    /// Checks that every input is there (the fields are public, so this runs on every
+    /// verification too).
+    pub(crate) fn validate(&self) -> Result<(), VerifyError> {
+        if self.domains.is_empty() || self.domains.iter().any(|d| strip_scheme(d).is_empty()) {
+            return Err(VerifyError::MissingPolicy("domains"));
+        }
+        if matches!(&self.chain_ids, ChainIdPolicy::Only(ids) if ids.is_empty()) {
+            return Err(VerifyError::MissingPolicy("chain ids"));
+        }
+        if matches!(&self.nonce, NoncePolicy::Expect(n) if n.is_empty()) {
+            return Err(VerifyError::MissingPolicy("expected nonce"));
+        }
+        Ok(())
+    }
+
+    /// Domain, then chain id, then time, then nonce.
+    pub(crate) fn check(&self, m: &ParsedMessage) -> Result<(), VerifyError> {
+        self.check_domain(m)?;
+        self.check_chain(m)?;
+        self.check_time(m)?;
+        self.check_nonce(&m.nonce)
+    }
+
+    fn domain_allowed(&self, authority: &str) -> bool {
+        let wanted = grammar::normalize_authority(authority);
+        self.domains
+            .iter()
+            .any(|d| grammar::normalize_authority(strip_scheme(d)) == wanted)
+    }
+
+    fn check_domain(&self, m: &ParsedMessage) -> Result<(), VerifyError> {
+        if !self.domain_allowed(&m.domain) {
+            return Err(VerifyError::DomainMismatch);
+        }
+        if self.strict_uri_origin {
+            let uri_ok = m
+                .uri
+                .as_deref()
+                .and_then(grammar::uri_authority)
+                .is_some_and(|(scheme, authority)| {
+                    self.domain_allowed(authority)
+                        || without_default_port(scheme, authority)
+                            .is_some_and(|host| self.domain_allowed(host))
+                });
+            if !uri_ok {
+                return Err(VerifyError::DomainMismatch);
+            }
+        }
+        Ok(())
+    }
+
+    fn check_chain(&self, m: &ParsedMessage) -> Result<(), VerifyError> {
+        let ChainIdPolicy::Only(allowed) = &self.chain_ids else {
+            return Ok(());
+        };
+        let Some(id) = m.normalized_chain_id() else {
+            // Only SIWS messages can lack a chain id; the standard makes it optional.
+            return match m.chain {
+                Chain::Solana if m.chain_id.is_none() => Ok(()),
+                _ => Err(VerifyError::ChainNotAllowed),
+            };
+        };
+        let listed = allowed
+            .iter()
+            .any(|a| grammar::normalize_chain_id(m.chain, a.trim()).is_some_and(|a| a == id));
+        if listed {
+            Ok(())
+        } else {
+            Err(VerifyError::ChainNotAllowed)
+        }
+    }
+
+    fn check_time(&self, m: &ParsedMessage) -> Result<(), VerifyError> {
+        let now = self.now;
+        if let Some(exp) = &m.expiration_time {
+            if now >= exp.value() {
+                return Err(VerifyError::MessageExpired);
+            }
+        }
+        if let Some(nbf) = &m.not_before {
+            if now < nbf.value() {
+                return Err(VerifyError::MessageNotYetValid);
+            }
+        }
+        if let Some(iat) = &m.issued_at {
+            let iat = iat.value();
+            if let Some(latest) = now.checked_add(self.skew) {
+                if iat > latest {
+                    return Err(VerifyError::MessageNotYetValid);
+                }
+            }
+            if let Some(oldest) = self.max_age.and_then(|age| now.checked_sub(age)) {
+                if iat < oldest {
+                    return Err(VerifyError::MessageExpired);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_nonce(&self, nonce: &str) -> Result<(), VerifyError> {
+        match &self.nonce {
+            NoncePolicy::ReturnToCaller => Ok(()),
+            NoncePolicy::Expect(expected) => {
+                if bool::from(expected.as_bytes().ct_eq(nonce.as_bytes())) {
+                    Ok(())
+                } else {
+                    Err(VerifyError::NonceInvalid)
+                }
+            }
+        }
+    }
+}
+
+fn strip_scheme(domain: &str) -> &str {
+    domain.split_once("://").map_or(domain, |(_, rest)| rest)
+}
+
+/// `host` from `host:443` for https/wss or `host:80` for http/ws.
+fn without_default_port<'a>(scheme: &str, authority: &'a str) -> Option<&'a str> {
+    let (host, port) = authority.rsplit_once(':')?;
+    let default = match scheme.to_ascii_lowercase().as_str() {
+        "https" | "wss" => "443",
+        "http" | "ws" => "80",
+        _ => return None,
+    };
+    (port == default).then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::parse_message;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-22 12:00:30 UTC);
+
+    fn eth(extra: &str) -> ParsedMessage {
+        let text = format!(
+            "app.example.com wants you to sign in with your Ethereum account:\n\
+             0x2E43D3C652F5ABE5294517195C989BA0b4B67A5f\n\n\n\
+             URI: https://app.example.com/login\nVersion: 1\nChain ID: 137\n\
+             Nonce: abcdefgh1234\nIssued At: 2026-11-22T12:00:00.000Z{extra}"
+        );
+        parse_message(Chain::Ethereum, &text).unwrap()
+    }
+
+    fn sol(chain_id: Option<&str>) -> ParsedMessage {
+        let chain = chain_id
+            .map(|c| format!("Chain ID: {c}\n"))
+            .unwrap_or_default();
+        let text = format!(
+            "app.example.com wants you to sign in with your Solana account:\n\
+             3RJt2vqAPYifcPdw3TkB8GHNKqPdayWXiCPNKJjNVuL2\n\n\
+             URI: https://app.example.com/login\nVersion: 1\n{chain}\
+             Nonce: abcdefgh1234\nIssued At: 2026-11-22T12:00:00.000Z"
+        );
+        parse_message(Chain::Solana, &text).unwrap()
+    }
+
+    fn policy() -> Policy {
+        Policy::new(
+            vec!["App.Example.com".into()],
+            ChainIdPolicy::Any,
+            NOW,
+            Duration::seconds(60),
+            NoncePolicy::ReturnToCaller,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn missing_inputs_are_errors() {
+        let new = |domains: Vec<String>, chains, nonce| {
+            Policy::new(domains, chains, NOW, Duration::seconds(60), nonce)
+        };
+        assert_eq!(
+            new(vec![], ChainIdPolicy::Any, NoncePolicy::ReturnToCaller),
+            Err(VerifyError::MissingPolicy("domains"))
+        );
+        assert_eq!(
+            new(
+                vec!["https://".into()],
+                ChainIdPolicy::Any,
+                NoncePolicy::ReturnToCaller
+            ),
+            Err(VerifyError::MissingPolicy("domains"))
+        );
+        assert_eq!(
+            new(
+                vec!["a".into()],
+                ChainIdPolicy::Only(vec![]),
+                NoncePolicy::ReturnToCaller
+            ),
+            Err(VerifyError::MissingPolicy("chain ids"))
+        );
+        assert_eq!(
+            new(
+                vec!["a".into()],
+                ChainIdPolicy::Any,
+                NoncePolicy::Expect(String::new())
+            ),
+            Err(VerifyError::MissingPolicy("expected nonce"))
+        );
+        let mut p = policy();
+        p.domains.clear();
+        assert_eq!(p.validate(), Err(VerifyError::MissingPolicy("domains")));
+    }
+
+    #[test]
+    fn domains_case_insensitive_and_scheme_stripped() {
+        let p = policy();
+        p.check(&eth("")).unwrap();
+        let mut with_scheme = policy();
+        with_scheme.domains = vec!["https://app.example.com".into()];
+        with_scheme.check(&eth("")).unwrap();
+        let mut other = policy();
+        other.domains = vec!["app.example.com:8080".into(), "example.com".into()];
+        assert_eq!(other.check(&eth("")), Err(VerifyError::DomainMismatch));
+    }
+
+    #[test]
+    fn strict_uri_origin() {
+        let p = policy().with_strict_uri_origin(true);
+        p.check(&eth("")).unwrap();
+        let mut m = eth("");
+        m.uri = Some("https://auth.example.net/cb".into());
+        assert_eq!(p.check(&m), Err(VerifyError::DomainMismatch));
+        assert!(policy().check(&m).is_ok());
+        m.uri = Some("https://APP.example.com:443/x".into());
+        p.check(&m).unwrap();
+        m.uri = Some("https://app.example.com:8443/x".into());
+        assert_eq!(p.check(&m), Err(VerifyError::DomainMismatch));
+        m.uri = Some("https://app.example.com@evil.example/x".into());
+        assert_eq!(p.check(&m), Err(VerifyError::DomainMismatch));
+        m.uri = Some("urn:app.example.com".into());
+        assert_eq!(p.check(&m), Err(VerifyError::DomainMismatch));
+    }
+
+    #[test]
+    fn chain_ids() {
+        let mut p = policy();
+        p.chain_ids = ChainIdPolicy::Only(vec!["1".into(), "137".into()]);
+        p.check(&eth("")).unwrap();
+        p.chain_ids = ChainIdPolicy::Only(vec!["1".into()]);
+        assert_eq!(p.check(&eth("")), Err(VerifyError::ChainNotAllowed));
+
+        p.chain_ids = ChainIdPolicy::Only(vec!["mainnet".into()]);
+        p.check(&sol(Some("mainnet"))).unwrap();
+        p.check(&sol(Some("solana:mainnet"))).unwrap();
+        p.check(&sol(None)).unwrap();
+        assert_eq!(
+            p.check(&sol(Some("devnet"))),
+            Err(VerifyError::ChainNotAllowed)
+        );
+        p.chain_ids = ChainIdPolicy::Only(vec!["solana:devnet".into()]);
+        p.check(&sol(Some("devnet"))).unwrap();
+    }
+
+    #[test]
+    fn expiration_boundary() {
+        let m = eth("\nExpiration Time: 2026-11-22T12:00:30.000Z");
+        let mut p = policy();
+        assert_eq!(p.check(&m), Err(VerifyError::MessageExpired));
+        p.now = NOW - Duration::nanoseconds(1);
+        p.check(&m).unwrap();
+    }
+
+    #[test]
+    fn not_before_boundary() {
+        let m = eth("\nNot Before: 2026-11-22T12:00:30.000Z");
+        let mut p = policy();
+        p.check(&m).unwrap();
+        p.now = NOW - Duration::nanoseconds(1);
+        assert_eq!(p.check(&m), Err(VerifyError::MessageNotYetValid));
+    }
+
+    #[test]
+    fn issued_at_skew_boundary() {
+        // Issued At is 12:00:00; with 60 s skew it is accepted from 11:59:00 on.
+        let m = eth("");
+        let mut p = policy();
+        p.now = datetime!(2026-11-22 11:59:00 UTC);
+        p.check(&m).unwrap();
+        p.now = datetime!(2026-11-22 11:59:00 UTC) - Duration::nanoseconds(1);
+        assert_eq!(p.check(&m), Err(VerifyError::MessageNotYetValid));
+        p.skew = Duration::ZERO;
+        p.now = datetime!(2026-11-22 12:00:00 UTC);
+        p.check(&m).unwrap();
+    }
+
+    #[test]
+    fn max_age_boundary() {
+        let m = eth("");
+        let mut p = policy().with_max_age(Duration::minutes(5));
+        p.now = datetime!(2026-11-22 12:05:00 UTC);
+        p.check(&m).unwrap();
+        p.now = datetime!(2026-11-22 12:05:00 UTC) + Duration::nanoseconds(1);
+        assert_eq!(p.check(&m), Err(VerifyError::MessageExpired));
+        // No max age: old messages pass the issued-at check.
+        p.max_age = None;
+        p.now = datetime!(2027-11-22 12:05:00 UTC);
+        p.check(&m).unwrap();
+    }
+
+    #[test]
+    fn extreme_durations_do_not_overflow() {
+        let mut p = policy().with_max_age(Duration::MAX);
+        p.skew = Duration::MAX;
+        p.check(&eth("")).unwrap();
+    }
+
+    #[test]
+    fn nonce() {
+        let mut p = policy();
+        p.nonce = NoncePolicy::Expect("abcdefgh1234".into());
+        p.check(&eth("")).unwrap();
+        p.nonce = NoncePolicy::Expect("abcdefgh1235".into());
+        assert_eq!(p.check(&eth("")), Err(VerifyError::NonceInvalid));
+        p.nonce = NoncePolicy::Expect("abcdefgh123".into());
+        assert_eq!(p.check(&eth("")), Err(VerifyError::NonceInvalid));
+    }
+}
