@@ -1,0 +1,124 @@
+//! Operator routes, enabled by `ADMIN_TOKEN` (`Authorization: Bearer $ADMIN_TOKEN`, compared in
+//! constant time): session statistics, the audit trail, forced logout of a wallet. With no
+//! token configured every `/admin` route answers `404 not_found`.
+
+use axum::extract::{FromRef, FromRequestParts, Path, Query, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use time::Duration;
+
+use super::{ApiError, ApiResult, AuthState};
+use crate::session::crypto::ct_eq;
+use crate::session::{AuditEvent, AuditKind};
+use crate::verify::{self, Chain};
+
+pub(crate) fn router() -> Router<AuthState> {
+    Router::new()
+        .route("/admin/sessions/stats", get(stats))
+        .route("/admin/audit", get(audit))
+        .route(
+            "/admin/wallets/{chain}/{address}/logout-all",
+            post(force_logout),
+        )
+}
+
+/// An authenticated operator.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin;
+
+impl<S> FromRequestParts<S> for Admin
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let st = AuthState::from_ref(state);
+        let Some(expected) = &st.config().admin_token else {
+            return Err(ApiError::NotFound("no such route"));
+        };
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim());
+        match presented {
+            None => Err(ApiError::Unauthenticated),
+            Some(t) if ct_eq(t.as_bytes(), expected.expose().as_bytes()) => Ok(Admin),
+            Some(_) => Err(ApiError::Forbidden("this endpoint needs the admin token")),
+        }
+    }
+}
+
+async fn stats(State(st): State<AuthState>, _: Admin) -> ApiResult<Json<Value>> {
+    let mut by_chain = serde_json::Map::new();
+    let mut total = 0u64;
+    for chain in [Chain::Ethereum, Chain::Solana] {
+        let n = st.sessions().count_active(chain).await?;
+        total += n;
+        by_chain.insert(chain.as_str().to_owned(), json!(n));
+    }
+    let since = st.clock().now() - Duration::hours(1);
+    let events = st
+        .audit()
+        .read(None, crate::session::audit::AUDIT_MAX_LEN)
+        .await?;
+    let recent = events.iter().filter(|e| e.at >= since);
+    let (mut ok, mut failed) = (0u64, 0u64);
+    for e in recent {
+        match e.kind {
+            AuditKind::SignIn => ok += 1,
+            AuditKind::SignInFailure => failed += 1,
+            _ => {}
+        }
+    }
+    Ok(Json(json!({
+        "activeSessions": { "total": total, "byChain": by_chain },
+        "lastHour": { "signIns": ok, "failures": failed },
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct AuditQuery {
+    wallet: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn audit(
+    State(st): State<AuthState>,
+    _: Admin,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let wallet = q.wallet.as_deref().filter(|w| !w.is_empty());
+    let events = st.audit().read(wallet, limit).await?;
+    Ok(Json(json!({ "events": events })))
+}
+
+async fn force_logout(
+    State(st): State<AuthState>,
+    _: Admin,
+    Path((chain, address)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let chain: Chain = chain
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("unknown chain {chain:?}")))?;
+    let address = verify::normalize_address(chain, &address)
+        .map_err(|e| ApiError::BadRequest(format!("address: {e}")))?;
+    let n = st.sessions().revoke_all(chain, &address).await?;
+    st.audit()
+        .record(
+            AuditEvent::new(AuditKind::ForcedLogout, st.clock().now())
+                .wallet(chain, &address)
+                .count(n),
+        )
+        .await;
+    Ok(Json(json!({ "revoked": n })))
+}

@@ -1,0 +1,470 @@
+//! Wallet sign-in (`/auth/nonce`, `/auth/verify`) and the wallet session routes
+//! (`/auth/session`, `/auth/refresh`, `/auth/logout`, `/auth/logout-all`, `/auth/sessions`).
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::cookie;
+use super::extract::{ClientInfo, JsonBody, OptionalJsonBody};
+use super::{ApiError, ApiResult, AuthState, WalletSession};
+use crate::config::EthChainIds;
+use crate::session::crypto::random_alphanumeric;
+use crate::session::{AuditEvent, AuditKind, SessionInfo};
+use crate::verify::{self, Chain, ChainIdPolicy, MessageParams, NoncePolicy, Policy, VerifyError};
+
+/// Nonce length: 24 alphanumeric characters ≈ 142 bits.
+pub const NONCE_LEN: usize = 24;
+
+pub(crate) fn router() -> Router<AuthState> {
+    Router::new()
+        .route("/auth/nonce", post(nonce))
+        .route("/auth/verify", post(verify_signin))
+        .route("/auth/session", get(current))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
+        .route("/auth/logout-all", post(logout_all))
+        .route("/auth/sessions", get(list))
+        .route("/auth/sessions/{session_id}", delete(revoke))
+}
+
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn parse_chain(s: Option<&str>) -> ApiResult<Chain> {
+    match s {
+        None => Ok(Chain::Ethereum),
+        Some(c) => c.parse().map_err(|_| {
+            ApiError::BadRequest(format!("unknown chain {c:?}: use ethereum or solana"))
+        }),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NonceRequest {
+    chain: Option<String>,
+    address: Option<String>,
+    #[serde(rename = "chainId")]
+    chain_id: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct NonceBinding {
+    chain: Chain,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    address: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NonceResponse {
+    nonce: String,
+    issued_at: String,
+    expires_at: String,
+    domain: String,
+    uri: String,
+    chain: Chain,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain_id: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The chain id a nonce request asks for, checked against the allow-list.
+fn requested_chain_id(
+    st: &AuthState,
+    chain: Chain,
+    raw: Option<&serde_json::Value>,
+) -> ApiResult<Option<String>> {
+    let cfg = st.config();
+    let as_text = |v: &serde_json::Value| match v {
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::String(s) => Some(s.clone()),
+        _ => None,
+    };
+    let requested =
+        match raw {
+            None => None,
+            Some(v) => Some(as_text(v).ok_or_else(|| {
+                ApiError::BadRequest("chainId must be a number or a string".into())
+            })?),
+        };
+    match chain {
+        Chain::Ethereum => {
+            let id = match requested {
+                Some(t) => t.parse::<u64>().map_err(|_| {
+                    ApiError::BadRequest("chainId must be a positive integer".into())
+                })?,
+                None => match &cfg.eth_chain_ids {
+                    EthChainIds::Only(ids) => ids.first().copied().unwrap_or(1),
+                    EthChainIds::Any => 1,
+                },
+            };
+            if let EthChainIds::Only(ids) = &cfg.eth_chain_ids {
+                if !ids.contains(&id) {
+                    return Err(VerifyError::ChainNotAllowed.into());
+                }
+            }
+            Ok(Some(id.to_string()))
+        }
+        Chain::Solana => {
+            let id = requested
+                .map(|t| t.strip_prefix("solana:").map(str::to_owned).unwrap_or(t))
+                .or_else(|| cfg.solana_chain_ids.first().cloned());
+            if let Some(id) = &id {
+                if !cfg.solana_chain_ids.contains(id) {
+                    return Err(VerifyError::ChainNotAllowed.into());
+                }
+            }
+            Ok(id)
+        }
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn nonce(
+    State(st): State<AuthState>,
+    ClientInfo(client): ClientInfo,
+    OptionalJsonBody(body): OptionalJsonBody<NonceRequest>,
+) -> ApiResult<Response> {
+    st.rate_limit("nonce", &client.ip).await?;
+    let body = body.unwrap_or(NonceRequest {
+        chain: None,
+        address: None,
+        chain_id: None,
+    });
+    let chain = parse_chain(body.chain.as_deref())?;
+    let address = body
+        .address
+        .as_deref()
+        .map(|a| verify::normalize_address(chain, a))
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(format!("address: {e}")))?;
+    let chain_id = requested_chain_id(&st, chain, body.chain_id.as_ref())?;
+    let cfg = st.config();
+    let now = st.clock().now();
+    let nonce = random_alphanumeric(NONCE_LEN);
+    let binding = NonceBinding {
+        chain,
+        address: address.clone(),
+    };
+    let value = serde_json::to_vec(&binding).unwrap_or_default();
+    if !st.store().put_nonce(&nonce, &value, cfg.nonce_ttl).await? {
+        return Err(ApiError::Internal("nonce collision".into()));
+    }
+    let domain = cfg.domains.first().cloned().unwrap_or_default();
+    let message = address.as_deref().map(|addr| {
+        verify::prepare_message(&MessageParams {
+            chain,
+            domain: &domain,
+            address: addr,
+            statement: Some("Sign in with your wallet."),
+            uri: &cfg.uri,
+            chain_id: chain_id.as_deref(),
+            nonce: &nonce,
+            issued_at: now,
+            expiration_time: None,
+        })
+    });
+    let chain_id_json = chain_id.map(|id| match (chain, id.parse::<u64>()) {
+        (Chain::Ethereum, Ok(n)) => serde_json::Value::from(n),
+        _ => serde_json::Value::from(id),
+    });
+    let res = NonceResponse {
+        nonce,
+        issued_at: rfc3339(now),
+        expires_at: rfc3339(now + cfg.nonce_ttl),
+        domain,
+        uri: cfg.uri.clone(),
+        chain,
+        chain_id: chain_id_json,
+        message,
+    };
+    Ok(no_store(Json(res).into_response()))
+}
+
+#[derive(Debug, Deserialize)]
+struct VerifyRequest {
+    chain: String,
+    message: String,
+    signature: String,
+    #[serde(rename = "publicKey")]
+    public_key: Option<String>,
+}
+
+/// A session as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SessionBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    session_id: String,
+    chain: Chain,
+    address: String,
+    chain_id: Option<serde_json::Value>,
+    created_at: String,
+    expires_at: String,
+    refresh_after: String,
+    csrf_token: String,
+}
+
+pub(crate) fn chain_id_json(chain: Chain, id: Option<&str>) -> Option<serde_json::Value> {
+    id.map(|id| match (chain, id.parse::<u64>()) {
+        (Chain::Ethereum, Ok(n)) => serde_json::Value::from(n),
+        _ => serde_json::Value::from(id),
+    })
+}
+
+impl SessionBody {
+    fn new(s: &SessionInfo, token: Option<String>) -> Self {
+        SessionBody {
+            token,
+            session_id: s.session_id.clone(),
+            chain: s.chain,
+            address: s.address.clone(),
+            chain_id: chain_id_json(s.chain, s.chain_id.as_deref()),
+            created_at: rfc3339(s.created_at),
+            expires_at: rfc3339(s.expires_at),
+            refresh_after: rfc3339(s.refresh_after),
+            csrf_token: s.csrf_token.clone(),
+        }
+    }
+}
+
+fn with_session_cookie(
+    st: &AuthState,
+    token: &str,
+    info: &SessionInfo,
+    mut res: Response,
+) -> Response {
+    let secs = (info.expires_at - st.clock().now()).whole_seconds();
+    if let Some(c) = cookie::set(st.config(), token, secs) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    if let Ok(v) = HeaderValue::from_str(&rfc3339(info.expires_at)) {
+        res.headers_mut().insert("x-session-expires-at", v);
+    }
+    no_store(res)
+}
+
+fn policy(st: &AuthState, chain: Chain, nonce: String) -> ApiResult<Policy> {
+    let cfg = st.config();
+    let chain_ids = match chain {
+        Chain::Ethereum => match &cfg.eth_chain_ids {
+            EthChainIds::Any => ChainIdPolicy::Any,
+            EthChainIds::Only(ids) => ChainIdPolicy::Only(ids.iter().map(u64::to_string).collect()),
+        },
+        Chain::Solana => ChainIdPolicy::Only(cfg.solana_chain_ids.clone()),
+    };
+    let skew = time::Duration::try_from(cfg.clock_skew)
+        .map_err(|_| ApiError::Internal("clock skew out of range".into()))?;
+    let max_age = time::Duration::try_from(cfg.nonce_ttl)
+        .map_err(|_| ApiError::Internal("nonce ttl out of range".into()))?;
+    Ok(Policy::new(
+        cfg.domains.clone(),
+        chain_ids,
+        st.clock().now(),
+        skew,
+        NoncePolicy::Expect(nonce),
+    )?
+    .with_max_age(max_age)
+    .with_strict_uri_origin(cfg.strict_uri))
+}
+
+#[tracing::instrument(skip_all)]
+async fn verify_signin(
+    State(st): State<AuthState>,
+    ClientInfo(client): ClientInfo,
+    JsonBody(req): JsonBody<VerifyRequest>,
+) -> ApiResult<Response> {
+    st.rate_limit("verify", &client.ip).await?;
+    let chain = parse_chain(Some(&req.chain))?;
+    let outcome = signin(&st, chain, &req, &client).await;
+    match &outcome {
+        Ok((_, info)) => {
+            st.metrics().signin(chain.as_str(), "ok");
+            st.audit()
+                .record(
+                    AuditEvent::new(AuditKind::SignIn, st.clock().now())
+                        .wallet(chain, &info.address)
+                        .session(&info.session_id)
+                        .ip(&client.ip),
+                )
+                .await;
+        }
+        Err(e) => {
+            st.metrics().signin(chain.as_str(), e.code());
+            if !matches!(e, ApiError::StoreUnavailable(_)) {
+                let mut ev = AuditEvent::new(AuditKind::SignInFailure, st.clock().now())
+                    .code(e.code())
+                    .ip(&client.ip);
+                ev.chain = Some(chain);
+                st.audit().record(ev).await;
+            }
+        }
+    }
+    let (token, info) = outcome?;
+    let body = SessionBody::new(&info, Some(token.clone()));
+    Ok(with_session_cookie(
+        &st,
+        &token,
+        &info,
+        Json(body).into_response(),
+    ))
+}
+
+/// Verifies a sign-in and opens its session. The nonce is consumed before the signature is
+/// checked: a failed attempt burns it, so one nonce buys at most one expensive verification.
+async fn signin(
+    st: &AuthState,
+    chain: Chain,
+    req: &VerifyRequest,
+    client: &crate::session::RequestContext,
+) -> ApiResult<(String, SessionInfo)> {
+    let nonce = verify::parse_message(chain, &req.message)?.nonce;
+    let Some(bound) = st.store().take_nonce(&nonce).await? else {
+        return Err(ApiError::NonceInvalid);
+    };
+    let bound: NonceBinding = serde_json::from_slice(&bound).map_err(|_| ApiError::NonceInvalid)?;
+    if bound.chain != chain {
+        return Err(ApiError::NonceInvalid);
+    }
+    let policy = policy(st, chain, nonce)?;
+    let signin = verify::verify(
+        chain,
+        &req.message,
+        &req.signature,
+        req.public_key.as_deref(),
+        &policy,
+    )?;
+    if bound
+        .address
+        .as_deref()
+        .is_some_and(|a| a != signin.address)
+    {
+        return Err(ApiError::NonceInvalid);
+    }
+    Ok(st
+        .sessions()
+        .create(chain, &signin.address, signin.chain_id.clone(), client)
+        .await?)
+}
+
+async fn current(ws: WalletSession) -> Json<SessionBody> {
+    Json(SessionBody::new(&ws.session, None))
+}
+
+async fn refresh(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Response> {
+    let Some((token, info)) = st.sessions().rotate(&ws.auth).await? else {
+        return Err(ApiError::Unauthenticated);
+    };
+    let body = SessionBody::new(&info, Some(token.clone()));
+    let res = with_session_cookie(&st, &token, &info, Json(body).into_response());
+    Ok(res)
+}
+
+async fn logout(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Response> {
+    st.sessions()
+        .revoke(ws.tag(), ws.session.chain, &ws.session.session_id)
+        .await?;
+    st.audit()
+        .record(
+            AuditEvent::new(AuditKind::Logout, st.clock().now())
+                .wallet(ws.session.chain, &ws.session.address)
+                .session(&ws.session.session_id),
+        )
+        .await;
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut()
+        .append(header::SET_COOKIE, cookie::clear(st.config()));
+    Ok(res)
+}
+
+async fn logout_all(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Response> {
+    let n = st
+        .sessions()
+        .revoke_all(ws.session.chain, &ws.session.address)
+        .await?;
+    st.audit()
+        .record(
+            AuditEvent::new(AuditKind::LogoutAll, st.clock().now())
+                .wallet(ws.session.chain, &ws.session.address)
+                .session(&ws.session.session_id)
+                .count(n),
+        )
+        .await;
+    let mut res = Json(serde_json::json!({ "revoked": n })).into_response();
+    res.headers_mut()
+        .append(header::SET_COOKIE, cookie::clear(st.config()));
+    Ok(res)
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListedSession {
+    session_id: String,
+    created_at: String,
+    last_seen_at: String,
+    expires_at: String,
+    user_agent: String,
+    ip: String,
+    current: bool,
+}
+
+async fn list(
+    State(st): State<AuthState>,
+    ws: WalletSession,
+) -> ApiResult<Json<serde_json::Value>> {
+    let sessions: Vec<ListedSession> = st
+        .sessions()
+        .list(ws.tag())
+        .await?
+        .into_iter()
+        .map(|s| ListedSession {
+            current: s.session_id == ws.session.session_id,
+            session_id: s.session_id,
+            created_at: rfc3339(s.created_at),
+            last_seen_at: rfc3339(s.last_seen_at),
+            expires_at: rfc3339(s.expires_at),
+            user_agent: s.user_agent,
+            ip: s.ip,
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "sessions": sessions })))
+}
+
+async fn revoke(
+    State(st): State<AuthState>,
+    ws: WalletSession,
+    Path(session_id): Path<String>,
+    _headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    if !st
+        .sessions()
+        .revoke(ws.tag(), ws.session.chain, &session_id)
+        .await?
+    {
+        return Err(ApiError::NotFound("no such session for this wallet"));
+    }
+    st.audit()
+        .record(
+            AuditEvent::new(AuditKind::Revoke, st.clock().now())
+                .wallet(ws.session.chain, &ws.session.address)
+                .session(&session_id),
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,350 @@
+//! Extractors: [`WalletSession`] (required), [`OptionalWalletSession`] (public routes),
+//! [`ClientInfo`], and [`JsonBody`] (JSON with the contract's error shape).
+//!
+//! The session extractors are generic over the host application's state (`AuthState:
+//! FromRef<S>`), so an app embedding this crate can use them on its own routes. The response
+//! headers of an authenticated request (`X-Session-Expires-At`, `X-Session-Refreshed`, a renewed
+//! cookie) are added by the [`session_headers`] middleware, which [`crate::http::router`]
+//! installs; an embedding app adds it with
+//! `.layer(axum::middleware::from_fn(wallet_auth::http::extract::session_headers))`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+use time::format_description::well_known::Rfc3339;
+
+use super::cookie::{self, WALLET_COOKIE};
+use super::{ApiError, AuthState};
+use crate::session::crypto::ct_eq;
+use crate::session::{Authenticated, RequestContext, SessionError, SessionInfo, Validation};
+
+/// JSON request body with the contract's errors: 415 without a JSON content type, 413 over the
+/// body limit, 400 for malformed JSON or a wrong shape.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+/// Whether the request declares a JSON body (`application/json`, `+json`, any parameters).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| {
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+}
+
+/// Parses `bytes` as JSON of `T`, with the contract's errors. `Ok(None)` for an empty body
+/// when `optional`.
+///
+/// # Errors
+/// `unsupported_media_type`, `bad_request`.
+pub fn parse_json<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    bytes: &[u8],
+    optional: bool,
+) -> Result<Option<T>, ApiError> {
+    if optional && bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if !is_json(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(bytes).map(Some).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Data => {
+                // serde's message names the field and the expectation, never the value.
+                let msg = e.to_string();
+                let msg = msg.split(" at line").next().unwrap_or("").to_owned();
+                format!("the request body has the wrong shape: {msg}")
+            }
+            serde_json::error::Category::Eof => "the request body is incomplete JSON".into(),
+            _ => "the request body is not valid JSON".into(),
+        };
+        ApiError::BadRequest(what)
+    })
+}
+
+async fn body_bytes<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<(HeaderMap, Bytes), ApiError> {
+    let headers = req.headers().clone();
+    let limit = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(limit.unwrap_or(0))
+        } else {
+            ApiError::BadRequest("the request body could not be read".into())
+        }
+    })?;
+    Ok((headers, bytes))
+}
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (headers, bytes) = body_bytes(req, state).await?;
+        parse_json(&headers, &bytes, false)?
+            .map(JsonBody)
+            .ok_or_else(|| ApiError::BadRequest("a JSON body is required".into()))
+    }
+}
+
+/// An optional JSON body: `None` when the body is empty.
+#[derive(Debug, Clone)]
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<S, T> FromRequest<S> for OptionalJsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (headers, bytes) = body_bytes(req, state).await?;
+        Ok(OptionalJsonBody(parse_json(&headers, &bytes, true)?))
+    }
+}
+
+/// Who is calling: user agent and client IP (from the socket, or from the last
+/// `X-Forwarded-For` entry — the one the trusted proxy appended — when `TRUST_PROXY=true`).
+#[derive(Debug, Clone)]
+pub struct ClientInfo(pub RequestContext);
+
+fn client_context(parts: &Parts, trust_proxy: bool) -> RequestContext {
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let forwarded = trust_proxy
+        .then(|| {
+            parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .rfind(|s| s.parse::<std::net::IpAddr>().is_ok())
+                .map(str::to_owned)
+        })
+        .flatten();
+    let ip = forwarded.unwrap_or_else(|| {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+    });
+    RequestContext { user_agent, ip }
+}
+
+impl<S> FromRequestParts<S> for ClientInfo
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let st = AuthState::from_ref(state);
+        Ok(ClientInfo(client_context(parts, st.config().trust_proxy)))
+    }
+}
+
+/// What the session extractors hand to [`session_headers`] for the response.
+#[derive(Debug, Clone, Default)]
+struct SlotData {
+    expires_at: String,
+    refreshed: bool,
+    set_cookie: Option<HeaderValue>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct SessionSlot(Arc<Mutex<Option<SlotData>>>);
+
+/// Middleware adding `X-Session-Expires-At`, `X-Session-Refreshed` and a renewed cookie to
+/// responses of requests authenticated by a wallet session (unless the handler set its own).
+pub async fn session_headers(mut req: Request, next: Next) -> Response {
+    let slot = SessionSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut res = next.run(req).await;
+    let data = slot
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(d) = data {
+        let h = res.headers_mut();
+        if !h.contains_key("x-session-expires-at") {
+            if let Ok(v) = HeaderValue::from_str(&d.expires_at) {
+                h.insert("x-session-expires-at", v);
+            }
+            if d.refreshed {
+                h.insert("x-session-refreshed", HeaderValue::from_static("true"));
+                if let Some(c) = d.set_cookie {
+                    h.append(header::SET_COOKIE, c);
+                }
+            }
+        }
+    }
+    res
+}
+
+/// A request authenticated by a wallet session (bearer token or `wallet_session` cookie).
+/// Rejects with `unauthenticated`, `session_binding_mismatch`, `csrf_failed` or
+/// `store_unavailable`.
+#[derive(Debug, Clone)]
+pub struct WalletSession {
+    /// The session.
+    pub session: SessionInfo,
+    /// Whether the token came from the cookie (rather than `Authorization: Bearer`).
+    pub via_cookie: bool,
+    pub(crate) auth: Authenticated,
+}
+
+impl WalletSession {
+    /// The wallet tag (for session-manager calls about this wallet).
+    #[must_use]
+    pub fn tag(&self) -> &str {
+        &self.auth.tag
+    }
+}
+
+/// The token of a request: bearer first, then the cookie.
+fn find_token(headers: &HeaderMap) -> Option<(String, bool)> {
+    if let Some(v) = headers.get(header::AUTHORIZATION) {
+        let v = v.to_str().ok()?;
+        let (scheme, token) = v.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| (token.trim().to_owned(), false));
+    }
+    cookie::read(headers, WALLET_COOKIE).map(|t| (t, true))
+}
+
+fn csrf_ok(parts: &Parts, st: &AuthState, session: &SessionInfo) -> bool {
+    if matches!(
+        parts.method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) {
+        return true;
+    }
+    if let Some(t) = parts
+        .headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+    {
+        if ct_eq(t.as_bytes(), session.csrf_token.as_bytes()) {
+            return true;
+        }
+    }
+    parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|o| st.config().allowed_origins.iter().any(|a| a == o))
+}
+
+async fn authenticate(parts: &mut Parts, st: &AuthState) -> Result<WalletSession, ApiError> {
+    let (token, via_cookie) = find_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+    let ctx = client_context(parts, st.config().trust_proxy);
+    let started = std::time::Instant::now();
+    let validated = st.sessions().validate(&token, &ctx).await;
+    st.metrics().store_op(
+        "validate",
+        started.elapsed().as_secs_f64(),
+        !matches!(validated, Err(SessionError::Store(_))),
+    );
+    let auth = match validated? {
+        Validation::Valid(a) => a,
+        Validation::Invalid => return Err(ApiError::Unauthenticated),
+    };
+    if via_cookie && !csrf_ok(parts, st, &auth.info) {
+        return Err(ApiError::CsrfFailed);
+    }
+    if let Some(slot) = parts.extensions.get::<SessionSlot>() {
+        let set_cookie = if via_cookie && auth.refreshed {
+            let secs = (auth.info.expires_at - st.clock().now()).whole_seconds();
+            cookie::set(st.config(), &token, secs)
+        } else {
+            None
+        };
+        *slot
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(SlotData {
+            expires_at: auth.info.expires_at.format(&Rfc3339).unwrap_or_default(),
+            refreshed: auth.refreshed,
+            set_cookie,
+        });
+    }
+    Ok(WalletSession {
+        session: auth.info.clone(),
+        via_cookie,
+        auth,
+    })
+}
+
+impl<S> FromRequestParts<S> for WalletSession
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ws) = parts.extensions.get::<WalletSession>() {
+            return Ok(ws.clone());
+        }
+        let st = AuthState::from_ref(state);
+        let ws = authenticate(parts, &st).await?;
+        parts.extensions.insert(ws.clone());
+        Ok(ws)
+    }
+}
+
+/// A wallet session if the request has a valid one; anonymous otherwise. An invalid, expired or
+/// revoked token — or one failing CSRF on an unsafe method — is treated as anonymous, never as
+/// an error. A store failure is logged and treated as anonymous too, so public pages stay up.
+#[derive(Debug, Clone)]
+pub struct OptionalWalletSession(pub Option<WalletSession>);
+
+impl<S> FromRequestParts<S> for OptionalWalletSession
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match WalletSession::from_request_parts(parts, state).await {
+            Ok(ws) => Ok(OptionalWalletSession(Some(ws))),
+            Err(ApiError::StoreUnavailable(e)) => {
+                tracing::warn!(error = %e, "store unavailable: serving an optional-auth request anonymously");
+                Ok(OptionalWalletSession(None))
+            }
+            Err(_) => Ok(OptionalWalletSession(None)),
+        }
+    }
+}

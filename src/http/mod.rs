@@ -1,0 +1,325 @@
+//! The HTTP layer: state, routes (each module its own `router()`, merged once here),
+//! extractors, the one error type, middleware.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::config::Config;
+use crate::session::user::{UserAccounts, UserSessionStore};
+use crate::session::{Audit, Clock, SessionSettings, SystemClock, WalletSessions};
+use crate::store::{RateDecision, Store};
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod cookie;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod ops;
+pub mod user;
+
+pub use error::{ApiError, ApiResult};
+pub use extract::{ClientInfo, JsonBody, OptionalWalletSession, WalletSession};
+pub use metrics::Metrics;
+
+/// Everything the handlers and extractors share. Cheap to clone.
+#[derive(Clone)]
+pub struct AuthState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Arc<dyn Store>,
+    sessions: WalletSessions,
+    users: UserAccounts,
+    audit: Audit,
+    clock: Arc<dyn Clock>,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for AuthState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthState")
+            .field("store", &self.inner.store.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthState {
+    /// State over `store` with the system clock.
+    #[must_use]
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
+        Self::with_clock(config, store, Arc::new(SystemClock))
+    }
+
+    /// State over `store` with an injected clock (tests move time with it).
+    #[must_use]
+    pub fn with_clock(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        let audit = Audit::new(store.clone());
+        let sessions = WalletSessions::new(
+            store.clone(),
+            config.keys.clone(),
+            clock.clone(),
+            SessionSettings {
+                ttl: config.session_ttl,
+                refresh_window: config.refresh_window,
+                max_lifetime: config.max_lifetime,
+                max_per_wallet: config.max_sessions_per_wallet,
+                binding: config.binding,
+            },
+            audit.clone(),
+        );
+        let users = UserAccounts::new(store.clone());
+        AuthState {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                sessions,
+                users,
+                audit,
+                clock,
+                metrics: Metrics::new(),
+            }),
+        }
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+    /// The wallet session manager.
+    #[must_use]
+    pub fn sessions(&self) -> &WalletSessions {
+        &self.inner.sessions
+    }
+    /// Legacy user accounts.
+    #[must_use]
+    pub fn users(&self) -> &UserAccounts {
+        &self.inner.users
+    }
+    /// The audit trail.
+    #[must_use]
+    pub fn audit(&self) -> &Audit {
+        &self.inner.audit
+    }
+    /// The clock.
+    #[must_use]
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+    /// The metrics.
+    #[must_use]
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Counts a hit of `client` against the per-minute budget of `bucket`.
+    ///
+    /// # Errors
+    /// `rate_limited` over budget; `store_unavailable` when the store fails.
+    pub async fn rate_limit(&self, bucket: &str, client: &str) -> ApiResult<()> {
+        let limit = self.inner.config.rate_limit_per_min;
+        if limit == 0 {
+            return Ok(());
+        }
+        let key = format!("{bucket}:{client}");
+        let now = crate::session::unix_ms(self.inner.clock.now());
+        match self
+            .inner
+            .store
+            .rate_limit(&key, limit, Duration::from_secs(60), now)
+            .await?
+        {
+            RateDecision::Allowed => Ok(()),
+            RateDecision::Limited { retry_after } => Err(ApiError::RateLimited(retry_after)),
+        }
+    }
+}
+
+/// The full router of the server: every route of the contract, with its middleware. An
+/// embedding app can `merge` or `nest` it.
+pub fn router(state: AuthState) -> Router {
+    let config = state.config().clone();
+    let user_sessions = SessionManagerLayer::new(UserSessionStore::new(
+        state.store().clone(),
+        config.keys.clone(),
+    ))
+    .with_name("sid")
+    .with_http_only(true)
+    .with_secure(config.cookie_secure)
+    .with_same_site(match config.cookie_samesite {
+        crate::config::SameSite::Lax => tower_sessions::cookie::SameSite::Lax,
+        crate::config::SameSite::Strict => tower_sessions::cookie::SameSite::Strict,
+        crate::config::SameSite::None => tower_sessions::cookie::SameSite::None,
+    })
+    .with_path("/")
+    .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)));
+
+    let mut app = Router::new()
+        .merge(auth::router())
+        .merge(api::router())
+        .merge(admin::router())
+        .merge(ops::router())
+        .merge(user::router().layer(user_sessions))
+        .fallback(|| async { ApiError::NotFound("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::NotFound("no such route for this method")
+        });
+    if config.demo_page {
+        app = app.merge(ops::demo_router());
+    }
+    let app = app
+        .layer(axum::middleware::from_fn(extract::session_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes));
+    let app = match cors_layer(&config) {
+        Some(cors) => app.layer(cors),
+        None => app,
+    };
+    app.with_state(state)
+}
+
+fn cors_layer(config: &Config) -> Option<CorsLayer> {
+    if config.allowed_origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = config
+        .allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_credentials(true)
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                HeaderName::from_static("x-csrf-token"),
+            ])
+            .expose_headers([
+                HeaderName::from_static("x-session-expires-at"),
+                HeaderName::from_static("x-session-refreshed"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// Security headers, metrics, and request logging (never with headers or bodies).
+async fn observe(State(state): State<AuthState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let path_is_auth =
+        req.uri().path().starts_with("/auth") || req.uri().path().starts_with("/admin");
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if path_is_auth || res.headers().contains_key("x-session-expires-at") {
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    let status = res.status().as_u16();
+    let secs = start.elapsed().as_secs_f64();
+    state
+        .metrics()
+        .request(method.as_str(), &route, status, secs);
+    tracing::debug!(%method, route, status, ms = secs * 1000.0, "request");
+    res
+}
+
+/// A built server: bound, not yet serving. Port 0 is allowed; [`Server::addr`] tells the port.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    app: Router,
+}
+
+impl Server {
+    /// Binds the configured address and builds the app over `state`.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub async fn bind(state: AuthState) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(state.config().bind_addr).await?;
+        Ok(Server {
+            listener,
+            app: router(state),
+        })
+    }
+
+    /// The bound address.
+    ///
+    /// # Errors
+    /// The socket has no local address.
+    pub fn addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.app
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
