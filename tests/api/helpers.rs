@@ -1,0 +1,397 @@
+//! `spawn_app()` and typed helpers: a real server on a random port over a real store (memory,
+//! or a private redis-server), wallets that sign for real with local keys.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{eip191_hash_message, keccak256, Address};
+use ed25519_dalek::Signer as _;
+use k256::ecdsa::SigningKey;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+use wallet_auth::config::Config;
+use wallet_auth::http::{AuthState, Server};
+use wallet_auth::session::ManualClock;
+use wallet_auth::store::{MemoryStore, RedisStore, Store};
+use wallet_auth::verify::{prepare_message, Chain, MessageParams};
+
+use crate::support::redis_server::RedisServer;
+
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Redis,
+}
+
+/// Runs each named `async fn name(backend: Backend)` on both stores.
+#[macro_export]
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::helpers::Backend::Memory).await } )*
+        }
+        mod redis {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::helpers::Backend::Redis).await } )*
+        }
+    };
+}
+
+pub const DOMAIN: &str = "app.test:8080";
+pub const UA: &str = "wallet-auth-tests/1.0";
+pub const ADMIN: &str = "admin-token-for-tests-0123456789";
+
+static PREFIX: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug")
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// A running app.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub state: AuthState,
+    pub redis: Option<RedisServer>,
+    pub config: Config,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The configuration tests start from: one domain, chain ids 1 and 137, cookies over http.
+pub fn test_config() -> Config {
+    let mut c = Config::defaults();
+    c.bind_addr = "127.0.0.1:0".parse().expect("addr");
+    c.domains = vec![DOMAIN.to_owned()];
+    c.uri = format!("http://{DOMAIN}/login");
+    c.eth_chain_ids = wallet_auth::config::EthChainIds::Only(vec![1, 137]);
+    c.cookie_secure = false;
+    c.rate_limit_per_min = 0;
+    c.admin_token = Some(wallet_auth::config::Secret::new(ADMIN));
+    c.redis_prefix = format!(
+        "t{}-{}:",
+        std::process::id(),
+        PREFIX.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    c
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = test_config();
+    tweak(&mut config);
+    let redis = match backend {
+        Backend::Memory => None,
+        Backend::Redis => Some(RedisServer::start_new()),
+    };
+    let store = open(&config, redis.as_ref().map(RedisServer::url).as_deref()).await;
+    spawn_on(
+        config,
+        store,
+        redis,
+        Arc::new(ManualClock::new(OffsetDateTime::now_utc())),
+    )
+    .await
+}
+
+pub async fn open(config: &Config, redis_url: Option<&str>) -> Arc<dyn Store> {
+    match redis_url {
+        None => Arc::new(MemoryStore::new()),
+        Some(url) => Arc::new(
+            RedisStore::connect(url, &config.redis_prefix, Duration::from_millis(500))
+                .await
+                .expect("connect to the test redis-server"),
+        ),
+    }
+}
+
+/// A second app instance over the same store backend (same Redis, same prefix and keys).
+pub async fn spawn_sibling(of: &TestApp) -> TestApp {
+    let url = of.redis.as_ref().map(RedisServer::url);
+    let store = open(&of.config, url.as_deref()).await;
+    spawn_on(of.config.clone(), store, None, of.clock.clone()).await
+}
+
+pub async fn spawn_on(
+    config: Config,
+    store: Arc<dyn Store>,
+    redis: Option<RedisServer>,
+    clock: Arc<ManualClock>,
+) -> TestApp {
+    init_logs();
+    let state = AuthState::with_clock(config.clone(), store, clock.clone());
+    let server = Server::bind(state.clone()).await.expect("bind");
+    let addr = server.addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = server
+            .run(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    TestApp {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::builder()
+            .user_agent(UA)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client"),
+        clock,
+        state,
+        redis,
+        config,
+        shutdown: Some(tx),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    /// Stops serving (in-flight requests finish) and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Any request; returns status, headers and JSON body (Null when empty / not JSON).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut rb = self.http.request(method, self.url(path));
+        if let Some(t) = bearer {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        Resp::from(rb.send().await.expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> Resp {
+        self.call(Method::GET, path, bearer, None).await
+    }
+
+    pub async fn post(&self, path: &str, bearer: Option<&str>, body: Option<Value>) -> Resp {
+        self.call(Method::POST, path, bearer, body).await
+    }
+
+    pub async fn nonce(&self, chain: Chain, address: Option<&str>) -> Value {
+        let mut body = json!({ "chain": chain.as_str() });
+        if let Some(a) = address {
+            body["address"] = json!(a);
+        }
+        let r = self.post("/auth/nonce", None, Some(body)).await;
+        assert_eq!(r.status, StatusCode::OK, "nonce: {}", r.body);
+        r.body
+    }
+
+    /// A full sign-in by `wallet`: nonce, sign, verify. Returns the verify response.
+    pub async fn sign_in(&self, wallet: &Wallet) -> Resp {
+        let body = self.signed_body(wallet).await;
+        self.post("/auth/verify", None, Some(body)).await
+    }
+
+    /// The token of a successful sign-in.
+    pub async fn token(&self, wallet: &Wallet) -> String {
+        let r = self.sign_in(wallet).await;
+        assert_eq!(r.status, StatusCode::OK, "sign-in: {}", r.body);
+        r.body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// A signed verify body for a fresh nonce.
+    pub async fn signed_body(&self, wallet: &Wallet) -> Value {
+        let n = self.nonce(wallet.chain, None).await;
+        let nonce = n["nonce"].as_str().expect("nonce");
+        let msg = wallet.message(DOMAIN, nonce, self.clock_now());
+        wallet.verify_body(&msg)
+    }
+
+    pub fn clock_now(&self) -> OffsetDateTime {
+        use wallet_auth::session::Clock as _;
+        self.clock.now()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub async fn from(r: reqwest::Response) -> Self {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Asserts an error response of the contract's shape with `code`.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "status; body {}", self.body);
+        assert_eq!(self.body["error"]["code"], code, "code; body {}", self.body);
+        assert!(
+            self.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "message present: {}",
+            self.body
+        );
+        assert!(
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json")),
+            "JSON content type"
+        );
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// The `wallet_session` cookie value set by this response.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("wallet_session="))
+            .map(|c| c.split(';').next().unwrap_or("").to_owned())
+    }
+}
+
+/// A wallet with a local key.
+pub struct Wallet {
+    pub chain: Chain,
+    pub address: String,
+    eth: Option<SigningKey>,
+    sol: Option<ed25519_dalek::SigningKey>,
+}
+
+impl Wallet {
+    pub fn ethereum() -> Self {
+        let key = SigningKey::random(&mut rand::rngs::OsRng);
+        let point = key.verifying_key().to_encoded_point(false);
+        let hash = keccak256(&point.as_bytes()[1..]);
+        let address = Address::from_slice(&hash[12..]).to_checksum(None);
+        Wallet {
+            chain: Chain::Ethereum,
+            address,
+            eth: Some(key),
+            sol: None,
+        }
+    }
+
+    pub fn solana() -> Self {
+        let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        let address = bs58::encode(key.verifying_key().as_bytes()).into_string();
+        Wallet {
+            chain: Chain::Solana,
+            address,
+            eth: None,
+            sol: Some(key),
+        }
+    }
+
+    pub fn message(&self, domain: &str, nonce: &str, issued_at: OffsetDateTime) -> String {
+        self.message_with(domain, nonce, issued_at, None)
+    }
+
+    pub fn message_with(
+        &self,
+        domain: &str,
+        nonce: &str,
+        issued_at: OffsetDateTime,
+        chain_id: Option<&str>,
+    ) -> String {
+        let default_id = match self.chain {
+            Chain::Ethereum => "1",
+            Chain::Solana => "mainnet",
+        };
+        let uri = format!("http://{DOMAIN}/login");
+        prepare_message(&MessageParams {
+            chain: self.chain,
+            domain,
+            address: &self.address,
+            statement: Some("Sign in to the test app."),
+            uri: &uri,
+            chain_id: Some(chain_id.unwrap_or(default_id)),
+            nonce,
+            issued_at,
+            expiration_time: None,
+        })
+    }
+
+    pub fn sign(&self, message: &str) -> String {
+        if let Some(k) = &self.eth {
+            let prehash = eip191_hash_message(message.as_bytes());
+            let (sig, recid) = k
+                .sign_prehash_recoverable(prehash.as_slice())
+                .expect("sign");
+            let mut bytes = sig.to_bytes().to_vec();
+            bytes.push(27 + recid.to_byte());
+            format!("0x{}", hex::encode(bytes))
+        } else if let Some(k) = &self.sol {
+            bs58::encode(k.sign(message.as_bytes()).to_bytes()).into_string()
+        } else {
+            unreachable!("a wallet has a key")
+        }
+    }
+
+    pub fn verify_body(&self, message: &str) -> Value {
+        let mut body = json!({
+            "chain": self.chain.as_str(),
+            "message": message,
+            "signature": self.sign(message),
+        });
+        if self.chain == Chain::Solana {
+            body["publicKey"] = json!(self.address);
+        }
+        body
+    }
+}

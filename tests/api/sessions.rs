@@ -1,0 +1,595 @@
+//! Using, refreshing, rotating, listing and ending wallet sessions.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use wallet_auth::session::wallet::wallet_tag;
+use wallet_auth::verify::Chain;
+
+use crate::both_stores;
+use crate::helpers::{spawn_app, spawn_app_with, spawn_sibling, Backend, Wallet, UA};
+
+both_stores!(
+    every_authenticated_response_carries_the_expiry,
+    refresh_window_extends_in_place,
+    absolute_lifetime_caps_refresh,
+    session_expires_without_use,
+    per_wallet_limit_evicts_oldest_under_concurrency,
+    rotation_grace_then_reuse_detection,
+    concurrent_rotations_one_winner,
+    logout_ends_only_the_current_session,
+    logout_all_ends_every_session_on_every_instance,
+    list_and_revoke_sessions,
+    cannot_revoke_another_wallets_session,
+    cookie_auth_requires_csrf_for_unsafe_methods,
+    binding_mismatch_revokes_the_session,
+    strict_binding_includes_ip,
+    optional_session_treats_bad_tokens_as_anonymous,
+    preferences_are_kept_encrypted,
+    wallets_are_isolated,
+);
+
+async fn every_authenticated_response_carries_the_expiry(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.token(&Wallet::ethereum()).await;
+    for path in [
+        "/api/me",
+        "/auth/session",
+        "/auth/sessions",
+        "/api/preferences",
+    ] {
+        let r = app.get(path, Some(&t)).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        let exp = r
+            .header("x-session-expires-at")
+            .unwrap_or_else(|| panic!("{path}"));
+        assert!(
+            time::OffsetDateTime::parse(&exp, &time::format_description::well_known::Rfc3339)
+                .is_ok()
+        );
+        assert!(
+            r.header("x-session-refreshed").is_none(),
+            "{path}: not in the window"
+        );
+    }
+    let s = app.get("/auth/session", Some(&t)).await;
+    assert!(
+        s.body.get("token").is_none(),
+        "the session view never shows the token"
+    );
+    assert!(s.body["csrfToken"].is_string());
+}
+
+async fn refresh_window_extends_in_place(b: Backend) {
+    let app = spawn_app(b).await;
+    let signin = app.sign_in(&Wallet::ethereum()).await;
+    let t = signin.body["token"].as_str().unwrap().to_owned();
+    let first_exp = signin.body["expiresAt"].as_str().unwrap().to_owned();
+    // 1 h in: outside the window, nothing changes.
+    app.clock.advance(Duration::from_secs(3600));
+    let r = app.get("/api/me", Some(&t)).await;
+    assert_eq!(
+        r.header("x-session-expires-at").as_deref(),
+        Some(first_exp.as_str())
+    );
+    assert!(r.header("x-session-refreshed").is_none());
+    // 1 h 40 min in: inside the last 30 min, extended to now + 2 h, same token.
+    app.clock.advance(Duration::from_secs(40 * 60));
+    let r = app.get("/api/me", Some(&t)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("x-session-refreshed").as_deref(), Some("true"));
+    let new_exp = r.header("x-session-expires-at").unwrap();
+    let expect = app.clock_now() + time::Duration::hours(2);
+    let got = time::OffsetDateTime::parse(&new_exp, &time::format_description::well_known::Rfc3339)
+        .unwrap();
+    assert!(
+        (got - expect).abs() < time::Duration::seconds(2),
+        "{got} vs {expect}"
+    );
+    // Still valid 2 h after sign-in (it would have expired without the refresh).
+    app.clock.advance(Duration::from_secs(30 * 60));
+    let r = app.get("/api/me", Some(&t)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.header("x-session-refreshed").is_none(),
+        "out of the window again"
+    );
+}
+
+async fn absolute_lifetime_caps_refresh(b: Backend) {
+    let app = spawn_app_with(b, |c| c.max_lifetime = Duration::from_secs(5 * 3600)).await;
+    let t = app.token(&Wallet::solana()).await;
+    // Keep using it in each refresh window: 1h45, 3h30, then the cap (5 h) binds.
+    for _ in 0..2 {
+        app.clock.advance(Duration::from_secs(105 * 60));
+        let r = app.get("/api/me", Some(&t)).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.header("x-session-refreshed").as_deref(), Some("true"));
+    }
+    app.clock.advance(Duration::from_secs(80 * 60)); // 4h50: in the window, capped at 5h
+    let r = app.get("/api/me", Some(&t)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let exp = r.header("x-session-expires-at").unwrap();
+    let exp =
+        time::OffsetDateTime::parse(&exp, &time::format_description::well_known::Rfc3339).unwrap();
+    assert!(
+        exp - app.clock_now() <= time::Duration::minutes(10) + time::Duration::seconds(1),
+        "capped: {exp}"
+    );
+    app.clock.advance(Duration::from_secs(11 * 60));
+    app.get("/api/me", Some(&t))
+        .await
+        .assert_error(401, "unauthenticated");
+}
+
+async fn session_expires_without_use(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.token(&Wallet::ethereum()).await;
+    app.clock.advance(Duration::from_secs(2 * 3600 + 1));
+    app.get("/api/me", Some(&t))
+        .await
+        .assert_error(401, "unauthenticated");
+}
+
+async fn per_wallet_limit_evicts_oldest_under_concurrency(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = std::sync::Arc::new(Wallet::ethereum());
+    let oldest = app.token(&w).await;
+    let mut bodies = Vec::new();
+    for _ in 0..20 {
+        bodies.push(app.signed_body(&w).await);
+    }
+    app.clock.advance(Duration::from_secs(1));
+    let mut tasks = Vec::new();
+    for body in bodies {
+        let http = app.http.clone();
+        let url = app.url("/auth/verify");
+        tasks.push(tokio::spawn(async move {
+            http.post(url).json(&body).send().await.unwrap().status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    let listed = app
+        .state
+        .sessions()
+        .list(&wallet_tag(Chain::Ethereum, &w.address))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.len(),
+        5,
+        "the limit holds under 20 concurrent sign-ins"
+    );
+    app.get("/api/me", Some(&oldest))
+        .await
+        .assert_error(401, "unauthenticated");
+    let t = app.token(&w).await;
+    let r = app.get("/auth/sessions", Some(&t)).await;
+    assert_eq!(r.body["sessions"].as_array().unwrap().len(), 5);
+}
+
+async fn rotation_grace_then_reuse_detection(b: Backend) {
+    let app = spawn_app(b).await;
+    let old = app.token(&Wallet::ethereum()).await;
+    let r = app.post("/auth/refresh", Some(&old), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let new = r.body["token"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert_eq!(r.session_cookie().as_deref(), Some(new.as_str()));
+    // In-flight grace: the old token still works for up to 30 s.
+    app.clock.advance(Duration::from_secs(10));
+    assert_eq!(app.get("/api/me", Some(&old)).await.status, StatusCode::OK);
+    assert_eq!(app.get("/api/me", Some(&new)).await.status, StatusCode::OK);
+    // After the grace, the old token is a stolen token: the session is revoked.
+    app.clock.advance(Duration::from_secs(25));
+    app.get("/api/me", Some(&old))
+        .await
+        .assert_error(401, "unauthenticated");
+    app.get("/api/me", Some(&new))
+        .await
+        .assert_error(401, "unauthenticated");
+}
+
+async fn concurrent_rotations_one_winner(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::solana();
+    let t = app.token(&w).await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let http = app.http.clone();
+        let url = app.url("/auth/refresh");
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            http.post(url).bearer_auth(t).send().await.unwrap().status()
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        if task.await.unwrap() == StatusCode::OK {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1, "one rotation wins");
+    let listed = app
+        .state
+        .sessions()
+        .list(&wallet_tag(Chain::Solana, &w.address))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "no orphan sessions");
+}
+
+async fn logout_ends_only_the_current_session(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::ethereum();
+    let a = app.token(&w).await;
+    let bt = app.token(&w).await;
+    let r = app.post("/auth/logout", Some(&a), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert!(r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().contains("Max-Age=0")));
+    app.get("/api/me", Some(&a))
+        .await
+        .assert_error(401, "unauthenticated");
+    assert_eq!(app.get("/api/me", Some(&bt)).await.status, StatusCode::OK);
+}
+
+async fn logout_all_ends_every_session_on_every_instance(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::ethereum();
+    let other = Wallet::ethereum();
+    let tokens: Vec<String> = futures::future::join_all((0..3).map(|_| app.token(&w))).await;
+    let keep = app.token(&other).await;
+    if b == Backend::Redis {
+        // A second instance sharing the Redis sees the sessions, and their end.
+        let sib = spawn_sibling(&app).await;
+        assert_eq!(
+            sib.get("/api/me", Some(&tokens[0])).await.status,
+            StatusCode::OK
+        );
+        let r = sib.post("/auth/logout-all", Some(&tokens[1]), None).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.body, json!({"revoked": 3}));
+        for t in &tokens {
+            app.get("/api/me", Some(t))
+                .await
+                .assert_error(401, "unauthenticated");
+            sib.get("/api/me", Some(t))
+                .await
+                .assert_error(401, "unauthenticated");
+        }
+    } else {
+        let r = app.post("/auth/logout-all", Some(&tokens[1]), None).await;
+        assert_eq!(r.body, json!({"revoked": 3}));
+        for t in &tokens {
+            app.get("/api/me", Some(t))
+                .await
+                .assert_error(401, "unauthenticated");
+        }
+    }
+    assert_eq!(
+        app.get("/api/me", Some(&keep)).await.status,
+        StatusCode::OK,
+        "other wallets untouched"
+    );
+}
+
+async fn list_and_revoke_sessions(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::solana();
+    let a = app.token(&w).await;
+    let second = app.sign_in(&w).await;
+    let bt = second.body["token"].as_str().unwrap().to_owned();
+    let r = app.get("/auth/sessions", Some(&a)).await;
+    let list = r.body["sessions"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 2);
+    for s in &list {
+        for f in [
+            "sessionId",
+            "createdAt",
+            "lastSeenAt",
+            "expiresAt",
+            "userAgent",
+            "ip",
+        ] {
+            assert!(s[f].is_string(), "{f}: {s}");
+        }
+        assert_eq!(s["userAgent"], UA);
+        assert_eq!(s["ip"], "127.0.0.1");
+    }
+    assert_eq!(list.iter().filter(|s| s["current"] == true).count(), 1);
+    let sid = second.body["sessionId"].as_str().unwrap();
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/auth/sessions/{sid}"),
+            Some(&a),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    app.get("/api/me", Some(&bt))
+        .await
+        .assert_error(401, "unauthenticated");
+    app.call(
+        Method::DELETE,
+        &format!("/auth/sessions/{sid}"),
+        Some(&a),
+        None,
+    )
+    .await
+    .assert_error(404, "not_found");
+}
+
+async fn cannot_revoke_another_wallets_session(b: Backend) {
+    let app = spawn_app(b).await;
+    let mine = app.token(&Wallet::ethereum()).await;
+    let theirs = app.sign_in(&Wallet::ethereum()).await;
+    let sid = theirs.body["sessionId"].as_str().unwrap();
+    app.call(
+        Method::DELETE,
+        &format!("/auth/sessions/{sid}"),
+        Some(&mine),
+        None,
+    )
+    .await
+    .assert_error(404, "not_found");
+    assert_eq!(
+        app.get("/api/me", theirs.body["token"].as_str())
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+async fn cookie_auth_requires_csrf_for_unsafe_methods(b: Backend) {
+    let app = spawn_app_with(b, |c| {
+        c.allowed_origins = vec!["https://dapp.example".into()]
+    })
+    .await;
+    let r = app.sign_in(&Wallet::ethereum()).await;
+    let cookie = format!("wallet_session={}", r.session_cookie().unwrap());
+    let csrf = r.body["csrfToken"].as_str().unwrap();
+    // Safe method with the cookie: fine.
+    let me = app
+        .http
+        .get(app.url("/api/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    // A forged cross-site POST: refused, and the session is still there.
+    let forged = app
+        .http
+        .put(app.url("/api/preferences"))
+        .header("cookie", &cookie)
+        .json(&json!({"theme": "dark"}))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::Resp::from(forged)
+        .await
+        .assert_error(403, "csrf_failed");
+    let wrong = app
+        .http
+        .put(app.url("/api/preferences"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", "nope")
+        .header("origin", "https://evil.example")
+        .json(&json!({"theme": "dark"}))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::Resp::from(wrong)
+        .await
+        .assert_error(403, "csrf_failed");
+    // With the CSRF token, or from an allowed origin: accepted.
+    let ok = app
+        .http
+        .put(app.url("/api/preferences"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", csrf)
+        .json(&json!({"theme": "dark"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let ok = app
+        .http
+        .put(app.url("/api/preferences"))
+        .header("cookie", &cookie)
+        .header("origin", "https://dapp.example")
+        .json(&json!({"theme": "light"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    // Bearer requests need no CSRF token.
+    let t = r.body["token"].as_str().unwrap();
+    let ok = app
+        .call(
+            Method::PUT,
+            "/api/preferences",
+            Some(t),
+            Some(json!({"a": 1})),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+    // Logout by cookie with the token works and clears the cookie.
+    let out = app
+        .http
+        .post(app.url("/auth/logout"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+}
+
+async fn binding_mismatch_revokes_the_session(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::ethereum();
+    let t = app.token(&w).await;
+    // The stolen token used from another browser.
+    let r = app
+        .http
+        .get(app.url("/api/me"))
+        .bearer_auth(&t)
+        .header("user-agent", "curl/8.0")
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::Resp::from(r)
+        .await
+        .assert_error(401, "session_binding_mismatch");
+    // Revoked for the owner too.
+    app.get("/api/me", Some(&t))
+        .await
+        .assert_error(401, "unauthenticated");
+    let audit = app.state.audit().read(Some(&w.address), 10).await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|e| e.kind == wallet_auth::session::AuditKind::BindingMismatch));
+}
+
+async fn strict_binding_includes_ip(b: Backend) {
+    let app = spawn_app_with(b, |c| {
+        c.binding = wallet_auth::config::Binding::Strict;
+        c.trust_proxy = true;
+    })
+    .await;
+    let body = app.signed_body(&Wallet::solana()).await;
+    let r = app
+        .http
+        .post(app.url("/auth/verify"))
+        .header("x-forwarded-for", "203.0.113.7")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let r = crate::helpers::Resp::from(r).await;
+    let t = r.body["token"].as_str().unwrap().to_owned();
+    let same = app
+        .http
+        .get(app.url("/api/me"))
+        .bearer_auth(&t)
+        .header("x-forwarded-for", "203.0.113.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), StatusCode::OK);
+    let moved = app
+        .http
+        .get(app.url("/api/me"))
+        .bearer_auth(&t)
+        .header("x-forwarded-for", "198.51.100.9")
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::Resp::from(moved)
+        .await
+        .assert_error(401, "session_binding_mismatch");
+}
+
+async fn optional_session_treats_bad_tokens_as_anonymous(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::ethereum();
+    let t = app.token(&w).await;
+    let r = app.get("/api/public/hello", None).await;
+    assert_eq!(r.body, json!({"authenticated": false}));
+    let r = app.get("/api/public/hello", Some(&t)).await;
+    assert_eq!(
+        r.body,
+        json!({"authenticated": true, "chain": "ethereum", "address": w.address})
+    );
+    for bad in [
+        "garbage",
+        "aaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+        "",
+    ] {
+        let r = app.get("/api/public/hello", Some(bad)).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.body, json!({"authenticated": false}));
+    }
+    app.clock.advance(Duration::from_secs(3 * 3600));
+    let r = app.get("/api/public/hello", Some(&t)).await;
+    assert_eq!(
+        r.body,
+        json!({"authenticated": false}),
+        "expired: anonymous"
+    );
+}
+
+async fn preferences_are_kept_encrypted(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::ethereum();
+    let t = app.token(&w).await;
+    assert_eq!(app.get("/api/preferences", Some(&t)).await.body, json!({}));
+    let prefs = json!({"theme": "dark", "secretNote": "plaintext-marker-123"});
+    let r = app
+        .call(
+            Method::PUT,
+            "/api/preferences",
+            Some(&t),
+            Some(prefs.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    // Another session of the same wallet sees them.
+    let t2 = app.token(&w).await;
+    assert_eq!(app.get("/api/preferences", Some(&t2)).await.body, prefs);
+    let raw = app
+        .state
+        .store()
+        .get(&format!(
+            "prefs:{}",
+            wallet_tag(Chain::Ethereum, &w.address)
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !raw.windows(b"plaintext-marker".len())
+            .any(|x| x == b"plaintext-marker"),
+        "encrypted at rest"
+    );
+    app.call(
+        Method::PUT,
+        "/api/preferences",
+        Some(&t),
+        Some(json!([1, 2])),
+    )
+    .await
+    .assert_error(400, "bad_request");
+    let big = json!({"x": "y".repeat(5000)});
+    app.call(Method::PUT, "/api/preferences", Some(&t), Some(big))
+        .await
+        .assert_error(413, "payload_too_large");
+}
+
+async fn wallets_are_isolated(b: Backend) {
+    let app = spawn_app(b).await;
+    let a = app.token(&Wallet::ethereum()).await;
+    let bt = app.token(&Wallet::ethereum()).await;
+    app.call(
+        Method::PUT,
+        "/api/preferences",
+        Some(&a),
+        Some(json!({"who": "a"})),
+    )
+    .await;
+    assert_eq!(app.get("/api/preferences", Some(&bt)).await.body, json!({}));
+    let la = app.get("/auth/sessions", Some(&a)).await.body["sessions"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(la, 1);
+}

@@ -1,0 +1,262 @@
+//! Nonce challenge and sign-in.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use wallet_auth::verify::Chain;
+
+use crate::both_stores;
+use crate::helpers::{spawn_app, Backend, Wallet, DOMAIN};
+
+both_stores!(
+    nonce_without_body_uses_defaults,
+    nonce_with_address_returns_a_ready_message,
+    ethereum_sign_in_opens_a_session,
+    solana_sign_in_opens_a_session,
+    nonce_is_single_use,
+    failed_attempt_burns_the_nonce,
+    nonce_bound_to_another_address_is_refused,
+    concurrent_verifies_of_one_nonce_one_wins,
+    wrong_domain_and_chain_refused,
+    expired_and_future_messages_refused,
+    unknown_nonce_refused,
+);
+
+async fn nonce_without_body_uses_defaults(b: Backend) {
+    let app = spawn_app(b).await;
+    let r = app.post("/auth/nonce", None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let n = r.body["nonce"].as_str().unwrap();
+    assert!(
+        n.len() >= 17 && n.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{n}"
+    );
+    assert_eq!(r.body["chain"], "ethereum");
+    assert_eq!(r.body["chainId"], 1);
+    assert_eq!(r.body["domain"], DOMAIN);
+    assert!(r.body["issuedAt"].is_string() && r.body["expiresAt"].is_string());
+    assert!(r.body.get("message").is_none());
+    assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
+    let other = app.post("/auth/nonce", None, None).await;
+    assert_ne!(other.body["nonce"], r.body["nonce"]);
+}
+
+async fn nonce_with_address_returns_a_ready_message(b: Backend) {
+    let app = spawn_app(b).await;
+    for w in [Wallet::ethereum(), Wallet::solana()] {
+        let addr = if w.chain == Chain::Ethereum {
+            w.address.to_lowercase()
+        } else {
+            w.address.clone()
+        };
+        let n = app.nonce(w.chain, Some(&addr)).await;
+        let msg = n["message"].as_str().unwrap();
+        assert!(
+            msg.contains(&w.address),
+            "address in EIP-55 / base58 form: {msg}"
+        );
+        assert!(msg.contains(n["nonce"].as_str().unwrap()));
+        // The ready message signs in as is.
+        let r = app
+            .post("/auth/verify", None, Some(w.verify_body(msg)))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}: {}", w.chain, r.body);
+    }
+}
+
+async fn ethereum_sign_in_opens_a_session(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::ethereum();
+    let r = app.sign_in(&w).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let token = r.body["token"].as_str().unwrap();
+    assert!(token.len() >= 43);
+    assert!(token
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c)));
+    assert_eq!(r.body["address"], w.address);
+    assert_eq!(r.body["chain"], "ethereum");
+    assert_eq!(r.body["chainId"], 1);
+    for f in [
+        "sessionId",
+        "createdAt",
+        "expiresAt",
+        "refreshAfter",
+        "csrfToken",
+    ] {
+        assert!(r.body[f].is_string(), "{f} in {}", r.body);
+    }
+    let cookie = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("wallet_session="))
+        .expect("cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("Path=/") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert_eq!(r.session_cookie().as_deref(), Some(token));
+    let me = app.get("/api/me", Some(token)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["address"], w.address);
+    assert_eq!(me.body["sessionId"], r.body["sessionId"]);
+}
+
+async fn solana_sign_in_opens_a_session(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::solana();
+    let r = app.sign_in(&w).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["chain"], "solana");
+    assert_eq!(r.body["chainId"], "mainnet");
+    assert_eq!(r.body["address"], w.address);
+    let me = app.get("/api/me", r.body["token"].as_str()).await;
+    assert_eq!(me.body["address"], w.address);
+}
+
+async fn nonce_is_single_use(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::ethereum();
+    let body = app.signed_body(&w).await;
+    let first = app.post("/auth/verify", None, Some(body.clone())).await;
+    assert_eq!(first.status, StatusCode::OK);
+    app.post("/auth/verify", None, Some(body))
+        .await
+        .assert_error(401, "nonce_invalid");
+}
+
+async fn failed_attempt_burns_the_nonce(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::ethereum();
+    let mut body = app.signed_body(&w).await;
+    let good = body["signature"].clone();
+    body["signature"] = json!(Wallet::ethereum().sign(body["message"].as_str().unwrap()));
+    app.post("/auth/verify", None, Some(body.clone()))
+        .await
+        .assert_error(401, "invalid_signature");
+    body["signature"] = good;
+    app.post("/auth/verify", None, Some(body))
+        .await
+        .assert_error(401, "nonce_invalid");
+}
+
+async fn nonce_bound_to_another_address_is_refused(b: Backend) {
+    let app = spawn_app(b).await;
+    let victim = Wallet::ethereum();
+    let attacker = Wallet::ethereum();
+    let n = app.nonce(Chain::Ethereum, Some(&victim.address)).await;
+    let msg = attacker.message(DOMAIN, n["nonce"].as_str().unwrap(), app.clock_now());
+    app.post("/auth/verify", None, Some(attacker.verify_body(&msg)))
+        .await
+        .assert_error(401, "nonce_invalid");
+}
+
+async fn concurrent_verifies_of_one_nonce_one_wins(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::ethereum();
+    let body = app.signed_body(&w).await;
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let http = app.http.clone();
+        let url = app.url("/auth/verify");
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            http.post(url).json(&body).send().await.unwrap().status()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let s = t.await.unwrap();
+        if s == StatusCode::OK {
+            ok += 1;
+        } else {
+            assert_eq!(s, StatusCode::UNAUTHORIZED);
+        }
+    }
+    assert_eq!(ok, 1, "exactly one of 40 concurrent verifies wins");
+    let sessions = app
+        .state
+        .sessions()
+        .list(&wallet_auth::session::wallet::wallet_tag(
+            Chain::Ethereum,
+            &w.address,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(sessions.len(), 1);
+}
+
+async fn wrong_domain_and_chain_refused(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::ethereum();
+    let n = app.nonce(Chain::Ethereum, None).await;
+    let msg = w.message(
+        "evil.example",
+        n["nonce"].as_str().unwrap(),
+        app.clock_now(),
+    );
+    app.post("/auth/verify", None, Some(w.verify_body(&msg)))
+        .await
+        .assert_error(401, "domain_mismatch");
+    let n = app.nonce(Chain::Ethereum, None).await;
+    let msg = w.message_with(
+        DOMAIN,
+        n["nonce"].as_str().unwrap(),
+        app.clock_now(),
+        Some("5"),
+    );
+    app.post("/auth/verify", None, Some(w.verify_body(&msg)))
+        .await
+        .assert_error(401, "chain_not_allowed");
+    let s = Wallet::solana();
+    let n = app.nonce(Chain::Solana, None).await;
+    let msg = s.message_with(
+        DOMAIN,
+        n["nonce"].as_str().unwrap(),
+        app.clock_now(),
+        Some("localnet"),
+    );
+    app.post("/auth/verify", None, Some(s.verify_body(&msg)))
+        .await
+        .assert_error(401, "chain_not_allowed");
+    app.post(
+        "/auth/nonce",
+        None,
+        Some(json!({"chain": "ethereum", "chainId": 5})),
+    )
+    .await
+    .assert_error(401, "chain_not_allowed");
+}
+
+async fn expired_and_future_messages_refused(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::ethereum();
+    let n = app.nonce(Chain::Ethereum, None).await;
+    let msg = w.message(
+        DOMAIN,
+        n["nonce"].as_str().unwrap(),
+        app.clock_now() + time::Duration::minutes(10),
+    );
+    app.post("/auth/verify", None, Some(w.verify_body(&msg)))
+        .await
+        .assert_error(401, "message_not_yet_valid");
+    let n = app.nonce(Chain::Ethereum, None).await;
+    let msg = w.message(
+        DOMAIN,
+        n["nonce"].as_str().unwrap(),
+        app.clock_now() - time::Duration::minutes(30),
+    );
+    app.post("/auth/verify", None, Some(w.verify_body(&msg)))
+        .await
+        .assert_error(401, "message_expired");
+}
+
+async fn unknown_nonce_refused(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::solana();
+    let msg = w.message(DOMAIN, "neverIssued12345", app.clock_now());
+    app.post("/auth/verify", None, Some(w.verify_body(&msg)))
+        .await
+        .assert_error(401, "nonce_invalid");
+}
