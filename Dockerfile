@@ -1,0 +1,11 @@
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/target/release/wallet-auth /usr/local/bin/wallet-auth
+USER 65534
+EXPOSE 8080
+ENTRYPOINT ["wallet-auth", "serve"]

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs every test: unit, vectors, CLI, store suite and API tests on memory, a real
+# redis-server and a local 3-node Redis Cluster (the test harness starts and stops them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/ensure-redis.sh
+cargo test --locked "$@"
