@@ -17,16 +17,19 @@ use wallet_auth::session::ManualClock;
 use wallet_auth::store::{MemoryStore, RedisStore, Store};
 use wallet_auth::verify::{prepare_message, Chain, MessageParams};
 
-use crate::support::redis_server::RedisServer;
+use crate::support::redis_server::{shared_cluster, RedisServer};
 
 /// Which store a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Memory,
     Redis,
+    /// The 3-master Redis Cluster shared by the test binary (tests keep apart by key prefix).
+    Cluster,
 }
 
-/// Runs each named `async fn name(backend: Backend)` on both stores.
+/// Runs each named `async fn name(backend: Backend)` on both stores: memory, a private
+/// redis-server, and the shared Redis Cluster.
 #[macro_export]
 macro_rules! both_stores {
     ($($name:ident),* $(,)?) => {
@@ -37,6 +40,10 @@ macro_rules! both_stores {
         mod redis {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                async fn $name() { super::$name($crate::helpers::Backend::Redis).await } )*
+        }
+        mod cluster {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::helpers::Backend::Cluster).await } )*
         }
     };
 }
@@ -63,6 +70,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub state: AuthState,
     pub redis: Option<RedisServer>,
+    /// The Redis URL (or cluster node list) the app's store uses; `None` for memory.
+    pub store_url: Option<String>,
     pub config: Config,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -93,15 +102,21 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = test_config();
     tweak(&mut config);
-    let redis = match backend {
-        Backend::Memory => None,
-        Backend::Redis => Some(RedisServer::start_new()),
+    let (redis, url) = match backend {
+        Backend::Memory => (None, None),
+        Backend::Redis => {
+            let r = RedisServer::start_new();
+            let url = r.url();
+            (Some(r), Some(url))
+        }
+        Backend::Cluster => (None, Some(shared_cluster().url())),
     };
-    let store = open(&config, redis.as_ref().map(RedisServer::url).as_deref()).await;
+    let store = open(&config, url.as_deref()).await;
     spawn_on(
         config,
         store,
         redis,
+        url,
         Arc::new(ManualClock::new(OffsetDateTime::now_utc())),
     )
     .await
@@ -120,15 +135,22 @@ pub async fn open(config: &Config, redis_url: Option<&str>) -> Arc<dyn Store> {
 
 /// A second app instance over the same store backend (same Redis, same prefix and keys).
 pub async fn spawn_sibling(of: &TestApp) -> TestApp {
-    let url = of.redis.as_ref().map(RedisServer::url);
-    let store = open(&of.config, url.as_deref()).await;
-    spawn_on(of.config.clone(), store, None, of.clock.clone()).await
+    let store = open(&of.config, of.store_url.as_deref()).await;
+    spawn_on(
+        of.config.clone(),
+        store,
+        None,
+        of.store_url.clone(),
+        of.clock.clone(),
+    )
+    .await
 }
 
 pub async fn spawn_on(
     config: Config,
     store: Arc<dyn Store>,
     redis: Option<RedisServer>,
+    store_url: Option<String>,
     clock: Arc<ManualClock>,
 ) -> TestApp {
     init_logs();
@@ -153,6 +175,7 @@ pub async fn spawn_on(
         clock,
         state,
         redis,
+        store_url,
         config,
         shutdown: Some(tx),
         task: Some(task),

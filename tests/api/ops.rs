@@ -19,10 +19,10 @@ async fn health_and_ready(b: Backend) {
     let h = app.get("/health", None).await;
     assert_eq!(h.body, json!({"status": "ok"}));
     let r = app.get("/ready", None).await;
-    let kind = if b == Backend::Redis {
-        "redis"
-    } else {
+    let kind = if b == Backend::Memory {
         "memory"
+    } else {
+        "redis"
     };
     assert_eq!(r.body, json!({"status": "ready", "store": kind}));
 }

@@ -21,7 +21,7 @@ async fn server_restart_keeps_redis_sessions() {
     drop(app);
     let url = redis.as_ref().unwrap().url();
     let store = open(&config, Some(&url)).await;
-    let again = spawn_on(config, store, redis, clock).await;
+    let again = spawn_on(config, store, redis, Some(url), clock).await;
     assert_eq!(again.get("/api/me", Some(&t)).await.status, StatusCode::OK);
 }
 
