@@ -23,7 +23,7 @@ use time::format_description::well_known::Rfc3339;
 use super::cookie::{self, WALLET_COOKIE};
 use super::{ApiError, AuthState};
 use crate::session::crypto::ct_eq;
-use crate::session::{Authenticated, RequestContext, SessionError, SessionInfo, Validation};
+use crate::session::{Authenticated, RequestContext, SessionInfo, Validation};
 
 /// JSON request body with the contract's errors: 415 without a JSON content type, 413 over the
 /// body limit, 400 for malformed JSON or a wrong shape.
@@ -269,14 +269,7 @@ fn csrf_ok(parts: &Parts, st: &AuthState, session: &SessionInfo) -> bool {
 async fn authenticate(parts: &mut Parts, st: &AuthState) -> Result<WalletSession, ApiError> {
     let (token, via_cookie) = find_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
     let ctx = client_context(parts, st.config().trust_proxy);
-    let started = std::time::Instant::now();
-    let validated = st.sessions().validate(&token, &ctx).await;
-    st.metrics().store_op(
-        "validate",
-        started.elapsed().as_secs_f64(),
-        !matches!(validated, Err(SessionError::Store(_))),
-    );
-    let auth = match validated? {
+    let auth = match st.sessions().validate(&token, &ctx).await? {
         Validation::Valid(a) => a,
         Validation::Invalid => return Err(ApiError::Unauthenticated),
     };

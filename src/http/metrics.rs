@@ -1,8 +1,11 @@
 //! Prometheus metrics: requests by route and status with latency, sign-ins by chain and
 //! outcome, active sessions by chain (read from the store at scrape time), store latency and
-//! errors.
+//! errors (every store call, through [`MeteredStore`]).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -10,6 +13,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+
+use crate::store::{IndexEntry, NewSession, RateDecision, SessionEntry, Store, StoreResult};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
@@ -110,7 +115,7 @@ impl Metrics {
             store_errors.clone(),
         );
         // Expose the store series from the start, before the first operation.
-        for op in ["validate", "ping"] {
+        for op in ["get_session", "ping"] {
             drop(store_latency.get_or_create(&OpLabel { op: op.to_owned() }));
             drop(store_errors.get_or_create(&OpLabel { op: op.to_owned() }));
         }
@@ -177,5 +182,153 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+/// A [`Store`] that times every operation and counts failures in [`Metrics`].
+pub struct MeteredStore {
+    inner: Arc<dyn Store>,
+    metrics: Metrics,
+}
+
+impl MeteredStore {
+    /// Wraps `inner`.
+    #[must_use]
+    pub fn new(inner: Arc<dyn Store>, metrics: Metrics) -> Self {
+        MeteredStore { inner, metrics }
+    }
+
+    async fn timed<T>(
+        &self,
+        op: &'static str,
+        fut: impl std::future::Future<Output = StoreResult<T>> + Send,
+    ) -> StoreResult<T> {
+        let started = Instant::now();
+        let r = fut.await;
+        self.metrics
+            .store_op(op, started.elapsed().as_secs_f64(), r.is_ok());
+        r
+    }
+}
+
+#[async_trait]
+impl Store for MeteredStore {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.timed("ping", self.inner.ping()).await
+    }
+    async fn put_nonce(&self, nonce: &str, value: &[u8], ttl: Duration) -> StoreResult<bool> {
+        self.timed("put_nonce", self.inner.put_nonce(nonce, value, ttl))
+            .await
+    }
+    async fn take_nonce(&self, nonce: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.timed("take_nonce", self.inner.take_nonce(nonce)).await
+    }
+    async fn create_session(
+        &self,
+        tag: &str,
+        new: NewSession<'_>,
+        max: usize,
+    ) -> StoreResult<Vec<IndexEntry>> {
+        self.timed("create_session", self.inner.create_session(tag, new, max))
+            .await
+    }
+    async fn get_session(&self, tag: &str, token_hash: &str) -> StoreResult<Option<SessionEntry>> {
+        self.timed("get_session", self.inner.get_session(tag, token_hash))
+            .await
+    }
+    async fn update_session(
+        &self,
+        tag: &str,
+        token_hash: &str,
+        record: &[u8],
+        ttl: Option<Duration>,
+    ) -> StoreResult<bool> {
+        self.timed(
+            "update_session",
+            self.inner.update_session(tag, token_hash, record, ttl),
+        )
+        .await
+    }
+    async fn rotate_session(
+        &self,
+        tag: &str,
+        session_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+        record: &[u8],
+        ttl: Duration,
+        marker_ttl: Duration,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        self.timed(
+            "rotate_session",
+            self.inner.rotate_session(
+                tag, session_id, old_hash, new_hash, record, ttl, marker_ttl, now_ms,
+            ),
+        )
+        .await
+    }
+    async fn delete_session(&self, tag: &str, session_id: &str) -> StoreResult<bool> {
+        self.timed("delete_session", self.inner.delete_session(tag, session_id))
+            .await
+    }
+    async fn list_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+        self.timed("list_sessions", self.inner.list_sessions(tag))
+            .await
+    }
+    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<usize> {
+        self.timed(
+            "delete_wallet_sessions",
+            self.inner.delete_wallet_sessions(tag),
+        )
+        .await
+    }
+    async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.timed("get", self.inner.get(key)).await
+    }
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> StoreResult<()> {
+        self.timed("set", self.inner.set(key, value, ttl)).await
+    }
+    async fn delete(&self, key: &str) -> StoreResult<bool> {
+        self.timed("delete", self.inner.delete(key)).await
+    }
+    async fn rate_limit(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now_ms: i64,
+    ) -> StoreResult<RateDecision> {
+        self.timed(
+            "rate_limit",
+            self.inner.rate_limit(key, limit, window, now_ms),
+        )
+        .await
+    }
+    async fn audit_append(&self, event: &[u8], max_len: usize) -> StoreResult<()> {
+        self.timed("audit_append", self.inner.audit_append(event, max_len))
+            .await
+    }
+    async fn audit_read(&self, limit: usize) -> StoreResult<Vec<Vec<u8>>> {
+        self.timed("audit_read", self.inner.audit_read(limit)).await
+    }
+    async fn track_active(
+        &self,
+        chain: &str,
+        session_id: &str,
+        expires_ms: Option<i64>,
+    ) -> StoreResult<()> {
+        self.timed(
+            "track_active",
+            self.inner.track_active(chain, session_id, expires_ms),
+        )
+        .await
+    }
+    async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64> {
+        self.timed("count_active", self.inner.count_active(chain, now_ms))
+            .await
     }
 }

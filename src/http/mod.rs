@@ -65,6 +65,8 @@ impl AuthState {
     /// State over `store` with an injected clock (tests move time with it).
     #[must_use]
     pub fn with_clock(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        let metrics = Metrics::new();
+        let store: Arc<dyn Store> = Arc::new(metrics::MeteredStore::new(store, metrics.clone()));
         let audit = Audit::new(store.clone());
         let sessions = WalletSessions::new(
             store.clone(),
@@ -88,7 +90,7 @@ impl AuthState {
                 users,
                 audit,
                 clock,
-                metrics: Metrics::new(),
+                metrics,
             }),
         }
     }

@@ -48,6 +48,13 @@ async fn redis_outage_gives_503_then_recovers() {
     let r = app.post("/auth/nonce", None, None).await;
     r.assert_error(503, "store_unavailable");
     assert_eq!(app.get("/health", None).await.status, StatusCode::OK);
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK, "metrics stay up");
+    let text = metrics.text().await.unwrap();
+    assert!(
+        !text.contains("wallet_auth_store_errors_total{op=\"get_session\"} 0"),
+        "store errors counted"
+    );
     let r = app.get("/api/public/hello", Some(&t)).await;
     assert_eq!(
         r.status,
