@@ -1,4 +1,5 @@
-//! Operations: `/health`, `/ready`, `/metrics`, `/openapi.json`, and the demo page at `/`.
+//! Operations: `/health`, `/ready`, `/metrics`, `/openapi.json`, and the demo page at `/` (with
+//! its script and the JavaScript client under `/assets/`).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -18,7 +19,10 @@ pub(crate) fn router() -> Router<AuthState> {
 }
 
 pub(crate) fn demo_router() -> Router<AuthState> {
-    Router::new().route("/", get(demo))
+    Router::new()
+        .route("/", get(demo))
+        .route("/assets/wallet-auth.js", get(client_js))
+        .route("/assets/demo.js", get(demo_js))
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -52,4 +56,22 @@ async fn metrics(State(st): State<AuthState>) -> Response {
 
 async fn demo() -> Result<Html<&'static str>, ApiError> {
     Ok(Html(include_str!("../../assets/index.html")))
+}
+
+fn javascript(source: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        source,
+    )
+        .into_response()
+}
+
+/// The JavaScript client (`clients/js/wallet-auth.js`), which the demo page imports.
+async fn client_js() -> Response {
+    javascript(include_str!("../../clients/js/wallet-auth.js"))
+}
+
+async fn demo_js() -> Response {
+    javascript(include_str!("../../assets/demo.js"))
 }

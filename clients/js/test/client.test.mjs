@@ -1,0 +1,170 @@
+// The JavaScript client against the real server (started by scripts/browser-test.sh), in Node.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createClient, base58Encode, isUserRejection, WalletAuthError } from '../wallet-auth.js';
+import { BASE_URL, EthKey, SolKey, cookieFetch } from './wallets.mjs';
+
+function newClient(opts = {}) {
+  const f = cookieFetch();
+  return { client: createClient({ baseUrl: BASE_URL, fetch: f, ...opts }), f };
+}
+
+// Reference base58 with BigInt, to check the client's encoder.
+function base58Reference(bytes) {
+  const A = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+  let n = 0n;
+  for (const b of bytes) n = n * 256n + BigInt(b);
+  let s = '';
+  while (n > 0n) {
+    s = A[Number(n % 58n)] + s;
+    n /= 58n;
+  }
+  let zeros = 0;
+  while (zeros < bytes.length && bytes[zeros] === 0) zeros++;
+  return '1'.repeat(zeros) + s;
+}
+
+test('base58 encoding', () => {
+  assert.equal(base58Encode(new TextEncoder().encode('Hello World!')), '2NEpo7TZRRrLZSi2U');
+  assert.equal(base58Encode([]), '');
+  assert.equal(base58Encode([0, 0, 1]), '112');
+  for (let i = 0; i < 200; i++) {
+    const len = i % 70;
+    const bytes = new Uint8Array(len).map(() => (Math.random() < 0.1 ? 0 : Math.floor(Math.random() * 256)));
+    assert.equal(base58Encode(bytes), base58Reference(bytes));
+  }
+});
+
+test('user rejection detection', () => {
+  assert.ok(isUserRejection({ code: 4001, message: 'x' }));
+  assert.ok(isUserRejection(new Error('User rejected the request.')));
+  assert.ok(!isUserRejection(new Error('boom')));
+});
+
+test('Ethereum sign-in, session, CSRF header on unsafe methods only, logout', async () => {
+  const key = new EthKey();
+  const { client, f } = newClient();
+  assert.equal(await client.session(), null);
+  const s = await client.signInWithEthereum(key.provider());
+  assert.equal(s.chain, 'ethereum');
+  assert.equal(s.address, key.address);
+  assert.equal(s.token, undefined, 'the token is not kept by the browser client');
+  assert.ok(s.csrfToken);
+  assert.ok(f.jar.has('wallet_session'));
+
+  const me = await client.fetch('/api/me');
+  assert.equal(me.status, 200);
+  assert.equal((await me.json()).address, key.address);
+  assert.ok(client.expiresAt);
+
+  // Another device's session of the same wallet, then revoke it.
+  const other = newClient().client;
+  await other.signInWithEthereum(key.provider());
+  const sessions = await client.listSessions();
+  assert.equal(sessions.length, 2);
+  const theirs = sessions.find((x) => !x.current);
+  await client.revoke(theirs.sessionId);
+  assert.equal(await other.session(), null);
+
+  const before = f.log.length;
+  const put = await client.fetch('/api/preferences', {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ theme: 'dark' }),
+  });
+  assert.equal(put.status, 200, await put.clone().text());
+  const get = await client.fetch('/api/preferences');
+  assert.deepEqual(await get.json(), { theme: 'dark' });
+  const [putReq, getReq] = f.log.slice(before);
+  assert.equal(putReq.headers.get('x-csrf-token'), s.csrfToken);
+  assert.equal(getReq.headers.get('x-csrf-token'), null);
+  for (const r of f.log) {
+    if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method) && !r.url.endsWith('/auth/nonce') && !r.url.endsWith('/auth/verify')) {
+      assert.equal(r.headers.get('x-csrf-token'), s.csrfToken, `${r.method} ${r.url}`);
+    }
+  }
+
+  // Without the token the server refuses a cookie-authenticated unsafe request.
+  const raw = await f(`${BASE_URL}/auth/logout`, { method: 'POST' });
+  assert.equal(raw.status, 403);
+  assert.equal((await raw.json()).error.code, 'csrf_failed');
+
+  await client.logout();
+  assert.equal(client.current, null);
+  assert.equal(await client.session(), null);
+});
+
+test('after a reload the CSRF token is re-read from /auth/session', async () => {
+  const key = new EthKey();
+  const { client, f } = newClient();
+  await client.signInWithEthereum(key.provider());
+  // A new client over the same cookies: what a page has after a reload.
+  const reloaded = createClient({ baseUrl: BASE_URL, fetch: f });
+  assert.equal(reloaded.csrfToken, null);
+  const r = await reloaded.logoutAll();
+  assert.equal(r.revoked, 1);
+  assert.equal(await reloaded.session(), null);
+});
+
+test('Solana sign-in with solana:signIn and with the signMessage fallback', async () => {
+  const key = new SolKey();
+  const { client } = newClient();
+  const s = await client.signInWithSolana(key.wallet());
+  assert.equal(s.chain, 'solana');
+  assert.equal(s.address, key.address);
+  const { client: c2 } = newClient();
+  const s2 = await c2.signInWithSolana(key.wallet({ features: ['signMessage'] }));
+  assert.equal(s2.address, key.address);
+  assert.equal((await client.listSessions()).length, 2);
+  assert.equal((await c2.logoutAll()).revoked, 2);
+});
+
+test('errors carry the server code; wallet rejections are user_rejected', async () => {
+  const eth = new EthKey();
+  const { client } = newClient();
+  await assert.rejects(client.signInWithEthereum(eth.provider('reject')), (e) => {
+    assert.ok(e instanceof WalletAuthError);
+    assert.equal(e.code, 'user_rejected');
+    return true;
+  });
+  await assert.rejects(client.signInWithSolana(new SolKey().wallet({ reject: true })), { code: 'user_rejected' });
+  await assert.rejects(client.signInWithEthereum(eth.provider('garbage')), (e) => {
+    assert.equal(e.code, 'invalid_signature');
+    assert.equal(e.status, 401);
+    return true;
+  });
+  await assert.rejects(client.listSessions(), { code: 'unauthenticated' });
+  await assert.rejects(client.signInWithEthereum(undefined), { code: 'no_wallet' });
+  await client.signInWithEthereum(eth.provider());
+  await assert.rejects(client.revoke('no-such-session'), { code: 'not_found' });
+  await client.logout();
+});
+
+test('X-Session-Refreshed updates the expiry and calls onRefresh (local stub server)', async () => {
+  const newExpiry = '2030-01-01T00:00:00Z';
+  let hits = 0;
+  const server = http.createServer((req, res) => {
+    hits++;
+    const headers = { 'content-type': 'application/json', 'x-session-expires-at': newExpiry };
+    if (req.url === '/refreshing') headers['x-session-refreshed'] = 'true';
+    res.writeHead(200, headers);
+    res.end('{}');
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const calls = [];
+    const client = createClient({
+      baseUrl: `http://127.0.0.1:${server.address().port}`,
+      onRefresh: (info) => calls.push(info),
+    });
+    await client.fetch('/plain');
+    assert.equal(client.expiresAt, newExpiry);
+    assert.equal(calls.length, 0);
+    await client.fetch('/refreshing');
+    assert.deepEqual(calls, [{ expiresAt: newExpiry }]);
+    assert.equal(hits, 2);
+  } finally {
+    server.close();
+  }
+});

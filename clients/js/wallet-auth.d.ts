@@ -1,0 +1,137 @@
+// Types of wallet-auth.js.
+
+/** Error codes: the server's (`unauthenticated`, `nonce_invalid`, ...) and the client's own. */
+export type WalletAuthErrorCode =
+  | 'user_rejected'
+  | 'no_wallet'
+  | 'no_account'
+  | 'unsupported_wallet'
+  | 'wallet_error'
+  | 'network_error'
+  | 'http_error'
+  | (string & {});
+
+export class WalletAuthError extends Error {
+  readonly code: WalletAuthErrorCode;
+  /** The HTTP status, for errors answered by the server. */
+  readonly status?: number;
+  constructor(code: string, message: string, status?: number, cause?: unknown);
+}
+
+export interface Session {
+  sessionId: string;
+  chain: 'ethereum' | 'solana';
+  address: string;
+  chainId?: number | string;
+  createdAt: string;
+  expiresAt: string;
+  refreshAfter: string;
+  csrfToken: string;
+}
+
+export interface SessionInfo {
+  sessionId: string;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  userAgent: string;
+  ip: string;
+  current: boolean;
+}
+
+/** An EIP-1193 provider (window.ethereum, viem/wagmi connectors' `getProvider()`). */
+export interface Eip1193Provider {
+  request(args: { method: string; params?: unknown[] | object }): Promise<unknown>;
+}
+
+export interface WalletStandardAccount {
+  readonly address: string;
+  readonly publicKey: Uint8Array;
+  readonly chains?: readonly string[];
+  readonly features?: readonly string[];
+}
+
+export interface SolanaSignInInput {
+  domain?: string;
+  address?: string;
+  statement?: string;
+  uri?: string;
+  version?: string;
+  chainId?: string;
+  nonce?: string;
+  issuedAt?: string;
+}
+
+export interface SolanaSignInOutput {
+  account: WalletStandardAccount;
+  signedMessage: Uint8Array;
+  signature: Uint8Array;
+}
+
+/** The parts of a wallet-standard wallet the client uses. */
+export interface WalletStandardWallet {
+  readonly name?: string;
+  readonly accounts: readonly WalletStandardAccount[];
+  readonly features: {
+    'solana:signIn'?: {
+      signIn(...inputs: SolanaSignInInput[]): Promise<readonly SolanaSignInOutput[]>;
+    };
+    'solana:signMessage'?: {
+      signMessage(
+        ...inputs: { account: WalletStandardAccount; message: Uint8Array }[]
+      ): Promise<readonly { signedMessage: Uint8Array; signature: Uint8Array }[]>;
+    };
+    'standard:connect'?: {
+      connect(input?: { silent?: boolean }): Promise<{ accounts: readonly WalletStandardAccount[] }>;
+    };
+    readonly [name: string]: unknown;
+  };
+}
+
+export interface EthereumSignInOptions {
+  /** The account to sign with (default: the first of `eth_requestAccounts`). */
+  address?: string;
+  /** The EIP-155 chain id to sign in on (default: the wallet's `eth_chainId`). */
+  chainId?: number;
+}
+
+export interface SolanaSignInOptions {
+  /** The statement put in the `solana:signIn` request (default "Sign in with your wallet."). */
+  statement?: string;
+  /** The account to sign in with, for wallets that hold several. */
+  address?: string;
+  /** Use `solana:signMessage` even when the wallet supports `solana:signIn`. */
+  useSignMessage?: boolean;
+}
+
+export interface ClientOptions {
+  /** The server's origin and path prefix; '' (the default) is this page's origin. */
+  baseUrl?: string;
+  /** Called when a response says the server extended the session (`X-Session-Refreshed`). */
+  onRefresh?: (info: { expiresAt: string | null }) => void;
+  /** A fetch implementation (default: the global fetch). */
+  fetch?: typeof fetch;
+}
+
+export interface WalletAuthClient {
+  signInWithEthereum(provider: Eip1193Provider, opts?: EthereumSignInOptions): Promise<Session>;
+  signInWithSolana(wallet: WalletStandardWallet, opts?: SolanaSignInOptions): Promise<Session>;
+  /** The current session, re-read from the server; null when signed out. */
+  session(): Promise<Session | null>;
+  logout(): Promise<void>;
+  logoutAll(): Promise<{ revoked: number }>;
+  listSessions(): Promise<SessionInfo[]>;
+  revoke(sessionId: string): Promise<void>;
+  /** fetch with the session cookie, the CSRF token on unsafe methods, and expiry tracking. */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** The session this client knows of, without asking the server. */
+  readonly current: Session | null;
+  readonly csrfToken: string | null;
+  /** The session's expiry as last told by the server (RFC 3339). */
+  readonly expiresAt: string | null;
+  onRefresh: ((info: { expiresAt: string | null }) => void) | null;
+}
+
+export function createClient(options?: ClientOptions): WalletAuthClient;
+export function base58Encode(bytes: Uint8Array | ArrayLike<number>): string;
+export function isUserRejection(err: unknown): boolean;

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Tests of the JavaScript client and the demo page: Node tests against a real server, and a real
+# headless Chromium driven by playwright-core. Installs Debian's chromium when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "browser-test: installing Debian's chromium"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+(cd clients/js/test && npm ci --no-audit --no-fund --loglevel=error)
+
+cargo build --locked --bin wallet-auth
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/wallet-auth"
+mkdir -p test-artifacts
+
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+free_port() {
+  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# Start the server on a free port (a few tries, in case another process takes the port first).
+started=""
+for _ in 1 2 3; do
+  PORT=$(free_port)
+  env -u REDIS_URL -u SESSION_ENCRYPTION_KEY \
+    BIND_ADDR="127.0.0.1:$PORT" COOKIE_SECURE=false AUTH_DOMAINS="127.0.0.1:$PORT" \
+    AUTH_URI="http://127.0.0.1:$PORT" RATE_LIMIT_PER_MIN=0 DEMO_PAGE=true LOG_FORMAT=json \
+    RUST_LOG=warn "$BIN" serve >test-artifacts/server.log 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    if curl -fsS -m 2 "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then started=1; break; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$started" ] && break
+  cleanup
+  SERVER_PID=""
+done
+if [ -z "$started" ]; then
+  echo "browser-test: the server did not start" >&2
+  cat test-artifacts/server.log >&2
+  exit 1
+fi
+
+export WALLET_AUTH_URL="http://127.0.0.1:$PORT"
+export ARTIFACTS_DIR="$ROOT/test-artifacts"
+cd clients/js/test
+timeout 600 node --test --test-concurrency=1 --test-timeout=120000 ${BROWSER_TEST_FILES:-client.test.mjs browser.test.mjs}
