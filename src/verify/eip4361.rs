@@ -72,14 +72,7 @@ pub(crate) fn parse(text: &str) -> Result<ParsedMessage, VerifyError> {
 /// Formats a message in the EIP-4361 layout.
 pub(crate) fn format(m: &ParsedMessage) -> String {
     let mut out = String::with_capacity(256);
-    if let Some(scheme) = &m.scheme {
-        out.push_str(scheme);
-        out.push_str("://");
-    }
-    out.push_str(&m.domain);
-    out.push_str(ETHEREUM_HEADER);
-    out.push('\n');
-    out.push_str(&m.address);
+    grammar::format_header(&mut out, m, ETHEREUM_HEADER);
     out.push_str("\n\n");
     if let Some(statement) = &m.statement {
         out.push_str(statement);

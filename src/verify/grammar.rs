@@ -164,6 +164,19 @@ pub(crate) fn parse_header<'a>(
     Ok((scheme, domain))
 }
 
+/// Writes the first two lines shared by both formats: `[scheme://]domain<header>` and the
+/// address, without a trailing line break.
+pub(crate) fn format_header(out: &mut String, m: &super::ParsedMessage, header: &str) {
+    if let Some(scheme) = &m.scheme {
+        out.push_str(scheme);
+        out.push_str("://");
+    }
+    out.push_str(&m.domain);
+    out.push_str(header);
+    out.push('\n');
+    out.push_str(&m.address);
+}
+
 /// EIP-4361 statement: `*( reserved / unreserved / " " )`, non-empty (an empty one would be an
 /// extra blank line).
 pub(crate) fn is_ethereum_statement(s: &str) -> bool {
