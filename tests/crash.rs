@@ -336,6 +336,10 @@ async fn sigkill_mid_sign_ins_leaves_redis_consistent_and_sessions_survive_resta
     );
 
     let live = check_consistency(&url).await;
+    eprintln!(
+        "{} sign-ins before the kill; {live} live sessions left, consistent",
+        ok.load(Ordering::Relaxed)
+    );
     // The first wallet's session plus at most 3 per busy wallet.
     assert!(
         (2..=1 + 3 * wallets.len()).contains(&live),
