@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Load benchmark of wallet-auth over a private Redis, on loopback only. One command:
+#
+#     bench/run.sh
+#
+# Installs what is missing (redis-server / redis-tools through scripts/ensure-redis.sh, Debian's
+# wrk), builds the release binary and the helpers (examples/bench_client.rs,
+# examples/bench_sessions.rs), starts a private redis-server and `wallet-auth serve` on free
+# loopback ports, and prints:
+#   - the raw signature verification rate of this machine's cores (bench_client verify-rate);
+#   - the Redis GET ceiling (redis-benchmark -t get -c 64 -n 500000);
+#   - session validation: GET /api/me with wrk, 64 connections, 2 threads, bearer tokens rotated
+#     over SESSIONS real sessions (created by real sign-ins): req/s and p99;
+#   - sign-ins: POST /auth/verify with pre-signed messages (each with its own fresh nonce, each
+#     posted once): successful sign-ins per second;
+#   - Redis memory per session at MEM_SESSIONS sessions (created through the library, see
+#     examples/bench_sessions.rs), indexes included;
+#   - the ratios validation / GET ceiling and sign-in / raw verify rate.
+# Every step is bounded in time; the processes it starts are killed by pid on exit.
+#
+# Knobs (environment): DURATION (validation run, s, default 10), SIGNIN_SECS (default 5),
+# SESSIONS (tokens for validation, default 2000), MEM_SESSIONS (default 100000),
+# VERIFY_SECS (default 5), CONNS (default 64), THREADS (default 2).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+SIGNIN_SECS=${SIGNIN_SECS:-5}
+SESSIONS=${SESSIONS:-2000}
+MEM_SESSIONS=${MEM_SESSIONS:-100000}
+VERIFY_SECS=${VERIFY_SECS:-5}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+UA="wallet-auth-bench/1"
+
+log() { printf '== %s\n' "$*" >&2; }
+
+# --- tools -----------------------------------------------------------------------------------
+scripts/ensure-redis.sh >/dev/null
+if ! command -v wrk >/dev/null 2>&1; then
+    log "installing wrk"
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get install -y -q --no-install-recommends wrk >/dev/null ||
+        { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q --no-install-recommends wrk >/dev/null; }
+fi
+command -v redis-benchmark >/dev/null || { echo "redis-benchmark missing (redis-tools)" >&2; exit 1; }
+command -v curl >/dev/null || { echo "curl missing" >&2; exit 1; }
+
+log "building (release)"
+timeout 1800 cargo build --release --bin wallet-auth --example bench_client --example bench_sessions
+TARGET=${CARGO_TARGET_DIR:-target}
+BIN=$TARGET/release/wallet-auth
+CLIENT=$TARGET/release/examples/bench_client
+MEMBENCH=$TARGET/release/examples/bench_sessions
+
+# --- processes -------------------------------------------------------------------------------
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+    local p
+    for _ in $(seq 200); do
+        p=$((20000 + RANDOM % 30000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+RPORT=$(free_port)
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
+    --daemonize no >"$WORK/redis.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-cli -p "$RPORT" ping >/dev/null
+
+PORT=$(free_port)
+BASE="http://127.0.0.1:$PORT"
+export REDIS_URL="redis://127.0.0.1:$RPORT"
+export REDIS_PREFIX="wa:"
+SESSION_ENCRYPTION_KEY=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+export SESSION_ENCRYPTION_KEY
+export BIND_ADDR="127.0.0.1:$PORT"
+export AUTH_DOMAINS="127.0.0.1:$PORT"
+export AUTH_URI="$BASE/login"
+export RATE_LIMIT_PER_MIN=0
+export SESSION_BINDING=off
+export COOKIE_SECURE=false
+export MAX_SESSIONS_PER_WALLET=1000
+export RUST_LOG=warn
+"$BIN" serve >"$WORK/server.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -fs "$BASE/health" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fs "$BASE/health" >/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
+
+# --- figures ---------------------------------------------------------------------------------
+log "raw signature verification rate (${VERIFY_SECS}s, all cores)"
+VOUT=$(timeout $((VERIFY_SECS + 60)) "$CLIENT" verify-rate --secs "$VERIFY_SECS")
+echo "$VOUT"
+VERIFY_RATE=$(awk '{print $2}' <<<"$VOUT")
+
+log "Redis GET ceiling"
+ROUT=$(timeout 300 redis-benchmark -p "$RPORT" -t get -c "$CONNS" -n 500000 -q 2>&1 | tr '\r' '\n' | grep 'requests per second' | tail -1)
+echo "$ROUT"
+REDIS_GET=$(sed -E 's/^GET: ([0-9.]+) requests per second.*/\1/' <<<"$ROUT")
+
+log "creating $SESSIONS sessions by real sign-ins"
+timeout 300 "$CLIENT" sessions --base "$BASE" --n "$SESSIONS" --out "$WORK/tokens.txt"
+
+log "session validation: GET /api/me, ${CONNS} connections, ${THREADS} threads, ${DURATION}s"
+WOUT=$(TOKENS="$WORK/tokens.txt" timeout $((DURATION + 60)) \
+    wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s bench/me.lua "$BASE/api/me")
+echo "$WOUT"
+VALIDATION=$(awk '/^Requests\/sec:/ {print $2}' <<<"$WOUT")
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; printf "%.2f", v}'; }
+P99=$(awk '$1=="99%" {print $2}' <<<"$WOUT" | to_ms)
+NON2XX=$(awk '/Non-2xx/ {print $5}' <<<"$WOUT")
+
+N_SIGN=$(awk -v r="$VERIFY_RATE" -v s="$SIGNIN_SECS" 'BEGIN {n=int(r*s*1.3)+1000; if (n>400000) n=400000; print n}')
+log "pre-signing $N_SIGN sign-ins"
+timeout 600 "$CLIENT" presign --base "$BASE" --n "$N_SIGN" --out "$WORK/bodies.txt"
+log "sign-ins: POST /auth/verify, ${CONNS} connections, ${THREADS} threads, ${SIGNIN_SECS}s"
+SOUT=$(BODIES="$WORK/bodies.txt" WRK_THREADS="$THREADS" timeout $((SIGNIN_SECS + 60)) \
+    wrk -t"$THREADS" -c"$CONNS" -d"${SIGNIN_SECS}s" --latency -s bench/verify.lua "$BASE/auth/verify")
+echo "$SOUT"
+SIGNIN=$(awk '/^signin_ok/ {printf "%.0f", $2 / ($8 / 1e6)}' <<<"$SOUT")
+SIGNIN_FAIL=$(awk '/^signin_ok/ {print $4}' <<<"$SOUT")
+EXHAUSTED=$(awk '/^signin_ok/ {print $6}' <<<"$SOUT")
+SIGNIN_P99=$(awk '$1=="99%" {print $2}' <<<"$SOUT" | to_ms)
+
+log "Redis memory per session: $MEM_SESSIONS sessions through the library (WalletSessions::create over RedisStore)"
+MOUT=$(timeout 600 "$MEMBENCH" --n "$MEM_SESSIONS")
+echo "$MOUT"
+BYTES=$(awk '{for (i=1;i<NF;i++) if ($i=="bytes_per_session") print $(i+1)}' <<<"$MOUT")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+cat <<EOF
+
+================ wallet-auth load figures ================
+machine                      : $(nproc) cores, $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
+raw verify rate (all cores)  : ${VERIFY_RATE} /s
+redis GET ceiling (c=$CONNS)    : ${REDIS_GET} req/s
+validation GET /api/me       : ${VALIDATION} req/s, p99 ${P99} ms, non-2xx ${NON2XX:-0} (${SESSIONS} sessions, c=$CONNS, t=$THREADS, ${DURATION}s)
+sign-ins POST /auth/verify   : ${SIGNIN} ok/s, p99 ${SIGNIN_P99} ms, failed ${SIGNIN_FAIL}, bodies exhausted ${EXHAUSTED} (c=$CONNS, t=$THREADS, ${SIGNIN_SECS}s)
+redis memory per session     : ${BYTES} bytes (${MEM_SESSIONS} sessions created through the library, one wallet each)
+validation / redis GET       : $(ratio "$VALIDATION" "$REDIS_GET")   (target >= 0.5, p99 < 5 ms)
+sign-in / raw verify         : $(ratio "$SIGNIN" "$VERIFY_RATE")   (target >= 0.7)
+memory per session           : ${BYTES} bytes   (target <= 600)
+EOF
