@@ -9,9 +9,10 @@
 //! The store keeps only the SHA-256 of the whole token (first 16 bytes), never the token.
 //!
 //! # Records
-//! A session record holds the wallet, chain id, times, user agent, IP, CSRF token and binding
-//! hash, as compact JSON sealed with AES-256-GCM; the storage key is the associated data, so a
-//! record cannot be replayed under another key.
+//! A session record holds the wallet, chain id, times, user agent, IP and CSRF token, encoded
+//! with postcard and sealed with AES-256-GCM; the storage key is the associated data, so a
+//! record cannot be replayed under another key. Binding compares the request's user agent (and
+//! IP) with the ones kept in the record.
 //!
 //! # Hot path
 //! Validation is one store read. It writes only when the session enters its refresh window
@@ -80,23 +81,24 @@ pub enum SessionError {
     BindingMismatch,
 }
 
+/// The stored session record, encoded with postcard (compact binary: a few bytes of framing
+/// instead of JSON's field names) before sealing. Field order is the format: append only.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Record {
     /// Session id.
     sid: String,
     chain: Chain,
     addr: String,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
     cid: Option<String>,
     /// Created, last seen, expires: Unix ms.
     ca: i64,
     ls: i64,
     ex: i64,
+    /// User agent (at most [`MAX_USER_AGENT`] bytes) and IP at sign-in: shown in the session
+    /// list, and what the session is bound to.
     ua: String,
     ip: String,
     csrf: String,
-    /// Binding hash ("" when binding is off).
-    bd: String,
 }
 
 /// A wallet session as shown to its owner (never with its token).
@@ -192,14 +194,22 @@ fn token_hash(token: &str) -> String {
     hash_b64(token.as_bytes(), 16)
 }
 
-fn binding_hash(binding: Binding, ctx: &RequestContext) -> String {
+/// The user agent as kept in a record: at most [`MAX_USER_AGENT`] bytes, cut at a character
+/// boundary.
+fn stored_user_agent(ua: &str) -> &str {
+    let mut cut = ua.len().min(MAX_USER_AGENT);
+    while !ua.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &ua[..cut]
+}
+
+/// What a session is bound to, as one string: compared in constant time.
+fn binding_of(binding: Binding, user_agent: &str, ip: &str) -> String {
     match binding {
         Binding::Off => String::new(),
-        Binding::Device => hash_b64(format!("ua\0{}", ctx.user_agent).as_bytes(), 16),
-        Binding::Strict => hash_b64(
-            format!("ua\0{}\0ip\0{}", ctx.user_agent, ctx.ip).as_bytes(),
-            16,
-        ),
+        Binding::Device => format!("ua\0{}", stored_user_agent(user_agent)),
+        Binding::Strict => format!("ua\0{}\0ip\0{ip}", stored_user_agent(user_agent)),
     }
 }
 
@@ -242,13 +252,13 @@ impl WalletSessions {
 
     fn seal(&self, tag: &str, hash: &str, r: &Record) -> Vec<u8> {
         // Serializing a plain struct of strings and integers cannot fail.
-        let plain = serde_json::to_vec(r).unwrap_or_default();
+        let plain = postcard::to_allocvec(r).unwrap_or_default();
         self.keys.seal(&plain, &Self::aad(tag, hash))
     }
 
     fn open(&self, tag: &str, hash: &str, sealed: &[u8]) -> Option<Record> {
         let plain = self.keys.open(sealed, &Self::aad(tag, hash))?;
-        serde_json::from_slice(&plain).ok()
+        postcard::from_bytes(&plain).ok()
     }
 
     fn info(&self, r: &Record) -> SessionInfo {
@@ -286,14 +296,6 @@ impl WalletSessions {
         let token = format!("{tag}.{}", random_token(32));
         let hash = token_hash(&token);
         let ex = now + dur_ms(self.settings.ttl);
-        let mut ua = ctx.user_agent.clone();
-        if ua.len() > MAX_USER_AGENT {
-            let mut cut = MAX_USER_AGENT;
-            while !ua.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            ua.truncate(cut);
-        }
         let record = Record {
             sid: random_token(16),
             chain,
@@ -302,10 +304,9 @@ impl WalletSessions {
             ca: now,
             ls: now,
             ex,
-            ua,
+            ua: stored_user_agent(&ctx.user_agent).to_owned(),
             ip: ctx.ip.clone(),
             csrf: random_token(24),
-            bd: binding_hash(self.settings.binding, ctx),
         };
         let sealed = self.seal(&tag, &hash, &record);
         let evicted = self
@@ -462,11 +463,9 @@ impl WalletSessions {
         record: &Record,
         ctx: &RequestContext,
     ) -> Result<(), SessionError> {
-        if self.settings.binding == Binding::Off || record.bd.is_empty() {
-            return Ok(());
-        }
-        let presented = binding_hash(self.settings.binding, ctx);
-        if ct_eq(presented.as_bytes(), record.bd.as_bytes()) {
+        let bound = binding_of(self.settings.binding, &record.ua, &record.ip);
+        let presented = binding_of(self.settings.binding, &ctx.user_agent, &ctx.ip);
+        if ct_eq(presented.as_bytes(), bound.as_bytes()) {
             return Ok(());
         }
         self.store.delete_session(tag, &record.sid).await?;
@@ -677,23 +676,49 @@ mod tests {
     }
 
     #[test]
-    fn binding_hashes() {
-        let a = RequestContext {
-            user_agent: "ua1".into(),
-            ip: "1.1.1.1".into(),
-        };
-        let b = RequestContext {
-            user_agent: "ua1".into(),
-            ip: "2.2.2.2".into(),
-        };
-        assert_eq!(binding_hash(Binding::Off, &a), "");
+    fn bindings() {
+        assert_eq!(binding_of(Binding::Off, "ua1", "1.1.1.1"), "");
         assert_eq!(
-            binding_hash(Binding::Device, &a),
-            binding_hash(Binding::Device, &b)
+            binding_of(Binding::Device, "ua1", "1.1.1.1"),
+            binding_of(Binding::Device, "ua1", "2.2.2.2")
         );
         assert_ne!(
-            binding_hash(Binding::Strict, &a),
-            binding_hash(Binding::Strict, &b)
+            binding_of(Binding::Device, "ua1", "1.1.1.1"),
+            binding_of(Binding::Device, "ua2", "1.1.1.1")
         );
+        assert_ne!(
+            binding_of(Binding::Strict, "ua1", "1.1.1.1"),
+            binding_of(Binding::Strict, "ua1", "2.2.2.2")
+        );
+        // A long user agent binds by what the record keeps of it.
+        let long = "é".repeat(300);
+        let kept = stored_user_agent(&long);
+        assert!(kept.len() <= MAX_USER_AGENT && long.starts_with(kept));
+        assert_eq!(
+            binding_of(Binding::Device, &long, ""),
+            binding_of(Binding::Device, kept, "")
+        );
+    }
+
+    #[test]
+    fn record_is_compact() {
+        let r = Record {
+            sid: random_token(16),
+            chain: Chain::Ethereum,
+            addr: "0x2E43D3C652F5ABE5294517195C989BA0b4B67A5f".into(),
+            cid: Some("1".into()),
+            ca: 1_795_000_000_000,
+            ls: 1_795_000_000_000,
+            ex: 1_795_007_200_000,
+            ua: "Mozilla/5.0".into(),
+            ip: "203.0.113.7".into(),
+            csrf: random_token(24),
+        };
+        let bytes = postcard::to_allocvec(&r).unwrap();
+        assert!(bytes.len() < 160, "{} bytes", bytes.len());
+        let back: Record = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.addr, r.addr);
+        assert_eq!(back.ex, r.ex);
+        assert!(postcard::from_bytes::<Record>(&bytes[..bytes.len() - 3]).is_err());
     }
 }
