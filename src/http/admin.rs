@@ -57,6 +57,8 @@ where
     }
 }
 
+#[utoipa::path(get, path = "/admin/sessions/stats", tag = "admin",
+    responses((status = 200, description = "Active sessions and the last hour's sign-ins", body = super::openapi::Stats)))]
 async fn stats(State(st): State<AuthState>, _: Admin) -> ApiResult<Json<Value>> {
     let mut by_chain = serde_json::Map::new();
     let mut total = 0u64;
@@ -85,12 +87,17 @@ async fn stats(State(st): State<AuthState>, _: Admin) -> ApiResult<Json<Value>> 
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
+    /// Only this wallet's events (its address).
     wallet: Option<String>,
+    /// At most this many events (1 to 1000, default 100).
     limit: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/admin/audit", tag = "admin", params(AuditQuery),
+    responses((status = 200, description = "The audit trail, newest first", body = super::openapi::AuditPage)))]
 async fn audit(
     State(st): State<AuthState>,
     _: Admin,
@@ -102,6 +109,10 @@ async fn audit(
     Ok(Json(json!({ "events": events })))
 }
 
+#[utoipa::path(post, path = "/admin/wallets/{chain}/{address}/logout-all", tag = "admin",
+    params(("chain" = Chain, Path, description = "`ethereum` or `solana`"),
+           ("address" = String, Path, description = "The wallet's address")),
+    responses((status = 200, description = "Every session of that wallet is gone", body = super::openapi::Revoked)))]
 async fn force_logout(
     State(st): State<AuthState>,
     _: Admin,

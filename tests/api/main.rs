@@ -9,6 +9,7 @@ mod helpers;
 
 mod errors;
 mod legacy;
+mod openapi;
 mod ops;
 mod redis_only;
 mod sessions;
