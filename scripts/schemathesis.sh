@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 MAX_EXAMPLES="${MAX_EXAMPLES:-30}"
-MAX_TIME="${MAX_TIME:-120}"
+MAX_TIME="${MAX_TIME:-90}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 VENV="$TARGET/schemathesis-venv"
 ADMIN_TOKEN="schemathesis-admin-token-0123456789abcdef"

@@ -2,6 +2,7 @@
 //! constant time): session statistics, the audit trail, forced logout of a wallet. With no
 //! token configured every `/admin` route answers `404 not_found`.
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRef, FromRequestParts, Path, Query, State};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -101,8 +102,10 @@ struct AuditQuery {
 async fn audit(
     State(st): State<AuthState>,
     _: Admin,
-    Query(q): Query<AuditQuery>,
+    q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
+    // A malformed query gets the contract's JSON error, not axum's plain-text rejection.
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let wallet = q.wallet.as_deref().filter(|w| !w.is_empty());
     let events = st.audit().read(wallet, limit).await?;
@@ -116,8 +119,9 @@ async fn audit(
 async fn force_logout(
     State(st): State<AuthState>,
     _: Admin,
-    Path((chain, address)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
+    let Path((chain, address)) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let chain: Chain = chain
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("unknown chain {chain:?}")))?;

@@ -496,9 +496,11 @@ async fn list(
 async fn revoke(
     State(st): State<AuthState>,
     ws: WalletSession,
-    Path(session_id): Path<String>,
+    session_id: Result<Path<String>, axum::extract::rejection::PathRejection>,
     _headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
+    // A malformed path gets the contract's JSON error, not axum's plain-text rejection.
+    let Path(session_id) = session_id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     if !st
         .sessions()
         .revoke(ws.tag(), ws.session.chain, &session_id)

@@ -465,7 +465,7 @@ pub const ROUTES: &[Route] = &[
         Wallet,
         false,
         false,
-        &[E::NotFound],
+        &[E::BadRequest, E::NotFound],
     ),
     route("get", "/api/me", Wallet, false, false, &[]),
     route(

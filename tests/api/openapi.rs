@@ -360,3 +360,24 @@ async fn live_responses_match_the_document() {
         .await;
     conforms(&doc, "get", "/admin/sessions/stats", 403, &r.body);
 }
+
+#[tokio::test]
+async fn malformed_query_and_path_get_json_errors() {
+    let app = spawn_app(Backend::Memory).await;
+    let r = app.get("/admin/audit?limit=x", Some(ADMIN)).await;
+    r.assert_error(400, "bad_request");
+    let r = app
+        .post("/admin/wallets/ethereum/%FF/logout-all", Some(ADMIN), None)
+        .await;
+    r.assert_error(400, "bad_request");
+    let token = app.token(&Wallet::ethereum()).await;
+    let r = app
+        .call(
+            reqwest::Method::DELETE,
+            "/auth/sessions/%FF",
+            Some(&token),
+            None,
+        )
+        .await;
+    r.assert_error(400, "bad_request");
+}
