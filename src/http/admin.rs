@@ -2,6 +2,7 @@
 //! constant time): session statistics, the audit trail, forced logout of a wallet. With no
 //! token configured every `/admin` route answers `404 not_found`.
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRef, FromRequestParts, Path, Query, State};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -57,6 +58,8 @@ where
     }
 }
 
+#[utoipa::path(get, path = "/admin/sessions/stats", tag = "admin",
+    responses((status = 200, description = "Active sessions and the last hour's sign-ins", body = super::openapi::Stats)))]
 async fn stats(State(st): State<AuthState>, _: Admin) -> ApiResult<Json<Value>> {
     let mut by_chain = serde_json::Map::new();
     let mut total = 0u64;
@@ -85,28 +88,40 @@ async fn stats(State(st): State<AuthState>, _: Admin) -> ApiResult<Json<Value>> 
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
+    /// Only this wallet's events (its address).
     wallet: Option<String>,
+    /// At most this many events (1 to 1000, default 100).
     limit: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/admin/audit", tag = "admin", params(AuditQuery),
+    responses((status = 200, description = "The audit trail, newest first", body = super::openapi::AuditPage)))]
 async fn audit(
     State(st): State<AuthState>,
     _: Admin,
-    Query(q): Query<AuditQuery>,
+    q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
+    // A malformed query gets the contract's JSON error, not axum's plain-text rejection.
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let wallet = q.wallet.as_deref().filter(|w| !w.is_empty());
     let events = st.audit().read(wallet, limit).await?;
     Ok(Json(json!({ "events": events })))
 }
 
+#[utoipa::path(post, path = "/admin/wallets/{chain}/{address}/logout-all", tag = "admin",
+    params(("chain" = Chain, Path, description = "`ethereum` or `solana`"),
+           ("address" = String, Path, description = "The wallet's address")),
+    responses((status = 200, description = "Every session of that wallet is gone", body = super::openapi::Revoked)))]
 async fn force_logout(
     State(st): State<AuthState>,
     _: Admin,
-    Path((chain, address)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
+    let Path((chain, address)) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let chain: Chain = chain
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("unknown chain {chain:?}")))?;

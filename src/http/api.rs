@@ -22,6 +22,8 @@ pub(crate) fn router() -> Router<AuthState> {
         )
 }
 
+#[utoipa::path(get, path = "/api/me", tag = "api",
+    responses((status = 200, description = "The signed-in wallet", body = super::openapi::Me)))]
 async fn me(ws: WalletSession) -> Json<Value> {
     let s = &ws.session;
     Json(json!({
@@ -32,6 +34,8 @@ async fn me(ws: WalletSession) -> Json<Value> {
     }))
 }
 
+#[utoipa::path(get, path = "/api/public/hello", tag = "api",
+    responses((status = 200, description = "Anonymous or the wallet; a bad token counts as anonymous", body = super::openapi::Hello)))]
 async fn hello(OptionalWalletSession(ws): OptionalWalletSession) -> Json<Value> {
     match ws {
         Some(ws) => Json(json!({
@@ -43,10 +47,15 @@ async fn hello(OptionalWalletSession(ws): OptionalWalletSession) -> Json<Value> 
     }
 }
 
+#[utoipa::path(get, path = "/api/preferences", tag = "api",
+    responses((status = 200, description = "The wallet's preferences (`{}` when none)", body = super::openapi::Preferences)))]
 async fn get_preferences(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Json<Value>> {
     Ok(Json(st.sessions().preferences(ws.tag()).await?))
 }
 
+#[utoipa::path(put, path = "/api/preferences", tag = "api",
+    request_body(content = super::openapi::Preferences, description = "A JSON object of at most 4 KiB"),
+    responses((status = 200, description = "Stored; echoed back", body = super::openapi::Preferences)))]
 async fn put_preferences(
     State(st): State<AuthState>,
     ws: WalletSession,

@@ -46,12 +46,18 @@ fn parse_chain(s: Option<&str>) -> ApiResult<Chain> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /auth/nonce` body (optional).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NonceRequest {
+    /// `ethereum` (default) or `solana`.
+    #[schema(value_type = Option<Chain>)]
     chain: Option<String>,
+    /// Binds the nonce to this wallet and asks for a ready-to-sign `message`.
     address: Option<String>,
+    /// EIP-155 chain id (number) or SIWS chain id (string); default: the first allowed.
     #[serde(rename = "chainId")]
+    #[schema(value_type = Option<super::openapi::ChainId>)]
     chain_id: Option<serde_json::Value>,
 }
 
@@ -62,17 +68,23 @@ struct NonceBinding {
     address: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A fresh nonce.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct NonceResponse {
+    /// Single-use, alphanumeric.
     nonce: String,
+    #[schema(format = DateTime)]
     issued_at: String,
+    #[schema(format = DateTime)]
     expires_at: String,
     domain: String,
     uri: String,
     chain: Chain,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::openapi::ChainId>)]
     chain_id: Option<serde_json::Value>,
+    /// A ready-to-sign message, when `address` was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<String>,
 }
@@ -134,6 +146,9 @@ fn requested_chain_id(
     }
 }
 
+#[utoipa::path(post, path = "/auth/nonce", tag = "wallet sign-in",
+    request_body(content = Option<NonceRequest>, description = "Optional; default chain `ethereum`"),
+    responses((status = 200, description = "A nonce (`Cache-Control: no-store`)", body = NonceResponse)))]
 #[tracing::instrument(skip_all)]
 async fn nonce(
     State(st): State<AuthState>,
@@ -196,17 +211,23 @@ async fn nonce(
     Ok(no_store(Json(res).into_response()))
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /auth/verify` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct VerifyRequest {
+    /// `ethereum` or `solana`.
+    #[schema(value_type = Chain)]
     chain: String,
+    /// The exact EIP-4361 / SIWS text that was signed.
     message: String,
+    /// Ethereum: 65-byte (or 64-byte EIP-2098) hex; Solana: 64 bytes as base58, base64 or hex.
     signature: String,
+    /// Solana only: base58 public key; must equal the message's address.
     #[serde(rename = "publicKey")]
     public_key: Option<String>,
 }
 
-/// A session as the API shows it.
-#[derive(Debug, Serialize)]
+/// A session as the API shows it (`token` only from verify and refresh).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SessionBody {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -214,9 +235,13 @@ pub(crate) struct SessionBody {
     session_id: String,
     chain: Chain,
     address: String,
+    #[schema(value_type = Option<super::openapi::ChainId>)]
     chain_id: Option<serde_json::Value>,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     expires_at: String,
+    #[schema(format = DateTime)]
     refresh_after: String,
     csrf_token: String,
 }
@@ -284,6 +309,10 @@ fn policy(st: &AuthState, chain: Chain, nonce: String) -> ApiResult<Policy> {
     .with_strict_uri_origin(cfg.strict_uri))
 }
 
+#[utoipa::path(post, path = "/auth/verify", tag = "wallet sign-in",
+    request_body = VerifyRequest,
+    responses((status = 200, description = "Signed in: a new wallet session", body = SessionBody,
+        headers(("Set-Cookie" = String, description = "`wallet_session` cookie")))))]
 #[tracing::instrument(skip_all)]
 async fn verify_signin(
     State(st): State<AuthState>,
@@ -363,10 +392,15 @@ async fn signin(
         .await?)
 }
 
+#[utoipa::path(get, path = "/auth/session", tag = "wallet sessions",
+    responses((status = 200, description = "The current session (no `token`)", body = SessionBody)))]
 async fn current(ws: WalletSession) -> Json<SessionBody> {
     Json(SessionBody::new(&ws.session, None))
 }
 
+#[utoipa::path(post, path = "/auth/refresh", tag = "wallet sessions",
+    responses((status = 200, description = "Rotated: a new token; the old one stops working", body = SessionBody,
+        headers(("Set-Cookie" = String, description = "`wallet_session` cookie")))))]
 async fn refresh(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Response> {
     let Some((token, info)) = st.sessions().rotate(&ws.auth).await? else {
         return Err(ApiError::Unauthenticated);
@@ -376,6 +410,8 @@ async fn refresh(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Re
     Ok(res)
 }
 
+#[utoipa::path(post, path = "/auth/logout", tag = "wallet sessions",
+    responses((status = 204, description = "The current session is gone")))]
 async fn logout(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Response> {
     st.sessions()
         .revoke(ws.tag(), ws.session.chain, &ws.session.session_id)
@@ -393,6 +429,8 @@ async fn logout(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Res
     Ok(res)
 }
 
+#[utoipa::path(post, path = "/auth/logout-all", tag = "wallet sessions",
+    responses((status = 200, description = "Every session of this wallet is gone", body = super::openapi::Revoked)))]
 async fn logout_all(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Response> {
     let n = st
         .sessions()
@@ -412,18 +450,24 @@ async fn logout_all(State(st): State<AuthState>, ws: WalletSession) -> ApiResult
     Ok(res)
 }
 
-#[derive(Debug, Serialize)]
+/// One of a wallet's sessions.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ListedSession {
+pub(crate) struct ListedSession {
     session_id: String,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     last_seen_at: String,
+    #[schema(format = DateTime)]
     expires_at: String,
     user_agent: String,
     ip: String,
     current: bool,
 }
 
+#[utoipa::path(get, path = "/auth/sessions", tag = "wallet sessions",
+    responses((status = 200, description = "This wallet's sessions", body = super::openapi::SessionList)))]
 async fn list(
     State(st): State<AuthState>,
     ws: WalletSession,
@@ -446,12 +490,17 @@ async fn list(
     Ok(Json(serde_json::json!({ "sessions": sessions })))
 }
 
+#[utoipa::path(delete, path = "/auth/sessions/{sessionId}", tag = "wallet sessions",
+    params(("sessionId" = String, Path, description = "One of this wallet's session ids")),
+    responses((status = 204, description = "That session is gone")))]
 async fn revoke(
     State(st): State<AuthState>,
     ws: WalletSession,
-    Path(session_id): Path<String>,
+    session_id: Result<Path<String>, axum::extract::rejection::PathRejection>,
     _headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
+    // A malformed path gets the contract's JSON error, not axum's plain-text rejection.
+    let Path(session_id) = session_id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     if !st
         .sessions()
         .revoke(ws.tag(), ws.session.chain, &session_id)

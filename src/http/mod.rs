@@ -24,6 +24,7 @@ pub mod cookie;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod openapi;
 pub mod ops;
 pub mod user;
 
@@ -178,6 +179,7 @@ pub fn router(state: AuthState) -> Router {
         .merge(api::router())
         .merge(admin::router())
         .merge(ops::router())
+        .merge(openapi::router())
         .merge(user::router().layer(user_sessions))
         .fallback(|| async { ApiError::NotFound("no such route") })
         .method_not_allowed_fallback(|| async {

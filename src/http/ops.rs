@@ -25,10 +25,14 @@ pub(crate) fn demo_router() -> Router<AuthState> {
         .route("/assets/demo.js", get(demo_js))
 }
 
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "The process runs", body = super::openapi::Health)))]
 async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses((status = 200, description = "The store answers", body = super::openapi::Ready)))]
 async fn ready(State(st): State<AuthState>) -> ApiResult<Json<serde_json::Value>> {
     st.store().ping().await?;
     Ok(Json(
@@ -36,6 +40,9 @@ async fn ready(State(st): State<AuthState>) -> ApiResult<Json<serde_json::Value>
     ))
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus / OpenMetrics text", body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 async fn metrics(State(st): State<AuthState>) -> Response {
     for chain in [Chain::Ethereum, Chain::Solana] {
         match st.sessions().count_active(chain).await {

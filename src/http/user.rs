@@ -19,7 +19,8 @@ pub(crate) fn router() -> Router<AuthState> {
         .route("/api/user/me", get(me))
 }
 
-#[derive(Deserialize)]
+/// Legacy sign-in.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Login {
     username: String,
     password: String,
@@ -32,6 +33,10 @@ fn session_failed(e: tower_sessions::session::Error) -> ApiError {
     ))
 }
 
+#[utoipa::path(post, path = "/auth/user/login", tag = "user sessions",
+    request_body = Login,
+    responses((status = 200, description = "Signed in; sets the `sid` cookie", body = super::openapi::Username,
+        headers(("Set-Cookie" = String, description = "`sid` cookie")))))]
 async fn login(
     State(st): State<AuthState>,
     session: Session,
@@ -53,11 +58,15 @@ async fn login(
     Ok(Json(json!({ "username": body.username })))
 }
 
+#[utoipa::path(post, path = "/auth/user/logout", tag = "user sessions",
+    responses((status = 204, description = "The user session is gone")))]
 async fn logout(session: Session) -> ApiResult<StatusCode> {
     session.flush().await.map_err(session_failed)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/user/me", tag = "user sessions",
+    responses((status = 200, description = "The signed-in user", body = super::openapi::Username)))]
 async fn me(session: Session) -> ApiResult<Json<Value>> {
     match session
         .get::<String>(USER_KEY)

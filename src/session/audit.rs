@@ -18,7 +18,7 @@ use crate::verify::Chain;
 pub const AUDIT_MAX_LEN: usize = 10_000;
 
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditKind {
     /// A wallet signed in.
@@ -46,7 +46,7 @@ pub enum AuditKind {
 }
 
 /// One audit event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     /// When, RFC 3339.
     #[serde(with = "time::serde::rfc3339")]

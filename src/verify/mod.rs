@@ -42,7 +42,9 @@ pub use timestamp::Timestamp;
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// A chain whose wallets can sign in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Chain {
     /// Ethereum and EVM chains: EIP-4361 messages, secp256k1 `personal_sign`.

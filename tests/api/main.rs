@@ -10,6 +10,7 @@ mod helpers;
 mod demo;
 mod errors;
 mod legacy;
+mod openapi;
 mod ops;
 mod redis_only;
 mod sessions;
