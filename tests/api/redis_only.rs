@@ -112,3 +112,48 @@ async fn two_instances_share_sessions_and_rate_budget() {
         .await
         .assert_error(429, "rate_limited");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_with_aof_keeps_sessions() {
+    let redis = crate::support::redis_server::RedisServer::start_with_aof();
+    let url = redis.url();
+    let config = crate::helpers::test_config();
+    let store = open(&config, Some(&url)).await;
+    let clock = std::sync::Arc::new(wallet_auth::session::ManualClock::new(
+        time::OffsetDateTime::now_utc(),
+    ));
+    let mut app = spawn_on(config, store, Some(redis), Some(url), clock).await;
+    let w = Wallet::ethereum();
+    let t = app.token(&w).await;
+    let r = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/preferences",
+            Some(&t),
+            Some(serde_json::json!({"theme": "dark"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    // Redis goes down and comes back from its append-only file; the app never restarts.
+    let redis = app.redis.as_mut().unwrap();
+    redis.stop();
+    redis.start();
+    let back = Instant::now();
+    loop {
+        let r = app.get("/api/me", Some(&t)).await;
+        if r.status == StatusCode::OK {
+            assert_eq!(r.body["address"], w.address);
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(3),
+            "session back: {}",
+            r.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        app.get("/api/preferences", Some(&t)).await.body,
+        serde_json::json!({"theme": "dark"})
+    );
+}

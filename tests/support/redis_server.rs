@@ -125,6 +125,18 @@ impl RedisServer {
         Self::launch(free_port(false), Vec::new())
     }
 
+    /// Starts a single node with AOF persistence (`appendfsync always`): what it acknowledged
+    /// survives a kill and restart.
+    pub fn start_with_aof() -> Self {
+        Self::launch(
+            free_port(false),
+            ["--appendonly", "yes", "--appendfsync", "always"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        )
+    }
+
     fn launch(port: u16, extra: Vec<String>) -> Self {
         require_binary("redis-server");
         let dir = std::env::temp_dir().join(format!(
