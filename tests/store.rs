@@ -369,13 +369,18 @@ async fn eviction_keeps_newest(f: Fixture) {
         .create_session("w", session("s3", "h3", t0 + 3, b"r", LONG), 3)
         .await
         .unwrap();
-    assert_eq!(evicted, vec![entry("s0", "h0", t0)]);
+    assert_eq!(
+        evicted,
+        vec![(entry("s0", "h0", t0), b"r".to_vec())],
+        "with its record"
+    );
     let evicted = s
         .create_session("w", session("s4", "h4", t0 + 4, b"r", LONG), 2)
         .await
         .unwrap();
+    let entries: Vec<_> = evicted.into_iter().map(|(e, _)| e).collect();
     assert_eq!(
-        evicted,
+        entries,
         vec![entry("s1", "h1", t0 + 1), entry("s2", "h2", t0 + 2)],
         "oldest first"
     );
@@ -384,7 +389,8 @@ async fn eviction_keeps_newest(f: Fixture) {
         .create_session("w", session("old", "hold", t0 - 10, b"r", LONG), 2)
         .await
         .unwrap();
-    assert_eq!(evicted, vec![entry("old", "hold", t0 - 10)]);
+    let entries: Vec<_> = evicted.into_iter().map(|(e, _)| e).collect();
+    assert_eq!(entries, vec![entry("old", "hold", t0 - 10)]);
     for gone in ["h0", "h1", "h2", "hold"] {
         assert_eq!(s.get_session("w", gone).await.unwrap(), None, "{gone}");
     }
@@ -425,7 +431,7 @@ async fn eviction_under_concurrency(f: Fixture) {
         .collect();
     let mut evicted = BTreeSet::new();
     for t in tasks {
-        for e in t.await.unwrap() {
+        for (e, _) in t.await.unwrap() {
             assert!(evicted.insert(e.session_id), "evicted twice");
         }
     }
@@ -817,34 +823,47 @@ async fn audit_trail(f: Fixture) {
 }
 
 async fn active_sessions(f: Fixture) {
+    use wallet_auth::store::ACTIVE_BUCKET_MS as MIN;
     let s = &f.store;
-    let now = now_ms();
-    s.track_active("ethereum", "a", Some(now + 10_000))
-        .await
-        .unwrap();
-    s.track_active("ethereum", "b", Some(now + 20_000))
-        .await
-        .unwrap();
-    s.track_active("ethereum", "c", Some(now - 1))
-        .await
-        .unwrap();
-    s.track_active("solana", "d", Some(now + 10_000))
-        .await
-        .unwrap();
-    assert_eq!(s.count_active("ethereum", now).await.unwrap(), 2);
+    // The start of a minute, so that "+ n minutes" lands in predictable buckets.
+    let now = now_ms() / MIN * MIN;
+    for (chain, to) in [
+        ("ethereum", now + 10 * MIN),
+        ("ethereum", now + 20 * MIN),
+        ("ethereum", now - 2 * MIN),
+        ("solana", now + 10 * MIN),
+    ] {
+        s.track_active(chain, None, Some(to), now).await.unwrap();
+    }
+    assert_eq!(
+        s.count_active("ethereum", now).await.unwrap(),
+        2,
+        "the expired one is not counted"
+    );
     assert_eq!(s.count_active("solana", now).await.unwrap(), 1);
-    assert_eq!(s.count_active("ethereum", now + 15_000).await.unwrap(), 1);
-    s.track_active("ethereum", "b", Some(now + 30_000))
+    assert_eq!(s.count_active("ethereum", now + 15 * MIN).await.unwrap(), 1);
+    // A refresh moves a session to a later bucket; an end removes it.
+    s.track_active("ethereum", Some(now + 20 * MIN), Some(now + 30 * MIN), now)
         .await
         .unwrap();
-    assert_eq!(s.count_active("ethereum", now + 25_000).await.unwrap(), 1);
-    s.track_active("ethereum", "b", None).await.unwrap();
-    assert_eq!(s.count_active("ethereum", now).await.unwrap(), 0);
+    assert_eq!(s.count_active("ethereum", now + 25 * MIN).await.unwrap(), 1);
+    s.track_active("ethereum", Some(now + 30 * MIN), None, now)
+        .await
+        .unwrap();
+    assert_eq!(s.count_active("ethereum", now + 25 * MIN).await.unwrap(), 0);
+    // Ending a session whose bucket has already passed changes nothing.
+    s.track_active("solana", Some(now - 5 * MIN), None, now)
+        .await
+        .unwrap();
+    assert_eq!(s.count_active("solana", now).await.unwrap(), 1);
     assert_eq!(s.count_active("nochain", now).await.unwrap(), 0);
-    s.track_active("solana", "never-tracked", None)
-        .await
-        .unwrap();
-    assert_eq!(s.count_active("solana", now).await.unwrap(), 1);
+    // Many sessions cost one counter per minute, not one entry per session.
+    for _ in 0..50 {
+        s.track_active("solana", None, Some(now + 10 * MIN + 1), now)
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.count_active("solana", now).await.unwrap(), 51);
 }
 
 /// Generates one `#[tokio::test]` per backend for each shared behavioural test.
@@ -939,13 +958,15 @@ async fn every_key_has_a_ttl(f: Fixture) {
     s.rate_limit("ip", 2, LONG, t0).await.unwrap();
     s.rate_limit("ip", 2, LONG, t0).await.unwrap();
     s.audit_append(b"event", 10).await.unwrap();
-    s.track_active("ethereum", "s0", Some(t0 + 60_000))
+    s.track_active("ethereum", None, Some(t0 + 60_000), t0)
         .await
         .unwrap();
-    s.track_active("solana", "s9", Some(t0 + 60_000))
+    s.track_active("solana", None, Some(t0 + 60_000), t0)
         .await
         .unwrap();
-    s.track_active("solana", "s9", None).await.unwrap();
+    s.track_active("solana", Some(t0 + 60_000), None, t0)
+        .await
+        .unwrap();
     s.count_active("ethereum", t0).await.unwrap();
 
     let keys = raw.keys().await;

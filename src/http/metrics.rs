@@ -231,7 +231,7 @@ impl Store for MeteredStore {
         tag: &str,
         new: NewSession<'_>,
         max: usize,
-    ) -> StoreResult<Vec<IndexEntry>> {
+    ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
         self.timed("create_session", self.inner.create_session(tag, new, max))
             .await
     }
@@ -318,12 +318,13 @@ impl Store for MeteredStore {
     async fn track_active(
         &self,
         chain: &str,
-        session_id: &str,
-        expires_ms: Option<i64>,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+        now_ms: i64,
     ) -> StoreResult<()> {
         self.timed(
             "track_active",
-            self.inner.track_active(chain, session_id, expires_ms),
+            self.inner.track_active(chain, from_ms, to_ms, now_ms),
         )
         .await
     }

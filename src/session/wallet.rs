@@ -323,9 +323,10 @@ impl WalletSessions {
                 self.settings.max_per_wallet,
             )
             .await?;
-        self.track(chain, &record.sid, Some(ex)).await;
-        for e in &evicted {
-            self.track(chain, &e.session_id, None).await;
+        self.track(chain, None, Some(ex)).await;
+        for (e, sealed) in &evicted {
+            let gone = self.open(&tag, &e.token_hash, sealed).map(|r| r.ex);
+            self.track(chain, gone, None).await;
             self.audit
                 .record(
                     AuditEvent::new(AuditKind::Eviction, self.clock.now())
@@ -338,12 +339,10 @@ impl WalletSessions {
     }
 
     /// Statistics are best effort: a failure to record them never fails a request.
-    async fn track(&self, chain: Chain, sid: &str, expires_ms: Option<i64>) {
-        if let Err(e) = self
-            .store
-            .track_active(chain.as_str(), sid, expires_ms)
-            .await
-        {
+    /// `from`/`to`: the session's expiry before and after (`None`: did not exist / ended).
+    async fn track(&self, chain: Chain, from: Option<i64>, to: Option<i64>) {
+        let now = unix_ms(self.clock.now());
+        if let Err(e) = self.store.track_active(chain.as_str(), from, to, now).await {
             tracing::warn!(error = %e, "could not update the active-session statistics");
         }
     }
@@ -397,7 +396,7 @@ impl WalletSessions {
                 // A rotated token replayed after its grace: it was stolen, or the client is
                 // broken. Either way the session can no longer be trusted.
                 self.store.delete_session(tag, &r.sid).await?;
-                self.track(r.chain, &r.sid, None).await;
+                self.track(r.chain, Some(r.ex), None).await;
                 self.audit
                     .record(
                         AuditEvent::new(AuditKind::TokenReuse, now_t)
@@ -420,6 +419,7 @@ impl WalletSessions {
         if now >= record.ex - dur_ms(self.settings.refresh_window) {
             let new_ex = (now + dur_ms(self.settings.ttl)).min(cap);
             if new_ex > record.ex {
+                let old_ex = record.ex;
                 record.ex = new_ex;
                 record.ls = now;
                 let sealed = self.seal(tag, &key_hash, &record);
@@ -430,7 +430,7 @@ impl WalletSessions {
                     .await?
                 {
                     refreshed = true;
-                    self.track(record.chain, &record.sid, Some(new_ex)).await;
+                    self.track(record.chain, Some(old_ex), Some(new_ex)).await;
                     self.audit
                         .record(
                             AuditEvent::new(AuditKind::Refresh, now_t)
@@ -469,7 +469,7 @@ impl WalletSessions {
             return Ok(());
         }
         self.store.delete_session(tag, &record.sid).await?;
-        self.track(record.chain, &record.sid, None).await;
+        self.track(record.chain, Some(record.ex), None).await;
         self.audit
             .record(
                 AuditEvent::new(AuditKind::BindingMismatch, self.clock.now())
@@ -507,6 +507,7 @@ impl WalletSessions {
             return Ok(None);
         };
         let cap = record.ca + dur_ms(self.settings.max_lifetime);
+        let old_ex = record.ex;
         record.ex = (now + dur_ms(self.settings.ttl)).min(cap);
         record.ls = now;
         if record.ex <= now {
@@ -535,7 +536,8 @@ impl WalletSessions {
         if !ok {
             return Ok(None);
         }
-        self.track(record.chain, &record.sid, Some(record.ex)).await;
+        self.track(record.chain, Some(old_ex), Some(record.ex))
+            .await;
         self.audit
             .record(
                 AuditEvent::new(AuditKind::Rotation, now_t)
@@ -556,9 +558,18 @@ impl WalletSessions {
         chain: Chain,
         session_id: &str,
     ) -> Result<bool, StoreError> {
+        // Its expiry, for the statistics (a revocation is rare: one more read is fine).
+        let expiry = self
+            .store
+            .list_sessions(tag)
+            .await?
+            .into_iter()
+            .find(|(e, _)| e.session_id == session_id)
+            .and_then(|(e, sealed)| self.open(tag, &e.token_hash, &sealed))
+            .map(|r| r.ex);
         let existed = self.store.delete_session(tag, session_id).await?;
         if existed {
-            self.track(chain, session_id, None).await;
+            self.track(chain, expiry, None).await;
         }
         Ok(existed)
     }
@@ -571,8 +582,9 @@ impl WalletSessions {
         let tag = wallet_tag(chain, address);
         let listed = self.store.list_sessions(&tag).await?;
         let n = self.store.delete_wallet_sessions(&tag).await?;
-        for (e, _) in listed {
-            self.track(chain, &e.session_id, None).await;
+        for (e, sealed) in listed {
+            let expiry = self.open(&tag, &e.token_hash, &sealed).map(|r| r.ex);
+            self.track(chain, expiry, None).await;
         }
         Ok(n)
     }

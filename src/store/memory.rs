@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{IndexEntry, NewSession, RateDecision, SessionEntry, Store, StoreResult};
+use super::{
+    active_bucket, IndexEntry, NewSession, RateDecision, SessionEntry, Store, StoreResult,
+};
 
 /// Upper bound on outstanding nonces; beyond it the oldest are dropped.
 pub const MAX_NONCES: usize = 200_000;
@@ -39,7 +41,8 @@ struct Inner {
     index: HashMap<String, Vec<IndexEntry>>,
     rate: HashMap<String, Expiring<VecDeque<i64>>>,
     audit: VecDeque<Vec<u8>>,
-    active: HashMap<String, HashMap<String, i64>>,
+    /// Per chain: expiry minute → sessions.
+    active: HashMap<String, std::collections::BTreeMap<i64, i64>>,
     writes: u64,
 }
 
@@ -170,7 +173,7 @@ impl Store for MemoryStore {
         tag: &str,
         new: NewSession<'_>,
         max: usize,
-    ) -> StoreResult<Vec<IndexEntry>> {
+    ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
         let now = Instant::now();
         let mut g = self.lock();
         g.prune_index(tag, now);
@@ -189,9 +192,16 @@ impl Store for MemoryStore {
         });
         entries.sort_by_key(|e| e.created_ms);
         let excess = entries.len().saturating_sub(max.max(1));
-        let evicted: Vec<IndexEntry> = entries.drain(..excess).collect();
-        for e in &evicted {
-            g.sessions.remove(&(tag.to_owned(), e.token_hash.clone()));
+        let mut evicted = Vec::with_capacity(excess);
+        for e in entries.drain(..excess) {
+            let record = match g.sessions.remove(&(tag.to_owned(), e.token_hash.clone())) {
+                Some(Expiring {
+                    value: SessionEntry::Live(r),
+                    ..
+                }) => r,
+                _ => Vec::new(),
+            };
+            evicted.push((e, record));
         }
         g.index.insert(tag.to_owned(), entries);
         g.wrote(now);
@@ -398,28 +408,32 @@ impl Store for MemoryStore {
     async fn track_active(
         &self,
         chain: &str,
-        session_id: &str,
-        expires_ms: Option<i64>,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+        now_ms: i64,
     ) -> StoreResult<()> {
         let mut g = self.lock();
-        let set = g.active.entry(chain.to_owned()).or_default();
-        match expires_ms {
-            Some(ms) => {
-                set.insert(session_id.to_owned(), ms);
-            }
-            None => {
-                set.remove(session_id);
-            }
+        let buckets = g.active.entry(chain.to_owned()).or_default();
+        if let Some(b) = from_ms
+            .map(active_bucket)
+            .filter(|b| *b >= active_bucket(now_ms))
+        {
+            *buckets.entry(b).or_default() -= 1;
+        }
+        if let Some(b) = to_ms.map(active_bucket) {
+            *buckets.entry(b).or_default() += 1;
         }
         Ok(())
     }
 
     async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64> {
         let mut g = self.lock();
-        let Some(set) = g.active.get_mut(chain) else {
+        let Some(buckets) = g.active.get_mut(chain) else {
             return Ok(0);
         };
-        set.retain(|_, exp| *exp > now_ms);
-        Ok(set.len() as u64)
+        let current = active_bucket(now_ms);
+        buckets.retain(|b, _| *b >= current);
+        let sum: i64 = buckets.values().sum();
+        Ok(u64::try_from(sum).unwrap_or(0))
     }
 }

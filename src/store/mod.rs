@@ -36,6 +36,15 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// Width of a bucket of the active-session statistics.
+pub const ACTIVE_BUCKET_MS: i64 = 60_000;
+
+/// The bucket of the active-session statistics that a time falls in.
+#[must_use]
+pub fn active_bucket(ms: i64) -> i64 {
+    ms.div_euclid(ACTIVE_BUCKET_MS)
+}
+
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -134,8 +143,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates a session of the wallet `tag` and adds it to the wallet's index. When the wallet
     /// then has more than `max` live sessions, the oldest (by `created_ms`) are deleted in the
-    /// same atomic step and their entries returned. Index entries whose record has expired are
-    /// pruned.
+    /// same atomic step and returned with their records. Index entries whose record has expired
+    /// are pruned.
     ///
     /// # Errors
     /// Any backend failure.
@@ -144,7 +153,7 @@ pub trait Store: Send + Sync + 'static {
         tag: &str,
         new: NewSession<'_>,
         max: usize,
-    ) -> StoreResult<Vec<IndexEntry>>;
+    ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>>;
 
     /// Reads what a token hash points at.
     ///
@@ -250,19 +259,23 @@ pub trait Store: Send + Sync + 'static {
     /// Any backend failure.
     async fn audit_read(&self, limit: usize) -> StoreResult<Vec<Vec<u8>>>;
 
-    /// Records that a session of `chain` is active until `expires_ms` (for statistics); a
-    /// later call for the same id moves its expiry; `None` removes it.
+    /// Moves one session of `chain` in the active-session statistics: from the minute bucket of
+    /// its old expiry `from_ms` (`None`: a new session) to that of its new expiry `to_ms`
+    /// (`None`: it ended). The statistics cost a counter per chain and minute, not an entry per
+    /// session.
     ///
     /// # Errors
     /// Any backend failure.
     async fn track_active(
         &self,
         chain: &str,
-        session_id: &str,
-        expires_ms: Option<i64>,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+        now_ms: i64,
     ) -> StoreResult<()>;
 
-    /// Number of sessions of `chain` tracked as active at `now_ms` (expired ones are pruned).
+    /// Number of sessions of `chain` tracked as active at `now_ms`, to the minute: sessions whose
+    /// expiry falls in the current minute still count. Buckets of past minutes are pruned.
     ///
     /// # Errors
     /// Any backend failure.

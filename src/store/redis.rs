@@ -25,8 +25,8 @@
 //! session entries carry their own; the index is given the longest remaining TTL of the sessions
 //! it lists by every script that touches it (so it never dies before them, nor outlives the last
 //! of them), and is deleted when it lists none; a rate budget lives one window after its last
-//! hit; the audit stream [`AUDIT_TTL`] after its last append; an active-session set until its
-//! latest expiry plus [`ACTIVE_SLACK`].
+//! hit; the audit stream [`AUDIT_TTL`] after its last append; the active-session buckets of a
+//! chain (a hash: expiry minute → count) until the latest expiry written plus [`ACTIVE_SLACK`].
 //!
 //! # Atomicity and cluster safety
 //! A nonce is created with `SET NX PX` and taken with `GETDEL`. Every change touching several
@@ -55,7 +55,10 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 
-use super::{IndexEntry, NewSession, RateDecision, SessionEntry, Store, StoreError, StoreResult};
+use super::{
+    active_bucket, IndexEntry, NewSession, RateDecision, SessionEntry, Store, StoreError,
+    StoreResult,
+};
 
 /// Type byte of a live session record.
 const LIVE: u8 = b'L';
@@ -124,7 +127,7 @@ end
 ";
 
 /// KEYS: index, new record. ARGV: record prefix, session id, token hash, created ms, entry,
-/// ttl ms, max. Returns the evicted entries, flat: id, hash, created.
+/// ttl ms, max. Returns the evicted entries, flat: id, hash, created, stored entry.
 const LUA_CREATE: &str = r"
 local idx, rec, rp = KEYS[1], KEYS[2], ARGV[1]
 local sid, hash, created = ARGV[2], ARGV[3], ARGV[4]
@@ -145,11 +148,13 @@ local excess = #entries - max
 local evicted, kept = {}, {}
 for i, e in ipairs(entries) do
   if i <= excess then
+    local gone = redis.call('GET', rp .. e[2]) or ''
     redis.call('DEL', rp .. e[2])
     redis.call('HDEL', idx, e[1])
     evicted[#evicted + 1] = e[1]
     evicted[#evicted + 1] = e[2]
     evicted[#evicted + 1] = e[3]
+    evicted[#evicted + 1] = gone
   else
     kept[#kept + 1] = e
   end
@@ -261,25 +266,35 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 ";
 
-/// KEYS: active set. ARGV: session id, expiry ms (empty: remove), slack ms.
+/// KEYS: active-session buckets (a hash: expiry minute → sessions). ARGV: bucket to leave
+/// (empty: none), bucket to join (empty: none), current bucket, TTL ms the key must have at least.
 const LUA_TRACK: &str = r"
 local key = KEYS[1]
-if ARGV[2] == '' then
-  redis.call('ZREM', key, ARGV[1])
-else
-  redis.call('ZADD', key, ARGV[2], ARGV[1])
+if ARGV[1] ~= '' and tonumber(ARGV[1]) >= tonumber(ARGV[3]) then
+  if redis.call('HINCRBY', key, ARGV[1], -1) <= 0 then redis.call('HDEL', key, ARGV[1]) end
 end
-local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-if top[2] then
-  redis.call('PEXPIREAT', key, string.format('%d', tonumber(top[2]) + tonumber(ARGV[3])))
+if ARGV[2] ~= '' then
+  redis.call('HINCRBY', key, ARGV[2], 1)
+  if redis.call('PTTL', key) < tonumber(ARGV[4]) then
+    redis.call('PEXPIRE', key, ARGV[4])
+  end
 end
 return 1
 ";
 
-/// KEYS: active set. ARGV: now ms. Prunes expired entries and counts the rest.
+/// KEYS: active-session buckets. ARGV: current bucket. Drops past buckets, sums the rest.
 const LUA_COUNT: &str = r"
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-return redis.call('ZCARD', KEYS[1])
+local all = redis.call('HGETALL', KEYS[1])
+local current, sum = tonumber(ARGV[1]), 0
+for i = 1, #all, 2 do
+  if tonumber(all[i]) < current then
+    redis.call('HDEL', KEYS[1], all[i])
+  else
+    sum = sum + tonumber(all[i + 1])
+  end
+end
+if sum < 0 then sum = 0 end
+return sum
 ";
 
 /// The compiled scripts (each carries its SHA1 for `EVALSHA`).
@@ -602,7 +617,7 @@ impl Store for RedisStore {
         tag: &str,
         new: NewSession<'_>,
         max: usize,
-    ) -> StoreResult<Vec<IndexEntry>> {
+    ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
         let mut inv = self.scripts.create.prepare_invoke();
         inv.key(self.index_key(tag))
             .key(self.record_key(tag, new.token_hash))
@@ -616,10 +631,16 @@ impl Store for RedisStore {
         let flat: Vec<Vec<u8>> = self
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        let mut evicted = Vec::with_capacity(flat.len() / 3);
+        let mut evicted = Vec::with_capacity(flat.len() / 4);
         let mut it = flat.into_iter();
-        while let (Some(id), Some(hash), Some(created)) = (it.next(), it.next(), it.next()) {
-            evicted.push(index_entry(id, hash, &created)?);
+        while let (Some(id), Some(hash), Some(created), Some(stored)) =
+            (it.next(), it.next(), it.next(), it.next())
+        {
+            let record = match decode_entry(&stored) {
+                Ok(SessionEntry::Live(r)) => r,
+                _ => Vec::new(),
+            };
+            evicted.push((index_entry(id, hash, &created)?, record));
         }
         Ok(evicted)
     }
@@ -803,14 +824,27 @@ impl Store for RedisStore {
     async fn track_active(
         &self,
         chain: &str,
-        session_id: &str,
-        expires_ms: Option<i64>,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+        now_ms: i64,
     ) -> StoreResult<()> {
+        let keep_ms = to_ms.map_or(0, |to| {
+            (to - now_ms).max(0) + i64::try_from(ttl_ms(ACTIVE_SLACK)).unwrap_or(i64::MAX)
+        });
         let mut inv = self.scripts.track.prepare_invoke();
         inv.key(self.active_key(chain))
-            .arg(session_id)
-            .arg(expires_ms.map(|ms| ms.to_string()).unwrap_or_default())
-            .arg(ttl_ms(ACTIVE_SLACK));
+            .arg(
+                from_ms
+                    .map(|ms| active_bucket(ms).to_string())
+                    .unwrap_or_default(),
+            )
+            .arg(
+                to_ms
+                    .map(|ms| active_bucket(ms).to_string())
+                    .unwrap_or_default(),
+            )
+            .arg(active_bucket(now_ms))
+            .arg(keep_ms);
         let _: i64 = self
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
@@ -819,7 +853,7 @@ impl Store for RedisStore {
 
     async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64> {
         let mut inv = self.scripts.count.prepare_invoke();
-        inv.key(self.active_key(chain)).arg(now_ms);
+        inv.key(self.active_key(chain)).arg(active_bucket(now_ms));
         self.run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await
     }

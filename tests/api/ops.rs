@@ -97,6 +97,11 @@ async fn admin_routes(b: Backend) {
     app.get("/api/me", Some(&t1))
         .await
         .assert_error(401, "unauthenticated");
+    let s = app.get("/admin/sessions/stats", Some(ADMIN)).await;
+    assert_eq!(
+        s.body["activeSessions"]["total"], 1,
+        "ended sessions leave the count"
+    );
     app.get("/api/me", Some(&t2))
         .await
         .assert_error(401, "unauthenticated");

@@ -163,6 +163,13 @@ async fn per_wallet_limit_evicts_oldest_under_concurrency(b: Backend) {
         5,
         "the limit holds under 20 concurrent sign-ins"
     );
+    let active = app
+        .state
+        .sessions()
+        .count_active(Chain::Ethereum)
+        .await
+        .unwrap();
+    assert_eq!(active, 5, "evicted sessions leave the active count");
     app.get("/api/me", Some(&oldest))
         .await
         .assert_error(401, "unauthenticated");
