@@ -147,3 +147,55 @@ async fn sessions_of_one_kind_are_not_the_other(b: Backend) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+mod rate {
+    use super::*;
+    both_stores!(login_is_rate_limited_per_ip_and_per_username);
+}
+
+/// The login budget: per client IP, and per username across IPs (a password-spraying client
+/// that rotates its address still hits the username's budget).
+async fn login_is_rate_limited_per_ip_and_per_username(b: Backend) {
+    let app = crate::helpers::spawn_app_with(b, |c| {
+        c.rate_limit_per_min = 3;
+        c.trust_proxy = true;
+    })
+    .await;
+    app.state
+        .users()
+        .add("dave", "daves-password")
+        .await
+        .unwrap();
+    let attempt = |ip: &'static str, user: &'static str| {
+        let http = app.http.clone();
+        let url = app.url("/auth/user/login");
+        async move {
+            let r = http
+                .post(url)
+                .header("x-forwarded-for", ip)
+                .json(&json!({"username": user, "password": "wrong"}))
+                .send()
+                .await
+                .unwrap();
+            crate::helpers::Resp::from(r).await
+        }
+    };
+    // One IP, three users: the IP budget (3) runs out.
+    for user in ["u1", "u2", "u3"] {
+        attempt("198.51.100.1", user)
+            .await
+            .assert_error(401, "unauthenticated");
+    }
+    let r = attempt("198.51.100.1", "u4").await;
+    r.assert_error(429, "rate_limited");
+    assert!(r.header("retry-after").is_some());
+    // One user, fresh IPs each time: the username budget (3) runs out.
+    for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        attempt(ip, "dave")
+            .await
+            .assert_error(401, "unauthenticated");
+    }
+    attempt("203.0.113.4", "dave")
+        .await
+        .assert_error(429, "rate_limited");
+}
