@@ -2,10 +2,13 @@
 //! sign-ins over a real redis-server; the keys left in Redis must still be consistent (every
 //! index entry has its live record, every live record is indexed, every key but plain values
 //! has a TTL), and after a restart a session opened before the crash still works.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
+#![allow(clippy::expect_used, clippy::unwrap_used, dead_code)]
 
 #[path = "support/mod.rs"]
 mod support;
+
+#[path = "api/helpers.rs"]
+mod helpers;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, TcpListener};
@@ -14,60 +17,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy_primitives::{eip191_hash_message, keccak256, Address};
-use k256::ecdsa::SigningKey;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
-use wallet_auth::verify::{prepare_message, Chain, MessageParams};
 
+use helpers::Wallet;
 use support::redis_server::RedisServer;
 
 const DOMAIN: &str = "app.test:8080";
 const UA: &str = "wallet-auth-crash-test/1.0";
 const PREFIX: &str = "crash:";
 const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-
-struct Wallet {
-    address: String,
-    key: SigningKey,
-}
-
-impl Wallet {
-    fn new() -> Self {
-        let key = SigningKey::random(&mut rand::rngs::OsRng);
-        let point = key.verifying_key().to_encoded_point(false);
-        let hash = keccak256(&point.as_bytes()[1..]);
-        let address = Address::from_slice(&hash[12..]).to_checksum(None);
-        Wallet { address, key }
-    }
-
-    fn body(&self, nonce: &str) -> Value {
-        let uri = format!("http://{DOMAIN}/login");
-        let message = prepare_message(&MessageParams {
-            chain: Chain::Ethereum,
-            domain: DOMAIN,
-            address: &self.address,
-            statement: Some("Sign in to the crash test."),
-            uri: &uri,
-            chain_id: Some("1"),
-            nonce,
-            issued_at: OffsetDateTime::now_utc(),
-            expiration_time: None,
-        });
-        let prehash = eip191_hash_message(message.as_bytes());
-        let (sig, recid) = self
-            .key
-            .sign_prehash_recoverable(prehash.as_slice())
-            .expect("sign");
-        let mut bytes = sig.to_bytes().to_vec();
-        bytes.push(27 + recid.to_byte());
-        json!({
-            "chain": "ethereum",
-            "message": message,
-            "signature": format!("0x{}", hex::encode(bytes)),
-        })
-    }
-}
 
 /// The server process; SIGKILLed when dropped.
 struct ServerProcess {
@@ -149,7 +108,8 @@ async fn sign_in(http: &reqwest::Client, base: &str, wallet: &Wallet) -> Option<
         .await
         .ok()?;
     let n: Value = r.json().await.ok()?;
-    let body = wallet.body(n["nonce"].as_str()?);
+    let message = wallet.message(DOMAIN, n["nonce"].as_str()?, OffsetDateTime::now_utc());
+    let body = wallet.verify_body(&message);
     let r = http
         .post(format!("{base}/auth/verify"))
         .json(&body)
@@ -293,7 +253,7 @@ async fn sigkill_mid_sign_ins_leaves_redis_consistent_and_sessions_survive_resta
     let mut server = ServerProcess::start(&url).await;
     let http = client();
 
-    let first = Wallet::new();
+    let first = Wallet::ethereum();
     let token = sign_in(&http, &server.base, &first)
         .await
         .expect("sign-in before the crash");
@@ -301,7 +261,7 @@ async fn sigkill_mid_sign_ins_leaves_redis_consistent_and_sessions_survive_resta
 
     // Concurrent sign-ins over a few wallets (the per-wallet limit of 3 makes them evict),
     // until the server is killed.
-    let wallets: Arc<Vec<Wallet>> = Arc::new((0..6).map(|_| Wallet::new()).collect());
+    let wallets: Arc<Vec<Wallet>> = Arc::new((0..6).map(|_| Wallet::ethereum()).collect());
     let ok = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for t in 0..12 {
@@ -352,6 +312,8 @@ async fn sigkill_mid_sign_ins_leaves_redis_consistent_and_sessions_survive_resta
         200,
         "a session opened before the crash works after the restart"
     );
-    assert!(sign_in(&http, &server.base, &Wallet::new()).await.is_some());
+    assert!(sign_in(&http, &server.base, &Wallet::ethereum())
+        .await
+        .is_some());
     check_consistency(&url).await;
 }
