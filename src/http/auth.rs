@@ -2,7 +2,7 @@
 //! (`/auth/session`, `/auth/refresh`, `/auth/logout`, `/auth/logout-all`, `/auth/sessions`).
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -194,10 +194,6 @@ async fn nonce(
             expiration_time: None,
         })
     });
-    let chain_id_json = chain_id.map(|id| match (chain, id.parse::<u64>()) {
-        (Chain::Ethereum, Ok(n)) => serde_json::Value::from(n),
-        _ => serde_json::Value::from(id),
-    });
     let res = NonceResponse {
         nonce,
         issued_at: rfc3339(now),
@@ -205,7 +201,7 @@ async fn nonce(
         domain,
         uri: cfg.uri.clone(),
         chain,
-        chain_id: chain_id_json,
+        chain_id: chain_id_json(chain, chain_id.as_deref()),
         message,
     };
     Ok(no_store(Json(res).into_response()))
@@ -497,7 +493,6 @@ async fn revoke(
     State(st): State<AuthState>,
     ws: WalletSession,
     session_id: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    _headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     // A malformed path gets the contract's JSON error, not axum's plain-text rejection.
     let Path(session_id) = session_id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
