@@ -296,11 +296,11 @@ async fn session_crud(f: Fixture) {
     );
     assert!(s.list_sessions("other").await.unwrap().is_empty());
 
-    assert!(!s.delete_session("w", "unknown").await.unwrap());
-    assert!(s.delete_session("w", "s1").await.unwrap());
+    assert!(s.delete_session("w", "unknown").await.unwrap().is_none());
+    assert!(s.delete_session("w", "s1").await.unwrap().is_some());
     assert_eq!(s.get_session("w", "h1").await.unwrap(), None);
     assert!(s.list_sessions("w").await.unwrap().is_empty());
-    assert!(!s.delete_session("w", "s1").await.unwrap());
+    assert!(s.delete_session("w", "s1").await.unwrap().is_none());
 
     if let Some(raw) = &f.raw {
         assert!(
@@ -501,7 +501,7 @@ async fn rotate_session(f: Fixture) {
         .rotate_session("w", "s1", "h2", "h3", b"r3", LONG, LONG, at + 1)
         .await
         .unwrap());
-    assert!(s.delete_session("w", "s1").await.unwrap());
+    assert!(s.delete_session("w", "s1").await.unwrap().is_some());
     assert_eq!(s.get_session("w", "h3").await.unwrap(), None);
     assert!(s.list_sessions("w").await.unwrap().is_empty());
 }
@@ -624,14 +624,14 @@ async fn delete_wallet_sessions(f: Fixture) {
         .rotate_session("w", "s1", "h1", "h1b", b"r", LONG, LONG, t0)
         .await
         .unwrap());
-    assert_eq!(s.delete_wallet_sessions("w").await.unwrap(), 3);
+    assert_eq!(s.delete_wallet_sessions("w").await.unwrap().len(), 3);
     for hash in ["h0", "h1b", "h2"] {
         assert_eq!(s.get_session("w", hash).await.unwrap(), None, "{hash}");
     }
     assert!(s.list_sessions("w").await.unwrap().is_empty());
-    assert_eq!(s.delete_wallet_sessions("w").await.unwrap(), 0);
+    assert_eq!(s.delete_wallet_sessions("w").await.unwrap().len(), 0);
     assert_eq!(s.list_sessions("other").await.unwrap().len(), 1);
-    assert_eq!(s.delete_wallet_sessions("nobody").await.unwrap(), 0);
+    assert_eq!(s.delete_wallet_sessions("nobody").await.unwrap().len(), 0);
     if let Some(raw) = &f.raw {
         assert_eq!(raw.hlen(&raw.index_key("w")).await, 0);
         assert_eq!(
@@ -659,8 +659,8 @@ async fn expired_sessions_are_pruned(f: Fixture) {
     if let Some(raw) = &f.raw {
         assert_eq!(raw.hlen(&raw.index_key("w")).await, 1, "pruned from index");
     }
-    assert!(!s.delete_session("w", "s1").await.unwrap());
-    assert_eq!(s.delete_wallet_sessions("w").await.unwrap(), 1);
+    assert!(s.delete_session("w", "s1").await.unwrap().is_none());
+    assert_eq!(s.delete_wallet_sessions("w").await.unwrap().len(), 1);
 }
 
 async fn expired_sessions_do_not_count(f: Fixture) {

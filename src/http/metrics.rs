@@ -271,7 +271,11 @@ impl Store for MeteredStore {
         )
         .await
     }
-    async fn delete_session(&self, tag: &str, session_id: &str) -> StoreResult<bool> {
+    async fn delete_session(
+        &self,
+        tag: &str,
+        session_id: &str,
+    ) -> StoreResult<Option<(IndexEntry, Vec<u8>)>> {
         self.timed("delete_session", self.inner.delete_session(tag, session_id))
             .await
     }
@@ -279,7 +283,7 @@ impl Store for MeteredStore {
         self.timed("list_sessions", self.inner.list_sessions(tag))
             .await
     }
-    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<usize> {
+    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
         self.timed(
             "delete_wallet_sessions",
             self.inner.delete_wallet_sessions(tag),

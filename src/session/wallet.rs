@@ -558,20 +558,12 @@ impl WalletSessions {
         chain: Chain,
         session_id: &str,
     ) -> Result<bool, StoreError> {
-        // Its expiry, for the statistics (a revocation is rare: one more read is fine).
-        let expiry = self
-            .store
-            .list_sessions(tag)
-            .await?
-            .into_iter()
-            .find(|(e, _)| e.session_id == session_id)
-            .and_then(|(e, sealed)| self.open(tag, &e.token_hash, &sealed))
-            .map(|r| r.ex);
-        let existed = self.store.delete_session(tag, session_id).await?;
-        if existed {
-            self.track(chain, expiry, None).await;
-        }
-        Ok(existed)
+        let Some((e, sealed)) = self.store.delete_session(tag, session_id).await? else {
+            return Ok(false);
+        };
+        let expiry = self.open(tag, &e.token_hash, &sealed).map(|r| r.ex);
+        self.track(chain, expiry, None).await;
+        Ok(true)
     }
 
     /// Ends every session of a wallet, everywhere; how many there were.
@@ -580,13 +572,12 @@ impl WalletSessions {
     /// The store failed.
     pub async fn revoke_all(&self, chain: Chain, address: &str) -> Result<usize, StoreError> {
         let tag = wallet_tag(chain, address);
-        let listed = self.store.list_sessions(&tag).await?;
-        let n = self.store.delete_wallet_sessions(&tag).await?;
-        for (e, sealed) in listed {
-            let expiry = self.open(&tag, &e.token_hash, &sealed).map(|r| r.ex);
+        let deleted = self.store.delete_wallet_sessions(&tag).await?;
+        for (e, sealed) in &deleted {
+            let expiry = self.open(&tag, &e.token_hash, sealed).map(|r| r.ex);
             self.track(chain, expiry, None).await;
         }
-        Ok(n)
+        Ok(deleted.len())
     }
 
     /// The live sessions of the wallet `tag`, oldest first.

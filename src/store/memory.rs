@@ -74,6 +74,17 @@ impl Inner {
             .map(|e| &e.value)
     }
 
+    /// Removes a session entry, returning its record when it was live.
+    fn take_live(&mut self, tag: &str, hash: &str) -> Vec<u8> {
+        match self.sessions.remove(&(tag.to_owned(), hash.to_owned())) {
+            Some(Expiring {
+                value: SessionEntry::Live(r),
+                ..
+            }) => r,
+            _ => Vec::new(),
+        }
+    }
+
     /// Drops index entries whose record is gone, and the index when it is empty.
     fn prune_index(&mut self, tag: &str, now: Instant) {
         let Some(entries) = self.index.get(tag) else {
@@ -194,13 +205,7 @@ impl Store for MemoryStore {
         let excess = entries.len().saturating_sub(max.max(1));
         let mut evicted = Vec::with_capacity(excess);
         for e in entries.drain(..excess) {
-            let record = match g.sessions.remove(&(tag.to_owned(), e.token_hash.clone())) {
-                Some(Expiring {
-                    value: SessionEntry::Live(r),
-                    ..
-                }) => r,
-                _ => Vec::new(),
-            };
+            let record = g.take_live(tag, &e.token_hash);
             evicted.push((e, record));
         }
         g.index.insert(tag.to_owned(), entries);
@@ -285,22 +290,26 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
-    async fn delete_session(&self, tag: &str, session_id: &str) -> StoreResult<bool> {
+    async fn delete_session(
+        &self,
+        tag: &str,
+        session_id: &str,
+    ) -> StoreResult<Option<(IndexEntry, Vec<u8>)>> {
         let now = Instant::now();
         let mut g = self.lock();
         g.prune_index(tag, now);
         let Some(entries) = g.index.get_mut(tag) else {
-            return Ok(false);
+            return Ok(None);
         };
         let Some(pos) = entries.iter().position(|e| e.session_id == session_id) else {
-            return Ok(false);
+            return Ok(None);
         };
         let entry = entries.remove(pos);
         if entries.is_empty() {
             g.index.remove(tag);
         }
-        g.sessions.remove(&(tag.to_owned(), entry.token_hash));
-        Ok(true)
+        let record = g.take_live(tag, &entry.token_hash);
+        Ok(Some((entry, record)))
     }
 
     async fn list_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
@@ -318,15 +327,18 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<usize> {
+    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
         let now = Instant::now();
         let mut g = self.lock();
         g.prune_index(tag, now);
         let entries = g.index.remove(tag).unwrap_or_default();
-        for e in &entries {
-            g.sessions.remove(&(tag.to_owned(), e.token_hash.clone()));
-        }
-        Ok(entries.len())
+        Ok(entries
+            .into_iter()
+            .map(|e| {
+                let record = g.take_live(tag, &e.token_hash);
+                (e, record)
+            })
+            .collect())
     }
 
     async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {

@@ -195,12 +195,17 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> StoreResult<bool>;
 
-    /// Deletes one session of the wallet by its public id (record, index entry and any rotation
-    /// marker pointing at it are dropped or become dangling-free). Returns whether it existed.
+    /// Deletes one live session of the wallet by its public id (record and index entry; a
+    /// rotation marker pointing at it is left dangling and leads nowhere). Returns the deleted
+    /// entry with its record, `None` when there was no such live session.
     ///
     /// # Errors
     /// Any backend failure.
-    async fn delete_session(&self, tag: &str, session_id: &str) -> StoreResult<bool>;
+    async fn delete_session(
+        &self,
+        tag: &str,
+        session_id: &str,
+    ) -> StoreResult<Option<(IndexEntry, Vec<u8>)>>;
 
     /// Lists a wallet's live sessions: index entries with their records, oldest first.
     ///
@@ -208,12 +213,12 @@ pub trait Store: Send + Sync + 'static {
     /// Any backend failure.
     async fn list_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>>;
 
-    /// Deletes every session of a wallet (records and index) in one atomic step; returns how
-    /// many live sessions there were.
+    /// Deletes every session of a wallet (records and index) in one atomic step; returns the
+    /// live sessions there were, with their records.
     ///
     /// # Errors
     /// Any backend failure.
-    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<usize>;
+    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>>;
 
     /// Reads a plain value (preferences, legacy user sessions, users).
     ///

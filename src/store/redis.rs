@@ -127,7 +127,7 @@ end
 ";
 
 /// KEYS: index, new record. ARGV: record prefix, session id, token hash, created ms, entry,
-/// ttl ms, max. Returns the evicted entries, flat: id, hash, created, stored entry.
+/// ttl ms, max. Returns the evicted entries, flat: id, hash, created, record.
 const LUA_CREATE: &str = r"
 local idx, rec, rp = KEYS[1], KEYS[2], ARGV[1]
 local sid, hash, created = ARGV[2], ARGV[3], ARGV[4]
@@ -148,13 +148,12 @@ local excess = #entries - max
 local evicted, kept = {}, {}
 for i, e in ipairs(entries) do
   if i <= excess then
-    local gone = redis.call('GET', rp .. e[2]) or ''
     redis.call('DEL', rp .. e[2])
     redis.call('HDEL', idx, e[1])
     evicted[#evicted + 1] = e[1]
     evicted[#evicted + 1] = e[2]
     evicted[#evicted + 1] = e[3]
-    evicted[#evicted + 1] = gone
+    evicted[#evicted + 1] = e[6]
   else
     kept[#kept + 1] = e
   end
@@ -194,24 +193,25 @@ expire_index(idx, live_entries(idx, rp))
 return 1
 ";
 
-/// KEYS: index. ARGV: record prefix, session id. Returns 1 when a live session was deleted.
+/// KEYS: index. ARGV: record prefix, session id. Returns the deleted live session, flat: id,
+/// hash, created, record (nothing when there was none).
 const LUA_DELETE: &str = r"
 local idx, rp = KEYS[1], ARGV[1]
-local found = 0
 local cur = redis.call('HGET', idx, ARGV[2])
+local out = {}
 if cur then
   redis.call('HDEL', idx, ARGV[2])
-  local h = split(cur)
+  local h, c = split(cur)
   if h then
     local v = redis.call('GET', rp .. h)
     if v and string.sub(v, 1, 1) == 'L' then
       redis.call('DEL', rp .. h)
-      found = 1
+      out = {ARGV[2], h, c, string.sub(v, 2)}
     end
   end
 end
 expire_index(idx, live_entries(idx, rp))
-return found
+return out
 ";
 
 /// KEYS: index. ARGV: record prefix. Returns the live sessions oldest first, flat: id, hash,
@@ -231,13 +231,20 @@ end
 return out
 ";
 
-/// KEYS: index. ARGV: record prefix. Returns how many live sessions were deleted.
+/// KEYS: index. ARGV: record prefix. Returns the deleted live sessions, flat: id, hash,
+/// created, record.
 const LUA_DELETE_ALL: &str = r"
 local idx, rp = KEYS[1], ARGV[1]
-local entries = live_entries(idx, rp)
-for _, e in ipairs(entries) do redis.call('DEL', rp .. e[2]) end
+local out = {}
+for _, e in ipairs(live_entries(idx, rp)) do
+  redis.call('DEL', rp .. e[2])
+  out[#out + 1] = e[1]
+  out[#out + 1] = e[2]
+  out[#out + 1] = e[3]
+  out[#out + 1] = e[6]
+end
 redis.call('DEL', idx)
-return #entries
+return out
 ";
 
 /// KEYS: budget. ARGV: now ms, window ms, limit, unique member. Returns 0 when allowed, else the
@@ -456,6 +463,18 @@ fn index_entry(id: Vec<u8>, hash: Vec<u8>, created: &[u8]) -> StoreResult<IndexE
     })
 }
 
+/// Sessions returned by a script as a flat list of id, hash, created, record.
+fn sessions_from_flat(flat: Vec<Vec<u8>>) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+    let mut out = Vec::with_capacity(flat.len() / 4);
+    let mut it = flat.into_iter();
+    while let (Some(id), Some(hash), Some(created), Some(record)) =
+        (it.next(), it.next(), it.next(), it.next())
+    {
+        out.push((index_entry(id, hash, &created)?, record));
+    }
+    Ok(out)
+}
+
 /// A process-wide counter that keeps rate-limit members unique within one millisecond.
 static RATE_SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -631,18 +650,7 @@ impl Store for RedisStore {
         let flat: Vec<Vec<u8>> = self
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        let mut evicted = Vec::with_capacity(flat.len() / 4);
-        let mut it = flat.into_iter();
-        while let (Some(id), Some(hash), Some(created), Some(stored)) =
-            (it.next(), it.next(), it.next(), it.next())
-        {
-            let record = match decode_entry(&stored) {
-                Ok(SessionEntry::Live(r)) => r,
-                _ => Vec::new(),
-            };
-            evicted.push((index_entry(id, hash, &created)?, record));
-        }
-        Ok(evicted)
+        sessions_from_flat(flat)
     }
 
     async fn get_session(&self, tag: &str, token_hash: &str) -> StoreResult<Option<SessionEntry>> {
@@ -700,15 +708,19 @@ impl Store for RedisStore {
         Ok(done == 1)
     }
 
-    async fn delete_session(&self, tag: &str, session_id: &str) -> StoreResult<bool> {
+    async fn delete_session(
+        &self,
+        tag: &str,
+        session_id: &str,
+    ) -> StoreResult<Option<(IndexEntry, Vec<u8>)>> {
         let mut inv = self.scripts.delete.prepare_invoke();
         inv.key(self.index_key(tag))
             .arg(self.record_prefix(tag))
             .arg(session_id);
-        let done: i64 = self
+        let flat: Vec<Vec<u8>> = self
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        Ok(done == 1)
+        Ok(sessions_from_flat(flat)?.pop())
     }
 
     async fn list_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
@@ -717,23 +729,16 @@ impl Store for RedisStore {
         let flat: Vec<Vec<u8>> = self
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        let mut out = Vec::with_capacity(flat.len() / 4);
-        let mut it = flat.into_iter();
-        while let (Some(id), Some(hash), Some(created), Some(record)) =
-            (it.next(), it.next(), it.next(), it.next())
-        {
-            out.push((index_entry(id, hash, &created)?, record));
-        }
-        Ok(out)
+        sessions_from_flat(flat)
     }
 
-    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<usize> {
+    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
         let mut inv = self.scripts.delete_all.prepare_invoke();
         inv.key(self.index_key(tag)).arg(self.record_prefix(tag));
-        let n: u64 = self
+        let flat: Vec<Vec<u8>> = self
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        usize::try_from(n).map_err(|_| corrupt("session count"))
+        sessions_from_flat(flat)
     }
 
     async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
