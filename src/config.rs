@@ -20,6 +20,20 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+/// Most trusted proxies `TRUST_PROXY_HOPS` accepts.
+pub const MAX_PROXY_HOPS: u8 = 16;
+
+/// The scheme of an absolute URI (`https` of `https://app.example.com/login`), when it has
+/// one followed by `://`.
+#[must_use]
+pub fn uri_scheme(uri: &str) -> Option<&str> {
+    let (scheme, rest) = uri.split_once("://")?;
+    let mut chars = scheme.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    (first_ok && rest_ok && !rest.is_empty()).then_some(scheme)
+}
+
 fn bad(var: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError {
         var,
@@ -150,9 +164,10 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     /// `AUTH_DOMAINS`: domains accepted in signed messages; the first is the default.
     pub domains: Vec<String>,
-    /// `AUTH_URI`: URI put into prepared messages.
+    /// `AUTH_URI`: URI put into prepared messages; its scheme is the one messages must use.
     pub uri: String,
-    /// `AUTH_STRICT_URI`: also require the message URI's authority to be one of the domains.
+    /// `AUTH_STRICT_URI` (default on): also require the message URI's origin to be
+    /// `AUTH_URI`'s scheme with one of the domains.
     pub strict_uri: bool,
     /// `ETH_CHAIN_IDS`.
     pub eth_chain_ids: EthChainIds,
@@ -185,6 +200,9 @@ pub struct Config {
     pub binding: Binding,
     /// `TRUST_PROXY`.
     pub trust_proxy: bool,
+    /// `TRUST_PROXY_HOPS`: how many trusted proxies append to `X-Forwarded-For` (the client is
+    /// the entry this many places from the right).
+    pub trust_proxy_hops: u8,
     /// `COOKIE_SECURE`.
     pub cookie_secure: bool,
     /// `COOKIE_SAMESITE`.
@@ -283,13 +301,16 @@ impl Config {
             return Err(bad("AUTH_DOMAINS", format!("{d:?} is not a host[:port]")));
         }
         let uri = get("AUTH_URI").unwrap_or_else(|| "http://localhost:8080".into());
-        if !uri.contains(':') || uri.contains(char::is_whitespace) {
-            return Err(bad("AUTH_URI", format!("{uri:?} is not an absolute URI")));
+        if uri_scheme(&uri).is_none() || uri.contains(char::is_whitespace) {
+            return Err(bad(
+                "AUTH_URI",
+                format!("{uri:?} is not an absolute URI (scheme://host…)"),
+            ));
         }
         let strict_uri = get("AUTH_STRICT_URI")
             .map(|v| parse_bool("AUTH_STRICT_URI", &v))
             .transpose()?
-            .unwrap_or(false);
+            .unwrap_or(true);
 
         let eth_raw = get("ETH_CHAIN_IDS").unwrap_or_else(|| "1".into());
         let eth_chain_ids = if eth_raw.trim() == "*" {
@@ -388,6 +409,18 @@ impl Config {
                 .map(|b| b.unwrap_or(default))
         };
         let trust_proxy = flag("TRUST_PROXY", false)?;
+        let trust_proxy_hops = match get("TRUST_PROXY_HOPS") {
+            None => 1,
+            Some(v) => match v.trim().parse::<u8>() {
+                Ok(n @ 1..=MAX_PROXY_HOPS) => n,
+                _ => {
+                    return Err(bad(
+                        "TRUST_PROXY_HOPS",
+                        format!("{v:?} is not a number of proxies from 1 to {MAX_PROXY_HOPS}"),
+                    ))
+                }
+            },
+        };
         let cookie_secure = flag("COOKIE_SECURE", true)?;
         let cookie_samesite = match get("COOKIE_SAMESITE")
             .unwrap_or_else(|| "lax".into())
@@ -476,6 +509,7 @@ impl Config {
             clock_skew,
             binding,
             trust_proxy,
+            trust_proxy_hops,
             cookie_secure,
             cookie_samesite,
             rate_limit_per_min,
@@ -547,6 +581,7 @@ impl Config {
                 }
             ),
             format!("TRUST_PROXY={}", self.trust_proxy),
+            format!("TRUST_PROXY_HOPS={}", self.trust_proxy_hops),
             format!("COOKIE_SECURE={}", self.cookie_secure),
             format!(
                 "COOKIE_SAMESITE={}",
@@ -645,6 +680,34 @@ mod tests {
         }
         let e = with(&[("REDIS_URL", "redis://127.0.0.1:6379")]).unwrap_err();
         assert_eq!(e.var, "SESSION_ENCRYPTION_KEY");
+    }
+
+    #[test]
+    fn proxy_hops_and_uri_scheme() {
+        for (var, val) in [
+            ("TRUST_PROXY_HOPS", "0"),
+            ("TRUST_PROXY_HOPS", "17"),
+            ("TRUST_PROXY_HOPS", "-1"),
+            ("TRUST_PROXY_HOPS", "one"),
+            ("AUTH_URI", "localhost:8080"),
+            ("AUTH_URI", "://app.example.com"),
+            ("AUTH_URI", "1http://app.example.com"),
+            ("AUTH_URI", "https://"),
+            ("AUTH_STRICT_URI", "sometimes"),
+        ] {
+            let e = with(&[(var, val)]).unwrap_err();
+            assert_eq!(e.var, var, "{var}={val}");
+        }
+        let c = with(&[
+            ("TRUST_PROXY_HOPS", "2"),
+            ("AUTH_URI", "https://a.example/x"),
+        ])
+        .unwrap();
+        assert_eq!(c.trust_proxy_hops, 2);
+        assert_eq!(uri_scheme(&c.uri), Some("https"));
+        assert!(c.strict_uri, "the URI origin is checked unless turned off");
+        assert_eq!(Config::defaults().trust_proxy_hops, 1);
+        assert!(!with(&[("AUTH_STRICT_URI", "false")]).unwrap().strict_uri);
     }
 
     #[test]

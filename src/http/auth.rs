@@ -302,7 +302,8 @@ fn policy(st: &AuthState, chain: Chain, nonce: String) -> ApiResult<Policy> {
         NoncePolicy::Expect(nonce),
     )?
     .with_max_age(max_age)
-    .with_strict_uri_origin(cfg.strict_uri))
+    .with_strict_uri_origin(cfg.strict_uri)
+    .with_scheme(crate::config::uri_scheme(&cfg.uri).unwrap_or("https")))
 }
 
 #[utoipa::path(post, path = "/auth/verify", tag = "wallet sign-in",

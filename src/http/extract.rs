@@ -125,37 +125,62 @@ where
     }
 }
 
-/// Who is calling: user agent and client IP (from the socket, or from the last
-/// `X-Forwarded-For` entry — the one the trusted proxy appended — when `TRUST_PROXY=true`).
+/// Who is calling: user agent and client IP (from the socket, or, when `TRUST_PROXY=true`,
+/// from the `X-Forwarded-For` entry the trusted proxies appended; see [`forwarded_client`]).
 #[derive(Debug, Clone)]
 pub struct ClientInfo(pub RequestContext);
 
-fn client_context(parts: &Parts, trust_proxy: bool) -> RequestContext {
+/// The client IP kept when `TRUST_PROXY=true` and the request carries no usable
+/// `X-Forwarded-For` entry at the trusted position. It is never an address, so it never equals
+/// a real client's, and all such requests share one rate-limit budget.
+pub const UNKNOWN_CLIENT: &str = "unknown";
+
+/// The client address in `X-Forwarded-For` behind `hops` trusted proxies: each trusted proxy
+/// appends the address it received the request from, so the client is the entry `hops` places
+/// from the right (every header line joined in order, as RFC 7230 lists combine). Entries
+/// written by the client itself sit further left and are never read. The entry is read as an
+/// IP address, with a port (`198.51.100.7:4711`, `[2001:db8::1]:443`) or brackets stripped;
+/// anything else (`unknown`, an obfuscated name, a missing entry) is `None`: the address is
+/// never guessed from another entry or from the socket.
+#[must_use]
+pub fn forwarded_client(headers: &axum::http::HeaderMap, hops: u8) -> Option<std::net::IpAddr> {
+    let mut entries = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let text = value.to_str().ok()?;
+        entries.extend(text.split(',').map(str::trim));
+    }
+    let index = entries.len().checked_sub(usize::from(hops.max(1)))?;
+    parse_forwarded_ip(entries.get(index)?)
+}
+
+fn parse_forwarded_ip(entry: &str) -> Option<std::net::IpAddr> {
+    use std::net::{IpAddr, SocketAddr};
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(sock) = entry.parse::<SocketAddr>() {
+        return Some(sock.ip());
+    }
+    let inner = entry.strip_prefix('[')?.strip_suffix(']')?;
+    inner.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+}
+
+fn client_context(parts: &Parts, config: &crate::config::Config) -> RequestContext {
     let user_agent = parts
         .headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let forwarded = trust_proxy
-        .then(|| {
-            parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .map(str::trim)
-                .rfind(|s| s.parse::<std::net::IpAddr>().is_ok())
-                .map(str::to_owned)
-        })
-        .flatten();
-    let ip = forwarded.unwrap_or_else(|| {
+    let ip = if config.trust_proxy {
+        forwarded_client(&parts.headers, config.trust_proxy_hops)
+            .map_or_else(|| UNKNOWN_CLIENT.to_owned(), |ip| ip.to_string())
+    } else {
         parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
-    });
+            .map_or_else(|| UNKNOWN_CLIENT.to_owned(), |c| c.0.ip().to_string())
+    };
     RequestContext { user_agent, ip }
 }
 
@@ -168,7 +193,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let st = AuthState::from_ref(state);
-        Ok(ClientInfo(client_context(parts, st.config().trust_proxy)))
+        Ok(ClientInfo(client_context(parts, st.config())))
     }
 }
 
@@ -268,7 +293,7 @@ fn csrf_ok(parts: &Parts, st: &AuthState, session: &SessionInfo) -> bool {
 
 async fn authenticate(parts: &mut Parts, st: &AuthState) -> Result<WalletSession, ApiError> {
     let (token, via_cookie) = find_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
-    let ctx = client_context(parts, st.config().trust_proxy);
+    let ctx = client_context(parts, st.config());
     let auth = match st.sessions().validate(&token, &ctx).await? {
         Validation::Valid(a) => a,
         Validation::Invalid => return Err(ApiError::Unauthenticated),
@@ -338,6 +363,56 @@ where
                 Ok(OptionalWalletSession(None))
             }
             Err(_) => Ok(OptionalWalletSession(None)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod forwarded_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::forwarded_client;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn headers(lines: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for l in lines {
+            h.append("x-forwarded-for", HeaderValue::from_str(l).unwrap());
+        }
+        h
+    }
+
+    fn client(lines: &[&str], hops: u8) -> Option<String> {
+        forwarded_client(&headers(lines), hops).map(|ip| ip.to_string())
+    }
+
+    #[test]
+    fn the_entry_the_trusted_proxy_appended() {
+        let cases: &[(&[&str], u8, Option<&str>)] = &[
+            (&["203.0.113.9"], 1, Some("203.0.113.9")),
+            (&["6.6.6.6, 203.0.113.9"], 1, Some("203.0.113.9")),
+            (&["6.6.6.6,203.0.113.9:8443"], 1, Some("203.0.113.9")),
+            (&["6.6.6.6, [2001:db8::1]:443"], 1, Some("2001:db8::1")),
+            (&["6.6.6.6, [2001:db8::1]"], 1, Some("2001:db8::1")),
+            (&["6.6.6.6, 2001:db8::1"], 1, Some("2001:db8::1")),
+            (&["6.6.6.6", "203.0.113.9"], 1, Some("203.0.113.9")),
+            (&["6.6.6.6, 203.0.113.9, 10.0.0.1"], 2, Some("203.0.113.9")),
+            // What the proxy wrote is not an address: never fall back to another entry.
+            (&["6.6.6.6, unknown"], 1, None),
+            (&["6.6.6.6, _gazonk"], 1, None),
+            (&["6.6.6.6, 203.0.113.9 extra"], 1, None),
+            (&["6.6.6.6, "], 1, None),
+            (&["6.6.6.6, [203.0.113.9]"], 1, None),
+            (&["6.6.6.6, 203.0.113.9:99999"], 1, None),
+            // Fewer entries than trusted proxies: the request did not come through them all.
+            (&["203.0.113.9"], 2, None),
+            (&[], 1, None),
+        ];
+        for (lines, hops, want) in cases {
+            assert_eq!(
+                client(lines, *hops).as_deref(),
+                *want,
+                "{lines:?} hops={hops}"
+            );
         }
     }
 }

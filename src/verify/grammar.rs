@@ -186,9 +186,36 @@ pub(crate) fn is_ethereum_statement(s: &str) -> bool {
 }
 
 /// SIWS statement: the wallet standard restricts nothing but the line structure, so any text
-/// without control characters (no line breaks), non-empty.
+/// a person can read on one line, non-empty: no character that [`hides_or_reorders`].
 pub(crate) fn is_solana_statement(s: &str) -> bool {
-    !s.is_empty() && !s.chars().any(char::is_control)
+    !s.is_empty() && !s.chars().any(hides_or_reorders)
+}
+
+/// Characters that change what a person sees in a wallet's prompt without being visible
+/// themselves: controls (line breaks included), the Unicode line and paragraph separators
+/// (U+2028, U+2029: a second line the parser does not see), the bidirectional controls
+/// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069: text that displays in another order
+/// than it is signed), and invisible characters with no place in a sentence (U+200B zero-width
+/// space, U+2060–U+2064 word joiner and invisible operators, U+FEFF byte-order mark, U+FFF9–U+FFFB
+/// interlinear annotation, the U+E0000 tag block outside emoji tag sequences, which a statement
+/// has no use for). Zero-width (non-)joiners stay allowed: emoji and several scripts need them.
+pub(crate) fn hides_or_reorders(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{061C}'
+                | '\u{200B}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
 }
 
 /// EIP-4361 `nonce = 8*( ALPHA / DIGIT )`.
@@ -560,6 +587,36 @@ mod tests {
         assert!(is_solana_statement("caf\u{e9} \u{1f600}"));
         assert!(!is_solana_statement("a\rb"));
         assert!(!is_solana_statement(""));
+        // Emoji sequences keep their zero-width joiner.
+        assert!(is_solana_statement(
+            "family \u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}"
+        ));
+        // Line separators and everything that reorders or hides text, in both formats.
+        for c in [
+            '\u{2028}',
+            '\u{2029}',
+            '\u{061C}',
+            '\u{200B}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{202A}',
+            '\u{202B}',
+            '\u{202C}',
+            '\u{202D}',
+            '\u{202E}',
+            '\u{2060}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{FEFF}',
+            '\u{85}',
+            '\u{E0041}',
+        ] {
+            let text = format!("Pay 10{c} to alice");
+            assert!(!is_solana_statement(&text), "U+{:04X}", u32::from(c));
+            assert!(!is_ethereum_statement(&text), "U+{:04X}", u32::from(c));
+        }
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub struct Policy {
     pub nonce: NoncePolicy,
     /// Whether the `URI`'s authority must also be one of `domains`.
     pub strict_uri_origin: bool,
+    /// The scheme the server is reached with (`https`, from its own URI), compared
+    /// case-insensitively: an EIP-4361 scheme prefix must equal it, and so must the `URI`'s
+    /// scheme when the URI origin is checked. `None`: any scheme.
+    pub scheme: Option<String>,
 }
 
 impl Policy {
@@ -70,6 +74,7 @@ impl Policy {
             max_age: None,
             nonce,
             strict_uri_origin: false,
+            scheme: None,
         };
         policy.validate()?;
         Ok(policy)
@@ -89,6 +94,14 @@ impl Policy {
         self
     }
 
+    /// Requires messages to use `scheme` (the scheme of the server's own URI): the EIP-4361
+    /// scheme prefix, when written, and the `URI`'s scheme when the URI origin is checked.
+    #[must_use]
+    pub fn with_scheme(mut self, scheme: impl Into<String>) -> Self {
+        self.scheme = Some(scheme.into());
+        self
+    }
+
     /// Checks that every input is there (the fields are public, so this runs on every
     /// verification too).
     pub(crate) fn validate(&self) -> Result<(), VerifyError> {
@@ -100,6 +113,9 @@ impl Policy {
         }
         if matches!(&self.nonce, NoncePolicy::Expect(n) if n.is_empty()) {
             return Err(VerifyError::MissingPolicy("expected nonce"));
+        }
+        if matches!(&self.scheme, Some(s) if !grammar::is_scheme(s)) {
+            return Err(VerifyError::MissingPolicy("scheme"));
         }
         Ok(())
     }
@@ -119,20 +135,34 @@ impl Policy {
             .any(|d| grammar::normalize_authority(strip_scheme(d)) == wanted)
     }
 
+    fn scheme_allowed(&self, scheme: &str) -> bool {
+        self.scheme
+            .as_deref()
+            .is_none_or(|wanted| wanted.eq_ignore_ascii_case(scheme))
+    }
+
     fn check_domain(&self, m: &ParsedMessage) -> Result<(), VerifyError> {
         if !self.domain_allowed(&m.domain) {
             return Err(VerifyError::DomainMismatch);
         }
+        if let Some(prefix) = &m.scheme {
+            if !self.scheme_allowed(prefix) {
+                return Err(VerifyError::DomainMismatch);
+            }
+        }
         if self.strict_uri_origin {
-            let uri_ok = m
-                .uri
-                .as_deref()
-                .and_then(grammar::uri_authority)
-                .is_some_and(|(scheme, authority)| {
-                    self.domain_allowed(authority)
-                        || without_default_port(scheme, authority)
-                            .is_some_and(|host| self.domain_allowed(host))
-                });
+            // EIP-4361 always has a URI; a SIWS message may leave it out, and then there is no
+            // origin to check. A URI that is there must be `scheme://authority` with our scheme
+            // and one of our domains as its authority.
+            let uri_ok = match m.uri.as_deref() {
+                None => m.chain == Chain::Solana,
+                Some(uri) => grammar::uri_authority(uri).is_some_and(|(scheme, authority)| {
+                    self.scheme_allowed(scheme)
+                        && (self.domain_allowed(authority)
+                            || without_default_port(scheme, authority)
+                                .is_some_and(|host| self.domain_allowed(host)))
+                }),
+            };
             if !uri_ok {
                 return Err(VerifyError::DomainMismatch);
             }

@@ -12,6 +12,7 @@ mod errors;
 mod legacy;
 mod openapi;
 mod ops;
+mod origin;
 mod redis_only;
 mod sessions;
 mod signin;
