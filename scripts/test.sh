@@ -2,10 +2,11 @@
 # Runs every test: unit, vectors, CLI, store suite and API tests on memory, a real
 # redis-server and a local 3-node Redis Cluster (the test harness starts and stops them), then
 # the JavaScript client and demo page in headless Chromium, then schemathesis against the
-# OpenAPI document (no 5xx allowed).
+# OpenAPI document (no 5xx allowed), then hadolint on the Dockerfile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-redis.sh
 cargo test --locked "$@"
 scripts/browser-test.sh
 scripts/schemathesis.sh
+scripts/check-container.sh

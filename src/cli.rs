@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `verify`, `user add|remove`, `config check`.
+//! The command line: `serve` (the default), `verify`, `user add|remove`, `config check`,
+//! `health`.
 
 use std::io::Read as _;
 use std::process::ExitCode;
@@ -34,6 +35,14 @@ enum Command {
     Config {
         #[command(subcommand)]
         action: ConfigAction,
+    },
+    /// Ask a running server's `GET /health` (for container health checks, where no HTTP client
+    /// is installed): exit 0 when it answers 200, 1 otherwise.
+    Health {
+        /// `host:port` of the server; default: `BIND_ADDR`, with a wildcard address replaced
+        /// by loopback.
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
     },
 }
 
@@ -79,8 +88,57 @@ pub fn main() -> ExitCode {
             }
             Err(e) => config_error(&e),
         },
+        Command::Health { addr } => health(addr),
         Command::Serve => with_runtime(serve),
         Command::User { action } => with_runtime(|| user(action)),
+    }
+}
+
+/// `GET /health` over a plain socket, bounded to two seconds in all.
+fn health(addr: Option<std::net::SocketAddr>) -> ExitCode {
+    use std::io::Write as _;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpStream};
+    use std::time::Duration;
+    let mut addr = match addr {
+        Some(a) => a,
+        None => match Config::from_env() {
+            Ok(c) => c.bind_addr,
+            Err(e) => return config_error(&e),
+        },
+    };
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        });
+    }
+    let limit = Duration::from_secs(2);
+    let answer = (|| -> std::io::Result<String> {
+        let mut stream = TcpStream::connect_timeout(&addr, limit)?;
+        stream.set_read_timeout(Some(limit))?;
+        stream.set_write_timeout(Some(limit))?;
+        write!(
+            stream,
+            "GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut head = [0u8; 64];
+        let n = stream.read(&mut head)?;
+        Ok(String::from_utf8_lossy(&head[..n]).into_owned())
+    })();
+    match answer {
+        Ok(line) if line.starts_with("HTTP/1.1 200 ") => {
+            println!("healthy");
+            ExitCode::SUCCESS
+        }
+        Ok(line) => {
+            let status = line.lines().next().unwrap_or("");
+            eprintln!("wallet-auth: unhealthy: {status}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("wallet-auth: unhealthy: {addr}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
