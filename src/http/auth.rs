@@ -15,7 +15,7 @@ use super::extract::{ClientInfo, JsonBody, OptionalJsonBody};
 use super::{ApiError, ApiResult, AuthState, WalletSession};
 use crate::config::EthChainIds;
 use crate::session::crypto::random_alphanumeric;
-use crate::session::{AuditEvent, AuditKind, SessionInfo};
+use crate::session::{AuditEvent, AuditKind, RotateOutcome, SessionInfo};
 use crate::verify::{self, Chain, ChainIdPolicy, MessageParams, NoncePolicy, Policy, VerifyError};
 
 /// Nonce length: 24 alphanumeric characters ≈ 142 bits.
@@ -398,8 +398,10 @@ async fn current(ws: WalletSession) -> Json<SessionBody> {
     responses((status = 200, description = "Rotated: a new token; the old one stops working", body = SessionBody,
         headers(("Set-Cookie" = String, description = "`wallet_session` cookie")))))]
 async fn refresh(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Response> {
-    let Some((token, info)) = st.sessions().rotate(&ws.auth).await? else {
-        return Err(ApiError::Unauthenticated);
+    let (token, info) = match st.sessions().rotate(&ws.auth).await? {
+        RotateOutcome::Rotated(token, info) => (token, info),
+        RotateOutcome::NotCurrent => return Err(ApiError::Unauthenticated),
+        RotateOutcome::Limited(retry_after) => return Err(ApiError::RateLimited(retry_after)),
     };
     let body = SessionBody::new(&info, Some(token.clone()));
     let res = with_session_cookie(&st, &token, &info, Json(body).into_response());
