@@ -15,3 +15,4 @@ mod ops;
 mod redis_only;
 mod sessions;
 mod signin;
+mod signin_faults;
