@@ -17,7 +17,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use redis::AsyncCommands;
 use support::redis_server::{shared_cluster, shared_redis, RedisCluster, RedisServer};
 use wallet_auth::store::{
-    IndexEntry, MemoryStore, NewSession, RateDecision, RedisStore, SessionEntry, Store, StoreError,
+    IndexEntry, MemoryStore, NewSession, RateDecision, RedisStore, Rotated, Rotation, SessionEntry,
+    Store, StoreError,
 };
 
 /// Per-call bound of the stores under test (generous: the machine is shared).
@@ -129,6 +130,25 @@ impl Raw {
     fn index_key(&self, tag: &str) -> String {
         format!("{}{{{tag}}}:i", self.prefix)
     }
+
+    fn retired_key(&self, tag: &str, sid: &str) -> String {
+        format!("{}{{{tag}}}:m:{sid}", self.prefix)
+    }
+
+    async fn set_px(&self, key: &str, value: &str, ttl: Duration) {
+        let ms = u64::try_from(ttl.as_millis()).unwrap();
+        match self.conn().await {
+            RawConn::Single(mut c) => c.pset_ex::<_, _, ()>(key, value, ms).await.unwrap(),
+            RawConn::Cluster(mut c) => c.pset_ex::<_, _, ()>(key, value, ms).await.unwrap(),
+        }
+    }
+
+    async fn zcard(&self, key: &str) -> usize {
+        match self.conn().await {
+            RawConn::Single(mut c) => c.zcard(key).await.unwrap(),
+            RawConn::Cluster(mut c) => c.zcard(key).await.unwrap(),
+        }
+    }
 }
 
 /// A store under test, plus what is needed to open a second handle on the same data.
@@ -206,6 +226,39 @@ fn live(record: &[u8]) -> Option<SessionEntry> {
     Some(SessionEntry::Live(record.to_vec()))
 }
 
+/// A rotation retaining retired tokens for `retain`, with limits no test reaches unless it
+/// sets them.
+fn rotation<'a>(
+    sid: &'a str,
+    old: &'a str,
+    new: &'a str,
+    record: &'a [u8],
+    retain: Duration,
+    now_ms: i64,
+) -> Rotation<'a> {
+    Rotation {
+        session_id: sid,
+        old_hash: old,
+        new_hash: new,
+        record,
+        ttl: LONG,
+        retain,
+        max_retired: 1000,
+        burst: 1000,
+        burst_window: Duration::from_secs(1),
+        now_ms,
+    }
+}
+
+/// What a retired token of the session `sid` reads as, with the session's current record.
+fn retired(sid: &str, at_ms: i64, current: Option<(&str, &[u8])>) -> Option<SessionEntry> {
+    Some(SessionEntry::Retired {
+        session_id: sid.to_owned(),
+        at_ms,
+        current: current.map(|(h, r)| (h.to_owned(), r.to_vec())),
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Behaviour shared by every store.
 
@@ -281,14 +334,14 @@ async fn session_crud(f: Fixture) {
         .await
         .unwrap();
     assert!(evicted.is_empty());
-    assert_eq!(s.get_session("w", "h1").await.unwrap(), live(b"r1"));
-    assert_eq!(s.get_session("w", "nope").await.unwrap(), None);
-    assert_eq!(s.get_session("other", "h1").await.unwrap(), None);
+    assert_eq!(s.get_session("w", "h1", None).await.unwrap(), live(b"r1"));
+    assert_eq!(s.get_session("w", "nope", None).await.unwrap(), None);
+    assert_eq!(s.get_session("other", "h1", None).await.unwrap(), None);
 
     assert!(s.update_session("w", "h1", b"r2", None).await.unwrap());
-    assert_eq!(s.get_session("w", "h1").await.unwrap(), live(b"r2"));
+    assert_eq!(s.get_session("w", "h1", None).await.unwrap(), live(b"r2"));
     assert!(!s.update_session("w", "nope", b"x", None).await.unwrap());
-    assert_eq!(s.get_session("w", "nope").await.unwrap(), None);
+    assert_eq!(s.get_session("w", "nope", None).await.unwrap(), None);
 
     assert_eq!(
         s.list_sessions("w").await.unwrap(),
@@ -298,7 +351,7 @@ async fn session_crud(f: Fixture) {
 
     assert!(s.delete_session("w", "unknown").await.unwrap().is_none());
     assert!(s.delete_session("w", "s1").await.unwrap().is_some());
-    assert_eq!(s.get_session("w", "h1").await.unwrap(), None);
+    assert_eq!(s.get_session("w", "h1", None).await.unwrap(), None);
     assert!(s.list_sessions("w").await.unwrap().is_empty());
     assert!(s.delete_session("w", "s1").await.unwrap().is_none());
 
@@ -316,7 +369,7 @@ async fn session_records_are_binary(f: Fixture) {
     s.create_session("w", session("s1", "h1", now_ms(), &record, LONG), 5)
         .await
         .unwrap();
-    assert_eq!(s.get_session("w", "h1").await.unwrap(), live(&record));
+    assert_eq!(s.get_session("w", "h1", None).await.unwrap(), live(&record));
     let listed = s.list_sessions("w").await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].1, record);
@@ -341,9 +394,9 @@ async fn update_session_ttl(f: Fixture) {
         assert!(ttl > 50_000, "index TTL follows its longest session: {ttl}");
     }
     tokio::time::sleep(PAST_SHORT).await;
-    assert_eq!(s.get_session("w", "h1").await.unwrap(), live(b"r1"));
+    assert_eq!(s.get_session("w", "h1", None).await.unwrap(), live(b"r1"));
     assert_eq!(
-        s.get_session("w", "h2").await.unwrap(),
+        s.get_session("w", "h2", None).await.unwrap(),
         None,
         "an update without ttl keeps the old expiry"
     );
@@ -392,7 +445,11 @@ async fn eviction_keeps_newest(f: Fixture) {
     let entries: Vec<_> = evicted.into_iter().map(|(e, _)| e).collect();
     assert_eq!(entries, vec![entry("old", "hold", t0 - 10)]);
     for gone in ["h0", "h1", "h2", "hold"] {
-        assert_eq!(s.get_session("w", gone).await.unwrap(), None, "{gone}");
+        assert_eq!(
+            s.get_session("w", gone, None).await.unwrap(),
+            None,
+            "{gone}"
+        );
     }
     let ids: Vec<String> = s
         .list_sessions("w")
@@ -441,11 +498,11 @@ async fn eviction_under_concurrency(f: Fixture) {
     assert_eq!(kept, ["s25", "s26", "s27", "s28", "s29"], "the newest five");
     for id in &evicted {
         let hash = id.replace('s', "h");
-        assert_eq!(f.store.get_session("w", &hash).await.unwrap(), None);
+        assert_eq!(f.store.get_session("w", &hash, None).await.unwrap(), None);
     }
     for (e, _) in &listed {
         assert_eq!(
-            f.store.get_session("w", &e.token_hash).await.unwrap(),
+            f.store.get_session("w", &e.token_hash, None).await.unwrap(),
             live(b"r")
         );
     }
@@ -463,47 +520,102 @@ async fn rotate_session(f: Fixture) {
         .await
         .unwrap();
     let at = t0 + 5;
-    assert!(s
-        .rotate_session("w", "s1", "h1", "h2", b"r2", LONG, LONG, at)
-        .await
-        .unwrap());
     assert_eq!(
-        s.get_session("w", "h1").await.unwrap(),
-        Some(SessionEntry::Rotated {
-            to: "h2".to_owned(),
-            at_ms: at
-        })
+        s.rotate_session("w", rotation("s1", "h1", "h2", b"r2", LONG, at))
+            .await
+            .unwrap(),
+        Rotated::Done
     );
-    assert_eq!(s.get_session("w", "h2").await.unwrap(), live(b"r2"));
+    for named in [Some("s1"), None] {
+        assert_eq!(
+            s.get_session("w", "h1", named).await.unwrap(),
+            retired("s1", at, Some(("h2", b"r2"))),
+            "the retired token leads to the session's current record ({named:?})"
+        );
+    }
+    assert_eq!(
+        s.get_session("w", "h1", Some("s9")).await.unwrap(),
+        None,
+        "a retired token is found only under its own session"
+    );
+    assert_eq!(s.get_session("w", "h2", None).await.unwrap(), live(b"r2"));
     assert_eq!(
         s.list_sessions("w").await.unwrap(),
         vec![(entry("s1", "h2", t0), b"r2".to_vec())],
         "the index follows the rotation and keeps the creation time"
     );
     // The old token is no longer live: it can be neither rotated again nor updated.
-    assert!(!s
-        .rotate_session("w", "s1", "h1", "h3", b"x", LONG, LONG, at)
-        .await
-        .unwrap());
+    assert_eq!(
+        s.rotate_session("w", rotation("s1", "h1", "h3", b"x", LONG, at))
+            .await
+            .unwrap(),
+        Rotated::NotCurrent
+    );
     assert!(!s.update_session("w", "h1", b"x", None).await.unwrap());
     // Unknown session id, unknown hash.
-    assert!(!s
-        .rotate_session("w", "nope", "h2", "h3", b"x", LONG, LONG, at)
-        .await
-        .unwrap());
-    assert!(!s
-        .rotate_session("w", "s1", "unknown", "h3", b"x", LONG, LONG, at)
-        .await
-        .unwrap());
-    assert_eq!(s.get_session("w", "h3").await.unwrap(), None);
-    // A rotated session rotates again, and is deleted by its id.
-    assert!(s
-        .rotate_session("w", "s1", "h2", "h3", b"r3", LONG, LONG, at + 1)
-        .await
-        .unwrap());
+    for (sid, old) in [("nope", "h2"), ("s1", "unknown")] {
+        assert_eq!(
+            s.rotate_session("w", rotation(sid, old, "h3", b"x", LONG, at))
+                .await
+                .unwrap(),
+            Rotated::NotCurrent
+        );
+    }
+    assert_eq!(s.get_session("w", "h3", None).await.unwrap(), None);
+    // A rotated session rotates again: every token it retired still leads to it.
+    assert_eq!(
+        s.rotate_session("w", rotation("s1", "h2", "h3", b"r3", LONG, at + 1))
+            .await
+            .unwrap(),
+        Rotated::Done
+    );
+    for named in [Some("s1"), None] {
+        assert_eq!(
+            s.get_session("w", "h1", named).await.unwrap(),
+            retired("s1", at, Some(("h3", b"r3")))
+        );
+        assert_eq!(
+            s.get_session("w", "h2", named).await.unwrap(),
+            retired("s1", at + 1, Some(("h3", b"r3")))
+        );
+    }
+    if let Some(raw) = &f.raw {
+        assert_eq!(
+            raw.record_hashes("w").await,
+            BTreeSet::from(["h3".to_owned()]),
+            "a rotation leaves no record behind"
+        );
+        assert_eq!(raw.zcard(&raw.retired_key("w", "s1")).await, 2);
+    }
+    // Deleted by its id, with its retired tokens.
     assert!(s.delete_session("w", "s1").await.unwrap().is_some());
-    assert_eq!(s.get_session("w", "h3").await.unwrap(), None);
+    for hash in ["h1", "h2", "h3"] {
+        assert_eq!(s.get_session("w", hash, Some("s1")).await.unwrap(), None);
+    }
     assert!(s.list_sessions("w").await.unwrap().is_empty());
+    if let Some(raw) = &f.raw {
+        assert!(
+            raw.keys().await.is_empty(),
+            "nothing is left of the session"
+        );
+    }
+}
+
+/// A retired token of a session that ended (expired) leads nowhere: no current record.
+async fn retired_token_of_an_ended_session(f: Fixture) {
+    let s = &f.store;
+    let t0 = now_ms();
+    s.create_session("w", session("s1", "h1", t0, b"r1", LONG), 5)
+        .await
+        .unwrap();
+    let mut rot = rotation("s1", "h1", "h2", b"r2", LONG, t0);
+    rot.ttl = SHORT;
+    assert_eq!(s.rotate_session("w", rot).await.unwrap(), Rotated::Done);
+    tokio::time::sleep(PAST_SHORT).await;
+    assert_eq!(
+        s.get_session("w", "h1", Some("s1")).await.unwrap(),
+        retired("s1", t0, None)
+    );
 }
 
 /// A rotation names the session and the token it rotates; a token of another session of the
@@ -517,13 +629,15 @@ async fn rotate_checks_the_session_owns_the_token(f: Fixture) {
     s.create_session("w", session("s2", "h2", t0 + 1, b"r2", LONG), 5)
         .await
         .unwrap();
-    assert!(!s
-        .rotate_session("w", "s1", "h2", "h3", b"x", LONG, LONG, t0)
-        .await
-        .unwrap());
-    assert_eq!(s.get_session("w", "h1").await.unwrap(), live(b"r1"));
-    assert_eq!(s.get_session("w", "h2").await.unwrap(), live(b"r2"));
-    assert_eq!(s.get_session("w", "h3").await.unwrap(), None);
+    assert_eq!(
+        s.rotate_session("w", rotation("s1", "h2", "h3", b"x", LONG, t0))
+            .await
+            .unwrap(),
+        Rotated::NotCurrent
+    );
+    assert_eq!(s.get_session("w", "h1", None).await.unwrap(), live(b"r1"));
+    assert_eq!(s.get_session("w", "h2", None).await.unwrap(), live(b"r2"));
+    assert_eq!(s.get_session("w", "h3", None).await.unwrap(), None);
     assert_eq!(
         s.list_sessions("w").await.unwrap(),
         vec![
@@ -535,16 +649,135 @@ async fn rotate_checks_the_session_owns_the_token(f: Fixture) {
 
 async fn rotation_marker_expires(f: Fixture) {
     let s = &f.store;
-    s.create_session("w", session("s1", "h1", now_ms(), b"r1", LONG), 5)
+    let t0 = now_ms();
+    s.create_session("w", session("s1", "h1", t0, b"r1", LONG), 5)
         .await
         .unwrap();
-    assert!(s
-        .rotate_session("w", "s1", "h1", "h2", b"r2", LONG, SHORT, now_ms())
-        .await
-        .unwrap());
+    assert_eq!(
+        s.rotate_session("w", rotation("s1", "h1", "h2", b"r2", SHORT, t0))
+            .await
+            .unwrap(),
+        Rotated::Done
+    );
+    if let Some(raw) = &f.raw {
+        let ttl = raw.pttl(&raw.retired_key("w", "s1")).await;
+        assert!(ttl > 0 && ttl <= 300, "the list lives `retain`: {ttl}");
+    }
     tokio::time::sleep(PAST_SHORT).await;
-    assert_eq!(s.get_session("w", "h1").await.unwrap(), None);
-    assert_eq!(s.get_session("w", "h2").await.unwrap(), live(b"r2"));
+    assert_eq!(s.get_session("w", "h1", Some("s1")).await.unwrap(), None);
+    assert_eq!(s.get_session("w", "h2", None).await.unwrap(), live(b"r2"));
+}
+
+/// Whatever the rotation rate, a session keeps at most `max_retired` retired tokens (and the
+/// keys of a session stay three on Redis: record, index, list); a rotation beyond a limit is
+/// refused with the time to wait, and nothing changes. No retired token is forgotten before
+/// `retain` has passed.
+async fn rotation_history_is_bounded(f: Fixture) {
+    let s = &f.store;
+    let t0 = now_ms();
+    s.create_session("w", session("s1", "h0", t0, b"r", LONG), 5)
+        .await
+        .unwrap();
+    let retain = Duration::from_secs(100);
+    fn limited<'a>(sid: &'a str, old: &'a str, new: &'a str, now: i64) -> Rotation<'a> {
+        Rotation {
+            max_retired: 8,
+            burst: 3,
+            burst_window: Duration::from_secs(1),
+            ..rotation(sid, old, new, b"r", Duration::from_secs(100), now)
+        }
+    }
+    let mut current = 0;
+    let mut retired_at = Vec::new();
+    let mut refused = 0;
+    // 1,000 attempts 50 ms apart (50 s in all): three rotations per second pass until the
+    // eighth, then the history is full for the rest of the 100 s window.
+    for i in 0..1000 {
+        let now = t0 + i * 50;
+        let (old, new) = (format!("h{current}"), format!("h{}", current + 1));
+        match s
+            .rotate_session("w", limited("s1", &old, &new, now))
+            .await
+            .unwrap()
+        {
+            Rotated::Done => {
+                retired_at.push((old, now));
+                current += 1;
+            }
+            Rotated::Limited { retry_after } => {
+                assert!(
+                    retry_after > Duration::ZERO && retry_after <= retain,
+                    "{retry_after:?}"
+                );
+                refused += 1;
+            }
+            Rotated::NotCurrent => panic!("attempt {i}: the current token was refused"),
+        }
+    }
+    let times: Vec<i64> = retired_at.iter().map(|(_, at)| at - t0).collect();
+    assert_eq!(times, [0, 50, 100, 1000, 1050, 1100, 2000, 2050]);
+    assert_eq!(refused, 992);
+    // Refused: the burst limit says when the oldest of the last three (1100, 2000, 2050) leaves
+    // its window...
+    let (old, new) = (format!("h{current}"), "x".to_owned());
+    assert_eq!(
+        s.rotate_session(
+            "w",
+            Rotation {
+                max_retired: 100,
+                ..limited("s1", &old, &new, t0 + 2060)
+            }
+        )
+        .await
+        .unwrap(),
+        Rotated::Limited {
+            retry_after: Duration::from_millis(40)
+        }
+    );
+    // ... and the full history when its oldest leaves the retention window.
+    assert_eq!(
+        s.rotate_session("w", limited("s1", &old, &new, t0 + 2060))
+            .await
+            .unwrap(),
+        Rotated::Limited {
+            retry_after: Duration::from_millis(97_940)
+        }
+    );
+    assert_eq!(
+        s.get_session("w", "x", None).await.unwrap(),
+        None,
+        "refused: nothing changed"
+    );
+    // Every token retired inside the window is still recognised.
+    for (hash, at) in &retired_at {
+        assert_eq!(
+            s.get_session("w", hash, Some("s1")).await.unwrap(),
+            retired("s1", *at, Some((&old, b"r"))),
+            "{hash}"
+        );
+    }
+    if let Some(raw) = &f.raw {
+        let keys = raw.keys().await;
+        assert_eq!(keys.len(), 3, "one record, one index, one list: {keys:?}");
+        assert_eq!(raw.zcard(&raw.retired_key("w", "s1")).await, 8);
+    }
+    // Once the oldest has left the window, a rotation passes and the oldest is forgotten.
+    assert_eq!(
+        s.rotate_session("w", limited("s1", &old, &new, t0 + 100_001))
+            .await
+            .unwrap(),
+        Rotated::Done
+    );
+    assert_eq!(s.get_session("w", "h0", Some("s1")).await.unwrap(), None);
+    assert!(s
+        .get_session("w", "h1", Some("s1"))
+        .await
+        .unwrap()
+        .is_some());
+    if let Some(raw) = &f.raw {
+        assert_eq!(raw.keys().await.len(), 3);
+        assert_eq!(raw.zcard(&raw.retired_key("w", "s1")).await, 8);
+    }
 }
 
 async fn rotate_concurrently(f: Fixture) {
@@ -564,9 +797,10 @@ async fn rotate_concurrently(f: Fixture) {
             tokio::spawn(async move {
                 let new = format!("n{i:02}");
                 let won = s
-                    .rotate_session("w", "s1", "h0", &new, b"r1", LONG, LONG, t0 + 1)
+                    .rotate_session("w", rotation("s1", "h0", &new, b"r1", LONG, t0 + 1))
                     .await
-                    .unwrap();
+                    .unwrap()
+                    == Rotated::Done;
                 (new, won)
             })
         })
@@ -584,15 +818,15 @@ async fn rotate_concurrently(f: Fixture) {
     assert_eq!(winners.len(), 1, "exactly one rotation wins: {winners:?}");
     let winner = &winners[0];
     assert_eq!(
-        f.store.get_session("w", "h0").await.unwrap(),
-        Some(SessionEntry::Rotated {
-            to: winner.clone(),
-            at_ms: t0 + 1
-        })
+        f.store.get_session("w", "h0", Some("s1")).await.unwrap(),
+        retired("s1", t0 + 1, Some((winner, b"r1")))
     );
-    assert_eq!(f.store.get_session("w", winner).await.unwrap(), live(b"r1"));
+    assert_eq!(
+        f.store.get_session("w", winner, None).await.unwrap(),
+        live(b"r1")
+    );
     for l in &losers {
-        assert_eq!(f.store.get_session("w", l).await.unwrap(), None);
+        assert_eq!(f.store.get_session("w", l, None).await.unwrap(), None);
     }
     assert_eq!(
         f.store.list_sessions("w").await.unwrap(),
@@ -601,9 +835,10 @@ async fn rotate_concurrently(f: Fixture) {
     if let Some(raw) = &f.raw {
         assert_eq!(
             raw.record_hashes("w").await,
-            BTreeSet::from(["h0".to_owned(), winner.clone()]),
-            "only the marker and the winner's record exist"
+            BTreeSet::from([winner.clone()]),
+            "only the winner's record exists"
         );
+        assert_eq!(raw.zcard(&raw.retired_key("w", "s1")).await, 1);
         assert_eq!(raw.hlen(&raw.index_key("w")).await, 1);
     }
 }
@@ -620,13 +855,20 @@ async fn delete_wallet_sessions(f: Fixture) {
     s.create_session("other", session("s9", "h9", t0, b"r", LONG), 5)
         .await
         .unwrap();
-    assert!(s
-        .rotate_session("w", "s1", "h1", "h1b", b"r", LONG, LONG, t0)
-        .await
-        .unwrap());
+    assert_eq!(
+        s.rotate_session("w", rotation("s1", "h1", "h1b", b"r", LONG, t0))
+            .await
+            .unwrap(),
+        Rotated::Done
+    );
     assert_eq!(s.delete_wallet_sessions("w").await.unwrap().len(), 3);
+    assert_eq!(s.get_session("w", "h1", Some("s1")).await.unwrap(), None);
     for hash in ["h0", "h1b", "h2"] {
-        assert_eq!(s.get_session("w", hash).await.unwrap(), None, "{hash}");
+        assert_eq!(
+            s.get_session("w", hash, None).await.unwrap(),
+            None,
+            "{hash}"
+        );
     }
     assert!(s.list_sessions("w").await.unwrap().is_empty());
     assert_eq!(s.delete_wallet_sessions("w").await.unwrap().len(), 0);
@@ -634,10 +876,9 @@ async fn delete_wallet_sessions(f: Fixture) {
     assert_eq!(s.delete_wallet_sessions("nobody").await.unwrap().len(), 0);
     if let Some(raw) = &f.raw {
         assert_eq!(raw.hlen(&raw.index_key("w")).await, 0);
-        assert_eq!(
-            raw.record_hashes("w").await,
-            BTreeSet::from(["h1".to_owned()]),
-            "only the rotation marker is left, until it expires"
+        assert!(
+            raw.keys().await.iter().all(|(k, _)| !k.contains("{w}")),
+            "nothing is left of the wallet, retired tokens included"
         );
     }
 }
@@ -908,8 +1149,10 @@ store_tests!(
     eviction_keeps_newest,
     eviction_under_concurrency,
     rotate_session,
+    retired_token_of_an_ended_session,
     rotate_checks_the_session_owns_the_token,
     rotation_marker_expires,
+    rotation_history_is_bounded,
     rotate_concurrently,
     delete_wallet_sessions,
     expired_sessions_are_pruned,
@@ -946,7 +1189,7 @@ async fn every_key_has_a_ttl(f: Fixture) {
         .unwrap();
     s.update_session("w", "h1", b"r", None).await.unwrap();
     s.update_session("w", "h2", b"r", Some(LONG)).await.unwrap();
-    s.rotate_session("w", "s3", "h3", "h3b", b"r", LONG, SHORT, t0)
+    s.rotate_session("w", rotation("s3", "h3", "h3b", b"r", LONG, t0))
         .await
         .unwrap();
     s.list_sessions("w").await.unwrap();
@@ -977,8 +1220,8 @@ async fn every_key_has_a_ttl(f: Fixture) {
     let expected: BTreeSet<String> = [
         "n:n1",
         "{w}:s:h2",
-        "{w}:s:h3",
         "{w}:s:h3b",
+        "{w}:m:s3",
         "{w}:i",
         "v:with-ttl",
         "v:forever",
@@ -997,6 +1240,56 @@ async fn every_key_has_a_ttl(f: Fixture) {
         } else {
             assert!(*ttl > 0, "{key} has no TTL ({ttl})");
         }
+    }
+}
+
+/// Rotation markers written by servers before retired tokens were kept per session
+/// (`R<to>|<at>` under the retired token's key) are still followed, through several rotations
+/// and through a rotation made since, to the session they belong to.
+async fn older_rotation_markers_are_followed(f: Fixture) {
+    let s = &f.store;
+    let raw = f.raw.as_ref().unwrap();
+    let t0 = now_ms();
+    s.create_session("w", session("s1", "h2", t0, b"r2", LONG), 5)
+        .await
+        .unwrap();
+    let record = |h: &str| format!("{}{{w}}:s:{h}", raw.prefix);
+    // h0 was rotated to h1, then h1 to h2, by an older server.
+    raw.set_px(&record("h0"), &format!("Rh1|{t0}"), LONG).await;
+    raw.set_px(&record("h1"), &format!("Rh2|{}", t0 + 1), LONG)
+        .await;
+    let found = |at| retired("s1", at, Some(("h2", b"r2")));
+    assert_eq!(s.get_session("w", "h0", None).await.unwrap(), found(t0));
+    assert_eq!(s.get_session("w", "h1", None).await.unwrap(), found(t0 + 1));
+    // h2 is rotated by this server: h0 still leads to the session.
+    assert_eq!(
+        s.rotate_session("w", rotation("s1", "h2", "h3", b"r3", LONG, t0 + 2))
+            .await
+            .unwrap(),
+        Rotated::Done
+    );
+    assert_eq!(
+        s.get_session("w", "h0", None).await.unwrap(),
+        retired("s1", t0, Some(("h3", b"r3")))
+    );
+    // A marker leading nowhere, or malformed, is an unknown token.
+    raw.set_px(&record("h8"), "Rgone|1", LONG).await;
+    raw.set_px(&record("h9"), "Rno-time", LONG).await;
+    assert_eq!(s.get_session("w", "h8", None).await.unwrap(), None);
+    assert_eq!(s.get_session("w", "h9", None).await.unwrap(), None);
+}
+
+mod redis_legacy {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn older_rotation_markers_are_followed() {
+        super::older_rotation_markers_are_followed(super::Fixture::redis().await).await;
+    }
+}
+
+mod cluster_legacy {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn older_rotation_markers_are_followed() {
+        super::older_rotation_markers_are_followed(super::Fixture::cluster().await).await;
     }
 }
 
@@ -1128,7 +1421,7 @@ async fn cluster_node_outage_fails_fast_and_recovers() {
     let (mut served, mut failed) = (0, 0);
     for tag in &tags {
         let started = Instant::now();
-        match store.get_session(tag, "h").await {
+        match store.get_session(tag, "h", None).await {
             Ok(found) => {
                 assert_eq!(found, live(b"r"));
                 served += 1;
@@ -1170,6 +1463,9 @@ async fn cluster_node_outage_fails_fast_and_recovers() {
         break;
     }
     for tag in &tags {
-        assert_eq!(store.get_session(tag, "h2").await.unwrap(), live(b"r2"));
+        assert_eq!(
+            store.get_session(tag, "h2", None).await.unwrap(),
+            live(b"r2")
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Wallet sign-in (`/auth/nonce`, `/auth/verify`) and the wallet session routes
 //! (`/auth/session`, `/auth/refresh`, `/auth/logout`, `/auth/logout-all`, `/auth/sessions`).
 
+use std::time::Duration;
+
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +17,8 @@ use super::extract::{ClientInfo, JsonBody, OptionalJsonBody};
 use super::{ApiError, ApiResult, AuthState, WalletSession};
 use crate::config::EthChainIds;
 use crate::session::crypto::random_alphanumeric;
-use crate::session::{AuditEvent, AuditKind, SessionInfo};
+use crate::session::unix_ms;
+use crate::session::{AuditEvent, AuditKind, RotateOutcome, SessionInfo};
 use crate::verify::{self, Chain, ChainIdPolicy, MessageParams, NoncePolicy, Policy, VerifyError};
 
 /// Nonce length: 24 alphanumeric characters ≈ 142 bits.
@@ -61,12 +64,26 @@ struct NonceRequest {
     chain_id: Option<serde_json::Value>,
 }
 
+/// What a nonce is stored with.
 #[derive(Debug, Serialize, Deserialize)]
 struct NonceBinding {
     chain: Chain,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     address: Option<String>,
+    /// When the nonce expires, Unix ms: what is left of its lifetime when a sign-in that took
+    /// it failed on the store and puts it back. (Absent from nonces issued before it was kept:
+    /// those are not put back.)
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    exp: Option<i64>,
 }
+
+/// A nonce taken by a sign-in that then failed on the store is put back for the retry; when the
+/// store is still failing, putting it back is retried in the background for at most this long
+/// (and never past the nonce's expiry).
+pub const NONCE_RELEASE_RETRY: Duration = Duration::from_secs(60);
+/// First and longest pause between two attempts to put a nonce back.
+const NONCE_RELEASE_BACKOFF: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_secs(2));
 
 /// A fresh nonce.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -175,6 +192,7 @@ async fn nonce(
     let binding = NonceBinding {
         chain,
         address: address.clone(),
+        exp: Some(unix_ms(now + cfg.nonce_ttl)),
     };
     let value = serde_json::to_vec(&binding).unwrap_or_default();
     if !st.store().put_nonce(&nonce, &value, cfg.nonce_ttl).await? {
@@ -352,8 +370,11 @@ async fn verify_signin(
     ))
 }
 
-/// Verifies a sign-in and opens its session. The nonce is consumed before the signature is
-/// checked: a failed attempt burns it, so one nonce buys at most one expensive verification.
+/// Verifies a sign-in and opens its session. The nonce is consumed (atomically: of concurrent
+/// verifies of one message, one gets it) before the signature is checked: a failed attempt
+/// burns it, so one nonce buys at most one expensive verification at a time. Only when the
+/// store then fails (a valid signature, but no session could be opened: `503`) is the nonce put
+/// back, with what is left of its lifetime, so the same signed message can be retried.
 async fn signin(
     st: &AuthState,
     chain: Chain,
@@ -361,14 +382,30 @@ async fn signin(
     client: &crate::session::RequestContext,
 ) -> ApiResult<(String, SessionInfo)> {
     let nonce = verify::parse_message(chain, &req.message)?.nonce;
-    let Some(bound) = st.store().take_nonce(&nonce).await? else {
+    let Some(taken) = st.store().take_nonce(&nonce).await? else {
         return Err(ApiError::NonceInvalid);
     };
-    let bound: NonceBinding = serde_json::from_slice(&bound).map_err(|_| ApiError::NonceInvalid)?;
+    let outcome = signin_with(st, chain, req, client, &nonce, &taken).await;
+    if matches!(outcome, Err(ApiError::StoreUnavailable(_))) {
+        release_nonce(st, nonce, taken).await;
+    }
+    outcome
+}
+
+/// [`signin`] once the nonce is taken: `taken` is what it was stored with.
+async fn signin_with(
+    st: &AuthState,
+    chain: Chain,
+    req: &VerifyRequest,
+    client: &crate::session::RequestContext,
+    nonce: &str,
+    taken: &[u8],
+) -> ApiResult<(String, SessionInfo)> {
+    let bound: NonceBinding = serde_json::from_slice(taken).map_err(|_| ApiError::NonceInvalid)?;
     if bound.chain != chain {
         return Err(ApiError::NonceInvalid);
     }
-    let policy = policy(st, chain, nonce)?;
+    let policy = policy(st, chain, nonce.to_owned())?;
     let signin = verify::verify(
         chain,
         &req.message,
@@ -389,6 +426,63 @@ async fn signin(
         .await?)
 }
 
+/// Puts back a nonce taken by a sign-in that failed on the store: tried at once, then, while
+/// the store keeps failing, in the background with backoff for at most [`NONCE_RELEASE_RETRY`]
+/// and never past the nonce's expiry. The nonce is put back only if it is still absent (`SET
+/// NX`), with what is left of its lifetime.
+async fn release_nonce(st: &AuthState, nonce: String, taken: Vec<u8>) {
+    let Some(exp) = serde_json::from_slice::<NonceBinding>(&taken)
+        .ok()
+        .and_then(|b| b.exp)
+    else {
+        return;
+    };
+    if put_nonce_back(st, &nonce, &taken, exp).await {
+        return;
+    }
+    let st = st.clone();
+    tokio::spawn(async move {
+        let give_up = tokio::time::Instant::now() + NONCE_RELEASE_RETRY;
+        let (mut pause, longest) = NONCE_RELEASE_BACKOFF;
+        loop {
+            tokio::time::sleep(pause).await;
+            if tokio::time::Instant::now() >= give_up {
+                tracing::warn!("gave up putting back the nonce of a sign-in the store failed");
+                return;
+            }
+            if put_nonce_back(&st, &nonce, &taken, exp).await {
+                return;
+            }
+            pause = (pause * 2).min(longest);
+        }
+    });
+}
+
+/// One attempt of [`release_nonce`]; `true` when there is nothing more to do.
+async fn put_nonce_back(st: &AuthState, nonce: &str, value: &[u8], exp_ms: i64) -> bool {
+    let left = exp_ms - unix_ms(st.clock().now());
+    let Ok(left) = u64::try_from(left) else {
+        return true;
+    };
+    if left == 0 {
+        return true;
+    }
+    match st
+        .store()
+        .put_nonce(nonce, value, Duration::from_millis(left))
+        .await
+    {
+        Ok(_) => {
+            tracing::info!("put back the nonce of a sign-in the store failed; it can be retried");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not put back the nonce of a sign-in yet");
+            false
+        }
+    }
+}
+
 #[utoipa::path(get, path = "/auth/session", tag = "wallet sessions",
     responses((status = 200, description = "The current session (no `token`)", body = SessionBody)))]
 async fn current(ws: WalletSession) -> Json<SessionBody> {
@@ -399,8 +493,10 @@ async fn current(ws: WalletSession) -> Json<SessionBody> {
     responses((status = 200, description = "Rotated: a new token; the old one stops working", body = SessionBody,
         headers(("Set-Cookie" = String, description = "`wallet_session` cookie")))))]
 async fn refresh(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Response> {
-    let Some((token, info)) = st.sessions().rotate(&ws.auth).await? else {
-        return Err(ApiError::Unauthenticated);
+    let (token, info) = match st.sessions().rotate(&ws.auth).await? {
+        RotateOutcome::Rotated(token, info) => (token, info),
+        RotateOutcome::NotCurrent => return Err(ApiError::Unauthenticated),
+        RotateOutcome::Limited(retry_after) => return Err(ApiError::RateLimited(retry_after)),
     };
     let body = SessionBody::new(&info, Some(token.clone()));
     let res = with_session_cookie(&st, &token, &info, Json(body).into_response());

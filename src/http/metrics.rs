@@ -14,7 +14,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::store::{IndexEntry, NewSession, RateDecision, SessionEntry, Store, StoreResult};
+use crate::store::{
+    IndexEntry, NewSession, RateDecision, Rotated, Rotation, SessionEntry, Store, StoreResult,
+};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
@@ -235,9 +237,17 @@ impl Store for MeteredStore {
         self.timed("create_session", self.inner.create_session(tag, new, max))
             .await
     }
-    async fn get_session(&self, tag: &str, token_hash: &str) -> StoreResult<Option<SessionEntry>> {
-        self.timed("get_session", self.inner.get_session(tag, token_hash))
-            .await
+    async fn get_session(
+        &self,
+        tag: &str,
+        token_hash: &str,
+        session_id: Option<&str>,
+    ) -> StoreResult<Option<SessionEntry>> {
+        self.timed(
+            "get_session",
+            self.inner.get_session(tag, token_hash, session_id),
+        )
+        .await
     }
     async fn update_session(
         &self,
@@ -252,24 +262,9 @@ impl Store for MeteredStore {
         )
         .await
     }
-    async fn rotate_session(
-        &self,
-        tag: &str,
-        session_id: &str,
-        old_hash: &str,
-        new_hash: &str,
-        record: &[u8],
-        ttl: Duration,
-        marker_ttl: Duration,
-        now_ms: i64,
-    ) -> StoreResult<bool> {
-        self.timed(
-            "rotate_session",
-            self.inner.rotate_session(
-                tag, session_id, old_hash, new_hash, record, ttl, marker_ttl, now_ms,
-            ),
-        )
-        .await
+    async fn rotate_session(&self, tag: &str, rotation: Rotation<'_>) -> StoreResult<Rotated> {
+        self.timed("rotate_session", self.inner.rotate_session(tag, rotation))
+            .await
     }
     async fn delete_session(
         &self,

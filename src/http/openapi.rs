@@ -455,7 +455,15 @@ pub const ROUTES: &[Route] = &[
         ],
     ),
     route("get", "/auth/session", Wallet, false, false, &[]),
-    route("post", "/auth/refresh", Wallet, false, false, &[]),
+    // Rotations are limited per session (not per client IP).
+    route(
+        "post",
+        "/auth/refresh",
+        Wallet,
+        false,
+        false,
+        &[E::RateLimited],
+    ),
     route("post", "/auth/logout", Wallet, false, false, &[]),
     route("post", "/auth/logout-all", Wallet, false, false, &[]),
     route("get", "/auth/sessions", Wallet, false, false, &[]),

@@ -12,8 +12,8 @@ pub mod wallet;
 
 pub use audit::{Audit, AuditEvent, AuditKind};
 pub use wallet::{
-    Authenticated, RequestContext, SessionError, SessionInfo, SessionSettings, Validation,
-    WalletSessions,
+    Authenticated, RequestContext, RotateOutcome, SessionError, SessionInfo, SessionSettings,
+    Validation, WalletSessions,
 };
 
 /// The source of "now" for session logic, injectable so tests can move time.

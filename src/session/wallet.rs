@@ -2,11 +2,25 @@
 //! invalidate-all, per-wallet limit, reuse detection, and the wallet's encrypted preferences.
 //!
 //! # Tokens
-//! A token is `<tag>.<secret>`: `tag` is 12 URL-safe characters derived from the wallet
-//! (SHA-256 of `chain:address`, first 9 bytes), `secret` 32 random bytes (256 bits) in URL-safe
-//! base64. The tag lets the token lead straight to its wallet's keys (one Redis cluster slot)
-//! with no cross-slot lookup; it is not secret (it identifies a wallet, as the address does).
-//! The store keeps only the SHA-256 of the whole token (first 16 bytes), never the token.
+//! A token is `<tag>.<sid>.<secret>`: `tag` is 12 URL-safe characters derived from the wallet
+//! (SHA-256 of `chain:address`, first 9 bytes), `sid` the session's public id (22 characters),
+//! `secret` 32 random bytes (256 bits) in URL-safe base64. The tag lets the token lead straight
+//! to its wallet's keys (one Redis cluster slot) with no cross-slot lookup, and the session id
+//! to its session's retired tokens when the token is no longer live; neither is secret. Tokens
+//! issued before session ids were part of them (`<tag>.<secret>`) keep working until they
+//! expire. The store keeps only the SHA-256 of the whole token (first 16 bytes), never the
+//! token.
+//!
+//! # Rotation and reuse detection
+//! `POST /auth/refresh` rotates a session's token. The retired token keeps working for
+//! [`ROTATION_GRACE`] (requests in flight; served from the session's current record, never
+//! refreshed, never able to rotate); any retired token of a session presented after its grace
+//! (a stolen token, or the owner's after a thief rotated it) revokes the whole session. Each
+//! session remembers its retired tokens for the grace plus a detection window equal to the
+//! session lifetime (a retired token could not have lived longer), in one bounded list: at most
+//! [`MAX_RETIRED_TOKENS`] rotations per that window and [`ROTATION_BURST`] per
+//! [`ROTATION_BURST_WINDOW`]; beyond that a rotation is refused (`429`), never a retired token
+//! forgotten early.
 //!
 //! # Records
 //! A session record holds the wallet, chain id, times, user agent, IP and CSRF token, encoded
@@ -29,15 +43,24 @@ use super::audit::{Audit, AuditEvent, AuditKind};
 use super::crypto::{ct_eq, hash_b64, random_token, KeyRing};
 use super::{from_unix_ms, unix_ms, Clock};
 use crate::config::Binding;
-use crate::store::{IndexEntry, NewSession, SessionEntry, Store, StoreError};
+use crate::store::{self, IndexEntry, NewSession, Rotated, SessionEntry, Store, StoreError};
 use crate::verify::Chain;
 
 /// `lastSeenAt` is written at most this often per session.
 pub const LAST_SEEN_RESOLUTION: Duration = Duration::from_secs(60);
 /// After a rotation, the old token keeps working this long (in-flight requests).
 pub const ROTATION_GRACE: Duration = Duration::from_secs(30);
+/// A session rotates at most this many times per grace plus detection window (the session
+/// lifetime): every token it retired in that window is remembered.
+pub const MAX_RETIRED_TOKENS: usize = 32;
+/// A session rotates at most this many times per [`ROTATION_BURST_WINDOW`].
+pub const ROTATION_BURST: usize = 5;
+/// Window of [`ROTATION_BURST`].
+pub const ROTATION_BURST_WINDOW: Duration = Duration::from_secs(60);
 /// Length of the wallet tag in a token.
 const TAG_LEN: usize = 12;
+/// Length of a session id (16 random bytes, base64url), in tokens and records.
+const SID_LEN: usize = 22;
 /// Length of the random part of a token (32 bytes, base64url).
 const SECRET_LEN: usize = 43;
 /// Preferences are kept this long after their last write.
@@ -144,6 +167,18 @@ pub struct Authenticated {
     pub current: bool,
 }
 
+/// Result of rotating a session's token.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // built once per request, never stored
+pub enum RotateOutcome {
+    /// Rotated: the new token (shown once) and the session.
+    Rotated(String, SessionInfo),
+    /// The token presented is not (or no longer) the session's current one: nothing changed.
+    NotCurrent,
+    /// The session rotated too often: nothing changed; retry after this long.
+    Limited(Duration),
+}
+
 /// Result of validating a token.
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)] // built once per request, never stored
@@ -179,15 +214,31 @@ pub fn wallet_tag(chain: Chain, address: &str) -> String {
     hash_b64(format!("{}:{}", chain.as_str(), address).as_bytes(), 9)
 }
 
-/// Splits a token into its wallet tag, checking its shape; `None` for anything malformed.
-fn token_tag(token: &str) -> Option<&str> {
-    let (tag, secret) = token.split_once('.')?;
+/// Splits a token into its wallet tag and (when it names one) its session id, checking its
+/// shape; `None` for anything malformed.
+fn token_parts(token: &str) -> Option<(&str, Option<&str>)> {
     let ok = |s: &str, n: usize| {
         s.len() == n
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     };
-    (ok(tag, TAG_LEN) && ok(secret, SECRET_LEN)).then_some(tag)
+    let mut parts = token.split('.');
+    let (tag, second, third) = (parts.next()?, parts.next()?, parts.next());
+    if parts.next().is_some() || !ok(tag, TAG_LEN) {
+        return None;
+    }
+    match third {
+        // A token issued before tokens named their session.
+        None => ok(second, SECRET_LEN).then_some((tag, None)),
+        Some(secret) => {
+            (ok(second, SID_LEN) && ok(secret, SECRET_LEN)).then_some((tag, Some(second)))
+        }
+    }
+}
+
+/// A new token of the session `sid` of the wallet `tag`.
+fn new_token(tag: &str, sid: &str) -> String {
+    format!("{tag}.{sid}.{}", random_token(32))
 }
 
 fn token_hash(token: &str) -> String {
@@ -293,11 +344,12 @@ impl WalletSessions {
     ) -> Result<(String, SessionInfo), StoreError> {
         let now = unix_ms(self.clock.now());
         let tag = wallet_tag(chain, address);
-        let token = format!("{tag}.{}", random_token(32));
+        let sid = random_token(16);
+        let token = new_token(&tag, &sid);
         let hash = token_hash(&token);
         let ex = now + dur_ms(self.settings.ttl);
         let record = Record {
-            sid: random_token(16),
+            sid,
             chain,
             addr: address.to_owned(),
             cid: chain_id,
@@ -359,24 +411,30 @@ impl WalletSessions {
         token: &str,
         ctx: &RequestContext,
     ) -> Result<Validation, SessionError> {
-        let Some(tag) = token_tag(token) else {
+        let Some((tag, named_sid)) = token_parts(token) else {
             return Ok(Validation::Invalid);
         };
         let hash = token_hash(token);
         let now_t = self.clock.now();
         let now = unix_ms(now_t);
-        let (record, key_hash) = match self.store.get_session(tag, &hash).await? {
+        let (record, key_hash) = match self.store.get_session(tag, &hash, named_sid).await? {
             None => return Ok(Validation::Invalid),
             Some(SessionEntry::Live(sealed)) => match self.open(tag, &hash, &sealed) {
-                Some(r) => (r, hash),
-                None => return Ok(Validation::Invalid),
+                Some(r) if named_sid.is_none_or(|sid| sid == r.sid) => (r, hash),
+                _ => return Ok(Validation::Invalid),
             },
-            Some(SessionEntry::Rotated { to, at_ms }) => {
-                let successor = match self.store.get_session(tag, &to).await? {
-                    Some(SessionEntry::Live(sealed)) => self.open(tag, &to, &sealed),
-                    _ => None,
-                };
-                let Some(r) = successor else {
+            Some(SessionEntry::Retired {
+                session_id,
+                at_ms,
+                current,
+            }) => {
+                let current = current.and_then(|(h, sealed)| {
+                    self.open(tag, &h, &sealed)
+                        .filter(|r| r.sid == session_id)
+                        .map(|r| (h, r))
+                });
+                let Some((current_hash, r)) = current else {
+                    // The session is gone: nothing left to protect.
                     return Ok(Validation::Invalid);
                 };
                 if now - at_ms <= dur_ms(ROTATION_GRACE) {
@@ -388,13 +446,14 @@ impl WalletSessions {
                     return Ok(Validation::Valid(Authenticated {
                         info: self.info(&r),
                         tag: tag.to_owned(),
-                        token_hash: to,
+                        token_hash: current_hash,
                         refreshed: false,
                         current: false,
                     }));
                 }
-                // A rotated token replayed after its grace: it was stolen, or the client is
-                // broken. Either way the session can no longer be trusted.
+                // A retired token replayed after its grace — whichever rotation retired it: it
+                // was stolen, or the client is broken. Either way the session can no longer be
+                // trusted.
                 self.store.delete_session(tag, &r.sid).await?;
                 self.track(r.chain, Some(r.ex), None).await;
                 self.audit
@@ -482,59 +541,64 @@ impl WalletSessions {
     }
 
     /// Rotates the token of an authenticated session: a new token with a fresh expiry; the old
-    /// one works for [`ROTATION_GRACE`] more, and is treated as stolen after that. `None` when
-    /// the session was rotated or ended meanwhile, or when the request came with a rotated
-    /// token inside its grace (of concurrent rotations of one token, exactly one wins).
+    /// one works for [`ROTATION_GRACE`] more, and is treated as stolen after that (until the
+    /// session's lifetime has passed once more). [`RotateOutcome::NotCurrent`] when the session was
+    /// rotated or ended meanwhile, or when the request came with a rotated token inside its grace
+    /// (of concurrent rotations of one token, exactly one wins); [`RotateOutcome::Limited`] when the
+    /// session rotated too often (see [`MAX_RETIRED_TOKENS`], [`ROTATION_BURST`]).
     ///
     /// # Errors
     /// The store failed; nothing changed.
     #[tracing::instrument(skip_all)]
-    pub async fn rotate(
-        &self,
-        auth: &Authenticated,
-    ) -> Result<Option<(String, SessionInfo)>, StoreError> {
+    pub async fn rotate(&self, auth: &Authenticated) -> Result<RotateOutcome, StoreError> {
         if !auth.current {
-            return Ok(None);
+            return Ok(RotateOutcome::NotCurrent);
         }
         let now_t = self.clock.now();
         let now = unix_ms(now_t);
-        let Some(SessionEntry::Live(sealed)) =
-            self.store.get_session(&auth.tag, &auth.token_hash).await?
+        let Some(SessionEntry::Live(sealed)) = self
+            .store
+            .get_session(&auth.tag, &auth.token_hash, Some(&auth.info.session_id))
+            .await?
         else {
-            return Ok(None);
+            return Ok(RotateOutcome::NotCurrent);
         };
         let Some(mut record) = self.open(&auth.tag, &auth.token_hash, &sealed) else {
-            return Ok(None);
+            return Ok(RotateOutcome::NotCurrent);
         };
         let cap = record.ca + dur_ms(self.settings.max_lifetime);
         let old_ex = record.ex;
         record.ex = (now + dur_ms(self.settings.ttl)).min(cap);
         record.ls = now;
         if record.ex <= now {
-            return Ok(None);
+            return Ok(RotateOutcome::NotCurrent);
         }
-        let token = format!("{}.{}", auth.tag, random_token(32));
+        let token = new_token(&auth.tag, &record.sid);
         let new_hash = token_hash(&token);
         let sealed = self.seal(&auth.tag, &new_hash, &record);
-        let ttl = ttl_until(now, record.ex);
-        // The marker must outlive the grace so a late replay is recognised as reuse; it lives
-        // as long as the session could.
-        let marker_ttl = ttl.max(ROTATION_GRACE);
-        let ok = self
+        let outcome = self
             .store
             .rotate_session(
                 &auth.tag,
-                &record.sid,
-                &auth.token_hash,
-                &new_hash,
-                &sealed,
-                ttl,
-                marker_ttl,
-                now,
+                store::Rotation {
+                    session_id: &record.sid,
+                    old_hash: &auth.token_hash,
+                    new_hash: &new_hash,
+                    record: &sealed,
+                    ttl: ttl_until(now, record.ex),
+                    // A retired token could have lived one lifetime more: it is watched that long.
+                    retain: ROTATION_GRACE.saturating_add(self.settings.ttl),
+                    max_retired: MAX_RETIRED_TOKENS,
+                    burst: ROTATION_BURST,
+                    burst_window: ROTATION_BURST_WINDOW,
+                    now_ms: now,
+                },
             )
             .await?;
-        if !ok {
-            return Ok(None);
+        match outcome {
+            Rotated::Done => {}
+            Rotated::NotCurrent => return Ok(RotateOutcome::NotCurrent),
+            Rotated::Limited { retry_after } => return Ok(RotateOutcome::Limited(retry_after)),
         }
         self.track(record.chain, Some(old_ex), Some(record.ex))
             .await;
@@ -545,7 +609,7 @@ impl WalletSessions {
                     .session(&record.sid),
             )
             .await;
-        Ok(Some((token, self.info(&record))))
+        Ok(RotateOutcome::Rotated(token, self.info(&record)))
     }
 
     /// Ends one session of the wallet `tag` by id; whether it existed.
@@ -652,18 +716,36 @@ mod tests {
     fn token_shape() {
         let tag = wallet_tag(Chain::Ethereum, "0xabc");
         assert_eq!(tag.len(), TAG_LEN);
-        let token = format!("{tag}.{}", random_token(32));
-        assert_eq!(token_tag(&token), Some(tag.as_str()));
+        let sid = random_token(16);
+        assert_eq!(sid.len(), SID_LEN);
+        let token = new_token(&tag, &sid);
+        assert_eq!(
+            token_parts(&token),
+            Some((tag.as_str(), Some(sid.as_str())))
+        );
         assert!(token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
-        assert_eq!(token_tag("nodot"), None);
-        assert_eq!(token_tag(&format!("{tag}.short")), None);
-        assert_eq!(token_tag(&format!("{tag}x.{}", random_token(32))), None);
+        // Tokens issued before tokens named their session.
+        let old = format!("{tag}.{}", random_token(32));
+        assert_eq!(token_parts(&old), Some((tag.as_str(), None)));
+        assert_eq!(token_parts("nodot"), None);
+        assert_eq!(token_parts(&format!("{tag}.short")), None);
+        assert_eq!(token_parts(&format!("{tag}x.{}", random_token(32))), None);
         assert_eq!(
-            token_tag(&format!("{tag}.{}!", &random_token(32)[1..])),
+            token_parts(&format!("{tag}.{}!", &random_token(32)[1..])),
             None
         );
+        assert_eq!(token_parts(&format!("{token}.x")), None);
+        assert_eq!(
+            token_parts(&format!("{tag}.{sid}x.{}", random_token(32))),
+            None
+        );
+        assert_eq!(
+            token_parts(&format!("{tag}.{sid}.{}", random_token(31))),
+            None
+        );
+        assert_eq!(token_parts(&format!("{tag}..{}", random_token(32))), None);
     }
 
     #[test]

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{
-    active_bucket, IndexEntry, NewSession, RateDecision, SessionEntry, Store, StoreResult,
+    active_bucket, IndexEntry, NewSession, RateDecision, Rotated, Rotation, SessionEntry, Store,
+    StoreResult,
 };
 
 /// Upper bound on outstanding nonces; beyond it the oldest are dropped.
@@ -32,13 +33,20 @@ impl<T> Expiring<T> {
     }
 }
 
+/// A retired token: its hash and retirement time (Unix ms).
+type Retired = (String, i64);
+
 #[derive(Debug, Default)]
 struct Inner {
     values: HashMap<String, Expiring<Vec<u8>>>,
     nonces: HashMap<String, Expiring<Vec<u8>>>,
     nonce_order: VecDeque<String>,
-    sessions: HashMap<(String, String), Expiring<SessionEntry>>,
+    /// Live session records by (wallet tag, token hash).
+    sessions: HashMap<(String, String), Expiring<Vec<u8>>>,
     index: HashMap<String, Vec<IndexEntry>>,
+    /// Retired tokens by (wallet tag, session id): token hash and retirement time (Unix ms),
+    /// oldest first.
+    retired: HashMap<(String, String), Expiring<Vec<Retired>>>,
     rate: HashMap<String, Expiring<VecDeque<i64>>>,
     audit: VecDeque<Vec<u8>>,
     /// Per chain: expiry minute → sessions.
@@ -60,6 +68,7 @@ impl Inner {
         let nonces = &self.nonces;
         self.nonce_order.retain(|n| nonces.contains_key(n));
         self.sessions.retain(|_, v| v.live(now));
+        self.retired.retain(|_, v| v.live(now));
         self.rate.retain(|_, v| v.live(now));
         let tags: Vec<String> = self.index.keys().cloned().collect();
         for tag in tags {
@@ -67,22 +76,31 @@ impl Inner {
         }
     }
 
-    fn live_session(&self, tag: &str, hash: &str, now: Instant) -> Option<&SessionEntry> {
+    fn live_session(&self, tag: &str, hash: &str, now: Instant) -> Option<&Vec<u8>> {
         self.sessions
             .get(&(tag.to_owned(), hash.to_owned()))
             .filter(|e| e.live(now))
             .map(|e| &e.value)
     }
 
-    /// Removes a session entry, returning its record when it was live.
-    fn take_live(&mut self, tag: &str, hash: &str) -> Vec<u8> {
-        match self.sessions.remove(&(tag.to_owned(), hash.to_owned())) {
-            Some(Expiring {
-                value: SessionEntry::Live(r),
-                ..
-            }) => r,
-            _ => Vec::new(),
-        }
+    /// Removes a session's record and retired-token list, returning its record when it was
+    /// live.
+    fn take_live(&mut self, tag: &str, entry: &IndexEntry, now: Instant) -> Option<Vec<u8>> {
+        self.retired
+            .remove(&(tag.to_owned(), entry.session_id.clone()));
+        self.sessions
+            .remove(&(tag.to_owned(), entry.token_hash.clone()))
+            .filter(|e| e.live(now))
+            .map(|e| e.value)
+    }
+
+    /// When `hash` is a retired token of the session `sid`: its retirement time.
+    fn retired_at(&self, tag: &str, sid: &str, hash: &str, now: Instant) -> Option<i64> {
+        self.retired
+            .get(&(tag.to_owned(), sid.to_owned()))
+            .filter(|l| l.live(now))
+            .and_then(|l| l.value.iter().find(|(h, _)| h == hash))
+            .map(|(_, at)| *at)
     }
 
     /// Drops index entries whose record is gone, and the index when it is empty.
@@ -92,12 +110,7 @@ impl Inner {
         };
         let keep: Vec<IndexEntry> = entries
             .iter()
-            .filter(|e| {
-                matches!(
-                    self.live_session(tag, &e.token_hash, now),
-                    Some(SessionEntry::Live(_))
-                )
-            })
+            .filter(|e| self.live_session(tag, &e.token_hash, now).is_some())
             .cloned()
             .collect();
         if keep.is_empty() {
@@ -132,6 +145,32 @@ impl MemoryStore {
 
 fn deadline(now: Instant, ttl: Duration) -> Option<Instant> {
     now.checked_add(ttl)
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Milliseconds until a rotation of a session is allowed (0: allowed now), given the
+/// retirement times it remembers within `retain`, oldest first.
+fn rotation_wait(times: &[i64], rot: &Rotation<'_>) -> i64 {
+    let now = rot.now_ms;
+    let mut wait = 0;
+    if times.len() >= rot.max_retired.max(1) {
+        // The list is full: its oldest entry must leave the retention window first.
+        wait = times[0].saturating_add(ms(rot.retain)) - now;
+    }
+    let burst = rot.burst.max(1);
+    let window = ms(rot.burst_window);
+    let recent = times
+        .iter()
+        .filter(|at| **at > now.saturating_sub(window))
+        .count();
+    if recent >= burst {
+        // The oldest of the newest `burst` rotations must leave the burst window first.
+        wait = wait.max(times[times.len() - burst].saturating_add(window) - now);
+    }
+    wait
 }
 
 #[async_trait]
@@ -188,14 +227,19 @@ impl Store for MemoryStore {
         let now = Instant::now();
         let mut g = self.lock();
         g.prune_index(tag, now);
+        let mut entries = g.index.remove(tag).unwrap_or_default();
+        // A session id is unique; should it come again, it replaces the old session.
+        if let Some(pos) = entries.iter().position(|e| e.session_id == new.session_id) {
+            let old = entries.remove(pos);
+            g.take_live(tag, &old, now);
+        }
         g.sessions.insert(
             (tag.to_owned(), new.token_hash.to_owned()),
             Expiring {
-                value: SessionEntry::Live(new.record.to_vec()),
+                value: new.record.to_vec(),
                 expires: deadline(now, new.ttl),
             },
         );
-        let mut entries = g.index.remove(tag).unwrap_or_default();
         entries.push(IndexEntry {
             session_id: new.session_id.to_owned(),
             token_hash: new.token_hash.to_owned(),
@@ -205,7 +249,7 @@ impl Store for MemoryStore {
         let excess = entries.len().saturating_sub(max.max(1));
         let mut evicted = Vec::with_capacity(excess);
         for e in entries.drain(..excess) {
-            let record = g.take_live(tag, &e.token_hash);
+            let record = g.take_live(tag, &e, now).unwrap_or_default();
             evicted.push((e, record));
         }
         g.index.insert(tag.to_owned(), entries);
@@ -213,10 +257,39 @@ impl Store for MemoryStore {
         Ok(evicted)
     }
 
-    async fn get_session(&self, tag: &str, token_hash: &str) -> StoreResult<Option<SessionEntry>> {
+    async fn get_session(
+        &self,
+        tag: &str,
+        token_hash: &str,
+        session_id: Option<&str>,
+    ) -> StoreResult<Option<SessionEntry>> {
         let now = Instant::now();
         let g = self.lock();
-        Ok(g.live_session(tag, token_hash, now).cloned())
+        if let Some(r) = g.live_session(tag, token_hash, now) {
+            return Ok(Some(SessionEntry::Live(r.clone())));
+        }
+        let index = g.index.get(tag).map(Vec::as_slice).unwrap_or_default();
+        let found = match session_id {
+            Some(sid) => g
+                .retired_at(tag, sid, token_hash, now)
+                .map(|at| (sid.to_owned(), at)),
+            None => index.iter().find_map(|e| {
+                g.retired_at(tag, &e.session_id, token_hash, now)
+                    .map(|at| (e.session_id.clone(), at))
+            }),
+        };
+        let Some((sid, at_ms)) = found else {
+            return Ok(None);
+        };
+        let current = index.iter().find(|e| e.session_id == sid).and_then(|e| {
+            g.live_session(tag, &e.token_hash, now)
+                .map(|r| (e.token_hash.clone(), r.clone()))
+        });
+        Ok(Some(SessionEntry::Retired {
+            session_id: sid,
+            at_ms,
+            current,
+        }))
     }
 
     async fn update_session(
@@ -230,8 +303,8 @@ impl Store for MemoryStore {
         let mut g = self.lock();
         let key = (tag.to_owned(), token_hash.to_owned());
         match g.sessions.get_mut(&key) {
-            Some(e) if e.live(now) && matches!(e.value, SessionEntry::Live(_)) => {
-                e.value = SessionEntry::Live(record.to_vec());
+            Some(e) if e.live(now) => {
+                e.value = record.to_vec();
                 if let Some(ttl) = ttl {
                     e.expires = deadline(now, ttl);
                 }
@@ -241,53 +314,62 @@ impl Store for MemoryStore {
         }
     }
 
-    async fn rotate_session(
-        &self,
-        tag: &str,
-        session_id: &str,
-        old_hash: &str,
-        new_hash: &str,
-        record: &[u8],
-        ttl: Duration,
-        marker_ttl: Duration,
-        now_ms: i64,
-    ) -> StoreResult<bool> {
+    async fn rotate_session(&self, tag: &str, rot: Rotation<'_>) -> StoreResult<Rotated> {
         let now = Instant::now();
         let mut g = self.lock();
-        if !matches!(
-            g.live_session(tag, old_hash, now),
-            Some(SessionEntry::Live(_))
-        ) {
-            return Ok(false);
+        if g.live_session(tag, rot.old_hash, now).is_none() {
+            return Ok(Rotated::NotCurrent);
         }
-        let Some(entry) = g
+        let owns = g.index.get(tag).is_some_and(|es| {
+            es.iter()
+                .any(|e| e.session_id == rot.session_id && e.token_hash == rot.old_hash)
+        });
+        if !owns {
+            return Ok(Rotated::NotCurrent);
+        }
+        let key = (tag.to_owned(), rot.session_id.to_owned());
+        let oldest_kept = rot.now_ms.saturating_sub(ms(rot.retain));
+        let mut list: Vec<(String, i64)> = g
+            .retired
+            .get(&key)
+            .filter(|l| l.live(now))
+            .map(|l| l.value.clone())
+            .unwrap_or_default();
+        list.retain(|(_, at)| *at > oldest_kept);
+        list.sort_by_key(|(_, at)| *at);
+        let times: Vec<i64> = list.iter().map(|(_, at)| *at).collect();
+        let wait = rotation_wait(&times, &rot);
+        if wait > 0 {
+            return Ok(Rotated::Limited {
+                retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(1)),
+            });
+        }
+        if let Some(e) = g
             .index
             .get_mut(tag)
-            .and_then(|es| es.iter_mut().find(|e| e.session_id == session_id))
-            .filter(|e| e.token_hash == old_hash)
-        else {
-            return Ok(false);
-        };
-        entry.token_hash = new_hash.to_owned();
+            .and_then(|es| es.iter_mut().find(|e| e.session_id == rot.session_id))
+        {
+            e.token_hash = rot.new_hash.to_owned();
+        }
+        g.sessions
+            .remove(&(tag.to_owned(), rot.old_hash.to_owned()));
         g.sessions.insert(
-            (tag.to_owned(), new_hash.to_owned()),
+            (tag.to_owned(), rot.new_hash.to_owned()),
             Expiring {
-                value: SessionEntry::Live(record.to_vec()),
-                expires: deadline(now, ttl),
+                value: rot.record.to_vec(),
+                expires: deadline(now, rot.ttl),
             },
         );
-        g.sessions.insert(
-            (tag.to_owned(), old_hash.to_owned()),
+        list.push((rot.old_hash.to_owned(), rot.now_ms));
+        g.retired.insert(
+            key,
             Expiring {
-                value: SessionEntry::Rotated {
-                    to: new_hash.to_owned(),
-                    at_ms: now_ms,
-                },
-                expires: deadline(now, marker_ttl),
+                value: list,
+                expires: deadline(now, rot.retain),
             },
         );
         g.wrote(now);
-        Ok(true)
+        Ok(Rotated::Done)
     }
 
     async fn delete_session(
@@ -308,7 +390,7 @@ impl Store for MemoryStore {
         if entries.is_empty() {
             g.index.remove(tag);
         }
-        let record = g.take_live(tag, &entry.token_hash);
+        let record = g.take_live(tag, &entry, now).unwrap_or_default();
         Ok(Some((entry, record)))
     }
 
@@ -320,9 +402,9 @@ impl Store for MemoryStore {
         };
         Ok(entries
             .iter()
-            .filter_map(|e| match g.live_session(tag, &e.token_hash, now) {
-                Some(SessionEntry::Live(r)) => Some((e.clone(), r.clone())),
-                _ => None,
+            .filter_map(|e| {
+                g.live_session(tag, &e.token_hash, now)
+                    .map(|r| (e.clone(), r.clone()))
             })
             .collect())
     }
@@ -330,14 +412,10 @@ impl Store for MemoryStore {
     async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
         let now = Instant::now();
         let mut g = self.lock();
-        g.prune_index(tag, now);
         let entries = g.index.remove(tag).unwrap_or_default();
         Ok(entries
             .into_iter()
-            .map(|e| {
-                let record = g.take_live(tag, &e.token_hash);
-                (e, record)
-            })
+            .filter_map(|e| g.take_live(tag, &e, now).map(|record| (e, record)))
             .collect())
     }
 

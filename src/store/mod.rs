@@ -53,14 +53,60 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub enum SessionEntry {
     /// A live session record (opaque bytes).
     Live(Vec<u8>),
-    /// The token was rotated: `to` is the token hash of the successor, `at_ms` the rotation
-    /// time (Unix milliseconds). Kept so that a late in-flight request can be served during the
+    /// A token retired by a rotation of the session `session_id`, still remembered (see
+    /// [`Rotation::retain`]): kept so that a late in-flight request can be served during the
     /// grace period and a replay after it can be detected.
-    Rotated {
-        /// Token hash of the successor session key.
-        to: String,
-        /// When the rotation happened, Unix milliseconds.
+    Retired {
+        /// The session the token belonged to.
+        session_id: String,
+        /// When the token was retired, Unix milliseconds.
         at_ms: i64,
+        /// The session's current token hash and live record; `None` when the session no
+        /// longer lives.
+        current: Option<(String, Vec<u8>)>,
+    },
+}
+
+/// A rotation of a session's token (see [`Store::rotate_session`]).
+#[derive(Debug, Clone)]
+pub struct Rotation<'a> {
+    /// Public id of the session.
+    pub session_id: &'a str,
+    /// Hash of the token being retired: must be the session's live token.
+    pub old_hash: &'a str,
+    /// Hash of the new token: the new record's key.
+    pub new_hash: &'a str,
+    /// The new (encrypted) record.
+    pub record: &'a [u8],
+    /// Time to live of the new record.
+    pub ttl: Duration,
+    /// How long a retired token is remembered after its rotation (grace plus detection
+    /// window). It also is the window of [`Rotation::max_retired`].
+    pub retain: Duration,
+    /// At most this many tokens of one session are remembered: a rotation that would retire one
+    /// more inside `retain` is refused ([`Rotated::Limited`]), so no retired token is ever
+    /// forgotten before `retain` has passed.
+    pub max_retired: usize,
+    /// At most `burst` rotations of one session within `burst_window`.
+    pub burst: usize,
+    /// Window of `burst`.
+    pub burst_window: Duration,
+    /// Now, Unix milliseconds (the retirement time recorded).
+    pub now_ms: i64,
+}
+
+/// Outcome of [`Store::rotate_session`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotated {
+    /// This call rotated the session.
+    Done,
+    /// Nothing changed: the old hash is not the session's live token (rotated or ended
+    /// meanwhile, or never was).
+    NotCurrent,
+    /// Nothing changed: the session rotated too often; retry after this long.
+    Limited {
+        /// Time until a rotation would be allowed.
+        retry_after: Duration,
     },
 }
 
@@ -112,6 +158,10 @@ pub enum RateDecision {
 ///   process sharing the store. In particular [`Store::take_nonce`] returns a given nonce to
 ///   exactly one caller, [`Store::create_session`] never leaves a wallet with more than `max`
 ///   sessions, and [`Store::rotate_session`] succeeds for exactly one of concurrent callers.
+/// - **Bounded growth per session**: a session costs its record, its index entry and at most one
+///   retired-token list (at most [`Rotation::max_retired`] hashes with their retirement times,
+///   kept [`Rotation::retain`] after the latest rotation), whatever the rotation rate. Deleting
+///   a session (by id, by eviction, or with its wallet) deletes its list too.
 /// - **Bounded time**: every call returns (possibly with [`StoreError::Timeout`]) within the
 ///   store's configured timeout.
 /// - A crash between calls leaves nothing half-written: a multi-key change is one script or
@@ -142,9 +192,9 @@ pub trait Store: Send + Sync + 'static {
     async fn take_nonce(&self, nonce: &str) -> StoreResult<Option<Vec<u8>>>;
 
     /// Creates a session of the wallet `tag` and adds it to the wallet's index. When the wallet
-    /// then has more than `max` live sessions, the oldest (by `created_ms`) are deleted in the
-    /// same atomic step and returned with their records. Index entries whose record has expired
-    /// are pruned.
+    /// then has more than `max` live sessions, the oldest (by `created_ms`) are deleted (with
+    /// their retired-token lists) in the same atomic step and returned with their records. Index
+    /// entries whose record has expired are pruned.
     ///
     /// # Errors
     /// Any backend failure.
@@ -155,11 +205,20 @@ pub trait Store: Send + Sync + 'static {
         max: usize,
     ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>>;
 
-    /// Reads what a token hash points at.
+    /// Reads what a token hash points at, in one atomic step: the live record under
+    /// `token_hash`, or else, when `token_hash` is a retired token of the session `session_id`,
+    /// a [`SessionEntry::Retired`] with the session's current record. Without `session_id`
+    /// (tokens issued before tokens named their session), the retired tokens of every session
+    /// in the wallet's index are searched.
     ///
     /// # Errors
     /// Any backend failure.
-    async fn get_session(&self, tag: &str, token_hash: &str) -> StoreResult<Option<SessionEntry>>;
+    async fn get_session(
+        &self,
+        tag: &str,
+        token_hash: &str,
+        session_id: Option<&str>,
+    ) -> StoreResult<Option<SessionEntry>>;
 
     /// Replaces a live session record; with `ttl`, also resets its time to live. Returns `false`
     /// when there is no live record under `token_hash` (it was deleted or rotated meanwhile).
@@ -174,29 +233,21 @@ pub trait Store: Send + Sync + 'static {
         ttl: Option<Duration>,
     ) -> StoreResult<bool>;
 
-    /// Moves a live session from `old_hash` to `new_hash` in one atomic step: the new record is
-    /// written with `ttl`, the index entry points at `new_hash`, and `old_hash` becomes a
-    /// [`SessionEntry::Rotated`] marker kept for `marker_ttl`. Returns `false` (nothing changed)
-    /// when `old_hash` is not the live record of the session `session_id` (its index entry must
-    /// point at `old_hash`): of concurrent rotations exactly one succeeds.
+    /// Moves the live session `rotation.session_id` from `old_hash` to `new_hash` in one atomic
+    /// step: the new record is written with `ttl`, the index entry points at `new_hash`, the old
+    /// record is deleted and `old_hash` joins the session's retired-token list with `now_ms`
+    /// (entries older than `retain` are dropped, and the list itself expires `retain` after this
+    /// rotation). [`Rotated::NotCurrent`] (nothing changed) when `old_hash` is not the live
+    /// record of that session (its index entry must point at `old_hash`): of concurrent
+    /// rotations exactly one succeeds. [`Rotated::Limited`] (nothing changed) when the list
+    /// already holds `max_retired` entries inside `retain`, or `burst` inside `burst_window`.
     ///
     /// # Errors
     /// Any backend failure.
-    #[allow(clippy::too_many_arguments)]
-    async fn rotate_session(
-        &self,
-        tag: &str,
-        session_id: &str,
-        old_hash: &str,
-        new_hash: &str,
-        record: &[u8],
-        ttl: Duration,
-        marker_ttl: Duration,
-        now_ms: i64,
-    ) -> StoreResult<bool>;
+    async fn rotate_session(&self, tag: &str, rotation: Rotation<'_>) -> StoreResult<Rotated>;
 
-    /// Deletes one live session of the wallet by its public id (record and index entry; a
-    /// rotation marker pointing at it is left dangling and leads nowhere). Returns the deleted
+    /// Deletes one live session of the wallet by its public id (record, index entry and
+    /// retired-token list). Returns the deleted
     /// entry with its record, `None` when there was no such live session.
     ///
     /// # Errors
@@ -213,7 +264,8 @@ pub trait Store: Send + Sync + 'static {
     /// Any backend failure.
     async fn list_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>>;
 
-    /// Deletes every session of a wallet (records and index) in one atomic step; returns the
+    /// Deletes every session of a wallet (records, retired-token lists and index) in one atomic
+    /// step; returns the
     /// live sessions there were, with their records.
     ///
     /// # Errors

@@ -8,21 +8,30 @@
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `P{tag}:s:<token_hash>` | string | a session entry: `L` + record bytes (live), or `R<to_hash>\|<at_ms>` (rotation marker) |
+//! | `P{tag}:s:<token_hash>` | string | a live session record: `L` + record bytes |
 //! | `P{tag}:i` | hash | the wallet's index: field session id → `<token_hash>\|<created_ms>` |
+//! | `P{tag}:m:<session_id>` | sorted set | a session's retired tokens: member token hash, score = retirement time (ms) |
 //! | `Pn:<nonce>` | string | a nonce's binding (`SET NX PX` to create, `GETDEL` to take) |
 //! | `Pv:<key>` | string | a plain value (preferences, legacy user sessions, users) |
 //! | `Pr:<key>` | sorted set | a rate-limit budget: a sliding-window log of hits, score = time |
 //! | `Paudit` | stream | the audit trail, trimmed to an exact length on every append |
 //! | `Pactive:<chain>` | sorted set | active sessions of a chain, score = expiry (ms) |
 //!
-//! The first byte of a session entry tells a live record (`L`) from a rotation marker (`R`), so
-//! the scripts check liveness with `string.sub(v, 1, 1)` and [`Store::get_session`] is a single
-//! `GET`.
+//! The first byte of a session entry is `L` (live). Servers before the retired-token lists wrote
+//! rotation markers `R<to_hash>|<at_ms>` under the old token's key; the scripts still read them
+//! (until they expire) so that a token retired then is still recognised, and never write them.
+//! [`Store::get_session`] is one script: a `GET` for a live token, and for an unknown one a
+//! `ZSCORE` in the retired list of the session the token names.
+//!
+//! A session owns at most one retired list, holding at most `max_retired` entries younger than
+//! `retain` (older ones are dropped by every rotation, and the key expires `retain` after the
+//! last one): its storage is bounded whatever the rotation rate, and rotations beyond the bound
+//! are refused rather than forgetting a retired token early.
 //!
 //! # TTLs
 //! Every key has an expiry, except plain values written with `ttl = None`:
-//! session entries carry their own; the index is given the longest remaining TTL of the sessions
+//! session entries carry their own; a retired list lives `retain` after its last rotation; the
+//! index is given the longest remaining TTL of the sessions
 //! it lists by every script that touches it (so it never dies before them, nor outlives the last
 //! of them), and is deleted when it lists none; a rate budget lives one window after its last
 //! hit; the audit stream [`AUDIT_TTL`] after its last append; the active-session buckets of a
@@ -56,14 +65,12 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 
 use super::{
-    active_bucket, IndexEntry, NewSession, RateDecision, SessionEntry, Store, StoreError,
-    StoreResult,
+    active_bucket, IndexEntry, NewSession, RateDecision, Rotated, Rotation, SessionEntry, Store,
+    StoreError, StoreResult,
 };
 
 /// Type byte of a live session record.
 const LIVE: u8 = b'L';
-/// Type byte of a rotation marker.
-const ROTATED: u8 = b'R';
 /// Lifetime of the audit stream after its last append.
 pub const AUDIT_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How long an active-session set outlives the latest expiry it holds (absorbs clock skew
@@ -127,15 +134,17 @@ end
 ";
 
 /// KEYS: index, new record. ARGV: record prefix, session id, token hash, created ms, entry,
-/// ttl ms, max. Returns the evicted entries, flat: id, hash, created, record.
+/// ttl ms, max, retired-list prefix. Returns the evicted entries, flat: id, hash, created,
+/// record.
 const LUA_CREATE: &str = r"
-local idx, rec, rp = KEYS[1], KEYS[2], ARGV[1]
+local idx, rec, rp, mp = KEYS[1], KEYS[2], ARGV[1], ARGV[8]
 local sid, hash, created = ARGV[2], ARGV[3], ARGV[4]
 local ttl, max = tonumber(ARGV[6]), math.max(tonumber(ARGV[7]), 1)
 local entries = {}
 for _, e in ipairs(live_entries(idx, rp)) do
   if e[1] == sid then
     if e[2] ~= hash then redis.call('DEL', rp .. e[2]) end
+    redis.call('DEL', mp .. sid)
   else
     entries[#entries + 1] = e
   end
@@ -148,7 +157,7 @@ local excess = #entries - max
 local evicted, kept = {}, {}
 for i, e in ipairs(entries) do
   if i <= excess then
-    redis.call('DEL', rp .. e[2])
+    redis.call('DEL', rp .. e[2], mp .. e[1])
     redis.call('HDEL', idx, e[1])
     evicted[#evicted + 1] = e[1]
     evicted[#evicted + 1] = e[2]
@@ -176,31 +185,102 @@ end
 return 1
 ";
 
-/// KEYS: index, old record, new record. ARGV: record prefix, session id, old hash, new hash,
-/// entry, ttl ms, marker ttl ms, now ms. Returns 1 when this call rotated the session.
-const LUA_ROTATE: &str = r"
-local idx, old, new, rp = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
-local v = redis.call('GET', old)
-if not v or string.sub(v, 1, 1) ~= 'L' then return 0 end
-local cur = redis.call('HGET', idx, ARGV[2])
-if not cur then return 0 end
-local h, c = split(cur)
-if h ~= ARGV[3] then return 0 end
-redis.call('SET', new, ARGV[5], 'PX', ARGV[6])
-redis.call('SET', old, 'R' .. ARGV[4] .. '|' .. ARGV[8], 'PX', ARGV[7])
-redis.call('HSET', idx, ARGV[2], ARGV[4] .. '|' .. c)
-expire_index(idx, live_entries(idx, rp))
-return 1
+/// KEYS: the token's record, index. ARGV: record prefix, retired-list prefix, token hash, session
+/// id named by the token ('' when it names none). Returns, flat: nothing (unknown token), `L`
+/// and the live record, or `R`, session id, retirement ms and, when the session still lives,
+/// its current hash and record.
+const LUA_GET: &str = r"
+local idx, rp, mp, hash, sid = KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, 1) == 'L' then return {'L', string.sub(v, 2)} end
+local function retired(s, at)
+  local out = {'R', s, string.format('%d', tonumber(at))}
+  local cur = redis.call('HGET', idx, s)
+  local h = cur and split(cur)
+  if h then
+    local r = redis.call('GET', rp .. h)
+    if r and string.sub(r, 1, 1) == 'L' then
+      out[4] = h
+      out[5] = string.sub(r, 2)
+    end
+  end
+  return out
+end
+if sid ~= '' then
+  local at = redis.call('ZSCORE', mp .. sid, hash)
+  if at then return retired(sid, at) end
+  return {}
+end
+-- A token naming no session (issued before tokens did): search the wallet's sessions.
+local target, at = hash, nil
+if v and string.sub(v, 1, 1) == 'R' then
+  -- An older server's rotation marker, R<to>|<at>: follow it (and the markers after it) to
+  -- the token that was rotated last.
+  target, at = split(string.sub(v, 2))
+  for _ = 1, 8 do
+    if not target then return {} end
+    local w = redis.call('GET', rp .. target)
+    if not (w and string.sub(w, 1, 1) == 'R') then break end
+    target = split(string.sub(w, 2))
+  end
+  if not target then return {} end
+end
+local all = redis.call('HGETALL', idx)
+for i = 1, #all, 2 do
+  local h = split(all[i + 1])
+  if at and h == target then return retired(all[i], at) end
+  local t = redis.call('ZSCORE', mp .. all[i], target)
+  if t then return retired(all[i], at or t) end
+end
+return {}
 ";
 
-/// KEYS: index. ARGV: record prefix, session id. Returns the deleted live session, flat: id,
-/// hash, created, record (nothing when there was none).
+/// KEYS: index, old record, new record, retired list. ARGV: record prefix, session id, old hash,
+/// new hash, entry, ttl ms, retain ms, now ms, max retired, burst, burst window ms. Returns
+/// {1, 0} when this call rotated the session, {0, 0} when the old hash is not its live token,
+/// {2, wait ms} when it rotated too often.
+const LUA_ROTATE: &str = r"
+local idx, old, new, ret, rp = KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1]
+local v = redis.call('GET', old)
+if not v or string.sub(v, 1, 1) ~= 'L' then return {0, 0} end
+local cur = redis.call('HGET', idx, ARGV[2])
+if not cur then return {0, 0} end
+local h, c = split(cur)
+if h ~= ARGV[3] then return {0, 0} end
+local retain, now = tonumber(ARGV[7]), tonumber(ARGV[8])
+local maxr, burst = math.max(tonumber(ARGV[9]), 1), math.max(tonumber(ARGV[10]), 1)
+local window = tonumber(ARGV[11])
+redis.call('ZREMRANGEBYSCORE', ret, '-inf', string.format('%d', now - retain))
+local n = redis.call('ZCARD', ret)
+local wait = 0
+if n >= maxr then
+  local first = redis.call('ZRANGE', ret, 0, 0, 'WITHSCORES')
+  wait = tonumber(first[2]) + retain - now
+end
+local recent = redis.call('ZCOUNT', ret, '(' .. string.format('%d', now - window), '+inf')
+if recent >= burst then
+  local t = redis.call('ZRANGE', ret, n - burst, n - burst, 'WITHSCORES')
+  wait = math.max(wait, tonumber(t[2]) + window - now)
+end
+if wait > 0 then return {2, wait} end
+redis.call('SET', new, ARGV[5], 'PX', ARGV[6])
+redis.call('DEL', old)
+redis.call('ZADD', ret, ARGV[8], ARGV[3])
+redis.call('PEXPIRE', ret, ARGV[7])
+redis.call('HSET', idx, ARGV[2], ARGV[4] .. '|' .. c)
+expire_index(idx, live_entries(idx, rp))
+return {1, 0}
+";
+
+/// KEYS: index. ARGV: record prefix, session id, retired-list prefix. Returns the deleted live
+/// session, flat: id, hash, created, record (nothing when there was none).
 const LUA_DELETE: &str = r"
 local idx, rp = KEYS[1], ARGV[1]
 local cur = redis.call('HGET', idx, ARGV[2])
 local out = {}
 if cur then
   redis.call('HDEL', idx, ARGV[2])
+  redis.call('DEL', ARGV[3] .. ARGV[2])
   local h, c = split(cur)
   if h then
     local v = redis.call('GET', rp .. h)
@@ -231,10 +311,12 @@ end
 return out
 ";
 
-/// KEYS: index. ARGV: record prefix. Returns the deleted live sessions, flat: id, hash,
-/// created, record.
+/// KEYS: index. ARGV: record prefix, retired-list prefix. Returns the deleted live sessions,
+/// flat: id, hash, created, record.
 const LUA_DELETE_ALL: &str = r"
 local idx, rp = KEYS[1], ARGV[1]
+local ids = redis.call('HKEYS', idx)
+for _, sid in ipairs(ids) do redis.call('DEL', ARGV[2] .. sid) end
 local out = {}
 for _, e in ipairs(live_entries(idx, rp)) do
   redis.call('DEL', rp .. e[2])
@@ -307,6 +389,7 @@ return sum
 /// The compiled scripts (each carries its SHA1 for `EVALSHA`).
 struct Scripts {
     create: Script,
+    get: Script,
     update: Script,
     rotate: Script,
     delete: Script,
@@ -323,6 +406,7 @@ impl Scripts {
         let session = |body: &str| Script::new(&format!("{LUA_PRELUDE}{body}"));
         Self {
             create: session(LUA_CREATE),
+            get: session(LUA_GET),
             update: session(LUA_UPDATE),
             rotate: session(LUA_ROTATE),
             delete: session(LUA_DELETE),
@@ -426,23 +510,32 @@ fn parse_ms(bytes: &[u8]) -> Option<i64> {
     std::str::from_utf8(bytes).ok()?.parse().ok()
 }
 
-/// Reads a stored session entry (`L…` or `R<to>|<at_ms>`).
-fn decode_entry(raw: &[u8]) -> StoreResult<SessionEntry> {
-    match raw.split_first() {
-        Some((&LIVE, record)) => Ok(SessionEntry::Live(record.to_vec())),
-        Some((&ROTATED, rest)) => {
-            let sep = rest
-                .iter()
-                .rposition(|b| *b == b'|')
-                .ok_or_else(|| corrupt("rotation marker without time"))?;
-            let to = std::str::from_utf8(&rest[..sep])
-                .map_err(|_| corrupt("rotation marker target is not text"))?;
-            let at_ms =
-                parse_ms(&rest[sep + 1..]).ok_or_else(|| corrupt("rotation marker time"))?;
-            Ok(SessionEntry::Rotated {
-                to: to.to_owned(),
-                at_ms,
-            })
+/// Reads what [`LUA_GET`] returns.
+fn entry_from_flat(flat: Vec<Vec<u8>>) -> StoreResult<Option<SessionEntry>> {
+    let text = |b: Vec<u8>, what: &str| {
+        String::from_utf8(b).map_err(|_| corrupt(&format!("{what} is not text")))
+    };
+    let mut it = flat.into_iter();
+    match (
+        it.next().as_deref(),
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+    ) {
+        (None, ..) => Ok(None),
+        (Some(b"L"), Some(record), None, ..) => Ok(Some(SessionEntry::Live(record))),
+        (Some(b"R"), Some(sid), Some(at), hash, record) => {
+            let current = match (hash, record) {
+                (Some(h), Some(r)) => Some((text(h, "token hash")?, r)),
+                (None, None) => None,
+                _ => return Err(corrupt("retired token without its session's record")),
+            };
+            Ok(Some(SessionEntry::Retired {
+                session_id: text(sid, "session id")?,
+                at_ms: parse_ms(&at).ok_or_else(|| corrupt("retirement time"))?,
+                current,
+            }))
         }
         _ => Err(corrupt("session entry of unknown type")),
     }
@@ -578,6 +671,11 @@ impl RedisStore {
         format!("{}{token_hash}", self.record_prefix(tag))
     }
 
+    /// `P{tag}:m:` — the prefix of a wallet's retired-token lists (one per session).
+    fn retired_prefix(&self, tag: &str) -> String {
+        format!("{}{{{tag}}}:m:", self.prefix)
+    }
+
     fn index_key(&self, tag: &str) -> String {
         format!("{}{{{tag}}}:i", self.prefix)
     }
@@ -646,18 +744,31 @@ impl Store for RedisStore {
             .arg(new.created_ms)
             .arg(live_entry(new.record))
             .arg(ttl_ms(new.ttl))
-            .arg(max);
+            .arg(max)
+            .arg(self.retired_prefix(tag));
         let flat: Vec<Vec<u8>> = self
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
         sessions_from_flat(flat)
     }
 
-    async fn get_session(&self, tag: &str, token_hash: &str) -> StoreResult<Option<SessionEntry>> {
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(self.record_key(tag, token_hash));
-        let raw: Option<Vec<u8>> = self.query(cmd).await?;
-        raw.as_deref().map(decode_entry).transpose()
+    async fn get_session(
+        &self,
+        tag: &str,
+        token_hash: &str,
+        session_id: Option<&str>,
+    ) -> StoreResult<Option<SessionEntry>> {
+        let mut inv = self.scripts.get.prepare_invoke();
+        inv.key(self.record_key(tag, token_hash))
+            .key(self.index_key(tag))
+            .arg(self.record_prefix(tag))
+            .arg(self.retired_prefix(tag))
+            .arg(token_hash)
+            .arg(session_id.unwrap_or(""));
+        let flat: Vec<Vec<u8>> = self
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        entry_from_flat(flat)
     }
 
     async fn update_session(
@@ -679,33 +790,34 @@ impl Store for RedisStore {
         Ok(done == 1)
     }
 
-    async fn rotate_session(
-        &self,
-        tag: &str,
-        session_id: &str,
-        old_hash: &str,
-        new_hash: &str,
-        record: &[u8],
-        ttl: Duration,
-        marker_ttl: Duration,
-        now_ms: i64,
-    ) -> StoreResult<bool> {
+    async fn rotate_session(&self, tag: &str, rot: Rotation<'_>) -> StoreResult<Rotated> {
         let mut inv = self.scripts.rotate.prepare_invoke();
         inv.key(self.index_key(tag))
-            .key(self.record_key(tag, old_hash))
-            .key(self.record_key(tag, new_hash))
+            .key(self.record_key(tag, rot.old_hash))
+            .key(self.record_key(tag, rot.new_hash))
+            .key(format!("{}{}", self.retired_prefix(tag), rot.session_id))
             .arg(self.record_prefix(tag))
-            .arg(session_id)
-            .arg(old_hash)
-            .arg(new_hash)
-            .arg(live_entry(record))
-            .arg(ttl_ms(ttl))
-            .arg(ttl_ms(marker_ttl))
-            .arg(now_ms);
-        let done: i64 = self
+            .arg(rot.session_id)
+            .arg(rot.old_hash)
+            .arg(rot.new_hash)
+            .arg(live_entry(rot.record))
+            .arg(ttl_ms(rot.ttl))
+            .arg(ttl_ms(rot.retain))
+            .arg(rot.now_ms)
+            .arg(rot.max_retired)
+            .arg(rot.burst)
+            .arg(ttl_ms(rot.burst_window));
+        let (status, wait): (i64, i64) = self
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        Ok(done == 1)
+        match status {
+            1 => Ok(Rotated::Done),
+            0 => Ok(Rotated::NotCurrent),
+            2 => Ok(Rotated::Limited {
+                retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(1).max(1)),
+            }),
+            _ => Err(corrupt("rotation outcome")),
+        }
     }
 
     async fn delete_session(
@@ -716,7 +828,8 @@ impl Store for RedisStore {
         let mut inv = self.scripts.delete.prepare_invoke();
         inv.key(self.index_key(tag))
             .arg(self.record_prefix(tag))
-            .arg(session_id);
+            .arg(session_id)
+            .arg(self.retired_prefix(tag));
         let flat: Vec<Vec<u8>> = self
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
@@ -734,7 +847,9 @@ impl Store for RedisStore {
 
     async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
         let mut inv = self.scripts.delete_all.prepare_invoke();
-        inv.key(self.index_key(tag)).arg(self.record_prefix(tag));
+        inv.key(self.index_key(tag))
+            .arg(self.record_prefix(tag))
+            .arg(self.retired_prefix(tag));
         let flat: Vec<Vec<u8>> = self
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
@@ -870,20 +985,31 @@ mod tests {
 
     #[test]
     fn entries_round_trip() {
+        let b = |s: &str| s.as_bytes().to_vec();
+        assert_eq!(entry_from_flat(vec![]).ok(), Some(None));
         assert_eq!(
-            decode_entry(&live_entry(b"abc")).ok(),
-            Some(SessionEntry::Live(b"abc".to_vec()))
+            entry_from_flat(vec![b("L"), b("abc")]).ok(),
+            Some(Some(SessionEntry::Live(b"abc".to_vec())))
         );
         assert_eq!(
-            decode_entry(b"Rnewhash|1700000000000").ok(),
-            Some(SessionEntry::Rotated {
-                to: "newhash".to_owned(),
-                at_ms: 1_700_000_000_000
-            })
+            entry_from_flat(vec![b("R"), b("sid"), b("1700000000000"), b("h2"), b("r")]).ok(),
+            Some(Some(SessionEntry::Retired {
+                session_id: "sid".to_owned(),
+                at_ms: 1_700_000_000_000,
+                current: Some(("h2".to_owned(), b"r".to_vec())),
+            }))
         );
-        assert!(decode_entry(b"").is_err());
-        assert!(decode_entry(b"Xabc").is_err());
-        assert!(decode_entry(b"Rnohash").is_err());
+        assert_eq!(
+            entry_from_flat(vec![b("R"), b("sid"), b("5")]).ok(),
+            Some(Some(SessionEntry::Retired {
+                session_id: "sid".to_owned(),
+                at_ms: 5,
+                current: None,
+            }))
+        );
+        assert!(entry_from_flat(vec![b("X"), b("abc")]).is_err());
+        assert!(entry_from_flat(vec![b("R"), b("sid"), b("soon")]).is_err());
+        assert!(entry_from_flat(vec![b("R"), b("sid"), b("5"), b("h2")]).is_err());
     }
 
     #[test]

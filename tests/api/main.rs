@@ -16,3 +16,4 @@ mod origin;
 mod redis_only;
 mod sessions;
 mod signin;
+mod signin_faults;

@@ -17,6 +17,8 @@ both_stores!(
     session_expires_without_use,
     per_wallet_limit_evicts_oldest_under_concurrency,
     rotation_grace_then_reuse_detection,
+    reuse_of_any_retired_token_revokes_the_session,
+    rotations_are_rate_limited_and_bounded_in_the_store,
     concurrent_rotations_one_winner,
     logout_ends_only_the_current_session,
     logout_all_ends_every_session_on_every_instance,
@@ -198,6 +200,149 @@ async fn rotation_grace_then_reuse_detection(b: Backend) {
     app.get("/api/me", Some(&new))
         .await
         .assert_error(401, "unauthenticated");
+}
+
+/// A thief rotates a stolen token twice (or more): replaying ANY token the session retired,
+/// after its grace, revokes the whole session — the thief's newest token included — and is
+/// audited as token reuse. Inside its grace, each retired token is served (never rotating).
+async fn reuse_of_any_retired_token_revokes_the_session(b: Backend) {
+    let app = spawn_app(b).await;
+    for replayed in 0..3 {
+        let w = Wallet::ethereum();
+        let mut tokens = vec![app.token(&w).await];
+        for _ in 0..3 {
+            let r = app
+                .post("/auth/refresh", tokens.last().map(String::as_str), None)
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            tokens.push(r.body["token"].as_str().unwrap().to_owned());
+            app.clock.advance(Duration::from_secs(1));
+        }
+        // Inside their grace, every retired token is served from the current session...
+        app.clock.advance(Duration::from_secs(10));
+        for t in &tokens {
+            let r = app.get("/api/me", Some(t)).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        }
+        // ... but cannot rotate.
+        app.post("/auth/refresh", Some(&tokens[replayed]), None)
+            .await
+            .assert_error(401, "unauthenticated");
+        // After the grace, replaying any of them revokes the session everywhere.
+        app.clock.advance(Duration::from_secs(30));
+        app.get("/api/me", Some(&tokens[replayed]))
+            .await
+            .assert_error(401, "unauthenticated");
+        for t in &tokens {
+            app.get("/api/me", Some(t))
+                .await
+                .assert_error(401, "unauthenticated");
+        }
+        let listed = app
+            .state
+            .sessions()
+            .list(&wallet_tag(Chain::Ethereum, &w.address))
+            .await
+            .unwrap();
+        assert!(listed.is_empty(), "replaying token {replayed}: {listed:?}");
+        let audit = app.state.audit().read(Some(&w.address), 20).await.unwrap();
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.kind == wallet_auth::session::AuditKind::TokenReuse),
+            "audited as token reuse: {audit:?}"
+        );
+    }
+}
+
+/// Back-to-back rotations: the store keeps at most one retired-token list per session (three
+/// keys in all on Redis, however many rotations), and rotations beyond the per-session limits
+/// are refused with `429 rate_limited` and `Retry-After`, the current token still working.
+async fn rotations_are_rate_limited_and_bounded_in_the_store(b: Backend) {
+    use wallet_auth::session::wallet::{MAX_RETIRED_TOKENS, ROTATION_BURST};
+    let app = spawn_app(b).await;
+    let w = Wallet::solana();
+    let tag = wallet_tag(Chain::Solana, &w.address);
+    let mut token = app.token(&w).await;
+    let (mut rotated, mut refused) = (0, 0);
+    // 100 rotations back to back: the burst limit.
+    for _ in 0..100 {
+        let r = app.post("/auth/refresh", Some(&token), None).await;
+        if r.status == StatusCode::OK {
+            token = r.body["token"].as_str().unwrap().to_owned();
+            rotated += 1;
+        } else {
+            r.assert_error(429, "rate_limited");
+            let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+            assert!((1..=60).contains(&wait), "{wait}");
+            refused += 1;
+        }
+    }
+    assert_eq!((rotated, refused), (ROTATION_BURST, 100 - ROTATION_BURST));
+    assert_eq!(
+        app.get("/api/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    // 300 more, 2 s apart: the history limit of the detection window (the session lifetime).
+    for _ in 0..300 {
+        app.clock.advance(Duration::from_secs(2));
+        let r = app.post("/auth/refresh", Some(&token), None).await;
+        if r.status == StatusCode::OK {
+            token = r.body["token"].as_str().unwrap().to_owned();
+            rotated += 1;
+        } else {
+            r.assert_error(429, "rate_limited");
+            assert!(r.header("retry-after").is_some());
+        }
+    }
+    assert_eq!(rotated, MAX_RETIRED_TOKENS);
+    let r = app.post("/auth/refresh", Some(&token), None).await;
+    r.assert_error(429, "rate_limited");
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!(
+        wait > 60 && wait <= 2 * 3600 + 30,
+        "until the oldest leaves the window: {wait}"
+    );
+    assert_eq!(
+        app.get("/api/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    if let Some(url) = &app.store_url {
+        let keys = redis_keys(url, &format!("{}{{{tag}}}*", app.config.redis_prefix)).await;
+        assert_eq!(
+            keys.len(),
+            3,
+            "record, index and one retired list: {keys:?}"
+        );
+    }
+}
+
+/// Every key matching `pattern` on every node behind `url` (one URL, or a cluster's list).
+async fn redis_keys(url: &str, pattern: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for node in url.split(',') {
+        let client = ::redis::Client::open(node).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = ::redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            out.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+    out.sort();
+    out
 }
 
 async fn concurrent_rotations_one_winner(b: Backend) {
