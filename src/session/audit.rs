@@ -37,7 +37,9 @@ pub enum AuditKind {
     Revoke,
     /// The per-wallet limit evicted the oldest session.
     Eviction,
-    /// A token was presented from another device; the session was revoked.
+    /// A token was presented from another device (`code` `device_mismatch`), or in strict
+    /// mode from another IP (`ip_mismatch`). Refused; in strict mode the session was also
+    /// revoked (`count` 1).
     BindingMismatch,
     /// A rotated token was replayed after its grace; the session was revoked.
     TokenReuse,
@@ -68,9 +70,12 @@ pub struct AuditEvent {
     /// Client IP.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub ip: Option<String>,
-    /// Number of sessions concerned (logout-all, forced logout).
+    /// Number of sessions ended (logout-all, forced logout, strict binding mismatch).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub count: Option<usize>,
+    /// Coarse device fingerprint of the client (binding mismatch), e.g. `firefox/linux`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub device: Option<String>,
 }
 
 impl AuditEvent {
@@ -86,6 +91,7 @@ impl AuditEvent {
             code: None,
             ip: None,
             count: None,
+            device: None,
         }
     }
     /// With the wallet.
@@ -111,6 +117,12 @@ impl AuditEvent {
     #[must_use]
     pub fn ip(mut self, ip: &str) -> Self {
         self.ip = Some(ip.to_owned());
+        self
+    }
+    /// With the client's device fingerprint.
+    #[must_use]
+    pub fn device(mut self, fingerprint: &str) -> Self {
+        self.device = Some(fingerprint.to_owned());
         self
     }
     /// With a count.
@@ -150,6 +162,7 @@ impl Audit {
             session_id = event.session_id.as_deref(),
             code = event.code.as_deref(),
             ip = event.ip.as_deref(),
+            device = event.device.as_deref(),
             count = event.count,
             "audit"
         );

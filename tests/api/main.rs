@@ -7,6 +7,7 @@ mod support;
 
 mod helpers;
 
+mod binding;
 mod demo;
 mod errors;
 mod legacy;
