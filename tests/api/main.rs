@@ -7,6 +7,7 @@ mod support;
 
 mod helpers;
 
+mod audit;
 mod binding;
 mod demo;
 mod errors;
