@@ -46,9 +46,11 @@ fn bad(var: &'static str, reason: impl Into<String>) -> ConfigError {
 pub enum Binding {
     /// No binding.
     Off,
-    /// Bound to a hash of the User-Agent.
+    /// Bound to a coarse device fingerprint of the User-Agent (browser family and operating
+    /// system, no versions); a mismatch is refused (`401 session_binding_mismatch`) and
+    /// audited, and the session stays valid on its own device.
     Device,
-    /// Bound to the User-Agent and the client IP.
+    /// Bound to the device fingerprint and the client IP; a mismatch also revokes the session.
     Strict,
 }
 

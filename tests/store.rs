@@ -17,8 +17,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use redis::AsyncCommands;
 use support::redis_server::{shared_cluster, shared_redis, RedisCluster, RedisServer};
 use wallet_auth::store::{
-    IndexEntry, MemoryStore, NewSession, RateDecision, RedisStore, Rotated, Rotation, SessionEntry,
-    Store, StoreError,
+    AuditBounds, AuditLog, IndexEntry, MemoryStore, NewSession, RateDecision, RedisStore, Rotated,
+    Rotation, SessionEntry, Store, StoreError,
 };
 
 /// Per-call bound of the stores under test (generous: the machine is shared).
@@ -1045,22 +1045,159 @@ async fn rate_limit_concurrent(f: Fixture) {
     assert_eq!(allowed, 10, "hits in the same millisecond count separately");
 }
 
+/// Bounds of an audit log that a test can wait out.
+const LOG: AuditBounds = AuditBounds {
+    max_len: 3,
+    max_age: LONG,
+};
+
 async fn audit_trail(f: Fixture) {
     let s = &f.store;
-    assert!(s.audit_read(10).await.unwrap().is_empty());
-    for i in 1..=5 {
-        s.audit_append(format!("e{i}").as_bytes(), 3).await.unwrap();
+    for log in [
+        AuditLog::Security,
+        AuditLog::Activity,
+        AuditLog::WalletSecurity("w"),
+        AuditLog::WalletActivity("w"),
+    ] {
+        assert!(s.audit_read(log, 10, LOG).await.unwrap().is_empty());
     }
-    let all = s.audit_read(10).await.unwrap();
+    for i in 1..=5 {
+        s.audit_append(AuditLog::Activity, format!("e{i}").as_bytes(), LOG)
+            .await
+            .unwrap();
+    }
+    let all = s.audit_read(AuditLog::Activity, 10, LOG).await.unwrap();
     assert_eq!(all, vec![b"e5".to_vec(), b"e4".to_vec(), b"e3".to_vec()]);
     assert_eq!(
-        s.audit_read(2).await.unwrap(),
+        s.audit_read(AuditLog::Activity, 2, LOG).await.unwrap(),
         vec![b"e5".to_vec(), b"e4".to_vec()]
     );
-    assert!(s.audit_read(0).await.unwrap().is_empty());
+    assert!(s
+        .audit_read(AuditLog::Activity, 0, LOG)
+        .await
+        .unwrap()
+        .is_empty());
     let binary: Vec<u8> = (0..=255u8).collect();
-    s.audit_append(&binary, 3).await.unwrap();
-    assert_eq!(s.audit_read(1).await.unwrap(), vec![binary]);
+    s.audit_append(AuditLog::Activity, &binary, LOG)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.audit_read(AuditLog::Activity, 1, LOG).await.unwrap(),
+        vec![binary]
+    );
+}
+
+/// The logs are kept apart: filling one never pushes anything out of another.
+async fn audit_logs_are_separate(f: Fixture) {
+    let s = &f.store;
+    let logs = [
+        AuditLog::Security,
+        AuditLog::Activity,
+        AuditLog::WalletSecurity("w1"),
+        AuditLog::WalletActivity("w1"),
+        AuditLog::WalletSecurity("w2"),
+        AuditLog::WalletActivity("w2"),
+    ];
+    for (i, log) in logs.iter().enumerate() {
+        s.audit_append(*log, format!("first{i}").as_bytes(), LOG)
+            .await
+            .unwrap();
+    }
+    // Flood one of them.
+    for i in 0..50 {
+        s.audit_append(
+            AuditLog::WalletActivity("w1"),
+            format!("x{i}").as_bytes(),
+            LOG,
+        )
+        .await
+        .unwrap();
+    }
+    for (i, log) in logs.iter().enumerate() {
+        let got = s.audit_read(*log, 10, LOG).await.unwrap();
+        if *log == AuditLog::WalletActivity("w1") {
+            assert_eq!(got, vec![b"x49".to_vec(), b"x48".to_vec(), b"x47".to_vec()]);
+        } else {
+            assert_eq!(got, vec![format!("first{i}").into_bytes()], "{log:?}");
+        }
+    }
+}
+
+/// Entries older than the log's age are not read, and a log expires that long after its last
+/// append.
+async fn audit_logs_age_out(f: Fixture) {
+    let s = &f.store;
+    let short = AuditBounds {
+        max_len: 100,
+        max_age: SHORT,
+    };
+    s.audit_append(AuditLog::WalletSecurity("w"), b"old", short)
+        .await
+        .unwrap();
+    tokio::time::sleep(PAST_SHORT).await;
+    s.audit_append(AuditLog::WalletSecurity("w"), b"new", short)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.audit_read(AuditLog::WalletSecurity("w"), 10, short)
+            .await
+            .unwrap(),
+        vec![b"new".to_vec()]
+    );
+    if let Some(raw) = &f.raw {
+        let key = format!("{}{{w}}:as", raw.prefix);
+        let ttl = raw.pttl(&key).await;
+        assert!(ttl > 0 && ttl <= 300, "{key}: {ttl}");
+    }
+    tokio::time::sleep(PAST_SHORT).await;
+    assert!(s
+        .audit_read(AuditLog::WalletSecurity("w"), 10, short)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn event_counters(f: Fixture) {
+    use wallet_auth::store::ACTIVE_BUCKET_MS as MIN;
+    let s = &f.store;
+    let now = now_ms() / MIN * MIN + MIN / 2;
+    assert_eq!(
+        s.count_events_since("fail", now - 3_600_000, now)
+            .await
+            .unwrap(),
+        0
+    );
+    for _ in 0..3 {
+        s.count_event("fail", now).await.unwrap();
+    }
+    s.count_event("fail", now - 30 * MIN).await.unwrap();
+    s.count_event("fail", now - 90 * MIN).await.unwrap();
+    s.count_event("ok", now).await.unwrap();
+    let hour = now - 60 * MIN;
+    assert_eq!(s.count_events_since("fail", hour, now).await.unwrap(), 4);
+    assert_eq!(
+        s.count_events_since("fail", now - 100 * MIN, now)
+            .await
+            .unwrap(),
+        5
+    );
+    assert_eq!(s.count_events_since("fail", now, now).await.unwrap(), 3);
+    assert_eq!(s.count_events_since("ok", hour, now).await.unwrap(), 1);
+    // Never further back than the retention.
+    s.count_event("fail", now - 200 * MIN).await.unwrap();
+    assert_eq!(s.count_events_since("fail", 0, now).await.unwrap(), 5);
+    // Concurrent counts are all kept.
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let st = Arc::clone(&f.store);
+        tasks.push(tokio::spawn(
+            async move { st.count_event("burst", now).await },
+        ));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(s.count_events_since("burst", hour, now).await.unwrap(), 20);
 }
 
 async fn active_sessions(f: Fixture) {
@@ -1163,6 +1300,9 @@ store_tests!(
     rate_limit_is_shared,
     rate_limit_concurrent,
     audit_trail,
+    audit_logs_are_separate,
+    audit_logs_age_out,
+    event_counters,
     active_sessions,
 );
 
@@ -1200,7 +1340,15 @@ async fn every_key_has_a_ttl(f: Fixture) {
     s.rate_limit("ip", 2, LONG, t0).await.unwrap();
     s.rate_limit("ip", 2, LONG, t0).await.unwrap();
     s.rate_limit("ip", 2, LONG, t0).await.unwrap();
-    s.audit_append(b"event", 10).await.unwrap();
+    for log in [
+        AuditLog::Security,
+        AuditLog::Activity,
+        AuditLog::WalletSecurity("w"),
+        AuditLog::WalletActivity("w"),
+    ] {
+        s.audit_append(log, b"event", LOG).await.unwrap();
+    }
+    s.count_event("fail", t0).await.unwrap();
     s.track_active("ethereum", None, Some(t0 + 60_000), t0)
         .await
         .unwrap();
@@ -1217,6 +1365,10 @@ async fn every_key_has_a_ttl(f: Fixture) {
         .iter()
         .filter_map(|(k, _)| k.strip_prefix(&raw.prefix).map(str::to_owned))
         .collect();
+    let count_key = format!(
+        "count:{{fail}}:{}",
+        t0 / wallet_auth::store::ACTIVE_BUCKET_MS
+    );
     let expected: BTreeSet<String> = [
         "n:n1",
         "{w}:s:h2",
@@ -1226,7 +1378,11 @@ async fn every_key_has_a_ttl(f: Fixture) {
         "v:with-ttl",
         "v:forever",
         "r:ip",
-        "audit",
+        "audit:security",
+        "audit:activity",
+        "{w}:as",
+        "{w}:aa",
+        count_key.as_str(),
         "active:ethereum",
     ]
     .iter()

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use time::Duration;
 
 use super::{ApiError, ApiResult, AuthState};
+use crate::session::audit::parse_wallet;
 use crate::session::crypto::ct_eq;
 use crate::session::{AuditEvent, AuditKind};
 use crate::verify::{self, Chain};
@@ -68,20 +69,13 @@ async fn stats(State(st): State<AuthState>, _: Admin) -> ApiResult<Json<Value>> 
         total += n;
         by_chain.insert(chain.as_str().to_owned(), json!(n));
     }
-    let since = st.clock().now() - Duration::hours(1);
-    let events = st
+    // Counted, not read from the audit logs: anonymous failures are never stored as events.
+    let now = st.clock().now();
+    let counts = st
         .audit()
-        .read(None, crate::session::audit::AUDIT_MAX_LEN)
+        .sign_ins_since(now - Duration::hours(1), now)
         .await?;
-    let recent = events.iter().filter(|e| e.at >= since);
-    let (mut ok, mut failed) = (0u64, 0u64);
-    for e in recent {
-        match e.kind {
-            AuditKind::SignIn => ok += 1,
-            AuditKind::SignInFailure => failed += 1,
-            _ => {}
-        }
-    }
+    let (ok, failed) = (counts.ok, counts.failed);
     Ok(Json(json!({
         "activeSessions": { "total": total, "byChain": by_chain },
         "lastHour": { "signIns": ok, "failures": failed },
@@ -91,7 +85,9 @@ async fn stats(State(st): State<AuthState>, _: Admin) -> ApiResult<Json<Value>> 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct AuditQuery {
-    /// Only this wallet's events (its address).
+    /// Only this wallet's events (its address; an Ethereum address in any case). Without it:
+    /// the newest security events of every wallet, and the newest other events in the room
+    /// left.
     wallet: Option<String>,
     /// At most this many events (1 to 1000, default 100).
     limit: Option<usize>,
@@ -108,6 +104,11 @@ async fn audit(
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let wallet = q.wallet.as_deref().filter(|w| !w.is_empty());
+    if wallet.is_some_and(|w| parse_wallet(w).is_none()) {
+        return Err(ApiError::BadRequest(
+            "wallet: not an Ethereum or Solana address".into(),
+        ));
+    }
     let events = st.audit().read(wallet, limit).await?;
     Ok(Json(json!({ "events": events })))
 }

@@ -336,7 +336,9 @@ async fn verify_signin(
 ) -> ApiResult<Response> {
     st.rate_limit("verify", &client.ip).await?;
     let chain = parse_chain(Some(&req.chain))?;
-    let outcome = signin(&st, chain, &req, &client).await;
+    // The wallet whose signature was checked, if the attempt got that far.
+    let mut proven = None;
+    let outcome = signin(&st, chain, &req, &client, &mut proven).await;
     match &outcome {
         Ok((_, info)) => {
             st.metrics().signin(chain.as_str(), "ok");
@@ -352,10 +354,14 @@ async fn verify_signin(
         Err(e) => {
             st.metrics().signin(chain.as_str(), e.code());
             if !matches!(e, ApiError::StoreUnavailable(_)) {
+                // With no proven wallet the failure is only counted (never stored), so
+                // anonymous traffic cannot flush the audit logs; a failure after a valid
+                // signature goes to that wallet's log.
                 let mut ev = AuditEvent::new(AuditKind::SignInFailure, st.clock().now())
                     .code(e.code())
                     .ip(&client.ip);
                 ev.chain = Some(chain);
+                ev.address = proven;
                 st.audit().record(ev).await;
             }
         }
@@ -380,12 +386,13 @@ async fn signin(
     chain: Chain,
     req: &VerifyRequest,
     client: &crate::session::RequestContext,
+    proven: &mut Option<String>,
 ) -> ApiResult<(String, SessionInfo)> {
     let nonce = verify::parse_message(chain, &req.message)?.nonce;
     let Some(taken) = st.store().take_nonce(&nonce).await? else {
         return Err(ApiError::NonceInvalid);
     };
-    let outcome = signin_with(st, chain, req, client, &nonce, &taken).await;
+    let outcome = signin_with(st, chain, req, client, &nonce, &taken, proven).await;
     if matches!(outcome, Err(ApiError::StoreUnavailable(_))) {
         release_nonce(st, nonce, taken).await;
     }
@@ -400,6 +407,7 @@ async fn signin_with(
     client: &crate::session::RequestContext,
     nonce: &str,
     taken: &[u8],
+    proven: &mut Option<String>,
 ) -> ApiResult<(String, SessionInfo)> {
     let bound: NonceBinding = serde_json::from_slice(taken).map_err(|_| ApiError::NonceInvalid)?;
     if bound.chain != chain {
@@ -413,6 +421,7 @@ async fn signin_with(
         req.public_key.as_deref(),
         &policy,
     )?;
+    *proven = Some(signin.address.clone());
     if bound
         .address
         .as_deref()

@@ -15,7 +15,8 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::store::{
-    IndexEntry, NewSession, RateDecision, Rotated, Rotation, SessionEntry, Store, StoreResult,
+    AuditBounds, AuditLog, IndexEntry, NewSession, RateDecision, Rotated, Rotation, SessionEntry,
+    Store, StoreResult,
 };
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -307,12 +308,34 @@ impl Store for MeteredStore {
         )
         .await
     }
-    async fn audit_append(&self, event: &[u8], max_len: usize) -> StoreResult<()> {
-        self.timed("audit_append", self.inner.audit_append(event, max_len))
+    async fn audit_append(
+        &self,
+        log: AuditLog<'_>,
+        event: &[u8],
+        bounds: AuditBounds,
+    ) -> StoreResult<()> {
+        self.timed("audit_append", self.inner.audit_append(log, event, bounds))
             .await
     }
-    async fn audit_read(&self, limit: usize) -> StoreResult<Vec<Vec<u8>>> {
-        self.timed("audit_read", self.inner.audit_read(limit)).await
+    async fn audit_read(
+        &self,
+        log: AuditLog<'_>,
+        limit: usize,
+        bounds: AuditBounds,
+    ) -> StoreResult<Vec<Vec<u8>>> {
+        self.timed("audit_read", self.inner.audit_read(log, limit, bounds))
+            .await
+    }
+    async fn count_event(&self, name: &str, now_ms: i64) -> StoreResult<()> {
+        self.timed("count_event", self.inner.count_event(name, now_ms))
+            .await
+    }
+    async fn count_events_since(&self, name: &str, since_ms: i64, now_ms: i64) -> StoreResult<u64> {
+        self.timed(
+            "count_events_since",
+            self.inner.count_events_since(name, since_ms, now_ms),
+        )
+        .await
     }
     async fn track_active(
         &self,

@@ -1,21 +1,67 @@
-//! The audit trail: every sign-in success and failure, refresh, rotation, logout, logout-all,
-//! revocation, eviction, binding mismatch, token reuse and forced logout. Each event is a
-//! structured tracing event (target `audit`) and an entry of a capped log in the store (a Redis
-//! stream, or a ring in memory), readable at `GET /admin/audit`.
+//! The audit trail: sign-ins, refreshes, rotations, logouts, logout-all, revocations,
+//! evictions, binding mismatches, token reuse and forced logouts. Each event is a structured
+//! tracing event (target `audit`); events concerning a wallet are also kept in the store, in
+//! logs chosen so that no traffic can erase the events of someone else:
 //!
-//! Events carry wallet, session id, error code and IP — never a token, key, signature or signed
-//! message.
+//! - **Anonymous traffic stores nothing.** A failed sign-in with no proven wallet (bad message,
+//!   bad signature, unknown nonce…) is only counted: per reason in the `signins` Prometheus
+//!   metric, and in a per-minute counter of the store behind the "failures in the last hour" of
+//!   `GET /admin/sessions/stats`. Thousands of them cannot push any event out of any log.
+//! - **Per-wallet logs**, stored with the wallet's keys (one Redis Cluster slot): one for its
+//!   security events ([`WALLET_SECURITY`]), one for the rest ([`WALLET_ACTIVITY`]). Only traffic
+//!   proving that wallet (its signature, or one of its session tokens) and operators write them.
+//! - **Shared logs**: the security events of every wallet ([`SECURITY`]) and the rest
+//!   ([`ACTIVITY`]). A wallet adds at most [`SECURITY_BUDGET`] events an hour to the shared
+//!   security log (operator actions are not counted), so one token or one wallet cannot flush
+//!   it; a binding mismatch beyond that budget is not stored at all (it is still traced), so a
+//!   thief retrying a stolen token cannot flush the wallet's own log either.
+//!
+//! Every log is bounded in length and in age. Events carry wallet, session id, error code,
+//! device fingerprint and IP — never a token, key, signature or signed message.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::store::Store;
-use crate::verify::Chain;
+use super::unix_ms;
+use super::wallet::wallet_tag;
+use crate::store::{AuditBounds, AuditLog, RateDecision, Store, StoreError};
+use crate::verify::{self, Chain};
 
-/// Audit events kept in the store.
-pub const AUDIT_MAX_LEN: usize = 10_000;
+const DAY: u64 = 86_400;
+
+/// The shared log of security events.
+pub const SECURITY: AuditBounds = AuditBounds {
+    max_len: 20_000,
+    max_age: Duration::from_secs(90 * DAY),
+};
+/// The shared log of the other events.
+pub const ACTIVITY: AuditBounds = AuditBounds {
+    max_len: 10_000,
+    max_age: Duration::from_secs(7 * DAY),
+};
+/// Each wallet's log of security events.
+pub const WALLET_SECURITY: AuditBounds = AuditBounds {
+    max_len: 100,
+    max_age: Duration::from_secs(90 * DAY),
+};
+/// Each wallet's log of the other events.
+pub const WALLET_ACTIVITY: AuditBounds = AuditBounds {
+    max_len: 200,
+    max_age: Duration::from_secs(30 * DAY),
+};
+/// Security events one wallet may add to the shared security log per [`SECURITY_WINDOW`]
+/// (operator actions excepted).
+pub const SECURITY_BUDGET: u32 = 30;
+/// Window of [`SECURITY_BUDGET`].
+pub const SECURITY_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Name of the store counter of successful sign-ins.
+const COUNT_SIGNIN: &str = "signin";
+/// Name of the store counter of failed sign-ins.
+const COUNT_FAILURE: &str = "signin_failure";
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -37,7 +83,9 @@ pub enum AuditKind {
     Revoke,
     /// The per-wallet limit evicted the oldest session.
     Eviction,
-    /// A token was presented from another device; the session was revoked.
+    /// A token was presented from another device (`code` `device_mismatch`), or in strict
+    /// mode from another IP (`ip_mismatch`). Refused; in strict mode the session was also
+    /// revoked (`count` 1).
     BindingMismatch,
     /// A rotated token was replayed after its grace; the session was revoked.
     TokenReuse,
@@ -68,9 +116,27 @@ pub struct AuditEvent {
     /// Client IP.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub ip: Option<String>,
-    /// Number of sessions concerned (logout-all, forced logout).
+    /// Number of sessions ended (logout-all, forced logout, strict binding mismatch).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub count: Option<usize>,
+    /// Coarse device fingerprint of the client (binding mismatch), e.g. `firefox/linux`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub device: Option<String>,
+}
+
+impl AuditKind {
+    /// Whether the event belongs in the security logs.
+    #[must_use]
+    pub fn is_security(self) -> bool {
+        matches!(
+            self,
+            AuditKind::BindingMismatch
+                | AuditKind::TokenReuse
+                | AuditKind::ForcedLogout
+                | AuditKind::Revoke
+                | AuditKind::LogoutAll
+        )
+    }
 }
 
 impl AuditEvent {
@@ -86,6 +152,7 @@ impl AuditEvent {
             code: None,
             ip: None,
             count: None,
+            device: None,
         }
     }
     /// With the wallet.
@@ -113,6 +180,12 @@ impl AuditEvent {
         self.ip = Some(ip.to_owned());
         self
     }
+    /// With the client's device fingerprint.
+    #[must_use]
+    pub fn device(mut self, fingerprint: &str) -> Self {
+        self.device = Some(fingerprint.to_owned());
+        self
+    }
     /// With a count.
     #[must_use]
     pub fn count(mut self, n: usize) -> Self {
@@ -133,6 +206,42 @@ impl std::fmt::Debug for Audit {
     }
 }
 
+/// Sign-ins counted over a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SignInCounts {
+    /// Successful sign-ins.
+    pub ok: u64,
+    /// Failed sign-ins (store failures excepted).
+    pub failed: u64,
+}
+
+/// The wallet an address (as an operator types it) designates: Ethereum for `0x…` (in any
+/// case), Solana otherwise. `None` when it is not a valid address.
+#[must_use]
+pub fn parse_wallet(address: &str) -> Option<(Chain, String)> {
+    if address.starts_with("0x") || address.starts_with("0X") {
+        let lower = format!("0x{}", address[2..].to_ascii_lowercase());
+        verify::normalize_address(Chain::Ethereum, &lower)
+            .ok()
+            .map(|a| (Chain::Ethereum, a))
+    } else {
+        verify::normalize_address(Chain::Solana, address)
+            .ok()
+            .map(|a| (Chain::Solana, a))
+    }
+}
+
+/// Newest first.
+fn by_time_desc(events: &mut [AuditEvent]) {
+    events.sort_by_key(|e| std::cmp::Reverse(e.at));
+}
+
+fn decode(raw: &[Vec<u8>]) -> Vec<AuditEvent> {
+    raw.iter()
+        .filter_map(|b| serde_json::from_slice::<AuditEvent>(b).ok())
+        .collect()
+}
+
 impl Audit {
     /// An audit trail kept in `store`.
     #[must_use]
@@ -141,6 +250,9 @@ impl Audit {
     }
 
     /// Records an event. Never fails the caller: a store failure is logged.
+    ///
+    /// An event without a wallet (an anonymous failed sign-in) is traced and counted, never
+    /// stored; see the module documentation for where the others go.
     pub async fn record(&self, event: AuditEvent) {
         tracing::info!(
             target: "audit",
@@ -150,17 +262,101 @@ impl Audit {
             session_id = event.session_id.as_deref(),
             code = event.code.as_deref(),
             ip = event.ip.as_deref(),
+            device = event.device.as_deref(),
             count = event.count,
             "audit"
         );
+        let now = unix_ms(event.at);
+        let counter = match event.kind {
+            AuditKind::SignIn => Some(COUNT_SIGNIN),
+            AuditKind::SignInFailure => Some(COUNT_FAILURE),
+            _ => None,
+        };
+        if let Some(name) = counter {
+            if let Err(e) = self.store.count_event(name, now).await {
+                tracing::warn!(error = %e, "could not count the sign-in");
+            }
+        }
+        let (Some(chain), Some(address)) = (event.chain, event.address.as_deref()) else {
+            return;
+        };
+        let tag = wallet_tag(chain, address);
         let bytes = serde_json::to_vec(&event).unwrap_or_default();
-        if let Err(e) = self.store.audit_append(&bytes, AUDIT_MAX_LEN).await {
+        let (wallet_log, wallet_bounds, shared) = if event.kind.is_security() {
+            let shared =
+                event.kind == AuditKind::ForcedLogout || self.within_budget(&tag, now).await;
+            if !shared && event.kind == AuditKind::BindingMismatch {
+                tracing::info!(target: "audit", kind = ?event.kind, "over the wallet's audit budget: not stored");
+                return;
+            }
+            (
+                AuditLog::WalletSecurity(&tag),
+                WALLET_SECURITY,
+                shared.then_some((AuditLog::Security, SECURITY)),
+            )
+        } else {
+            (
+                AuditLog::WalletActivity(&tag),
+                WALLET_ACTIVITY,
+                Some((AuditLog::Activity, ACTIVITY)),
+            )
+        };
+        let own = self.store.audit_append(wallet_log, &bytes, wallet_bounds);
+        let shared = async {
+            match shared {
+                Some((log, bounds)) => self.store.audit_append(log, &bytes, bounds).await,
+                None => Ok(()),
+            }
+        };
+        let (a, b) = tokio::join!(own, shared);
+        if let Err(e) = a.and(b) {
             tracing::warn!(error = %e, "could not write the audit event to the store");
         }
     }
 
-    /// Up to `limit` events, newest first, optionally only those of `wallet` (an address,
-    /// compared case-insensitively so either form of an Ethereum address matches).
+    /// Whether the wallet `tag` may add one more event to the shared security log. A store
+    /// failure answers yes: the append will tell whether the store is there.
+    async fn within_budget(&self, tag: &str, now_ms: i64) -> bool {
+        !matches!(
+            self.store
+                .rate_limit(
+                    &format!("audit:{tag}"),
+                    SECURITY_BUDGET,
+                    SECURITY_WINDOW,
+                    now_ms
+                )
+                .await,
+            Ok(RateDecision::Limited { .. })
+        )
+    }
+
+    /// Sign-ins and failed sign-ins counted since `since` (to the minute, at most the store's
+    /// counter retention back).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn sign_ins_since(
+        &self,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<SignInCounts, StoreError> {
+        let (since, now) = (unix_ms(since), unix_ms(now));
+        let (ok, failed) = tokio::join!(
+            self.store.count_events_since(COUNT_SIGNIN, since, now),
+            self.store.count_events_since(COUNT_FAILURE, since, now),
+        );
+        Ok(SignInCounts {
+            ok: ok?,
+            failed: failed?,
+        })
+    }
+
+    /// Up to `limit` events, newest first.
+    ///
+    /// With `wallet` (an address; an Ethereum one in any case), that wallet's events: its
+    /// security and other events merged. Without, the shared logs: up to `limit` of the newest
+    /// security events, and the newest other events in the room left, so that no amount of
+    /// other events hides the security ones. An address that is not a wallet's has no events.
     ///
     /// # Errors
     /// The store failed.
@@ -168,28 +364,44 @@ impl Audit {
         &self,
         wallet: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<AuditEvent>, crate::store::StoreError> {
-        let scan = if wallet.is_some() {
-            AUDIT_MAX_LEN
-        } else {
-            limit
-        };
-        let raw = self.store.audit_read(scan).await?;
-        Ok(raw
-            .iter()
-            .filter_map(|b| serde_json::from_slice::<AuditEvent>(b).ok())
-            .filter(|e| match wallet {
-                None => true,
-                // Ethereum addresses match in any case; base58 is case-sensitive.
-                Some(w) => e.address.as_deref().is_some_and(|a| {
-                    if w.starts_with("0x") {
-                        a.eq_ignore_ascii_case(w)
-                    } else {
-                        a == w
-                    }
-                }),
-            })
-            .take(limit)
-            .collect())
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        match wallet {
+            Some(w) => {
+                let Some((chain, address)) = parse_wallet(w) else {
+                    return Ok(Vec::new());
+                };
+                let tag = wallet_tag(chain, &address);
+                let (sec, act) = tokio::join!(
+                    self.store
+                        .audit_read(AuditLog::WalletSecurity(&tag), limit, WALLET_SECURITY),
+                    self.store
+                        .audit_read(AuditLog::WalletActivity(&tag), limit, WALLET_ACTIVITY),
+                );
+                let mut events: Vec<AuditEvent> = decode(&sec?)
+                    .into_iter()
+                    .chain(decode(&act?))
+                    .filter(|e| {
+                        e.chain == Some(chain) && e.address.as_deref() == Some(address.as_str())
+                    })
+                    .collect();
+                by_time_desc(&mut events);
+                events.truncate(limit);
+                Ok(events)
+            }
+            None => {
+                let (sec, act) = tokio::join!(
+                    self.store.audit_read(AuditLog::Security, limit, SECURITY),
+                    self.store.audit_read(AuditLog::Activity, limit, ACTIVITY),
+                );
+                let mut events = decode(&sec?);
+                let room = limit.saturating_sub(events.len());
+                events.extend(decode(&act?).into_iter().take(room));
+                by_time_desc(&mut events);
+                Ok(events)
+            }
+        }
     }
 }

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 pub mod audit;
 pub mod crypto;
+pub mod device;
 pub mod user;
 pub mod wallet;
 

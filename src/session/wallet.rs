@@ -37,10 +37,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::audit::{Audit, AuditEvent, AuditKind};
 use super::crypto::{ct_eq, hash_b64, random_token, KeyRing};
+use super::device::fingerprint;
 use super::{from_unix_ms, unix_ms, Clock};
 use crate::config::Binding;
 use crate::store::{self, IndexEntry, NewSession, Rotated, SessionEntry, Store, StoreError};
@@ -98,8 +100,9 @@ pub enum SessionError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The token was presented from another device (or IP) than it was bound to; the session
-    /// has been revoked.
+    /// The token was presented from another device (or, in strict mode, IP) than it was bound
+    /// to. In strict mode the session has been revoked; in device mode it stays valid on its own
+    /// device.
     #[error("session used from another device")]
     BindingMismatch,
 }
@@ -255,13 +258,26 @@ fn stored_user_agent(ua: &str) -> &str {
     &ua[..cut]
 }
 
-/// What a session is bound to, as one string: compared in constant time.
-fn binding_of(binding: Binding, user_agent: &str, ip: &str) -> String {
-    match binding {
-        Binding::Off => String::new(),
-        Binding::Device => format!("ua\0{}", stored_user_agent(user_agent)),
-        Binding::Strict => format!("ua\0{}\0ip\0{ip}", stored_user_agent(user_agent)),
+/// What a session is bound to, as a digest of fixed length compared in constant time: the
+/// coarse device fingerprint of the user agent (browser family and system, see
+/// [`super::device`]), and in strict mode the client IP. The fingerprint is computed from the
+/// user agent as a record keeps it, so records written before fingerprints existed bind the
+/// same way.
+fn binding_of(binding: Binding, user_agent: &str, ip: &str) -> [u8; 32] {
+    if binding == Binding::Strict && ip.parse::<std::net::IpAddr>().is_err() {
+        // No known client address (`unknown` behind a proxy that wrote none, or no socket
+        // address): strict binding cannot hold, so it matches nothing, not even itself.
+        let mut never = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut never);
+        return never;
     }
+    let device = || fingerprint(stored_user_agent(user_agent));
+    let text = match binding {
+        Binding::Off => String::new(),
+        Binding::Device => format!("device\0{}", device()),
+        Binding::Strict => format!("device\0{}\0ip\0{ip}", device()),
+    };
+    Sha256::digest(text.as_bytes()).into()
 }
 
 fn ttl_until(now_ms: i64, until_ms: i64) -> Duration {
@@ -404,7 +420,7 @@ impl WalletSessions {
     ///
     /// # Errors
     /// The store failed, or the token was presented from another device than it is bound to
-    /// (the session is then revoked).
+    /// (in strict mode the session is then revoked).
     #[tracing::instrument(skip_all)]
     pub async fn validate(
         &self,
@@ -516,27 +532,43 @@ impl WalletSessions {
         }))
     }
 
+    /// Checks the request against what the session is bound to. On a mismatch the request is
+    /// refused and audited; with [`Binding::Strict`] the session is also revoked, with
+    /// [`Binding::Device`] it stays valid on its own device (a token forwarded by a server, or
+    /// replayed from elsewhere, must not log the owner out).
     async fn check_binding(
         &self,
         tag: &str,
         record: &Record,
         ctx: &RequestContext,
     ) -> Result<(), SessionError> {
-        let bound = binding_of(self.settings.binding, &record.ua, &record.ip);
-        let presented = binding_of(self.settings.binding, &ctx.user_agent, &ctx.ip);
-        if ct_eq(presented.as_bytes(), bound.as_bytes()) {
+        let binding = self.settings.binding;
+        let bound = binding_of(binding, &record.ua, &record.ip);
+        let presented = binding_of(binding, &ctx.user_agent, &ctx.ip);
+        if ct_eq(&presented, &bound) {
             return Ok(());
         }
-        self.store.delete_session(tag, &record.sid).await?;
-        self.track(record.chain, Some(record.ex), None).await;
-        self.audit
-            .record(
-                AuditEvent::new(AuditKind::BindingMismatch, self.clock.now())
-                    .wallet(record.chain, &record.addr)
-                    .session(&record.sid)
-                    .ip(&ctx.ip),
-            )
-            .await;
+        let same_device = ct_eq(
+            &binding_of(Binding::Device, &ctx.user_agent, ""),
+            &binding_of(Binding::Device, &record.ua, ""),
+        );
+        let mut event = AuditEvent::new(AuditKind::BindingMismatch, self.clock.now())
+            .wallet(record.chain, &record.addr)
+            .session(&record.sid)
+            .code(if same_device {
+                "ip_mismatch"
+            } else {
+                "device_mismatch"
+            })
+            .device(&fingerprint(stored_user_agent(&ctx.user_agent)))
+            .ip(&ctx.ip);
+        if binding == Binding::Strict {
+            if self.store.delete_session(tag, &record.sid).await?.is_some() {
+                self.track(record.chain, Some(record.ex), None).await;
+            }
+            event = event.count(1);
+        }
+        self.audit.record(event).await;
         Err(SessionError::BindingMismatch)
     }
 
@@ -762,26 +794,71 @@ mod tests {
 
     #[test]
     fn bindings() {
-        assert_eq!(binding_of(Binding::Off, "ua1", "1.1.1.1"), "");
+        const CHROME_120: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        const CHROME_131: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.6778.86 Safari/537.36";
+        const FIREFOX: &str =
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+        // Off binds nothing.
         assert_eq!(
-            binding_of(Binding::Device, "ua1", "1.1.1.1"),
-            binding_of(Binding::Device, "ua1", "2.2.2.2")
+            binding_of(Binding::Off, CHROME_120, "1.1.1.1"),
+            binding_of(Binding::Off, FIREFOX, "2.2.2.2")
+        );
+        // Device: the browser family and system, not the version nor the IP.
+        assert_eq!(
+            binding_of(Binding::Device, CHROME_120, "1.1.1.1"),
+            binding_of(Binding::Device, CHROME_131, "2.2.2.2")
         );
         assert_ne!(
-            binding_of(Binding::Device, "ua1", "1.1.1.1"),
-            binding_of(Binding::Device, "ua2", "1.1.1.1")
+            binding_of(Binding::Device, CHROME_120, "1.1.1.1"),
+            binding_of(Binding::Device, FIREFOX, "1.1.1.1")
+        );
+        // An empty user agent matches no browser, and no other client.
+        for ua in [CHROME_120, FIREFOX, "curl/8.4.0"] {
+            assert_ne!(
+                binding_of(Binding::Device, "", ""),
+                binding_of(Binding::Device, ua, "")
+            );
+        }
+        // Strict: the fingerprint and the IP.
+        assert_eq!(
+            binding_of(Binding::Strict, CHROME_120, "1.1.1.1"),
+            binding_of(Binding::Strict, CHROME_131, "1.1.1.1")
         );
         assert_ne!(
-            binding_of(Binding::Strict, "ua1", "1.1.1.1"),
-            binding_of(Binding::Strict, "ua1", "2.2.2.2")
+            binding_of(Binding::Strict, CHROME_120, "1.1.1.1"),
+            binding_of(Binding::Strict, CHROME_120, "2.2.2.2")
+        );
+        assert_ne!(
+            binding_of(Binding::Strict, CHROME_120, "1.1.1.1"),
+            binding_of(Binding::Strict, FIREFOX, "1.1.1.1")
         );
         // A long user agent binds by what the record keeps of it.
-        let long = "é".repeat(300);
+        let long = format!("{CHROME_120} {}", "é".repeat(300));
         let kept = stored_user_agent(&long);
         assert!(kept.len() <= MAX_USER_AGENT && long.starts_with(kept));
         assert_eq!(
             binding_of(Binding::Device, &long, ""),
             binding_of(Binding::Device, kept, "")
+        );
+    }
+
+    #[test]
+    fn strict_binding_never_holds_without_a_client_address() {
+        let ua = "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0";
+        assert_eq!(
+            binding_of(Binding::Strict, ua, "203.0.113.9"),
+            binding_of(Binding::Strict, ua, "203.0.113.9")
+        );
+        for ip in ["unknown", "", "203.0.113.9:80"] {
+            assert_ne!(
+                binding_of(Binding::Strict, ua, ip),
+                binding_of(Binding::Strict, ua, ip),
+                "{ip:?}"
+            );
+        }
+        assert_eq!(
+            binding_of(Binding::Device, ua, "unknown"),
+            binding_of(Binding::Device, ua, "unknown")
         );
     }
 

@@ -3,7 +3,8 @@
 //!
 //! Every operation takes one mutex for its whole duration, which makes each of them atomic by
 //! construction. Expiry is checked on read and swept periodically, so memory stays bounded by
-//! what is live; nonces are additionally capped at [`MAX_NONCES`].
+//! what is live; nonces are additionally capped at [`MAX_NONCES`], and audit logs at
+//! [`MAX_AUDIT_LOGS`].
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
@@ -12,12 +13,15 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{
-    active_bucket, IndexEntry, NewSession, RateDecision, Rotated, Rotation, SessionEntry, Store,
-    StoreResult,
+    active_bucket, AuditBounds, AuditLog, IndexEntry, NewSession, RateDecision, Rotated,
+    Rotation, SessionEntry, Store, StoreResult, EVENT_COUNT_RETENTION,
 };
 
 /// Upper bound on outstanding nonces; beyond it the oldest are dropped.
 pub const MAX_NONCES: usize = 200_000;
+/// Upper bound on audit logs (two per wallet that had events); beyond it the logs that would
+/// expire first are dropped, an eighth of them at a time.
+pub const MAX_AUDIT_LOGS: usize = 100_000;
 /// Writes between two full sweeps of expired entries.
 const SWEEP_EVERY: u64 = 4096;
 
@@ -36,6 +40,9 @@ impl<T> Expiring<T> {
 /// A retired token: its hash and retirement time (Unix ms).
 type Retired = (String, i64);
 
+/// An audit log's entries, oldest first, with their append time.
+type AuditEntries = VecDeque<(Instant, Vec<u8>)>;
+
 #[derive(Debug, Default)]
 struct Inner {
     values: HashMap<String, Expiring<Vec<u8>>>,
@@ -48,7 +55,10 @@ struct Inner {
     /// oldest first.
     retired: HashMap<(String, String), Expiring<Vec<Retired>>>,
     rate: HashMap<String, Expiring<VecDeque<i64>>>,
-    audit: VecDeque<Vec<u8>>,
+    /// Audit logs by name: entries with their append time, and the log's expiry.
+    audit: HashMap<String, Expiring<AuditEntries>>,
+    /// Per event name: minute → occurrences.
+    counters: HashMap<String, std::collections::BTreeMap<i64, u64>>,
     /// Per chain: expiry minute → sessions.
     active: HashMap<String, std::collections::BTreeMap<i64, i64>>,
     writes: u64,
@@ -70,6 +80,7 @@ impl Inner {
         self.sessions.retain(|_, v| v.live(now));
         self.retired.retain(|_, v| v.live(now));
         self.rate.retain(|_, v| v.live(now));
+        self.audit.retain(|_, v| v.live(now));
         let tags: Vec<String> = self.index.keys().cloned().collect();
         for tag in tags {
             self.prune_index(&tag, now);
@@ -121,6 +132,45 @@ impl Inner {
     }
 }
 
+/// The name of an audit log in [`Inner::audit`].
+fn audit_name(log: AuditLog<'_>) -> String {
+    match log {
+        AuditLog::Security => "security".to_owned(),
+        AuditLog::Activity => "activity".to_owned(),
+        AuditLog::WalletSecurity(tag) => format!("{tag}:security"),
+        AuditLog::WalletActivity(tag) => format!("{tag}:activity"),
+    }
+}
+
+impl Inner {
+    /// Makes room for one more audit log: drops the expired ones and, when that is not enough,
+    /// the eighth that would expire first.
+    fn make_room_for_audit_log(&mut self, now: Instant) {
+        if self.audit.len() < MAX_AUDIT_LOGS {
+            return;
+        }
+        self.audit.retain(|_, v| v.live(now));
+        if self.audit.len() < MAX_AUDIT_LOGS {
+            return;
+        }
+        let mut expiries: Vec<Option<Instant>> = self.audit.values().map(|v| v.expires).collect();
+        let cut = (MAX_AUDIT_LOGS / 8).max(1);
+        // `None` (never expires) sorts first: such logs do not exist, but would be dropped
+        // last if they did.
+        let (_, nth, _) = expiries.select_nth_unstable_by(cut, |a, b| match (a, b) {
+            (None, None) => std::cmp::Ordering::Equal,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (Some(x), Some(y)) => x.cmp(y),
+        });
+        let cutoff = *nth;
+        self.audit.retain(|_, v| match (v.expires, cutoff) {
+            (Some(e), Some(c)) => e > c,
+            _ => true,
+        });
+    }
+}
+
 /// The in-memory store. Cheap to create; share it behind an `Arc`.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -141,6 +191,10 @@ impl MemoryStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+fn retention_ms() -> i64 {
+    i64::try_from(EVENT_COUNT_RETENTION.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn deadline(now: Instant, ttl: Duration) -> Option<Instant> {
@@ -481,18 +535,75 @@ impl Store for MemoryStore {
         Ok(decision)
     }
 
-    async fn audit_append(&self, event: &[u8], max_len: usize) -> StoreResult<()> {
+    async fn audit_append(
+        &self,
+        log: AuditLog<'_>,
+        event: &[u8],
+        bounds: AuditBounds,
+    ) -> StoreResult<()> {
+        let now = Instant::now();
+        let name = audit_name(log);
         let mut g = self.lock();
-        g.audit.push_back(event.to_vec());
-        while g.audit.len() > max_len {
-            g.audit.pop_front();
+        if !g.audit.get(&name).is_some_and(|l| l.live(now)) {
+            g.audit.remove(&name);
+            g.make_room_for_audit_log(now);
         }
+        let entries = g.audit.entry(name).or_insert_with(|| Expiring {
+            value: VecDeque::new(),
+            expires: None,
+        });
+        entries.value.push_back((now, event.to_vec()));
+        while entries.value.len() > bounds.max_len
+            || entries
+                .value
+                .front()
+                .is_some_and(|(at, _)| now.duration_since(*at) > bounds.max_age)
+        {
+            entries.value.pop_front();
+        }
+        entries.expires = deadline(now, bounds.max_age);
+        g.wrote(now);
         Ok(())
     }
 
-    async fn audit_read(&self, limit: usize) -> StoreResult<Vec<Vec<u8>>> {
+    async fn audit_read(
+        &self,
+        log: AuditLog<'_>,
+        limit: usize,
+        bounds: AuditBounds,
+    ) -> StoreResult<Vec<Vec<u8>>> {
+        let now = Instant::now();
         let g = self.lock();
-        Ok(g.audit.iter().rev().take(limit).cloned().collect())
+        let Some(entries) = g.audit.get(&audit_name(log)).filter(|l| l.live(now)) else {
+            return Ok(Vec::new());
+        };
+        Ok(entries
+            .value
+            .iter()
+            .rev()
+            .take_while(|(at, _)| now.duration_since(*at) <= bounds.max_age)
+            .take(limit)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+
+    async fn count_event(&self, name: &str, now_ms: i64) -> StoreResult<()> {
+        let bucket = active_bucket(now_ms);
+        let oldest = active_bucket(now_ms - retention_ms());
+        let mut g = self.lock();
+        let counts = g.counters.entry(name.to_owned()).or_default();
+        *counts.entry(bucket).or_default() += 1;
+        counts.retain(|b, _| *b >= oldest);
+        Ok(())
+    }
+
+    async fn count_events_since(&self, name: &str, since_ms: i64, now_ms: i64) -> StoreResult<u64> {
+        let from = active_bucket(since_ms.max(now_ms - retention_ms()));
+        let to = active_bucket(now_ms);
+        let g = self.lock();
+        Ok(g.counters
+            .get(name)
+            .map_or(0, |c| c.range(from..=to).map(|(_, n)| *n).sum()))
     }
 
     async fn track_active(
@@ -525,5 +636,40 @@ impl Store for MemoryStore {
         buckets.retain(|b, _| *b >= current);
         let sum: i64 = buckets.values().sum();
         Ok(u64::try_from(sum).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn audit_logs_are_capped_in_number() {
+        let s = MemoryStore::new();
+        let bounds = AuditBounds {
+            max_len: 10,
+            max_age: Duration::from_secs(3600),
+        };
+        for i in 0..=MAX_AUDIT_LOGS {
+            s.audit_append(AuditLog::WalletActivity(&format!("w{i}")), b"e", bounds)
+                .await
+                .unwrap();
+        }
+        let n = s.lock().audit.len();
+        assert!(n <= MAX_AUDIT_LOGS && n > MAX_AUDIT_LOGS / 2, "{n} logs");
+        // The newest log is kept, and one that would expire first is gone.
+        let newest = format!("w{MAX_AUDIT_LOGS}");
+        assert_eq!(
+            s.audit_read(AuditLog::WalletActivity(&newest), 10, bounds)
+                .await
+                .unwrap(),
+            vec![b"e".to_vec()]
+        );
+        assert!(s
+            .audit_read(AuditLog::WalletActivity("w0"), 10, bounds)
+            .await
+            .unwrap()
+            .is_empty());
     }
 }

@@ -45,6 +45,35 @@ pub fn active_bucket(ms: i64) -> i64 {
     ms.div_euclid(ACTIVE_BUCKET_MS)
 }
 
+/// How long the per-minute event counters ([`Store::count_event`]) are kept.
+pub const EVENT_COUNT_RETENTION: Duration = Duration::from_secs(2 * 3600);
+
+/// One of the audit logs. The logs are kept apart so that no traffic can push the events of
+/// one out of another: anonymous traffic writes none of them, a wallet's traffic writes only
+/// that wallet's logs and the shared ones, and security events have logs of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditLog<'a> {
+    /// Security events of every wallet (binding mismatches, token reuse, revocations, forced
+    /// logouts).
+    Security,
+    /// The other events of every wallet (sign-ins, refreshes, rotations, logouts…).
+    Activity,
+    /// The security events of one wallet, by its tag (stored with the wallet's keys).
+    WalletSecurity(&'a str),
+    /// The other events of one wallet, by its tag (stored with the wallet's keys).
+    WalletActivity(&'a str),
+}
+
+/// Bounds of an audit log: entries beyond the newest `max_len`, or older than `max_age`, are
+/// dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditBounds {
+    /// Most entries kept.
+    pub max_len: usize,
+    /// Oldest entry kept.
+    pub max_age: Duration,
+}
+
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -304,17 +333,45 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> StoreResult<RateDecision>;
 
-    /// Appends an event to the audit trail, keeping only the newest `max_len`.
+    /// Appends an event to the audit log `log`, then drops its entries beyond the newest
+    /// `bounds.max_len` and those older than `bounds.max_age`; the log itself expires
+    /// `bounds.max_age` after its last append.
     ///
     /// # Errors
     /// Any backend failure.
-    async fn audit_append(&self, event: &[u8], max_len: usize) -> StoreResult<()>;
+    async fn audit_append(
+        &self,
+        log: AuditLog<'_>,
+        event: &[u8],
+        bounds: AuditBounds,
+    ) -> StoreResult<()>;
 
-    /// Reads up to `limit` audit events, newest first.
+    /// Reads up to `limit` events of the audit log `log`, newest first, none older than
+    /// `bounds.max_age`.
     ///
     /// # Errors
     /// Any backend failure.
-    async fn audit_read(&self, limit: usize) -> StoreResult<Vec<Vec<u8>>>;
+    async fn audit_read(
+        &self,
+        log: AuditLog<'_>,
+        limit: usize,
+        bounds: AuditBounds,
+    ) -> StoreResult<Vec<Vec<u8>>>;
+
+    /// Counts one occurrence of the event `name` (for example failed sign-ins) in the minute
+    /// of `now_ms`. A counter costs one number per name and minute, kept
+    /// [`EVENT_COUNT_RETENTION`].
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn count_event(&self, name: &str, now_ms: i64) -> StoreResult<()>;
+
+    /// Occurrences of the event `name` counted from the minute of `since_ms` to that of
+    /// `now_ms` (at most [`EVENT_COUNT_RETENTION`] back).
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn count_events_since(&self, name: &str, since_ms: i64, now_ms: i64) -> StoreResult<u64>;
 
     /// Moves one session of `chain` in the active-session statistics: from the minute bucket of
     /// its old expiry `from_ms` (`None`: a new session) to that of its new expiry `to_ms`

@@ -14,7 +14,11 @@
 //! | `Pn:<nonce>` | string | a nonce's binding (`SET NX PX` to create, `GETDEL` to take) |
 //! | `Pv:<key>` | string | a plain value (preferences, legacy user sessions, users) |
 //! | `Pr:<key>` | sorted set | a rate-limit budget: a sliding-window log of hits, score = time |
-//! | `Paudit` | stream | the audit trail, trimmed to an exact length on every append |
+//! | `Paudit:security` | stream | security events of every wallet (see [`AuditLog`]) |
+//! | `Paudit:activity` | stream | the other events of every wallet |
+//! | `P{tag}:as` | stream | the security events of one wallet |
+//! | `P{tag}:aa` | stream | the other events of one wallet |
+//! | `Pcount:{<name>}:<minute>` | string | occurrences of an event in one minute (failed sign-ins…) |
 //! | `Pactive:<chain>` | sorted set | active sessions of a chain, score = expiry (ms) |
 //!
 //! The first byte of a session entry is `L` (live). Servers before the retired-token lists wrote
@@ -34,7 +38,9 @@
 //! index is given the longest remaining TTL of the sessions
 //! it lists by every script that touches it (so it never dies before them, nor outlives the last
 //! of them), and is deleted when it lists none; a rate budget lives one window after its last
-//! hit; the audit stream [`AUDIT_TTL`] after its last append; the active-session buckets of a
+//! hit; an audit stream its maximum age after its last append (and every append also trims it
+//! to its maximum length and drops the entries older than that age, by Redis's clock); an event
+//! counter [`EVENT_COUNT_RETENTION`] after it was created; the active-session buckets of a
 //! chain (a hash: expiry minute → count) until the latest expiry written plus [`ACTIVE_SLACK`].
 //!
 //! # Atomicity and cluster safety
@@ -65,14 +71,12 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 
 use super::{
-    active_bucket, IndexEntry, NewSession, RateDecision, Rotated, Rotation, SessionEntry, Store,
-    StoreError, StoreResult,
+    active_bucket, AuditBounds, AuditLog, IndexEntry, NewSession, RateDecision, Rotated,
+    Rotation, SessionEntry, Store, StoreError, StoreResult, EVENT_COUNT_RETENTION,
 };
 
 /// Type byte of a live session record.
 const LIVE: u8 = b'L';
-/// Lifetime of the audit stream after its last append.
-pub const AUDIT_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How long an active-session set outlives the latest expiry it holds (absorbs clock skew
 /// between the servers, which score the set, and Redis, which expires it).
 pub const ACTIVE_SLACK: Duration = Duration::from_secs(3600);
@@ -348,10 +352,43 @@ redis.call('PEXPIRE', key, ARGV[2])
 return wait
 ";
 
-/// KEYS: stream. ARGV: event, max length, ttl ms.
+/// Redis's clock in Unix milliseconds, as stream ids count them.
+const LUA_NOW: &str = r"
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+";
+
+/// KEYS: stream. ARGV: event, max length, max age ms. Appends, then trims by length and by age
+/// (stream ids are Redis's append times).
 const LUA_AUDIT: &str = r"
-redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'e', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local key, age = KEYS[1], tonumber(ARGV[3])
+redis.call('XADD', key, 'MAXLEN', ARGV[2], '*', 'e', ARGV[1])
+redis.call('XTRIM', key, 'MINID', string.format('%d', math.max(now_ms() - age, 0)))
+redis.call('PEXPIRE', key, ARGV[3])
+return 1
+";
+
+/// KEYS: stream. ARGV: limit, max age ms. Returns the events newest first, none older than the
+/// age.
+const LUA_AUDIT_READ: &str = r"
+local min = string.format('%d', math.max(now_ms() - tonumber(ARGV[2]), 0))
+local out = {}
+for _, e in ipairs(redis.call('XREVRANGE', KEYS[1], '+', min, 'COUNT', ARGV[1])) do
+  local f, v = e[2], false
+  for i = 1, #f, 2 do
+    if f[i] == 'e' then v = f[i + 1] end
+  end
+  if not v then return redis.error_reply('audit entry without event') end
+  out[#out + 1] = v
+end
+return out
+";
+
+/// KEYS: counter of one minute. ARGV: ttl ms.
+const LUA_COUNT_EVENT: &str = r"
+if redis.call('INCR', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return 1
 ";
 
@@ -397,6 +434,8 @@ struct Scripts {
     delete_all: Script,
     rate: Script,
     audit: Script,
+    audit_read: Script,
+    count_event: Script,
     track: Script,
     count: Script,
 }
@@ -413,7 +452,9 @@ impl Scripts {
             list: session(LUA_LIST),
             delete_all: session(LUA_DELETE_ALL),
             rate: Script::new(LUA_RATE),
-            audit: Script::new(LUA_AUDIT),
+            audit: Script::new(&format!("{LUA_NOW}{LUA_AUDIT}")),
+            audit_read: Script::new(&format!("{LUA_NOW}{LUA_AUDIT_READ}")),
+            count_event: Script::new(LUA_COUNT_EVENT),
             track: Script::new(LUA_TRACK),
             count: Script::new(LUA_COUNT),
         }
@@ -692,8 +733,19 @@ impl RedisStore {
         format!("{}r:{key}", self.prefix)
     }
 
-    fn audit_key(&self) -> String {
-        format!("{}audit", self.prefix)
+    fn audit_key(&self, log: AuditLog<'_>) -> String {
+        match log {
+            AuditLog::Security => format!("{}audit:security", self.prefix),
+            AuditLog::Activity => format!("{}audit:activity", self.prefix),
+            AuditLog::WalletSecurity(tag) => format!("{}{{{tag}}}:as", self.prefix),
+            AuditLog::WalletActivity(tag) => format!("{}{{{tag}}}:aa", self.prefix),
+        }
+    }
+
+    /// `Pcount:{name}:<minute>`: every minute of one counter in one cluster slot, so that one
+    /// `MGET` reads them.
+    fn count_key(&self, name: &str, bucket: i64) -> String {
+        format!("{}count:{{{name}}}:{bucket}", self.prefix)
     }
 
     fn active_key(&self, chain: &str) -> String {
@@ -906,39 +958,63 @@ impl Store for RedisStore {
         })
     }
 
-    async fn audit_append(&self, event: &[u8], max_len: usize) -> StoreResult<()> {
+    async fn audit_append(
+        &self,
+        log: AuditLog<'_>,
+        event: &[u8],
+        bounds: AuditBounds,
+    ) -> StoreResult<()> {
         let mut inv = self.scripts.audit.prepare_invoke();
-        inv.key(self.audit_key())
+        inv.key(self.audit_key(log))
             .arg(event)
-            .arg(max_len)
-            .arg(ttl_ms(AUDIT_TTL));
+            .arg(bounds.max_len.max(1))
+            .arg(ttl_ms(bounds.max_age));
         let _: i64 = self
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
         Ok(())
     }
 
-    async fn audit_read(&self, limit: usize) -> StoreResult<Vec<Vec<u8>>> {
+    async fn audit_read(
+        &self,
+        log: AuditLog<'_>,
+        limit: usize,
+        bounds: AuditBounds,
+    ) -> StoreResult<Vec<Vec<u8>>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut cmd = redis::cmd("XREVRANGE");
-        cmd.arg(self.audit_key())
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(limit);
-        let entries: Vec<(String, Vec<(String, Vec<u8>)>)> = self.query(cmd).await?;
-        entries
-            .into_iter()
-            .map(|(_, fields)| {
-                fields
-                    .into_iter()
-                    .find(|(f, _)| f == "e")
-                    .map(|(_, v)| v)
-                    .ok_or_else(|| corrupt("audit entry without event"))
-            })
-            .collect()
+        let mut inv = self.scripts.audit_read.prepare_invoke();
+        inv.key(self.audit_key(log))
+            .arg(limit)
+            .arg(ttl_ms(bounds.max_age));
+        self.run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await
+    }
+
+    async fn count_event(&self, name: &str, now_ms: i64) -> StoreResult<()> {
+        let mut inv = self.scripts.count_event.prepare_invoke();
+        inv.key(self.count_key(name, active_bucket(now_ms)))
+            .arg(ttl_ms(EVENT_COUNT_RETENTION));
+        let _: i64 = self
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(())
+    }
+
+    async fn count_events_since(&self, name: &str, since_ms: i64, now_ms: i64) -> StoreResult<u64> {
+        let retention = i64::try_from(EVENT_COUNT_RETENTION.as_millis()).unwrap_or(i64::MAX);
+        let from = active_bucket(since_ms.max(now_ms - retention));
+        let to = active_bucket(now_ms);
+        if from > to {
+            return Ok(0);
+        }
+        let mut cmd = redis::cmd("MGET");
+        for b in from..=to {
+            cmd.arg(self.count_key(name, b));
+        }
+        let counts: Vec<Option<u64>> = self.query(cmd).await?;
+        Ok(counts.into_iter().flatten().sum())
     }
 
     async fn track_active(

@@ -7,6 +7,8 @@ mod support;
 
 mod helpers;
 
+mod audit;
+mod binding;
 mod demo;
 mod errors;
 mod legacy;

@@ -25,8 +25,6 @@ both_stores!(
     list_and_revoke_sessions,
     cannot_revoke_another_wallets_session,
     cookie_auth_requires_csrf_for_unsafe_methods,
-    binding_mismatch_revokes_the_session,
-    strict_binding_includes_ip,
     optional_session_treats_bad_tokens_as_anonymous,
     preferences_are_kept_encrypted,
     wallets_are_isolated,
@@ -584,71 +582,6 @@ async fn cookie_auth_requires_csrf_for_unsafe_methods(b: Backend) {
         .await
         .unwrap();
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
-}
-
-async fn binding_mismatch_revokes_the_session(b: Backend) {
-    let app = spawn_app(b).await;
-    let w = Wallet::ethereum();
-    let t = app.token(&w).await;
-    // The stolen token used from another browser.
-    let r = app
-        .http
-        .get(app.url("/api/me"))
-        .bearer_auth(&t)
-        .header("user-agent", "curl/8.0")
-        .send()
-        .await
-        .unwrap();
-    crate::helpers::Resp::from(r)
-        .await
-        .assert_error(401, "session_binding_mismatch");
-    // Revoked for the owner too.
-    app.get("/api/me", Some(&t))
-        .await
-        .assert_error(401, "unauthenticated");
-    let audit = app.state.audit().read(Some(&w.address), 10).await.unwrap();
-    assert!(audit
-        .iter()
-        .any(|e| e.kind == wallet_auth::session::AuditKind::BindingMismatch));
-}
-
-async fn strict_binding_includes_ip(b: Backend) {
-    let app = spawn_app_with(b, |c| {
-        c.binding = wallet_auth::config::Binding::Strict;
-        c.trust_proxy = true;
-    })
-    .await;
-    let body = app.signed_body(&Wallet::solana()).await;
-    let r = app
-        .http
-        .post(app.url("/auth/verify"))
-        .header("x-forwarded-for", "203.0.113.7")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let r = crate::helpers::Resp::from(r).await;
-    let t = r.body["token"].as_str().unwrap().to_owned();
-    let same = app
-        .http
-        .get(app.url("/api/me"))
-        .bearer_auth(&t)
-        .header("x-forwarded-for", "203.0.113.7")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(same.status(), StatusCode::OK);
-    let moved = app
-        .http
-        .get(app.url("/api/me"))
-        .bearer_auth(&t)
-        .header("x-forwarded-for", "198.51.100.9")
-        .send()
-        .await
-        .unwrap();
-    crate::helpers::Resp::from(moved)
-        .await
-        .assert_error(401, "session_binding_mismatch");
 }
 
 async fn optional_session_treats_bad_tokens_as_anonymous(b: Backend) {
