@@ -230,10 +230,7 @@ fn cors_layer(config: &Config) -> Option<CorsLayer> {
 async fn observe(State(state): State<AuthState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = metrics::route_label(req.extensions().get::<MatchedPath>());
     let path_is_auth =
         req.uri().path().starts_with("/auth") || req.uri().path().starts_with("/admin");
     let mut res = next.run(req).await;
@@ -253,10 +250,14 @@ async fn observe(State(state): State<AuthState>, req: Request, next: Next) -> Re
     }
     let status = res.status().as_u16();
     let secs = start.elapsed().as_secs_f64();
-    state
-        .metrics()
-        .request(method.as_str(), &route, status, secs);
-    tracing::debug!(%method, route, status, ms = secs * 1000.0, "request");
+    state.metrics().request(&method, &route, status, secs);
+    tracing::debug!(
+        method = metrics::method_label(&method),
+        route,
+        status,
+        ms = secs * 1000.0,
+        "request"
+    );
     res
 }
 
