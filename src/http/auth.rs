@@ -40,9 +40,9 @@ pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
 fn parse_chain(s: Option<&str>) -> ApiResult<Chain> {
     match s {
         None => Ok(Chain::Ethereum),
-        Some(c) => c.parse().map_err(|_| {
-            ApiError::BadRequest(format!("unknown chain {c:?}: use ethereum or solana"))
-        }),
+        Some(c) => c
+            .parse()
+            .map_err(|_| ApiError::BadRequest("unknown `chain`: use ethereum or solana".into())),
     }
 }
 
@@ -495,7 +495,7 @@ async fn revoke(
     session_id: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> ApiResult<StatusCode> {
     // A malformed path gets the contract's JSON error, not axum's plain-text rejection.
-    let Path(session_id) = session_id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Path(session_id) = session_id.map_err(|_| super::input::bad_path("sessionId"))?;
     if !st
         .sessions()
         .revoke(ws.tag(), ws.session.chain, &session_id)

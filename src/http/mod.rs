@@ -23,6 +23,7 @@ pub mod auth;
 pub mod cookie;
 pub mod error;
 pub mod extract;
+mod input;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
