@@ -171,6 +171,10 @@ async fn nonce(
     let chain_id = requested_chain_id(&st, chain, body.chain_id.as_ref())?;
     let cfg = st.config();
     let now = st.clock().now();
+    let expires_at = time::Duration::try_from(cfg.nonce_ttl)
+        .ok()
+        .and_then(|ttl| now.checked_add(ttl))
+        .ok_or_else(|| ApiError::Internal("nonce expiry out of range".into()))?;
     let nonce = random_alphanumeric(NONCE_LEN);
     let binding = NonceBinding {
         chain,
@@ -197,7 +201,7 @@ async fn nonce(
     let res = NonceResponse {
         nonce,
         issued_at: rfc3339(now),
-        expires_at: rfc3339(now + cfg.nonce_ttl),
+        expires_at: rfc3339(expires_at),
         domain,
         uri: cfg.uri.clone(),
         chain,

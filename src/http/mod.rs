@@ -66,7 +66,10 @@ impl AuthState {
 
     /// State over `store` with an injected clock (tests move time with it).
     #[must_use]
-    pub fn with_clock(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    pub fn with_clock(mut config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        for var in config.clamp_to_bounds() {
+            tracing::warn!(variable = var, "configured value out of range: clamped");
+        }
         let metrics = Metrics::new();
         let store: Arc<dyn Store> = Arc::new(metrics::MeteredStore::new(store, metrics.clone()));
         let audit = Audit::new(store.clone());
