@@ -27,11 +27,14 @@ mod input;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod protect;
+mod serve;
 pub mod user;
 
 pub use error::{ApiError, ApiResult};
 pub use extract::{ClientInfo, JsonBody, OptionalWalletSession, WalletSession};
 pub use metrics::Metrics;
+pub use protect::protect;
 
 /// Everything the handlers and extractors share. Cheap to clone.
 #[derive(Clone)]
@@ -192,8 +195,8 @@ pub fn router(state: AuthState) -> Router {
     if config.demo_page {
         app = app.merge(ops::demo_router());
     }
-    let app = app
-        .layer(axum::middleware::from_fn(extract::session_headers))
+    let app = app.layer(axum::middleware::from_fn(extract::session_headers));
+    let app = protect(app, config.request_timeout)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes));
     let app = match cors_layer(&config) {
@@ -269,6 +272,7 @@ async fn observe(State(state): State<AuthState>, req: Request, next: Next) -> Re
 pub struct Server {
     listener: tokio::net::TcpListener,
     app: Router,
+    limits: serve::Limits,
 }
 
 impl Server {
@@ -280,6 +284,7 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(state.config().bind_addr).await?;
         Ok(Server {
             listener,
+            limits: serve::Limits::from_config(state.config()),
             app: router(state),
         })
     }
@@ -292,7 +297,11 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes, then lets in-flight requests finish for at most
+    /// `SHUTDOWN_TIMEOUT` and drops what is left. Each request carries the peer's
+    /// [`axum::extract::ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo). The connection
+    /// bounds are described in the `serve` module: head, idle and request timeouts, global
+    /// and per-address connection caps.
     ///
     /// # Errors
     /// The server failed.
@@ -300,13 +309,7 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(
-            self.listener,
-            self.app
-                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        serve::serve(self.listener, self.app, self.limits, shutdown).await
     }
 }
 

@@ -9,6 +9,7 @@ mod helpers;
 
 mod demo;
 mod errors;
+mod hardening;
 mod legacy;
 mod openapi;
 mod ops;
