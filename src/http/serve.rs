@@ -15,6 +15,7 @@
 //! - **Shutdown**: after the signal no connection is accepted, idle ones close, requests in
 //!   flight finish; whatever is still open after `SHUTDOWN_TIMEOUT` is dropped.
 
+use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
@@ -337,12 +338,13 @@ impl Tracker {
             if t.evicting >= 16 {
                 return Err(Refusal::Full);
             }
+            // The longest idle; among equals, the oldest connection.
             let victim = t
                 .open
-                .values()
-                .filter(|a| !a.evicted.load(Ordering::Acquire))
-                .filter_map(|a| a.idle_age(a.now_ms()).map(|age| (age, a)))
-                .max_by_key(|(age, _)| *age)
+                .iter()
+                .filter(|(_, a)| !a.evicted.load(Ordering::Acquire))
+                .filter_map(|(id, a)| a.idle_age(a.now_ms()).map(|age| ((age, Reverse(*id)), a)))
+                .max_by_key(|(key, _)| *key)
                 .map(|(_, a)| a.clone());
             let Some(victim) = victim else {
                 return Err(Refusal::Full);
