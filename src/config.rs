@@ -222,7 +222,95 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `DEMO_PAGE`: serve the demo sign-in page at `/`.
     pub demo_page: bool,
+    /// `HTTP_HEADER_TIMEOUT`: bound on receiving a request head, from its first byte.
+    pub header_timeout: Duration,
+    /// `HTTP_IDLE_TIMEOUT`: a keep-alive connection with no request for this long is closed.
+    pub idle_timeout: Duration,
+    /// `HTTP_REQUEST_TIMEOUT`: bound on handling one request, reading its body included.
+    pub request_timeout: Duration,
+    /// `MAX_CONNECTIONS`: open client connections at most (lowered to fit the file limit).
+    pub max_connections: usize,
+    /// `MAX_CONNECTIONS_PER_IP`: open connections per client address (IPv6: per /64) at most;
+    /// not applied with `TRUST_PROXY=true`, where every connection comes from the proxy.
+    pub max_connections_per_ip: usize,
+    /// `SHUTDOWN_TIMEOUT`: after a shutdown signal, connections still open this long are dropped.
+    pub shutdown_timeout: Duration,
 }
+
+/// The longest duration any variable accepts: beyond it, time arithmetic would leave the
+/// range of dates and millisecond counters.
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// The accepted range of each duration variable (inclusive). Every duration read from the
+/// environment is checked against it, so no later arithmetic on a configured duration can
+/// overflow.
+#[must_use]
+pub fn duration_bounds(var: &str) -> (Duration, Duration) {
+    const MS: Duration = Duration::from_millis(1);
+    const SEC: Duration = Duration::from_secs(1);
+    const MIN: Duration = Duration::from_secs(60);
+    const HOUR: Duration = Duration::from_secs(3600);
+    const DAY: Duration = Duration::from_secs(86_400);
+    match var {
+        "STORE_TIMEOUT" => (MS, MIN),
+        "WALLET_SESSION_TTL" | "WALLET_SESSION_REFRESH_WINDOW" => (SEC, 365 * DAY),
+        "WALLET_SESSION_MAX_LIFETIME" => (SEC, 5 * 365 * DAY),
+        "NONCE_TTL" => (SEC, DAY),
+        "CLOCK_SKEW" => (Duration::ZERO, DAY),
+        "HTTP_HEADER_TIMEOUT" | "HTTP_REQUEST_TIMEOUT" => (100 * MS, 10 * MIN),
+        "HTTP_IDLE_TIMEOUT" | "SHUTDOWN_TIMEOUT" => (100 * MS, HOUR),
+        _ => (MS, MAX_DURATION),
+    }
+}
+
+/// Formats a bound for an error message (`500ms`, `90s`, `2h`, `365d`).
+fn show_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    let s = d.as_secs();
+    if ms % 1000 != 0 {
+        format!("{ms}ms")
+    } else if s != 0 && s % 86_400 == 0 {
+        format!("{}d", s / 86_400)
+    } else if s != 0 && s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s != 0 && s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Parses the duration of `var` and checks it against [`duration_bounds`].
+fn bounded_duration(var: &'static str, v: &str) -> Result<Duration, ConfigError> {
+    let d = parse_duration(v).map_err(|r| bad(var, r))?;
+    let (min, max) = duration_bounds(var);
+    if d < min || d > max {
+        return Err(bad(
+            var,
+            if min.is_zero() {
+                format!("must be at most {}", show_duration(max))
+            } else {
+                format!(
+                    "must be from {} to {}",
+                    show_duration(min),
+                    show_duration(max)
+                )
+            },
+        ));
+    }
+    Ok(d)
+}
+
+/// Parses a count of `var` within `min..=max`.
+fn bounded_count(var: &'static str, v: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+    match v.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(bad(var, format!("an integer from {min} to {max}"))),
+    }
+}
+
+/// The largest `MAX_BODY_BYTES` accepted (1 MiB).
+pub const MAX_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Parses `90s`, `30m`, `2h`, `7d` (and `500ms`; a bare number is seconds).
 ///
@@ -236,15 +324,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("{s:?} is not a duration like 90s, 30m, 2h or 7d"))?;
     let secs = match unit {
-        "ms" => return Ok(Duration::from_millis(n)),
-        "" | "s" => Some(n),
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
-        "d" => n.checked_mul(86_400),
+        "ms" => Some(Duration::from_millis(n)),
+        "" | "s" => Some(Duration::from_secs(n)),
+        "m" => n.checked_mul(60).map(Duration::from_secs),
+        "h" => n.checked_mul(3600).map(Duration::from_secs),
+        "d" => n.checked_mul(86_400).map(Duration::from_secs),
         _ => return Err(format!("{s:?} has an unknown unit (use s, m, h or d)")),
     };
-    secs.map(Duration::from_secs)
-        .ok_or_else(|| format!("{s:?} is too large"))
+    secs.filter(|d| *d <= MAX_DURATION)
+        .ok_or_else(|| format!("{s:?} is too large (at most 3650d)"))
 }
 
 fn parse_bool(var: &'static str, v: &str) -> Result<bool, ConfigError> {
@@ -281,7 +369,7 @@ impl Config {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let dur = |var: &'static str, default: &str| -> Result<Duration, ConfigError> {
             let v = get(var).unwrap_or_else(|| default.to_owned());
-            let d = parse_duration(&v).map_err(|r| bad(var, r))?;
+            let d = bounded_duration(var, &v)?;
             if d.is_zero() {
                 return Err(bad(var, "must be greater than zero"));
             }
@@ -381,14 +469,14 @@ impl Config {
         let max_sessions_per_wallet = match get("MAX_SESSIONS_PER_WALLET") {
             None => 5,
             Some(v) => match v.trim().parse::<usize>() {
-                Ok(n) if n >= 1 => n,
-                _ => return Err(bad("MAX_SESSIONS_PER_WALLET", "a positive integer")),
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => return Err(bad("MAX_SESSIONS_PER_WALLET", "an integer from 1 to 1000")),
             },
         };
         let nonce_ttl = dur("NONCE_TTL", "5m")?;
         let clock_skew = match get("CLOCK_SKEW") {
             None => Duration::from_secs(60),
-            Some(v) => parse_duration(&v).map_err(|r| bad("CLOCK_SKEW", r))?,
+            Some(v) => bounded_duration("CLOCK_SKEW", &v)?,
         };
         let binding = match get("SESSION_BINDING")
             .unwrap_or_else(|| "device".into())
@@ -447,10 +535,15 @@ impl Config {
         }
         let rate_limit_per_min = match get("RATE_LIMIT_PER_MIN") {
             None => 60,
-            Some(v) => v
-                .trim()
-                .parse::<u32>()
-                .map_err(|_| bad("RATE_LIMIT_PER_MIN", "a non-negative integer (0: off)"))?,
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(n) if n <= 1_000_000 => n,
+                _ => {
+                    return Err(bad(
+                        "RATE_LIMIT_PER_MIN",
+                        "an integer from 0 (off) to 1000000",
+                    ))
+                }
+            },
         };
         let admin_token = match get("ADMIN_TOKEN") {
             Some(t) if t.len() < 16 => {
@@ -485,11 +578,31 @@ impl Config {
         let max_body_bytes = match get("MAX_BODY_BYTES") {
             None => 16 * 1024,
             Some(v) => match v.trim().parse::<usize>() {
-                Ok(n) if n >= 1024 => n,
-                _ => return Err(bad("MAX_BODY_BYTES", "an integer of at least 1024")),
+                Ok(n) if (1024..=MAX_BODY_LIMIT).contains(&n) => n,
+                _ => {
+                    return Err(bad(
+                        "MAX_BODY_BYTES",
+                        format!("an integer from 1024 to {MAX_BODY_LIMIT}"),
+                    ))
+                }
             },
         };
         let demo_page = flag("DEMO_PAGE", true)?;
+        let header_timeout = dur("HTTP_HEADER_TIMEOUT", "10s")?;
+        let idle_timeout = dur("HTTP_IDLE_TIMEOUT", "60s")?;
+        let request_timeout = dur("HTTP_REQUEST_TIMEOUT", "30s")?;
+        let shutdown_timeout = dur("SHUTDOWN_TIMEOUT", "10s")?;
+        let max_connections = match get("MAX_CONNECTIONS") {
+            None => 1024,
+            Some(v) => bounded_count("MAX_CONNECTIONS", &v, 1, 1_000_000)?,
+        };
+        let max_connections_per_ip = match get("MAX_CONNECTIONS_PER_IP") {
+            None => max_connections.min(64),
+            Some(v) => bounded_count("MAX_CONNECTIONS_PER_IP", &v, 1, max_connections)
+                .map_err(|e| bad(e.var, format!("{} (at most MAX_CONNECTIONS)", e.reason)))?,
+        };
+        let max_connections = usize::try_from(max_connections).unwrap_or(usize::MAX);
+        let max_connections_per_ip = usize::try_from(max_connections_per_ip).unwrap_or(usize::MAX);
 
         Ok(Config {
             bind_addr,
@@ -520,7 +633,71 @@ impl Config {
             allowed_origins,
             max_body_bytes,
             demo_page,
+            header_timeout,
+            idle_timeout,
+            request_timeout,
+            max_connections,
+            max_connections_per_ip,
+            shutdown_timeout,
         })
+    }
+
+    /// Brings every duration and count into its accepted range (see [`duration_bounds`]). The
+    /// environment reader refuses out-of-range values; this catches a configuration built or
+    /// changed in code (the fields are public), so no request can meet an unbounded value.
+    /// Returns the names of the variables that were changed.
+    pub fn clamp_to_bounds(&mut self) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        let mut fix = |var: &'static str, d: &mut Duration| {
+            let (min, max) = duration_bounds(var);
+            let fixed = (*d).clamp(min, max);
+            if fixed != *d {
+                *d = fixed;
+                changed.push(var);
+            }
+        };
+        fix("STORE_TIMEOUT", &mut self.store_timeout);
+        fix("WALLET_SESSION_TTL", &mut self.session_ttl);
+        fix("WALLET_SESSION_REFRESH_WINDOW", &mut self.refresh_window);
+        fix("WALLET_SESSION_MAX_LIFETIME", &mut self.max_lifetime);
+        fix("NONCE_TTL", &mut self.nonce_ttl);
+        fix("CLOCK_SKEW", &mut self.clock_skew);
+        fix("HTTP_HEADER_TIMEOUT", &mut self.header_timeout);
+        fix("HTTP_IDLE_TIMEOUT", &mut self.idle_timeout);
+        fix("HTTP_REQUEST_TIMEOUT", &mut self.request_timeout);
+        fix("SHUTDOWN_TIMEOUT", &mut self.shutdown_timeout);
+        let mut count = |var: &'static str, n: &mut usize, min: usize, max: usize| {
+            let fixed = (*n).clamp(min, max);
+            if fixed != *n {
+                *n = fixed;
+                changed.push(var);
+            }
+        };
+        count(
+            "MAX_SESSIONS_PER_WALLET",
+            &mut self.max_sessions_per_wallet,
+            1,
+            1000,
+        );
+        count(
+            "MAX_BODY_BYTES",
+            &mut self.max_body_bytes,
+            1024,
+            MAX_BODY_LIMIT,
+        );
+        count("MAX_CONNECTIONS", &mut self.max_connections, 1, 1_000_000);
+        let max = self.max_connections;
+        count(
+            "MAX_CONNECTIONS_PER_IP",
+            &mut self.max_connections_per_ip,
+            1,
+            max,
+        );
+        if self.rate_limit_per_min > 1_000_000 {
+            self.rate_limit_per_min = 1_000_000;
+            changed.push("RATE_LIMIT_PER_MIN");
+        }
+        changed
     }
 
     /// A configuration for tests and embedding: the defaults, with the memory store.
@@ -608,6 +785,15 @@ impl Config {
             format!("CORS_ORIGINS={}", self.allowed_origins.join(",")),
             format!("MAX_BODY_BYTES={}", self.max_body_bytes),
             format!("DEMO_PAGE={}", self.demo_page),
+            format!("HTTP_HEADER_TIMEOUT={}ms", self.header_timeout.as_millis()),
+            format!("HTTP_IDLE_TIMEOUT={}ms", self.idle_timeout.as_millis()),
+            format!(
+                "HTTP_REQUEST_TIMEOUT={}ms",
+                self.request_timeout.as_millis()
+            ),
+            format!("MAX_CONNECTIONS={}", self.max_connections),
+            format!("MAX_CONNECTIONS_PER_IP={}", self.max_connections_per_ip),
+            format!("SHUTDOWN_TIMEOUT={}ms", self.shutdown_timeout.as_millis()),
         ]
     }
 }
@@ -682,6 +868,96 @@ mod tests {
         }
         let e = with(&[("REDIS_URL", "redis://127.0.0.1:6379")]).unwrap_err();
         assert_eq!(e.var, "SESSION_ENCRYPTION_KEY");
+    }
+
+    /// Every duration variable, with a value that must parse within its bounds.
+    const DURATION_VARS: &[&str] = &[
+        "STORE_TIMEOUT",
+        "WALLET_SESSION_TTL",
+        "WALLET_SESSION_REFRESH_WINDOW",
+        "WALLET_SESSION_MAX_LIFETIME",
+        "NONCE_TTL",
+        "CLOCK_SKEW",
+        "HTTP_HEADER_TIMEOUT",
+        "HTTP_IDLE_TIMEOUT",
+        "HTTP_REQUEST_TIMEOUT",
+        "SHUTDOWN_TIMEOUT",
+    ];
+
+    #[test]
+    fn extreme_durations_are_config_errors() {
+        for var in DURATION_VARS {
+            for val in [
+                "1000000000d",
+                "18446744073709551615",
+                "18446744073709551615ms",
+                "99999999999999999999d",
+                "3651d",
+                "106751991167300d",
+                "9223372036854775807s",
+            ] {
+                let e = with(&[(var, val)]).expect_err(&format!("{var}={val} accepted"));
+                assert_eq!(e.var, *var, "{var}={val}: {e}");
+                assert!(!e.to_string().contains('\n'), "one line: {e}");
+            }
+            // The largest value each accepts is accepted (with its companions made to fit), and
+            // one millisecond more is refused.
+            let (min, max) = duration_bounds(var);
+            let max_ms = format!("{}ms", max.as_millis());
+            let over_ms = format!("{}ms", max.as_millis() + 1);
+            let fit = |v: &str| -> Vec<(&str, String)> {
+                let mut pairs = vec![(*var, v.to_owned())];
+                match *var {
+                    "WALLET_SESSION_TTL" => {
+                        pairs.push(("WALLET_SESSION_MAX_LIFETIME", max_ms.clone()));
+                    }
+                    "WALLET_SESSION_REFRESH_WINDOW" => {
+                        pairs.push(("WALLET_SESSION_TTL", max_ms.clone()));
+                        pairs.push(("WALLET_SESSION_MAX_LIFETIME", max_ms.clone()));
+                    }
+                    _ => {}
+                }
+                pairs
+            };
+            let pairs = fit(&max_ms);
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let c = with(&pairs).unwrap_or_else(|e| panic!("{var}={max_ms} refused: {e}"));
+            drop(c);
+            let e = with(&[(var, &over_ms)]).expect_err(&format!("{var}={over_ms} accepted"));
+            assert_eq!(e.var, *var);
+            if !min.is_zero() {
+                let under = format!("{}ms", min.as_millis() - 1);
+                let e = with(&[(var, &under)]).expect_err(&format!("{var}={under} accepted"));
+                assert_eq!(e.var, *var);
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_counts_are_config_errors() {
+        for (var, val) in [
+            ("MAX_SESSIONS_PER_WALLET", "1001"),
+            ("MAX_SESSIONS_PER_WALLET", "18446744073709551616"),
+            ("RATE_LIMIT_PER_MIN", "1000001"),
+            ("RATE_LIMIT_PER_MIN", "4294967296"),
+            ("MAX_BODY_BYTES", "1048577"),
+            ("MAX_BODY_BYTES", "18446744073709551615"),
+            ("MAX_CONNECTIONS", "0"),
+            ("MAX_CONNECTIONS", "1000001"),
+            ("MAX_CONNECTIONS_PER_IP", "0"),
+            ("MAX_CONNECTIONS_PER_IP", "1025"),
+        ] {
+            let e = with(&[(var, val)]).expect_err(&format!("{var}={val} accepted"));
+            assert_eq!(e.var, var, "{var}={val}: {e}");
+        }
+        let c = with(&[("MAX_CONNECTIONS", "10")]).unwrap();
+        assert_eq!((c.max_connections, c.max_connections_per_ip), (10, 10));
+        let c = Config::defaults();
+        assert_eq!((c.max_connections, c.max_connections_per_ip), (1024, 64));
+        assert_eq!(c.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.request_timeout, Duration::from_secs(30));
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(10));
     }
 
     #[test]

@@ -90,7 +90,8 @@ struct AuditQuery {
     /// left.
     wallet: Option<String>,
     /// At most this many events (1 to 1000, default 100).
-    limit: Option<usize>,
+    #[param(value_type = Option<usize>)]
+    limit: Option<String>,
 }
 
 #[utoipa::path(get, path = "/admin/audit", tag = "admin", params(AuditQuery),
@@ -101,8 +102,14 @@ async fn audit(
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     // A malformed query gets the contract's JSON error, not axum's plain-text rejection.
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let Query(q) = q.map_err(|_| super::input::bad_query())?;
+    let limit = match q.limit.as_deref().map(str::trim) {
+        None | Some("") => 100,
+        Some(l) => l
+            .parse::<usize>()
+            .map_err(|_| ApiError::BadRequest("`limit` must be an integer from 1 to 1000".into()))?
+            .clamp(1, 1000),
+    };
     let wallet = q.wallet.as_deref().filter(|w| !w.is_empty());
     if wallet.is_some_and(|w| parse_wallet(w).is_none()) {
         return Err(ApiError::BadRequest(
@@ -122,10 +129,10 @@ async fn force_logout(
     _: Admin,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
-    let Path((chain, address)) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let chain: Chain = chain
-        .parse()
-        .map_err(|_| ApiError::BadRequest(format!("unknown chain {chain:?}")))?;
+    let Path((chain, address)) = path.map_err(|_| super::input::bad_path("chain/address"))?;
+    let chain: Chain = chain.parse().map_err(|_| {
+        ApiError::BadRequest("unknown chain in the path: use ethereum or solana".into())
+    })?;
     let address = verify::normalize_address(chain, &address)
         .map_err(|e| ApiError::BadRequest(format!("address: {e}")))?;
     let n = st.sessions().revoke_all(chain, &address).await?;

@@ -43,9 +43,9 @@ pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
 fn parse_chain(s: Option<&str>) -> ApiResult<Chain> {
     match s {
         None => Ok(Chain::Ethereum),
-        Some(c) => c.parse().map_err(|_| {
-            ApiError::BadRequest(format!("unknown chain {c:?}: use ethereum or solana"))
-        }),
+        Some(c) => c
+            .parse()
+            .map_err(|_| ApiError::BadRequest("unknown `chain`: use ethereum or solana".into())),
     }
 }
 
@@ -188,6 +188,10 @@ async fn nonce(
     let chain_id = requested_chain_id(&st, chain, body.chain_id.as_ref())?;
     let cfg = st.config();
     let now = st.clock().now();
+    let expires_at = time::Duration::try_from(cfg.nonce_ttl)
+        .ok()
+        .and_then(|ttl| now.checked_add(ttl))
+        .ok_or_else(|| ApiError::Internal("nonce expiry out of range".into()))?;
     let nonce = random_alphanumeric(NONCE_LEN);
     let binding = NonceBinding {
         chain,
@@ -215,7 +219,7 @@ async fn nonce(
     let res = NonceResponse {
         nonce,
         issued_at: rfc3339(now),
-        expires_at: rfc3339(now + cfg.nonce_ttl),
+        expires_at: rfc3339(expires_at),
         domain,
         uri: cfg.uri.clone(),
         chain,
@@ -601,7 +605,7 @@ async fn revoke(
     session_id: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> ApiResult<StatusCode> {
     // A malformed path gets the contract's JSON error, not axum's plain-text rejection.
-    let Path(session_id) = session_id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Path(session_id) = session_id.map_err(|_| super::input::bad_path("sessionId"))?;
     if !st
         .sessions()
         .revoke(ws.tag(), ws.session.chain, &session_id)

@@ -58,19 +58,8 @@ pub fn parse_json<T: DeserializeOwned>(
     if !is_json(headers) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(bytes).map(Some).map_err(|e| {
-        let what = match e.classify() {
-            serde_json::error::Category::Data => {
-                // serde's message names the field and the expectation, never the value.
-                let msg = e.to_string();
-                let msg = msg.split(" at line").next().unwrap_or("").to_owned();
-                format!("the request body has the wrong shape: {msg}")
-            }
-            serde_json::error::Category::Eof => "the request body is incomplete JSON".into(),
-            _ => "the request body is not valid JSON".into(),
-        };
-        ApiError::BadRequest(what)
-    })
+    // The error names the field and the expectation, never the value sent.
+    super::input::from_json(bytes).map(Some)
 }
 
 async fn body_bytes<S: Send + Sync>(

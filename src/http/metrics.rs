@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use axum::extract::MatchedPath;
+use axum::http::Method;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -21,7 +23,7 @@ use crate::store::{
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
@@ -33,18 +35,40 @@ struct RouteOnly {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SignInLabels {
-    chain: String,
-    outcome: String,
+    chain: &'static str,
+    outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ChainLabel {
-    chain: String,
+    chain: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OpLabel {
-    op: String,
+    op: &'static str,
+}
+
+/// The label of a request method: one of the methods the server knows, or `other`. A label
+/// never carries request text, so anonymous requests cannot grow the exposition.
+#[must_use]
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The route label of a request: its matched route template, or `unmatched`.
+#[must_use]
+pub fn route_label(matched: Option<&MatchedPath>) -> String {
+    matched.map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned())
 }
 
 /// The server's metrics.
@@ -119,8 +143,8 @@ impl Metrics {
         );
         // Expose the store series from the start, before the first operation.
         for op in ["get_session", "ping"] {
-            drop(store_latency.get_or_create(&OpLabel { op: op.to_owned() }));
-            drop(store_errors.get_or_create(&OpLabel { op: op.to_owned() }));
+            drop(store_latency.get_or_create(&OpLabel { op }));
+            drop(store_errors.get_or_create(&OpLabel { op }));
         }
         Metrics {
             registry: Arc::new(registry),
@@ -133,11 +157,12 @@ impl Metrics {
         }
     }
 
-    /// Counts a finished request.
-    pub fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    /// Counts a finished request. `route` is a matched route template (see [`route_label`]);
+    /// the method is labelled by [`method_label`].
+    pub fn request(&self, method: &Method, route: &str, status: u16, seconds: f64) {
         self.requests
             .get_or_create(&RouteLabels {
-                method: method.to_owned(),
+                method: method_label(method),
                 route: route.to_owned(),
                 status,
             })
@@ -149,28 +174,24 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Counts a sign-in attempt.
-    pub fn signin(&self, chain: &str, outcome: &str) {
+    /// Counts a sign-in attempt. Labels are static text (a chain name, `ok` or an error
+    /// code), never request text.
+    pub fn signin(&self, chain: &'static str, outcome: &'static str) {
         self.signins
-            .get_or_create(&SignInLabels {
-                chain: chain.to_owned(),
-                outcome: outcome.to_owned(),
-            })
+            .get_or_create(&SignInLabels { chain, outcome })
             .inc();
     }
 
     /// Sets the active-session gauge of a chain.
-    pub fn set_active(&self, chain: &str, n: u64) {
+    pub fn set_active(&self, chain: &'static str, n: u64) {
         self.active
-            .get_or_create(&ChainLabel {
-                chain: chain.to_owned(),
-            })
+            .get_or_create(&ChainLabel { chain })
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
-    /// Records one store operation.
-    pub fn store_op(&self, op: &str, seconds: f64, ok: bool) {
-        let label = OpLabel { op: op.to_owned() };
+    /// Records one store operation (`op` names a [`Store`] method).
+    pub fn store_op(&self, op: &'static str, seconds: f64, ok: bool) {
+        let label = OpLabel { op };
         self.store_latency.get_or_create(&label).observe(seconds);
         if !ok {
             self.store_errors.get_or_create(&label).inc();

@@ -23,14 +23,18 @@ pub mod auth;
 pub mod cookie;
 pub mod error;
 pub mod extract;
+mod input;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod protect;
+mod serve;
 pub mod user;
 
 pub use error::{ApiError, ApiResult};
 pub use extract::{ClientInfo, JsonBody, OptionalWalletSession, WalletSession};
 pub use metrics::Metrics;
+pub use protect::protect;
 
 /// Everything the handlers and extractors share. Cheap to clone.
 #[derive(Clone)]
@@ -65,7 +69,10 @@ impl AuthState {
 
     /// State over `store` with an injected clock (tests move time with it).
     #[must_use]
-    pub fn with_clock(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    pub fn with_clock(mut config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        for var in config.clamp_to_bounds() {
+            tracing::warn!(variable = var, "configured value out of range: clamped");
+        }
         let metrics = Metrics::new();
         let store: Arc<dyn Store> = Arc::new(metrics::MeteredStore::new(store, metrics.clone()));
         let audit = Audit::new(store.clone());
@@ -188,8 +195,8 @@ pub fn router(state: AuthState) -> Router {
     if config.demo_page {
         app = app.merge(ops::demo_router());
     }
-    let app = app
-        .layer(axum::middleware::from_fn(extract::session_headers))
+    let app = app.layer(axum::middleware::from_fn(extract::session_headers));
+    let app = protect(app, config.request_timeout)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes));
     let app = match cors_layer(&config) {
@@ -230,10 +237,7 @@ fn cors_layer(config: &Config) -> Option<CorsLayer> {
 async fn observe(State(state): State<AuthState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = metrics::route_label(req.extensions().get::<MatchedPath>());
     let path_is_auth =
         req.uri().path().starts_with("/auth") || req.uri().path().starts_with("/admin");
     let mut res = next.run(req).await;
@@ -253,10 +257,14 @@ async fn observe(State(state): State<AuthState>, req: Request, next: Next) -> Re
     }
     let status = res.status().as_u16();
     let secs = start.elapsed().as_secs_f64();
-    state
-        .metrics()
-        .request(method.as_str(), &route, status, secs);
-    tracing::debug!(%method, route, status, ms = secs * 1000.0, "request");
+    state.metrics().request(&method, &route, status, secs);
+    tracing::debug!(
+        method = metrics::method_label(&method),
+        route,
+        status,
+        ms = secs * 1000.0,
+        "request"
+    );
     res
 }
 
@@ -264,6 +272,7 @@ async fn observe(State(state): State<AuthState>, req: Request, next: Next) -> Re
 pub struct Server {
     listener: tokio::net::TcpListener,
     app: Router,
+    limits: serve::Limits,
 }
 
 impl Server {
@@ -275,6 +284,7 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(state.config().bind_addr).await?;
         Ok(Server {
             listener,
+            limits: serve::Limits::from_config(state.config()),
             app: router(state),
         })
     }
@@ -287,7 +297,11 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes, then lets in-flight requests finish for at most
+    /// `SHUTDOWN_TIMEOUT` and drops what is left. Each request carries the peer's
+    /// [`axum::extract::ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo). The connection
+    /// bounds are described in the `serve` module: head, idle and request timeouts, global
+    /// and per-address connection caps.
     ///
     /// # Errors
     /// The server failed.
@@ -295,13 +309,7 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(
-            self.listener,
-            self.app
-                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        serve::serve(self.listener, self.app, self.limits, shutdown).await
     }
 }
 

@@ -86,6 +86,8 @@ pub fn test_config() -> Config {
     c.eth_chain_ids = wallet_auth::config::EthChainIds::Only(vec![1, 137]);
     c.cookie_secure = false;
     c.rate_limit_per_min = 0;
+    // Every test client connects from 127.0.0.1: the per-address cap has its own tests.
+    c.max_connections_per_ip = c.max_connections;
     c.admin_token = Some(wallet_auth::config::Secret::new(ADMIN));
     c.redis_prefix = format!(
         "t{}-{}:",

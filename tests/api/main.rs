@@ -11,6 +11,7 @@ mod audit;
 mod binding;
 mod demo;
 mod errors;
+mod hardening;
 mod legacy;
 mod openapi;
 mod ops;

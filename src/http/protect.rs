@@ -1,0 +1,116 @@
+//! The last-resort layers around every route: a bound on handling one request, a panic
+//! catcher, and a net that turns any error response without a JSON body (a timeout, a layer's
+//! bare status, a framework rejection) into the contract's error shape.
+
+use std::any::Any;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use super::ApiError;
+
+/// Wraps `app` in the protective layers: `408 request_timeout` once handling a request (its
+/// body read included) takes longer than `request_timeout`; `500 internal` (logged) when a
+/// handler or an inner layer panics, so the connection lives on; and the JSON error shape for
+/// every error response that lacks it. [`super::router`] applies it; an embedding app can too.
+pub fn protect<S>(app: Router<S>, request_timeout: Duration) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    app.layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        request_timeout,
+    ))
+    .layer(CatchPanicLayer::custom(panic_response))
+    .layer(axum::middleware::from_fn(json_errors))
+}
+
+/// The answer to a panic: logged with its message, answered `500 internal`.
+fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response {
+    let what = err
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| err.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    ApiError::Internal(format!("panic while handling a request: {what}")).into_response()
+}
+
+/// Whether a response already carries a JSON body.
+fn has_json_body(res: &Response) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| m == "application/json")
+}
+
+/// The contract's code and a generic message for an error status that came without a body.
+/// A 5xx is always `500 internal`: a bare 5xx says nothing a client could act on, and its cause
+/// was logged where it arose.
+fn describe(status: StatusCode) -> (StatusCode, &'static str, &'static str) {
+    match status.as_u16() {
+        400 => (status, "bad_request", "the request is malformed"),
+        401 => (status, "unauthenticated", "authentication is required"),
+        403 => (status, "forbidden", "this request is not allowed"),
+        404 => (status, "not_found", "no such route"),
+        405 => (
+            status,
+            "method_not_allowed",
+            "this route does not accept this method",
+        ),
+        408 => (
+            status,
+            "request_timeout",
+            "the request took too long to arrive or to handle",
+        ),
+        413 => (status, "payload_too_large", "the request body is too large"),
+        415 => (
+            status,
+            "unsupported_media_type",
+            "the request body must be JSON with Content-Type: application/json",
+        ),
+        429 => (status, "rate_limited", "too many requests; retry later"),
+        _ if status.is_client_error() => (status, "bad_request", "the request cannot be served"),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        ),
+    }
+}
+
+/// Gives every error response without a JSON body the contract's shape. Headers set by inner
+/// layers (`Allow`, `Retry-After`, cookies) stay; a non-JSON body is dropped, never relayed, so
+/// no framework text (which may quote the request) reaches the client.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) || has_json_body(&res) {
+        return res;
+    }
+    let (status, code, message) = describe(status);
+    if status.is_server_error() {
+        tracing::error!(
+            original = res.status().as_u16(),
+            "an inner layer answered an error without a body: answered 500 internal"
+        );
+    }
+    let (mut parts, _) = res.into_parts();
+    let body = serde_json::json!({"error": {"code": code, "message": message}}).to_string();
+    parts.status = status;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::TRANSFER_ENCODING);
+    parts.headers.remove(header::CONTENT_ENCODING);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
