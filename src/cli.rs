@@ -48,9 +48,10 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum UserAction {
-    /// Add (or replace) a user; the password is read from standard input.
+    /// Add a user, or replace an existing user's password (which ends that user's sessions);
+    /// the password is read from standard input.
     Add { name: String },
-    /// Remove a user.
+    /// Remove a user and end that user's sessions.
     Remove { name: String },
 }
 
@@ -258,7 +259,7 @@ async fn user(action: UserAction) -> ExitCode {
             let password = password.trim_end_matches(['\r', '\n']);
             match users.add(&name, password).await {
                 Ok(()) => {
-                    println!("user {name} saved");
+                    println!("user {name} saved; any earlier sessions of {name} are ended");
                     ExitCode::SUCCESS
                 }
                 Err(crate::session::user::AccountError::Store(e)) => {
@@ -273,7 +274,7 @@ async fn user(action: UserAction) -> ExitCode {
         }
         UserAction::Remove { name } => match users.remove(&name).await {
             Ok(true) => {
-                println!("user {name} removed");
+                println!("user {name} removed; their sessions are ended");
                 ExitCode::SUCCESS
             }
             Ok(false) => {

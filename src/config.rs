@@ -211,6 +211,8 @@ pub struct Config {
     pub cookie_samesite: SameSite,
     /// `RATE_LIMIT_PER_MIN` (0: off).
     pub rate_limit_per_min: u32,
+    /// `PASSWORD_CHECKS_MAX`: legacy password checks (Argon2id, ~19 MiB each) in flight.
+    pub password_checks: usize,
     /// `ADMIN_TOKEN`: enables `/admin/*`.
     pub admin_token: Option<Secret>,
     /// `LOG_FORMAT`.
@@ -545,6 +547,13 @@ impl Config {
                 }
             },
         };
+        let password_checks = match get("PASSWORD_CHECKS_MAX") {
+            None => crate::session::user::default_password_checks(),
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if (1..=256).contains(&n) => n,
+                _ => return Err(bad("PASSWORD_CHECKS_MAX", "an integer from 1 to 256")),
+            },
+        };
         let admin_token = match get("ADMIN_TOKEN") {
             Some(t) if t.len() < 16 => {
                 return Err(bad("ADMIN_TOKEN", "must be at least 16 characters"))
@@ -628,6 +637,7 @@ impl Config {
             cookie_secure,
             cookie_samesite,
             rate_limit_per_min,
+            password_checks,
             admin_token,
             log_format,
             allowed_origins,
@@ -767,6 +777,7 @@ impl Config {
                 self.cookie_samesite.as_str().to_lowercase()
             ),
             format!("RATE_LIMIT_PER_MIN={}", self.rate_limit_per_min),
+            format!("PASSWORD_CHECKS_MAX={}", self.password_checks),
             format!(
                 "ADMIN_TOKEN={}",
                 if self.admin_token.is_some() {
@@ -858,6 +869,8 @@ mod tests {
             ("COOKIE_SECURE", "perhaps"),
             ("COOKIE_SAMESITE", "loose"),
             ("RATE_LIMIT_PER_MIN", "-1"),
+            ("PASSWORD_CHECKS_MAX", "0"),
+            ("PASSWORD_CHECKS_MAX", "100000"),
             ("LOG_FORMAT", "xml"),
             ("MAX_SESSIONS_PER_WALLET", "0"),
             ("SESSION_ENCRYPTION_KEY", "abcd"),

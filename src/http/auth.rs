@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::cookie;
+use super::cookie::SessionCookie;
 use super::extract::{ClientInfo, JsonBody, OptionalJsonBody};
 use super::{ApiError, ApiResult, AuthState, WalletSession};
 use crate::config::EthChainIds;
@@ -294,9 +294,7 @@ fn with_session_cookie(
     mut res: Response,
 ) -> Response {
     let secs = (info.expires_at - st.clock().now()).whole_seconds();
-    if let Some(c) = cookie::set(st.config(), token, secs) {
-        res.headers_mut().append(header::SET_COOKIE, c);
-    }
+    SessionCookie::Wallet.append_set(res.headers_mut(), st.config(), token, secs);
     if let Ok(v) = HeaderValue::from_str(&rfc3339(info.expires_at)) {
         res.headers_mut().insert("x-session-expires-at", v);
     }
@@ -511,6 +509,8 @@ async fn refresh(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Re
         RotateOutcome::NotCurrent => return Err(ApiError::Unauthenticated),
         RotateOutcome::Limited(retry_after) => return Err(ApiError::RateLimited(retry_after)),
     };
+    // The old token is retired: the response carries the new one only.
+    ws.end_current();
     let body = SessionBody::new(&info, Some(token.clone()));
     let res = with_session_cookie(&st, &token, &info, Json(body).into_response());
     Ok(res)
@@ -522,6 +522,7 @@ async fn logout(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Res
     st.sessions()
         .revoke(ws.tag(), ws.session.chain, &ws.session.session_id)
         .await?;
+    ws.end_current();
     st.audit()
         .record(
             AuditEvent::new(AuditKind::Logout, st.clock().now())
@@ -530,8 +531,7 @@ async fn logout(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Res
         )
         .await;
     let mut res = StatusCode::NO_CONTENT.into_response();
-    res.headers_mut()
-        .append(header::SET_COOKIE, cookie::clear(st.config()));
+    SessionCookie::Wallet.append_clear(res.headers_mut(), st.config());
     Ok(res)
 }
 
@@ -542,6 +542,7 @@ async fn logout_all(State(st): State<AuthState>, ws: WalletSession) -> ApiResult
         .sessions()
         .revoke_all(ws.session.chain, &ws.session.address)
         .await?;
+    ws.end_current();
     st.audit()
         .record(
             AuditEvent::new(AuditKind::LogoutAll, st.clock().now())
@@ -551,8 +552,7 @@ async fn logout_all(State(st): State<AuthState>, ws: WalletSession) -> ApiResult
         )
         .await;
     let mut res = Json(serde_json::json!({ "revoked": n })).into_response();
-    res.headers_mut()
-        .append(header::SET_COOKIE, cookie::clear(st.config()));
+    SessionCookie::Wallet.append_clear(res.headers_mut(), st.config());
     Ok(res)
 }
 
@@ -603,7 +603,7 @@ async fn revoke(
     State(st): State<AuthState>,
     ws: WalletSession,
     session_id: Result<Path<String>, axum::extract::rejection::PathRejection>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Response> {
     // A malformed path gets the contract's JSON error, not axum's plain-text rejection.
     let Path(session_id) = session_id.map_err(|_| super::input::bad_path("sessionId"))?;
     if !st
@@ -613,6 +613,14 @@ async fn revoke(
     {
         return Err(ApiError::NotFound("no such session for this wallet"));
     }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    if session_id == ws.session.session_id {
+        // This request's own session: nothing may renew it, and its cookie goes.
+        ws.end_current();
+        if ws.via_cookie {
+            SessionCookie::Wallet.append_clear(res.headers_mut(), st.config());
+        }
+    }
     st.audit()
         .record(
             AuditEvent::new(AuditKind::Revoke, st.clock().now())
@@ -620,5 +628,5 @@ async fn revoke(
                 .session(&session_id),
         )
         .await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(res)
 }

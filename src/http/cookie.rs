@@ -1,45 +1,209 @@
-//! The `wallet_session` cookie: reading it from a request, and writing it with the configured
-//! attributes (HttpOnly always, Secure unless disabled for local development, SameSite, Path=/).
+//! The session cookies: reading them from a request (refusing duplicates), and writing them with
+//! the configured attributes (HttpOnly always, Secure unless disabled for local development,
+//! SameSite, Path=/, never a Domain).
+//!
+//! # Names, and cookie tossing
+//! A page on a sibling subdomain can plant a cookie of the same name for the parent domain (or
+//! for a narrower path), which the browser then sends alongside ours, in an order the server
+//! cannot trust. Two defences:
+//! - a request carrying a session cookie twice (under the same name, or under both of its
+//!   names) is refused as unauthenticated, never resolved by taking one;
+//! - with `COOKIE_SECURE`, the cookies are written as `__Host-wallet_session` and `__Host-sid`:
+//!   browsers accept a `__Host-` cookie only from the host itself, over HTTPS, with `Path=/` and
+//!   no `Domain`, so a sibling cannot plant one. The old names (`wallet_session`, `sid`) are
+//!   still read, for one release, and deleted whenever the new cookie is written.
 
 use axum::http::{header, HeaderMap, HeaderValue};
 
 use crate::config::Config;
 
-/// Name of the wallet session cookie.
+/// Name of the wallet session cookie without `Secure` (and its legacy name with it).
 pub const WALLET_COOKIE: &str = "wallet_session";
+/// Name of the wallet session cookie with `Secure`.
+pub const WALLET_COOKIE_HOST: &str = "__Host-wallet_session";
+/// Name of the user session cookie without `Secure` (and its legacy name with it).
+pub const USER_COOKIE: &str = "sid";
+/// Name of the user session cookie with `Secure`.
+pub const USER_COOKIE_HOST: &str = "__Host-sid";
 
-/// The value of cookie `name` in the request's `Cookie` headers.
-#[must_use]
-pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+/// A kind of session cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionCookie {
+    /// `wallet_session` / `__Host-wallet_session`.
+    Wallet,
+    /// `sid` / `__Host-sid`.
+    User,
+}
+
+/// The request carries the session cookie more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DuplicateCookie;
+
+impl SessionCookie {
+    /// Both names of the cookie: plain and `__Host-`.
+    #[must_use]
+    pub fn names(self) -> [&'static str; 2] {
+        match self {
+            SessionCookie::Wallet => [WALLET_COOKIE, WALLET_COOKIE_HOST],
+            SessionCookie::User => [USER_COOKIE, USER_COOKIE_HOST],
+        }
+    }
+
+    /// The name written under `config`: `__Host-` with `COOKIE_SECURE`.
+    #[must_use]
+    pub fn name(self, config: &Config) -> &'static str {
+        self.names()[usize::from(config.cookie_secure)]
+    }
+
+    /// The session token of the request's cookies, under either name; `Ok(None)` without one.
+    ///
+    /// # Errors
+    /// The cookie is there more than once (same name twice, or both names).
+    pub fn read(self, headers: &HeaderMap) -> Result<Option<String>, DuplicateCookie> {
+        let names = self.names();
+        let mut found = pairs(headers).filter(|(k, _)| names.contains(k));
+        let first = found.next();
+        if found.next().is_some() {
+            return Err(DuplicateCookie);
+        }
+        Ok(first.map(|(_, v)| v.trim_matches('"').to_owned()))
+    }
+
+    /// Appends the `Set-Cookie` headers writing `token` for `max_age_secs` (and, under the
+    /// `__Host-` name, deleting the legacy one).
+    pub fn append_set(self, h: &mut HeaderMap, config: &Config, token: &str, max_age_secs: i64) {
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "{}={token}; Path=/; Max-Age={}{}",
+            self.name(config),
+            max_age_secs.max(0),
+            attributes(config)
+        )) {
+            h.append(header::SET_COOKIE, v);
+        }
+        if config.cookie_secure {
+            h.append(header::SET_COOKIE, deletion(self.names()[0], config));
+        }
+    }
+
+    /// Appends the `Set-Cookie` headers deleting the cookie (under the legacy name too).
+    pub fn append_clear(self, h: &mut HeaderMap, config: &Config) {
+        h.append(header::SET_COOKIE, deletion(self.name(config), config));
+        if config.cookie_secure {
+            h.append(header::SET_COOKIE, deletion(self.names()[0], config));
+        }
+    }
+
+    /// Whether `h` already sets (or deletes) this cookie under either name.
+    #[must_use]
+    pub fn is_set_in(self, h: &HeaderMap) -> bool {
+        h.get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split_once('='))
+            .any(|(k, _)| self.names().contains(&k.trim()))
+    }
+}
+
+/// The `name=value` pairs of the request's `Cookie` headers.
+fn pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
+        .map(|(k, v)| (k.trim(), v.trim()))
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers (the first, when repeated:
+/// session cookies are read with [`SessionCookie::read`], which refuses repeats).
+#[must_use]
+pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+    pairs(headers)
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim_matches('"').to_owned())
 }
 
-/// A `Set-Cookie` value carrying `token` for `max_age_secs`.
-#[must_use]
-pub fn set(config: &Config, token: &str, max_age_secs: i64) -> Option<HeaderValue> {
+fn attributes(config: &Config) -> String {
     let secure = if config.cookie_secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{WALLET_COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; SameSite={}{secure}",
-        max_age_secs.max(0),
+    format!(
+        "; HttpOnly; SameSite={}{secure}",
         config.cookie_samesite.as_str()
-    ))
-    .ok()
+    )
 }
 
-/// A `Set-Cookie` value that deletes the cookie.
-#[must_use]
-pub fn clear(config: &Config) -> HeaderValue {
-    let secure = if config.cookie_secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{WALLET_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite={}{secure}",
-        config.cookie_samesite.as_str()
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("wallet_session=; Path=/; Max-Age=0"))
+fn deletion(name: &str, config: &Config) -> HeaderValue {
+    HeaderValue::from_str(&format!("{name}=; Path=/; Max-Age=0{}", attributes(config)))
+        .unwrap_or_else(|_| HeaderValue::from_static("wallet_session=; Path=/; Max-Age=0"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn headers(cookies: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for c in cookies {
+            h.append(header::COOKIE, HeaderValue::from_str(c).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn duplicates_are_refused_under_either_name() {
+        let w = SessionCookie::Wallet;
+        assert_eq!(w.read(&headers(&[])), Ok(None));
+        assert_eq!(
+            w.read(&headers(&["a=1; wallet_session=t; sid=u"])),
+            Ok(Some("t".into()))
+        );
+        assert_eq!(
+            w.read(&headers(&["__Host-wallet_session=\"t\""])),
+            Ok(Some("t".into()))
+        );
+        for bad in [
+            &["wallet_session=t; wallet_session=u"][..],
+            &["wallet_session=t; wallet_session=t"],
+            &["wallet_session=t", "wallet_session=u"],
+            &["wallet_session=t; __Host-wallet_session=u"],
+            &["wallet_session=t;wallet_session="],
+        ] {
+            assert_eq!(w.read(&headers(bad)), Err(DuplicateCookie), "{bad:?}");
+        }
+        let u = SessionCookie::User;
+        assert_eq!(
+            u.read(&headers(&["sid=a; wallet_session=b"])),
+            Ok(Some("a".into()))
+        );
+        assert_eq!(
+            u.read(&headers(&["sid=a; __Host-sid=b"])),
+            Err(DuplicateCookie)
+        );
+        assert_eq!(u.read(&headers(&["xsid=a; sid=b"])), Ok(Some("b".into())));
+    }
+
+    #[test]
+    fn host_prefix_with_secure() {
+        let mut c = Config::defaults();
+        let mut h = HeaderMap::new();
+        SessionCookie::Wallet.append_set(&mut h, &c, "tok", 60);
+        let set: Vec<_> = h.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(set.len(), 2);
+        let v = set[0].to_str().unwrap();
+        assert!(v.starts_with("__Host-wallet_session=tok; Path=/; Max-Age=60; HttpOnly"));
+        assert!(v.ends_with("; Secure") && !v.contains("Domain"));
+        assert!(set[1]
+            .to_str()
+            .unwrap()
+            .starts_with("wallet_session=; Path=/; Max-Age=0"));
+        c.cookie_secure = false;
+        let mut h = HeaderMap::new();
+        SessionCookie::User.append_set(&mut h, &c, "tok", 60);
+        let set: Vec<_> = h.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(set.len(), 1);
+        assert!(set[0].to_str().unwrap().starts_with("sid=tok;"));
+        assert!(SessionCookie::User.is_set_in(&h));
+        assert!(!SessionCookie::Wallet.is_set_in(&h));
+    }
 }

@@ -6,7 +6,8 @@
 //! headers of an authenticated request (`X-Session-Expires-At`, `X-Session-Refreshed`, a renewed
 //! cookie) are added by the [`session_headers`] middleware, which [`crate::http::router`]
 //! installs; an embedding app adds it with
-//! `.layer(axum::middleware::from_fn(wallet_auth::http::extract::session_headers))`.
+//! `.layer(axum::middleware::from_fn(wallet_auth::http::extract::session_headers))`, and calls
+//! [`WalletSession::end_current`] when a handler ends the request's own session.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -20,7 +21,7 @@ use axum::response::Response;
 use serde::de::DeserializeOwned;
 use time::format_description::well_known::Rfc3339;
 
-use super::cookie::{self, WALLET_COOKIE};
+use super::cookie::SessionCookie;
 use super::{ApiError, AuthState};
 use crate::session::crypto::ct_eq;
 use crate::session::{Authenticated, RequestContext, SessionInfo, Validation};
@@ -191,35 +192,47 @@ where
 struct SlotData {
     expires_at: String,
     refreshed: bool,
-    set_cookie: Option<HeaderValue>,
+    /// The renewed cookie (`Set-Cookie` headers), when refreshed through the cookie.
+    set_cookie: HeaderMap,
+    /// The handler ended this session (or replaced its token): nothing about it may be sent.
+    ended: bool,
 }
 
 #[derive(Debug, Clone, Default)]
 struct SessionSlot(Arc<Mutex<Option<SlotData>>>);
 
+impl SessionSlot {
+    fn with<R>(&self, f: impl FnOnce(&mut Option<SlotData>) -> R) -> R {
+        f(&mut self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
 /// Middleware adding `X-Session-Expires-At`, `X-Session-Refreshed` and a renewed cookie to
-/// responses of requests authenticated by a wallet session (unless the handler set its own).
+/// responses of requests authenticated by a wallet session. It adds nothing when the handler
+/// ended the session ([`WalletSession::end_current`]: logout, logout-all, revoking the current
+/// session, rotation), nor when the handler set its own expiry header or wallet cookie: a
+/// response never re-sends a cookie the handler cleared or replaced.
 pub async fn session_headers(mut req: Request, next: Next) -> Response {
     let slot = SessionSlot::default();
     req.extensions_mut().insert(slot.clone());
     let mut res = next.run(req).await;
-    let data = slot
-        .0
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take();
-    if let Some(d) = data {
-        let h = res.headers_mut();
-        if !h.contains_key("x-session-expires-at") {
-            if let Ok(v) = HeaderValue::from_str(&d.expires_at) {
-                h.insert("x-session-expires-at", v);
-            }
-            if d.refreshed {
-                h.insert("x-session-refreshed", HeaderValue::from_static("true"));
-                if let Some(c) = d.set_cookie {
-                    h.append(header::SET_COOKIE, c);
-                }
-            }
+    let Some(d) = slot.with(Option::take) else {
+        return res;
+    };
+    let h = res.headers_mut();
+    if d.ended || h.contains_key("x-session-expires-at") || SessionCookie::Wallet.is_set_in(h) {
+        return res;
+    }
+    if let Ok(v) = HeaderValue::from_str(&d.expires_at) {
+        h.insert("x-session-expires-at", v);
+    }
+    if d.refreshed {
+        h.insert("x-session-refreshed", HeaderValue::from_static("true"));
+        for c in d.set_cookie.get_all(header::SET_COOKIE) {
+            h.append(header::SET_COOKIE, c.clone());
         }
     }
     res
@@ -235,6 +248,7 @@ pub struct WalletSession {
     /// Whether the token came from the cookie (rather than `Authorization: Bearer`).
     pub via_cookie: bool,
     pub(crate) auth: Authenticated,
+    slot: Option<SessionSlot>,
 }
 
 impl WalletSession {
@@ -243,21 +257,42 @@ impl WalletSession {
     pub fn tag(&self) -> &str {
         &self.auth.tag
     }
+
+    /// Records that the handler ended this request's own session (logout, revoking it) or
+    /// replaced its token (rotation): [`session_headers`] then adds no session header and no
+    /// renewed cookie to the response.
+    pub fn end_current(&self) {
+        if let Some(slot) = &self.slot {
+            slot.with(|d| {
+                if let Some(d) = d {
+                    d.ended = true;
+                }
+            });
+        }
+    }
 }
 
-/// The token of a request: bearer first, then the cookie.
-fn find_token(headers: &HeaderMap) -> Option<(String, bool)> {
+/// The token of a request: bearer first, then the cookie. A request carrying the session
+/// cookie twice (same name, or both its names) is refused whatever else it carries: which of
+/// the two the browser sent first says nothing about which one is genuine.
+fn find_token(headers: &HeaderMap) -> Result<(String, bool), ApiError> {
+    let cookie = SessionCookie::Wallet
+        .read(headers)
+        .map_err(|_| ApiError::Unauthenticated)?;
     if let Some(v) = headers.get(header::AUTHORIZATION) {
-        let v = v.to_str().ok()?;
-        let (scheme, token) = v.split_once(' ')?;
+        let v = v.to_str().map_err(|_| ApiError::Unauthenticated)?;
+        let (scheme, token) = v.split_once(' ').ok_or(ApiError::Unauthenticated)?;
         return scheme
             .eq_ignore_ascii_case("bearer")
-            .then(|| (token.trim().to_owned(), false));
+            .then(|| (token.trim().to_owned(), false))
+            .ok_or(ApiError::Unauthenticated);
     }
-    cookie::read(headers, WALLET_COOKIE).map(|t| (t, true))
+    cookie.map(|t| (t, true)).ok_or(ApiError::Unauthenticated)
 }
 
-fn csrf_ok(parts: &Parts, st: &AuthState, session: &SessionInfo) -> bool {
+/// The CSRF rule for a cookie-authenticated request: a safe method, or `X-CSRF-Token` equal
+/// to the session's `csrf_token` (compared in constant time), or an allowed `Origin`.
+pub(crate) fn csrf_ok(parts: &Parts, st: &AuthState, csrf_token: &str) -> bool {
     if matches!(
         parts.method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
@@ -269,7 +304,7 @@ fn csrf_ok(parts: &Parts, st: &AuthState, session: &SessionInfo) -> bool {
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
     {
-        if ct_eq(t.as_bytes(), session.csrf_token.as_bytes()) {
+        if !csrf_token.is_empty() && ct_eq(t.as_bytes(), csrf_token.as_bytes()) {
             return true;
         }
     }
@@ -281,35 +316,35 @@ fn csrf_ok(parts: &Parts, st: &AuthState, session: &SessionInfo) -> bool {
 }
 
 async fn authenticate(parts: &mut Parts, st: &AuthState) -> Result<WalletSession, ApiError> {
-    let (token, via_cookie) = find_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+    let (token, via_cookie) = find_token(&parts.headers)?;
     let ctx = client_context(parts, st.config());
     let auth = match st.sessions().validate(&token, &ctx).await? {
         Validation::Valid(a) => a,
         Validation::Invalid => return Err(ApiError::Unauthenticated),
     };
-    if via_cookie && !csrf_ok(parts, st, &auth.info) {
+    if via_cookie && !csrf_ok(parts, st, &auth.info.csrf_token) {
         return Err(ApiError::CsrfFailed);
     }
-    if let Some(slot) = parts.extensions.get::<SessionSlot>() {
-        let set_cookie = if via_cookie && auth.refreshed {
+    let slot = parts.extensions.get::<SessionSlot>().cloned();
+    if let Some(slot) = &slot {
+        let mut set_cookie = HeaderMap::new();
+        if via_cookie && auth.refreshed {
             let secs = (auth.info.expires_at - st.clock().now()).whole_seconds();
-            cookie::set(st.config(), &token, secs)
-        } else {
-            None
-        };
-        *slot
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(SlotData {
+            SessionCookie::Wallet.append_set(&mut set_cookie, st.config(), &token, secs);
+        }
+        let data = SlotData {
             expires_at: auth.info.expires_at.format(&Rfc3339).unwrap_or_default(),
             refreshed: auth.refreshed,
             set_cookie,
-        });
+            ended: false,
+        };
+        slot.with(|d| *d = Some(data));
     }
     Ok(WalletSession {
         session: auth.info.clone(),
         via_cookie,
         auth,
+        slot,
     })
 }
 

@@ -10,10 +10,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::config::Config;
-use crate::session::user::{UserAccounts, UserSessionStore};
+use crate::session::user::{UserAccounts, UserSessions};
 use crate::session::{Audit, Clock, SessionSettings, SystemClock, WalletSessions};
 use crate::store::{RateDecision, Store};
 
@@ -47,6 +46,7 @@ struct Inner {
     store: Arc<dyn Store>,
     sessions: WalletSessions,
     users: UserAccounts,
+    user_sessions: UserSessions,
     audit: Audit,
     clock: Arc<dyn Clock>,
     metrics: Metrics,
@@ -89,13 +89,20 @@ impl AuthState {
             },
             audit.clone(),
         );
-        let users = UserAccounts::new(store.clone());
+        let users = UserAccounts::with_max_checks(store.clone(), config.password_checks);
+        let user_sessions = UserSessions::new(
+            store.clone(),
+            config.keys.clone(),
+            users.clone(),
+            clock.clone(),
+        );
         AuthState {
             inner: Arc::new(Inner {
                 config,
                 store,
                 sessions,
                 users,
+                user_sessions,
                 audit,
                 clock,
                 metrics,
@@ -122,6 +129,11 @@ impl AuthState {
     #[must_use]
     pub fn users(&self) -> &UserAccounts {
         &self.inner.users
+    }
+    /// Legacy user sessions.
+    #[must_use]
+    pub fn user_sessions(&self) -> &UserSessions {
+        &self.inner.user_sessions
     }
     /// The audit trail.
     #[must_use]
@@ -166,28 +178,13 @@ impl AuthState {
 /// embedding app can `merge` or `nest` it.
 pub fn router(state: AuthState) -> Router {
     let config = state.config().clone();
-    let user_sessions = SessionManagerLayer::new(UserSessionStore::new(
-        state.store().clone(),
-        config.keys.clone(),
-    ))
-    .with_name("sid")
-    .with_http_only(true)
-    .with_secure(config.cookie_secure)
-    .with_same_site(match config.cookie_samesite {
-        crate::config::SameSite::Lax => tower_sessions::cookie::SameSite::Lax,
-        crate::config::SameSite::Strict => tower_sessions::cookie::SameSite::Strict,
-        crate::config::SameSite::None => tower_sessions::cookie::SameSite::None,
-    })
-    .with_path("/")
-    .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)));
-
     let mut app = Router::new()
         .merge(auth::router())
         .merge(api::router())
         .merge(admin::router())
         .merge(ops::router())
         .merge(openapi::router())
-        .merge(user::router().layer(user_sessions))
+        .merge(user::router())
         .fallback(|| async { ApiError::NotFound("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::NotFound("no such route for this method")

@@ -297,6 +297,10 @@ pub struct Preferences(pub HashMap<String, serde_json::Value>);
 pub struct Username {
     /// The user's name.
     pub username: String,
+    /// The session's CSRF token: send it as `X-CSRF-Token` on cookie-authenticated unsafe
+    /// requests.
+    #[serde(rename = "csrfToken")]
+    pub csrf_token: String,
 }
 
 /// `GET /health`.

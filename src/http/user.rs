@@ -1,16 +1,24 @@
-//! Legacy username/password user sessions (`sid` cookie, tower-sessions).
+//! Legacy username/password user sessions (`sid` cookie, `__Host-sid` when `Secure`).
+//!
+//! Every route but login is authenticated by the [`UserSession`] extractor, which follows the
+//! same rules as wallet sessions: a duplicated cookie is refused, and an unsafe method needs
+//! the session's CSRF token or an allowed `Origin`.
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use std::time::Duration;
+
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
-use tower_sessions::Session;
+use serde_json::json;
 
-use super::extract::ClientInfo;
+use super::cookie::SessionCookie;
+use super::extract::{csrf_ok, ClientInfo};
 use super::{ApiError, ApiResult, AuthState, JsonBody};
-use crate::session::user::USER_KEY;
+use crate::session::user::{CheckError, USER_SESSION_TTL};
 
 pub(crate) fn router() -> Router<AuthState> {
     Router::new()
@@ -26,54 +34,100 @@ struct Login {
     password: String,
 }
 
-fn session_failed(e: tower_sessions::session::Error) -> ApiError {
-    tracing::error!(error = %e, "user session store failed");
-    ApiError::StoreUnavailable(crate::store::StoreError::Unavailable(
-        "user session store".into(),
-    ))
+/// A request authenticated by a legacy user session. Rejects with `unauthenticated` (no
+/// cookie, a duplicated cookie, an unknown, expired or ended session), `csrf_failed` (an unsafe
+/// method without the session's `X-CSRF-Token` or an allowed `Origin`) or `store_unavailable`.
+#[derive(Debug, Clone)]
+pub struct UserSession {
+    /// The session.
+    pub session: crate::session::user::UserSession,
+    token: String,
+}
+
+impl<S> FromRequestParts<S> for UserSession
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let st = AuthState::from_ref(state);
+        let token = SessionCookie::User
+            .read(&parts.headers)
+            .map_err(|_| ApiError::Unauthenticated)?
+            .ok_or(ApiError::Unauthenticated)?;
+        let session = st
+            .user_sessions()
+            .validate(&token)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        if !csrf_ok(parts, &st, &session.csrf_token) {
+            return Err(ApiError::CsrfFailed);
+        }
+        Ok(UserSession { session, token })
+    }
+}
+
+fn check_failed(e: CheckError) -> ApiError {
+    match e {
+        CheckError::Busy => ApiError::RateLimited(Duration::from_secs(1)),
+        CheckError::Store(e) => ApiError::StoreUnavailable(e),
+    }
 }
 
 #[utoipa::path(post, path = "/auth/user/login", tag = "user sessions",
     request_body = Login,
-    responses((status = 200, description = "Signed in; sets the `sid` cookie", body = super::openapi::Username,
+    responses((status = 200, description = "Signed in; sets the `sid` cookie (`__Host-sid` with `COOKIE_SECURE`)", body = super::openapi::Username,
         headers(("Set-Cookie" = String, description = "`sid` cookie")))))]
 async fn login(
     State(st): State<AuthState>,
-    session: Session,
     ClientInfo(client): ClientInfo,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<Login>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     st.rate_limit("login", &client.ip).await?;
     st.rate_limit("login-user", &body.username.to_ascii_lowercase())
         .await?;
-    if !st.users().check(&body.username, &body.password).await? {
-        return Err(ApiError::BadCredentials);
-    }
-    // A new session id on every sign-in (no fixation).
-    session.cycle_id().await.map_err(session_failed)?;
-    session
-        .insert(USER_KEY, body.username.clone())
+    let who = st
+        .users()
+        .verify(&body.username, &body.password, Some(&client.ip))
         .await
-        .map_err(session_failed)?;
-    Ok(Json(json!({ "username": body.username })))
+        .map_err(check_failed)?
+        .ok_or(ApiError::BadCredentials)?;
+    // A new session on every sign-in (no fixation); the one this browser had ends.
+    if let Ok(Some(old)) = SessionCookie::User.read(&headers) {
+        if let Err(e) = st.user_sessions().end(&old).await {
+            tracing::warn!(error = %e, "could not end the previous user session at sign-in");
+        }
+    }
+    // Written here, before answering: a store failure is a 503, and no cookie is sent for a
+    // session that does not exist.
+    let (token, session) = st.user_sessions().create(&who).await?;
+    let mut res = Json(json!({
+        "username": session.username,
+        "csrfToken": session.csrf_token,
+    }))
+    .into_response();
+    let secs = i64::try_from(USER_SESSION_TTL.as_secs()).unwrap_or(i64::MAX);
+    SessionCookie::User.append_set(res.headers_mut(), st.config(), &token, secs);
+    Ok(res)
 }
 
 #[utoipa::path(post, path = "/auth/user/logout", tag = "user sessions",
     responses((status = 204, description = "The user session is gone")))]
-async fn logout(session: Session) -> ApiResult<StatusCode> {
-    session.flush().await.map_err(session_failed)?;
-    Ok(StatusCode::NO_CONTENT)
+async fn logout(State(st): State<AuthState>, us: UserSession) -> ApiResult<Response> {
+    st.user_sessions().end(&us.token).await?;
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    SessionCookie::User.append_clear(res.headers_mut(), st.config());
+    Ok(res)
 }
 
 #[utoipa::path(get, path = "/api/user/me", tag = "user sessions",
     responses((status = 200, description = "The signed-in user", body = super::openapi::Username)))]
-async fn me(session: Session) -> ApiResult<Json<Value>> {
-    match session
-        .get::<String>(USER_KEY)
-        .await
-        .map_err(session_failed)?
-    {
-        Some(username) => Ok(Json(json!({ "username": username }))),
-        None => Err(ApiError::Unauthenticated),
-    }
+async fn me(us: UserSession) -> Json<serde_json::Value> {
+    Json(json!({
+        "username": us.session.username,
+        "csrfToken": us.session.csrf_token,
+    }))
 }

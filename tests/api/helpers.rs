@@ -225,6 +225,25 @@ impl TestApp {
         self.call(Method::POST, path, bearer, body).await
     }
 
+    /// A request with `Cookie` headers (each entry of `cookies` is one header) and extra
+    /// headers, no body.
+    pub async fn with_cookies(
+        &self,
+        method: Method,
+        path: &str,
+        cookies: &[&str],
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut rb = self.http.request(method, self.url(path));
+        for c in cookies {
+            rb = rb.header("cookie", *c);
+        }
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        Resp::from(rb.send().await.expect("request")).await
+    }
+
     pub async fn nonce(&self, chain: Chain, address: Option<&str>) -> Value {
         let mut body = json!({ "chain": chain.as_str() });
         if let Some(a) = address {
@@ -321,11 +340,25 @@ impl Resp {
 
     /// The `wallet_session` cookie value set by this response.
     pub fn session_cookie(&self) -> Option<String> {
+        self.cookie("wallet_session")
+    }
+
+    /// Every `Set-Cookie` header of this response.
+    pub fn set_cookies(&self) -> Vec<String> {
         self.headers
             .get_all("set-cookie")
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find_map(|c| c.strip_prefix("wallet_session="))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The value of cookie `name` set by this response (not a deletion: no `Max-Age=0`).
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookies()
+            .iter()
+            .filter(|c| !c.contains("Max-Age=0"))
+            .find_map(|c| c.strip_prefix(&format!("{name}=")).map(str::to_owned))
             .map(|c| c.split(';').next().unwrap_or("").to_owned())
     }
 }

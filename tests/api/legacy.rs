@@ -1,21 +1,15 @@
 //! Legacy username/password sessions beside wallet sessions.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_stores;
-use crate::helpers::{spawn_app, Backend, Wallet};
+use crate::helpers::{spawn_app, Backend, Resp, TestApp, Wallet};
 
 both_stores!(user_login_me_logout, sessions_of_one_kind_are_not_the_other);
 
-fn sid_of(r: &crate::helpers::Resp) -> String {
-    r.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("sid="))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-        .expect("sid cookie")
+fn sid_of(r: &Resp) -> String {
+    r.cookie("sid").expect("sid cookie")
 }
 
 async fn user_login_me_logout(b: Backend) {
@@ -48,7 +42,8 @@ async fn user_login_me_logout(b: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body, json!({"username": "alice"}));
+    assert_eq!(r.body["username"], "alice");
+    let csrf = r.body["csrfToken"].as_str().expect("csrfToken").to_owned();
     let sid = sid_of(&r);
     let me = app
         .http
@@ -57,14 +52,14 @@ async fn user_login_me_logout(b: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        crate::helpers::Resp::from(me).await.body,
-        json!({"username": "alice"})
-    );
+    let me = crate::helpers::Resp::from(me).await;
+    assert_eq!(me.body["username"], "alice");
+    assert_eq!(me.body["csrfToken"], csrf.as_str());
     let out = app
         .http
         .post(app.url("/auth/user/logout"))
         .header("cookie", format!("sid={sid}"))
+        .header("x-csrf-token", &csrf)
         .send()
         .await
         .unwrap();
@@ -198,4 +193,513 @@ async fn login_is_rate_limited_per_ip_and_per_username(b: Backend) {
     attempt("203.0.113.4", "dave")
         .await
         .assert_error(429, "rate_limited");
+}
+
+/// Signs `user` in; the response.
+async fn login(app: &TestApp, user: &str, password: &str) -> Resp {
+    app.post(
+        "/auth/user/login",
+        None,
+        Some(json!({"username": user, "password": password})),
+    )
+    .await
+}
+
+/// Signs `user` in; `(sid, csrfToken)`.
+async fn login_ok(app: &TestApp, user: &str, password: &str) -> (String, String) {
+    let r = login(app, user, password).await;
+    assert_eq!(r.status, StatusCode::OK, "login: {}", r.body);
+    let csrf = r.body["csrfToken"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .expect("login answers a csrfToken")
+        .to_owned();
+    (sid_of(&r), csrf)
+}
+
+async fn me_status(app: &TestApp, sid: &str) -> u16 {
+    app.with_cookies(Method::GET, "/api/user/me", &[&format!("sid={sid}")], &[])
+        .await
+        .status
+        .as_u16()
+}
+
+mod hardening {
+    use super::*;
+    both_stores!(
+        user_logout_follows_the_csrf_rule,
+        password_change_or_removal_ends_user_sessions,
+        duplicate_user_session_cookies_are_refused,
+        host_prefixed_user_cookie_when_secure,
+    );
+}
+
+/// Cookie-authenticated unsafe requests of user sessions follow the CSRF rule, like wallet
+/// sessions: `X-CSRF-Token` equal to the session's token, or an allowed `Origin`.
+async fn user_logout_follows_the_csrf_rule(b: Backend) {
+    let app = crate::helpers::spawn_app_with(b, |c| {
+        c.allowed_origins = vec!["https://dapp.example".into()];
+    })
+    .await;
+    app.state
+        .users()
+        .add("carol", "carols-password")
+        .await
+        .unwrap();
+    let (sid, csrf) = login_ok(&app, "carol", "carols-password").await;
+    let cookie = format!("sid={sid}");
+    // A forged cross-site logout: no token, a wrong token, a foreign origin.
+    for headers in [
+        vec![],
+        vec![("x-csrf-token", "nope")],
+        vec![("origin", "https://evil.example")],
+        vec![("x-csrf-token", ""), ("origin", "null")],
+    ] {
+        app.with_cookies(Method::POST, "/auth/user/logout", &[&cookie], &headers)
+            .await
+            .assert_error(403, "csrf_failed");
+        assert_eq!(me_status(&app, &sid).await, 200, "the session still works");
+    }
+    // Another session's token is not this session's token.
+    let (_, other_csrf) = login_ok(&app, "carol", "carols-password").await;
+    app.with_cookies(
+        Method::POST,
+        "/auth/user/logout",
+        &[&cookie],
+        &[("x-csrf-token", &other_csrf)],
+    )
+    .await
+    .assert_error(403, "csrf_failed");
+    // With the token: ended, and the cookie is cleared.
+    let r = app
+        .with_cookies(
+            Method::POST,
+            "/auth/user/logout",
+            &[&cookie],
+            &[("x-csrf-token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert!(r
+        .set_cookies()
+        .iter()
+        .any(|c| c.starts_with("sid=;") && c.contains("Max-Age=0")));
+    assert_eq!(me_status(&app, &sid).await, 401);
+    // From an allowed origin: accepted too.
+    let (sid2, _) = login_ok(&app, "carol", "carols-password").await;
+    let r = app
+        .with_cookies(
+            Method::POST,
+            "/auth/user/logout",
+            &[&format!("sid={sid2}")],
+            &[("origin", "https://dapp.example")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(me_status(&app, &sid2).await, 401);
+}
+
+/// Replacing a user's password or removing the user ends every session of that user at once,
+/// on every instance.
+async fn password_change_or_removal_ends_user_sessions(b: Backend) {
+    let app = spawn_app(b).await;
+    let users = app.state.users();
+    users.add("erin", "first-password").await.unwrap();
+    users.add("frank", "franks-password").await.unwrap();
+    let (a, _) = login_ok(&app, "erin", "first-password").await;
+    let (bs, _) = login_ok(&app, "erin", "first-password").await;
+    let (f, _) = login_ok(&app, "frank", "franks-password").await;
+    assert_eq!(me_status(&app, &a).await, 200);
+    assert_eq!(me_status(&app, &bs).await, 200);
+    // A new password: both sessions end; the old password no longer works.
+    users.add("erin", "second-password").await.unwrap();
+    assert_eq!(me_status(&app, &a).await, 401);
+    assert_eq!(me_status(&app, &bs).await, 401);
+    login(&app, "erin", "first-password")
+        .await
+        .assert_error(401, "unauthenticated");
+    let (c, csrf) = login_ok(&app, "erin", "second-password").await;
+    assert_eq!(me_status(&app, &c).await, 200);
+    // Setting the same password again still ends the sessions (a reset is a reset).
+    users.add("erin", "second-password").await.unwrap();
+    assert_eq!(me_status(&app, &c).await, 401);
+    let (d, _) = login_ok(&app, "erin", "second-password").await;
+    if b != Backend::Memory {
+        // Another instance over the same store sees the end too.
+        let sib = crate::helpers::spawn_sibling(&app).await;
+        assert_eq!(me_status(&sib, &d).await, 200);
+        sib.state.users().remove("erin").await.unwrap();
+        assert_eq!(me_status(&sib, &d).await, 401);
+    } else {
+        users.remove("erin").await.unwrap();
+    }
+    // Removed: the session is over, logout too.
+    assert_eq!(me_status(&app, &d).await, 401);
+    app.with_cookies(
+        Method::POST,
+        "/auth/user/logout",
+        &[&format!("sid={c}")],
+        &[("x-csrf-token", &csrf)],
+    )
+    .await
+    .assert_error(401, "unauthenticated");
+    // Re-created with the same name: the old sessions stay ended.
+    users.add("erin", "second-password").await.unwrap();
+    for s in [&a, &bs, &c, &d] {
+        assert_eq!(me_status(&app, s).await, 401);
+    }
+    // Other users untouched.
+    assert_eq!(me_status(&app, &f).await, 200);
+}
+
+/// Two cookies of the same session name (a tossed cookie from a sibling subdomain, or one
+/// with another path) are refused, whichever comes first.
+async fn duplicate_user_session_cookies_are_refused(b: Backend) {
+    let app = spawn_app(b).await;
+    app.state
+        .users()
+        .add("gina", "ginas-password")
+        .await
+        .unwrap();
+    let (mine, csrf) = login_ok(&app, "gina", "ginas-password").await;
+    let (theirs, _) = login_ok(&app, "gina", "ginas-password").await;
+    let one = format!("sid={mine}");
+    assert_eq!(me_status(&app, &mine).await, 200);
+    for cookies in [
+        vec![format!("sid={mine}; sid={theirs}")],
+        vec![format!("sid={theirs}; sid={mine}")],
+        vec![format!("sid={mine}; sid={mine}")],
+        vec![format!("sid={mine}; sid=garbage")],
+        vec![one.clone(), format!("sid={theirs}")],
+        vec![format!("sid={mine}"), format!("__Host-sid={theirs}")],
+    ] {
+        let refs: Vec<&str> = cookies.iter().map(String::as_str).collect();
+        app.with_cookies(Method::GET, "/api/user/me", &refs, &[])
+            .await
+            .assert_error(401, "unauthenticated");
+        app.with_cookies(
+            Method::POST,
+            "/auth/user/logout",
+            &refs,
+            &[("x-csrf-token", &csrf)],
+        )
+        .await
+        .assert_error(401, "unauthenticated");
+    }
+    assert_eq!(me_status(&app, &mine).await, 200, "refused, not ended");
+}
+
+/// With `COOKIE_SECURE` (and no cookie domain), the user session cookie is `__Host-sid`,
+/// which a sibling subdomain cannot plant; the old `sid` name is still read for a release.
+async fn host_prefixed_user_cookie_when_secure(b: Backend) {
+    let app = crate::helpers::spawn_app_with(b, |c| c.cookie_secure = true).await;
+    app.state
+        .users()
+        .add("hana", "hanas-password")
+        .await
+        .unwrap();
+    let r = login(&app, "hana", "hanas-password").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let sid = r.cookie("__Host-sid").expect("__Host-sid cookie");
+    let set = r
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("__Host-sid="))
+        .unwrap();
+    assert!(set.contains("Secure") && set.contains("Path=/") && !set.contains("Domain"));
+    assert!(r.cookie("sid").is_none(), "no cookie under the old name");
+    let me = |cookies: Vec<String>| {
+        let app = &app;
+        async move {
+            let refs: Vec<&str> = cookies.iter().map(String::as_str).collect();
+            app.with_cookies(Method::GET, "/api/user/me", &refs, &[])
+                .await
+        }
+    };
+    assert_eq!(me(vec![format!("__Host-sid={sid}")]).await.status, 200);
+    assert_eq!(me(vec![format!("sid={sid}")]).await.status, 200, "old name");
+    me(vec![format!("__Host-sid={sid}; sid={sid}")])
+        .await
+        .assert_error(401, "unauthenticated");
+    me(vec![format!("__Host-sid={sid}; __Host-sid={sid}")])
+        .await
+        .assert_error(401, "unauthenticated");
+}
+
+mod store_failure {
+    /// A store failure while the login writes its session is a JSON `503 store_unavailable`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn login_session_write_failure_is_json_503() {
+        super::login_session_write_failure_is_json_503().await;
+    }
+}
+
+async fn login_session_write_failure_is_json_503() {
+    let mut app = spawn_app(Backend::Redis).await;
+    app.state
+        .users()
+        .add("ivan", "ivans-password")
+        .await
+        .unwrap();
+    let url = app.store_url.clone().unwrap();
+    let client = ::redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    // Reads work, writes fail: the password check passes and the session write fails.
+    let _: () = ::redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("default")
+        .arg("-set")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let r = login(&app, "ivan", "ivans-password").await;
+    r.assert_error(503, "store_unavailable");
+    assert!(r.header("retry-after").is_some());
+    assert!(
+        r.set_cookies().is_empty(),
+        "no cookie for a session never saved"
+    );
+    let _: () = ::redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("default")
+        .arg("+set")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let (sid, _) = login_ok(&app, "ivan", "ivans-password").await;
+    assert_eq!(me_status(&app, &sid).await, 200);
+    // The whole store down: the same JSON answer, for login and for the session routes.
+    app.redis.as_mut().unwrap().stop();
+    login(&app, "ivan", "ivans-password")
+        .await
+        .assert_error(503, "store_unavailable");
+    app.with_cookies(Method::GET, "/api/user/me", &[&format!("sid={sid}")], &[])
+        .await
+        .assert_error(503, "store_unavailable");
+}
+
+mod cli {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis() {
+        super::cli_user_add_and_remove_end_sessions(Backend::Redis).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cluster() {
+        super::cli_user_add_and_remove_end_sessions(Backend::Cluster).await;
+    }
+}
+
+/// Runs the `wallet-auth` binary against `app`'s store with `stdin` as its input.
+async fn cli(app: &TestApp, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wallet-auth"))
+        .args(args)
+        .env(
+            "REDIS_URL",
+            app.store_url.as_deref().expect("a Redis store"),
+        )
+        .env("REDIS_PREFIX", &app.config.redis_prefix)
+        .env("SESSION_ENCRYPTION_KEY", "ab".repeat(32))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run wallet-auth");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// `wallet-auth user add NAME` for an existing user replaces the password and ends the
+/// user's sessions; `wallet-auth user remove NAME` ends them too.
+async fn cli_user_add_and_remove_end_sessions(b: Backend) {
+    let app = spawn_app(b).await;
+    let out = cli(&app, &["user", "add", "judy"], "judys-first\n").await;
+    assert!(out.status.success(), "{out:?}");
+    let (a, _) = login_ok(&app, "judy", "judys-first").await;
+    assert_eq!(me_status(&app, &a).await, 200);
+    let out = cli(&app, &["user", "add", "judy"], "judys-second\n").await;
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        me_status(&app, &a).await,
+        401,
+        "password changed: session ended"
+    );
+    login(&app, "judy", "judys-first")
+        .await
+        .assert_error(401, "unauthenticated");
+    let (c, _) = login_ok(&app, "judy", "judys-second").await;
+    assert_eq!(me_status(&app, &c).await, 200);
+    let out = cli(&app, &["user", "remove", "judy"], "").await;
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        me_status(&app, &c).await,
+        401,
+        "user removed: session ended"
+    );
+    login(&app, "judy", "judys-second")
+        .await
+        .assert_error(401, "unauthenticated");
+}
+
+#[cfg(target_os = "linux")]
+mod password_checks {
+    /// Many concurrent logins cost a bounded amount of memory: the password checks in flight
+    /// are bounded, the rest wait briefly and then get `429` with `Retry-After`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_logins_use_bounded_memory() {
+        super::concurrent_logins_use_bounded_memory().await;
+    }
+}
+
+/// A server process, killed when dropped.
+struct ServerProcess(std::process::Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A field of `/proc/<pid>/status` in KiB (`VmRSS`, `VmHWM`).
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
+}
+
+async fn concurrent_logins_use_bounded_memory() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    const CHECKS: u64 = 2;
+    const LOGINS: usize = 200;
+    let redis = crate::support::redis_server::RedisServer::start_new();
+    let exe = env!("CARGO_BIN_EXE_wallet-auth");
+    let env = [
+        ("REDIS_URL", redis.url()),
+        ("REDIS_PREFIX", "pwload:".to_owned()),
+        ("SESSION_ENCRYPTION_KEY", "cd".repeat(32)),
+    ];
+    let mut add = Command::new(exe)
+        .args(["user", "add", "kim"])
+        .envs(env.clone())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut add.stdin.take().unwrap(), b"kims-password\n").unwrap();
+    assert!(add.wait().unwrap().success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = ServerProcess(
+        Command::new(exe)
+            .arg("serve")
+            .envs(env)
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("COOKIE_SECURE", "false")
+            .env("RATE_LIMIT_PER_MIN", "0")
+            .env("TRUST_PROXY", "true")
+            .env("PASSWORD_CHECKS_MAX", CHECKS.to_string())
+            .env("DEMO_PAGE", "false")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = server.0.id();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .map_or(true, |r| !r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let attempt = |i: usize| {
+        let http = http.clone();
+        let url = format!("{base}/auth/user/login");
+        let (user, password) = match i % 3 {
+            0 => ("kim", "kims-password"),
+            1 => ("kim", "wrong"),
+            _ => ("nobody", "wrong"),
+        };
+        async move {
+            let r = http
+                .post(url)
+                .header(
+                    "x-forwarded-for",
+                    format!("10.7.{}.{}", i / 200, i % 200 + 1),
+                )
+                .json(&json!({"username": user, "password": password}))
+                .send()
+                .await
+                .unwrap();
+            Resp::from(r).await
+        }
+    };
+    // Warm up (workers started, their memory taken), one at a time.
+    for i in 0..6 {
+        let s = attempt(1000 + i).await.status.as_u16();
+        assert!(s == 200 || s == 401, "warm-up: {s}");
+    }
+    let before = proc_status_kib(pid, "VmRSS");
+    let answers = futures::future::join_all((0..LOGINS).map(attempt)).await;
+    let peak = proc_status_kib(pid, "VmHWM");
+    let added_mib = peak.saturating_sub(before) / 1024;
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for r in &answers {
+        *statuses.entry(r.status.as_u16()).or_default() += 1;
+    }
+    // Argon2id takes ~19 MiB per check in flight: CHECKS of them, plus slack for the
+    // connections; unbounded, 200 concurrent checks take gigabytes.
+    let bound = CHECKS * 20 + 40;
+    eprintln!("{LOGINS} concurrent logins: +{added_mib} MiB peak; statuses {statuses:?}");
+    assert!(
+        added_mib < bound,
+        "{LOGINS} concurrent logins added {added_mib} MiB (bound {bound} MiB); statuses {statuses:?}"
+    );
+    let (mut limited, mut answered) = (0, 0);
+    for r in &answers {
+        match r.status.as_u16() {
+            429 => {
+                r.assert_error(429, "rate_limited");
+                assert!(r.header("retry-after").is_some(), "429 with Retry-After");
+                limited += 1;
+            }
+            200 | 401 => answered += 1,
+            other => panic!("unexpected {other}: {}; statuses {statuses:?}", r.body),
+        }
+    }
+    assert!(limited > 0, "some logins are refused with 429");
+    assert!(answered > 0, "some logins are served");
+    // Still serving.
+    let r = attempt(3000).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    drop(server);
+    drop(redis);
 }

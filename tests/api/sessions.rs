@@ -678,3 +678,261 @@ async fn wallets_are_isolated(b: Backend) {
         .len();
     assert_eq!(la, 1);
 }
+
+mod ending {
+    use super::*;
+    both_stores!(
+        ending_the_current_session_in_the_refresh_window_sends_nothing_back,
+        rotation_in_the_refresh_window_sends_only_the_new_cookie,
+        duplicate_wallet_cookies_are_refused,
+        host_prefixed_wallet_cookie_when_secure,
+    );
+}
+
+/// The wallet cookie value `r` sets, asserting there is exactly one (non-deleting) wallet
+/// cookie in the response.
+fn only_wallet_cookie(r: &crate::helpers::Resp, name: &str) -> String {
+    let set: Vec<String> = r
+        .set_cookies()
+        .into_iter()
+        .filter(|c| c.starts_with(&format!("{name}=")) && !c.contains("Max-Age=0"))
+        .collect();
+    assert_eq!(set.len(), 1, "one {name} cookie: {set:?}");
+    set[0]
+        .strip_prefix(&format!("{name}="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned()
+}
+
+/// Logout, logout-all and deleting the current session inside the refresh window: the
+/// response carries no renewed cookie and no session headers, only the deletion.
+async fn ending_the_current_session_in_the_refresh_window_sends_nothing_back(b: Backend) {
+    let app = spawn_app(b).await;
+    for action in [
+        "logout",
+        "logout-all",
+        "delete-current",
+        "delete-current-bearer",
+    ] {
+        let w = Wallet::ethereum();
+        let r = app.sign_in(&w).await;
+        let token = r.session_cookie().unwrap();
+        let csrf = r.body["csrfToken"].as_str().unwrap().to_owned();
+        let sid = r.body["sessionId"].as_str().unwrap().to_owned();
+        // 1 h 40 min of 2 h: inside the 30 min refresh window.
+        app.clock.advance(Duration::from_secs(100 * 60));
+        let cookie = format!("wallet_session={token}");
+        let auth = format!("Bearer {token}");
+        let csrf_h = ("x-csrf-token", csrf.as_str());
+        let path = format!("/auth/sessions/{sid}");
+        let res = match action {
+            "logout" => {
+                app.with_cookies(Method::POST, "/auth/logout", &[&cookie], &[csrf_h])
+                    .await
+            }
+            "logout-all" => {
+                app.with_cookies(Method::POST, "/auth/logout-all", &[&cookie], &[csrf_h])
+                    .await
+            }
+            "delete-current" => {
+                app.with_cookies(Method::DELETE, &path, &[&cookie], &[csrf_h])
+                    .await
+            }
+            _ => {
+                app.with_cookies(Method::DELETE, &path, &[], &[("authorization", &auth)])
+                    .await
+            }
+        };
+        assert!(res.status.is_success(), "{action}: {}", res.body);
+        assert!(
+            res.header("x-session-refreshed").is_none(),
+            "{action}: no refresh header"
+        );
+        assert!(
+            res.header("x-session-expires-at").is_none(),
+            "{action}: no expiry header"
+        );
+        for c in res.set_cookies() {
+            assert!(
+                !c.contains(&token),
+                "{action}: the ended token is not sent: {c}"
+            );
+            assert!(c.contains("Max-Age=0"), "{action}: only deletions: {c}");
+        }
+        if action != "delete-current-bearer" {
+            assert!(
+                res.set_cookies()
+                    .iter()
+                    .any(|c| c.starts_with("wallet_session=;")),
+                "{action}: the cookie is deleted"
+            );
+        }
+        app.get("/api/me", Some(&token))
+            .await
+            .assert_error(401, "unauthenticated");
+    }
+    // Deleting another session in the window: this one lives on and is renewed as usual.
+    let w = Wallet::ethereum();
+    let r = app.sign_in(&w).await;
+    let token = r.session_cookie().unwrap();
+    let csrf = r.body["csrfToken"].as_str().unwrap().to_owned();
+    let other = app.sign_in(&w).await.body["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.clock.advance(Duration::from_secs(100 * 60));
+    let res = app
+        .with_cookies(
+            Method::DELETE,
+            &format!("/auth/sessions/{other}"),
+            &[&format!("wallet_session={token}")],
+            &[("x-csrf-token", &csrf)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    assert_eq!(res.header("x-session-refreshed").as_deref(), Some("true"));
+    assert_eq!(only_wallet_cookie(&res, "wallet_session"), token);
+}
+
+/// Rotation inside the refresh window: the response sets the new token only.
+async fn rotation_in_the_refresh_window_sends_only_the_new_cookie(b: Backend) {
+    let app = spawn_app(b).await;
+    let r = app.sign_in(&Wallet::solana()).await;
+    let token = r.session_cookie().unwrap();
+    let csrf = r.body["csrfToken"].as_str().unwrap().to_owned();
+    app.clock.advance(Duration::from_secs(100 * 60));
+    let res = app
+        .with_cookies(
+            Method::POST,
+            "/auth/refresh",
+            &[&format!("wallet_session={token}")],
+            &[("x-csrf-token", &csrf)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let new = only_wallet_cookie(&res, "wallet_session");
+    assert_eq!(new, res.body["token"].as_str().unwrap());
+    assert_ne!(new, token);
+    assert!(res.set_cookies().iter().all(|c| !c.contains(&token)));
+}
+
+/// Two wallet session cookies (a tossed one from a sibling subdomain, or one with another
+/// path) are refused, whichever comes first, and on public routes the caller is anonymous.
+async fn duplicate_wallet_cookies_are_refused(b: Backend) {
+    let app = spawn_app(b).await;
+    let mine = app.sign_in(&Wallet::ethereum()).await;
+    let csrf = mine.body["csrfToken"].as_str().unwrap().to_owned();
+    let mine = mine.session_cookie().unwrap();
+    let theirs = app
+        .sign_in(&Wallet::ethereum())
+        .await
+        .session_cookie()
+        .unwrap();
+    for cookies in [
+        vec![format!("wallet_session={theirs}; wallet_session={mine}")],
+        vec![format!("wallet_session={mine}; wallet_session={theirs}")],
+        vec![format!("wallet_session={mine}; wallet_session={mine}")],
+        vec![format!("wallet_session={mine}; wallet_session=")],
+        vec![
+            format!("wallet_session={mine}"),
+            format!("wallet_session={theirs}"),
+        ],
+        vec![format!(
+            "wallet_session={mine}; __Host-wallet_session={theirs}"
+        )],
+    ] {
+        let refs: Vec<&str> = cookies.iter().map(String::as_str).collect();
+        app.with_cookies(Method::GET, "/api/me", &refs, &[])
+            .await
+            .assert_error(401, "unauthenticated");
+        app.with_cookies(
+            Method::POST,
+            "/auth/logout",
+            &refs,
+            &[("x-csrf-token", &csrf)],
+        )
+        .await
+        .assert_error(401, "unauthenticated");
+        let hello = app
+            .with_cookies(Method::GET, "/api/public/hello", &refs, &[])
+            .await;
+        assert_eq!(hello.body["authenticated"], false, "{cookies:?}");
+    }
+    let one = format!("wallet_session={mine}");
+    assert_eq!(
+        app.with_cookies(Method::GET, "/api/me", &[&one], &[])
+            .await
+            .status,
+        StatusCode::OK,
+        "refused, not ended"
+    );
+}
+
+/// With `COOKIE_SECURE` (and no cookie domain) the wallet cookie is `__Host-wallet_session`,
+/// which a sibling subdomain cannot plant; the old name is still read for a release, and
+/// deleted whenever the new one is set.
+async fn host_prefixed_wallet_cookie_when_secure(b: Backend) {
+    let app = spawn_app_with(b, |c| c.cookie_secure = true).await;
+    let r = app.sign_in(&Wallet::ethereum()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let token = only_wallet_cookie(&r, "__Host-wallet_session");
+    let set = r
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("__Host-wallet_session=") && !c.contains("Max-Age=0"))
+        .unwrap();
+    assert!(set.contains("Secure") && set.contains("Path=/") && !set.contains("Domain"));
+    assert!(
+        r.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("wallet_session=;") && c.contains("Max-Age=0")),
+        "the old name is deleted: {:?}",
+        r.set_cookies()
+    );
+    let csrf = r.body["csrfToken"].as_str().unwrap().to_owned();
+    for cookie in [
+        format!("__Host-wallet_session={token}"),
+        format!("wallet_session={token}"),
+    ] {
+        let me = app
+            .with_cookies(Method::GET, "/api/me", &[&cookie], &[])
+            .await;
+        assert_eq!(me.status, StatusCode::OK, "{cookie}");
+    }
+    for cookie in [
+        format!("__Host-wallet_session={token}; wallet_session={token}"),
+        format!("wallet_session={token}; __Host-wallet_session={token}"),
+        format!("__Host-wallet_session={token}; __Host-wallet_session={token}"),
+    ] {
+        app.with_cookies(Method::GET, "/api/me", &[&cookie], &[])
+            .await
+            .assert_error(401, "unauthenticated");
+    }
+    // Renewal in the refresh window and logout use the new name and delete the old one.
+    app.clock.advance(Duration::from_secs(100 * 60));
+    let cookie = format!("__Host-wallet_session={token}");
+    let me = app
+        .with_cookies(Method::GET, "/api/me", &[&cookie], &[])
+        .await;
+    assert_eq!(me.header("x-session-refreshed").as_deref(), Some("true"));
+    assert_eq!(only_wallet_cookie(&me, "__Host-wallet_session"), token);
+    let out = app
+        .with_cookies(
+            Method::POST,
+            "/auth/logout",
+            &[&cookie],
+            &[("x-csrf-token", &csrf)],
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    for name in ["__Host-wallet_session=;", "wallet_session=;"] {
+        assert!(
+            out.set_cookies()
+                .iter()
+                .any(|c| c.starts_with(name) && c.contains("Max-Age=0")),
+            "{name} deleted: {:?}",
+            out.set_cookies()
+        );
+    }
+}
