@@ -295,7 +295,9 @@ fn parsed(chain: Chain) -> impl Strategy<Value = ParsedMessage> {
     };
     let statement = match chain {
         Chain::Ethereum => "[A-Za-z0-9 .,:/?#@!$&'()*+;=_~\\[\\]-]{1,60}".boxed(),
-        Chain::Solana => "[^\\p{Cc}]{1,60}".boxed(),
+        // Any text a person can read on one line: no controls, line or paragraph separators,
+        // bidi controls or invisible characters (which a SIWS statement refuses).
+        Chain::Solana => "[^\\p{Cc}\\x{2028}\\x{2029}\\x{061C}\\x{200B}\\x{200E}\\x{200F}\\x{202A}-\\x{202E}\\x{2060}-\\x{2064}\\x{2066}-\\x{2069}\\x{FEFF}\\x{FFF9}-\\x{FFFB}\\x{E0000}-\\x{E007F}]{1,60}".boxed(),
     };
     let chain_id = match chain {
         Chain::Ethereum => any::<u64>().prop_map(|n| Some(n.to_string())).boxed(),
