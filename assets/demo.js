@@ -15,11 +15,19 @@ function say(text, kind = 'info') {
 function explain(err) {
   switch (err && err.code) {
     case 'user_rejected':
+      if (err.allowedChainId) {
+        return `You declined to switch your wallet to chain ${err.allowedChainId}, so you are not signed in.`;
+      }
       return 'You rejected the signature request in your wallet, so you are not signed in.';
     case 'no_wallet':
       return err.message;
     case 'network_error':
       return 'The server could not be reached. Please try again.';
+    case 'chain_not_allowed':
+      if (err.allowedChainId) {
+        return `Your wallet is on chain ${err.chainId}, which this server does not accept. Switch your wallet to chain ${err.allowedChainId} to sign in.`;
+      }
+      return `Sign-in failed: ${err.message} (${err.code})`;
     default:
       return `Sign-in failed: ${(err && err.message) || err}${err && err.code ? ` (${err.code})` : ''}`;
   }
@@ -101,7 +109,15 @@ async function refresh() {
   }
 }
 
-async function signIn(kind) {
+// Offers to switch the wallet to the chain the server accepts (after a chain_not_allowed), or
+// withdraws the offer (null).
+function offerChainSwitch(allowedChainId) {
+  $('chain-switch').hidden = !allowedChainId;
+  if (allowedChainId) $('switch-chain').textContent = `Switch to chain ${allowedChainId} and sign in`;
+}
+
+async function signIn(kind, opts = {}) {
+  offerChainSwitch(null);
   say(kind === 'ethereum' ? 'Waiting for your Ethereum wallet…' : 'Waiting for your Solana wallet…');
   try {
     let session;
@@ -110,7 +126,7 @@ async function signIn(kind) {
         say('No Ethereum wallet was found. Install a browser wallet such as MetaMask, then reload this page.', 'error');
         return;
       }
-      session = await client.signInWithEthereum(window.ethereum);
+      session = await client.signInWithEthereum(window.ethereum, opts);
     } else {
       const wallet = solanaWallets.find((w) => w.features && (w.features['solana:signIn'] || w.features['solana:signMessage']));
       if (!wallet) {
@@ -123,6 +139,9 @@ async function signIn(kind) {
     await show(session);
   } catch (err) {
     say(explain(err), 'error');
+    // The server accepts another chain than the wallet's: offer the switch (again, after a
+    // declined or failed one: the user may add the chain to the wallet, or change their mind).
+    if (err && err.allowedChainId) offerChainSwitch(err.allowedChainId);
   }
 }
 
@@ -151,6 +170,7 @@ window.dispatchEvent(new CustomEvent('wallet-standard:app-ready', { detail: appA
 
 $('signin-eth').addEventListener('click', () => signIn('ethereum'));
 $('signin-sol').addEventListener('click', () => signIn('solana'));
+$('switch-chain').addEventListener('click', () => signIn('ethereum', { switchChain: true }));
 $('logout').addEventListener('click', async () => {
   try {
     await client.logout();

@@ -17,12 +17,12 @@ cargo build --locked --bin wallet-auth
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/wallet-auth"
 mkdir -p test-artifacts
 
-SERVER_PID=""
+SERVER_PIDS=()
 cleanup() {
-  if [ -n "$SERVER_PID" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  for pid in "${SERVER_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT
 
@@ -30,29 +30,43 @@ free_port() {
   node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
-# Start the server on a free port (a few tries, in case another process takes the port first).
-started=""
-for _ in 1 2 3; do
-  PORT=$(free_port)
-  env -u REDIS_URL -u SESSION_ENCRYPTION_KEY \
-    BIND_ADDR="127.0.0.1:$PORT" COOKIE_SECURE=false AUTH_DOMAINS="127.0.0.1:$PORT" \
-    AUTH_URI="http://127.0.0.1:$PORT" RATE_LIMIT_PER_MIN=0 DEMO_PAGE=true LOG_FORMAT=json \
-    RUST_LOG=warn "$BIN" serve >test-artifacts/server.log 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 100); do
-    if curl -fsS -m 2 "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then started=1; break; fi
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
+# start_server NAME [VAR=value...]: starts a server on a free port (a few tries, in case another
+# process takes the port first), logging to test-artifacts/NAME.log; sets PORT.
+start_server() {
+  local name=$1
+  shift
+  local started="" pid
+  for _ in 1 2 3; do
+    PORT=$(free_port)
+    env -u REDIS_URL -u SESSION_ENCRYPTION_KEY \
+      BIND_ADDR="127.0.0.1:$PORT" COOKIE_SECURE=false AUTH_DOMAINS="127.0.0.1:$PORT" \
+      AUTH_URI="http://127.0.0.1:$PORT" RATE_LIMIT_PER_MIN=0 DEMO_PAGE=true LOG_FORMAT=json \
+      RUST_LOG=warn "$@" "$BIN" serve >"test-artifacts/$name.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do
+      if curl -fsS -m 2 "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then started=1; break; fi
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if [ -n "$started" ]; then
+      SERVER_PIDS+=("$pid")
+      return 0
+    fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   done
-  [ -n "$started" ] && break
-  cleanup
-  SERVER_PID=""
-done
-if [ -z "$started" ]; then
-  echo "browser-test: the server did not start" >&2
-  cat test-artifacts/server.log >&2
+  echo "browser-test: the $name server did not start" >&2
+  cat "test-artifacts/$name.log" >&2
   exit 1
-fi
+}
+
+# The server with the defaults (any Ethereum chain), and one that accepts only chains 10 and 1
+# (the client's and the demo page's chain switch).
+start_server server
+MAIN_PORT=$PORT
+start_server server-restricted ETH_CHAIN_IDS=10,1
+export WALLET_AUTH_RESTRICTED_URL="http://127.0.0.1:$PORT"
+PORT=$MAIN_PORT
 
 export WALLET_AUTH_URL="http://127.0.0.1:$PORT"
 export ARTIFACTS_DIR="$ROOT/test-artifacts"

@@ -26,9 +26,13 @@ pub struct VerifyArgs {
     /// The time to check against, RFC 3339 (default: the clock).
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
-    /// Tolerated clock skew for `Issued At`, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    /// Tolerated clock skew, in seconds: `Issued At` may be up to this far in the future.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub skew: u32,
+    /// Refuse (`message_expired`) a message whose `Issued At` is older than this many seconds
+    /// (default: no limit).
+    #[arg(long, value_name = "SECONDS")]
+    pub max_age: Option<u32>,
     /// The nonce the message must carry (default: any).
     #[arg(long, value_name = "NONCE")]
     pub nonce: Option<String>,
@@ -98,7 +102,7 @@ fn check(args: &VerifyArgs) -> Result<Result<verify::SignIn, VerifyError>, Usage
         Some(n) => NoncePolicy::Expect(n.clone()),
         None => NoncePolicy::ReturnToCaller,
     };
-    let policy = Policy::new(
+    let mut policy = Policy::new(
         args.domains.clone(),
         chain_ids,
         now,
@@ -106,6 +110,9 @@ fn check(args: &VerifyArgs) -> Result<Result<verify::SignIn, VerifyError>, Usage
         nonce,
     )
     .map_err(|e| UsageError(e.to_string()))?;
+    if let Some(max_age) = args.max_age {
+        policy = policy.with_max_age(Duration::seconds(i64::from(max_age)));
+    }
     let Ok(message) = String::from_utf8(bytes) else {
         return Ok(Err(VerifyError::InvalidMessage(
             "the message is not UTF-8 text".to_owned(),

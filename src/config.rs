@@ -404,7 +404,7 @@ impl Config {
             .transpose()?
             .unwrap_or(true);
 
-        let eth_raw = get("ETH_CHAIN_IDS").unwrap_or_else(|| "1".into());
+        let eth_raw = get("ETH_CHAIN_IDS").unwrap_or_else(|| "*".into());
         let eth_chain_ids = if eth_raw.trim() == "*" {
             EthChainIds::Any
         } else {
@@ -421,8 +421,15 @@ impl Config {
         let solana_chain_ids =
             list(&get("SOLANA_CHAIN_IDS").unwrap_or_else(|| "mainnet,devnet,testnet".into()))
                 .into_iter()
-                .map(|s| s.strip_prefix("solana:").map(str::to_owned).unwrap_or(s))
-                .collect();
+                .map(|s| {
+                    crate::verify::normalize_solana_chain_id(&s).ok_or_else(|| {
+                        bad(
+                            "SOLANA_CHAIN_IDS",
+                            format!("{s:?} is not mainnet, testnet, devnet or localnet"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
 
         let store = match get("REDIS_URL") {
             None => StoreConfig::Memory,
@@ -477,7 +484,7 @@ impl Config {
         };
         let nonce_ttl = dur("NONCE_TTL", "5m")?;
         let clock_skew = match get("CLOCK_SKEW") {
-            None => Duration::from_secs(60),
+            None => Duration::from_secs(300),
             Some(v) => bounded_duration("CLOCK_SKEW", &v)?,
         };
         let binding = match get("SESSION_BINDING")
@@ -839,7 +846,7 @@ mod tests {
         let c = Config::defaults();
         assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.domains, vec!["localhost:8080"]);
-        assert_eq!(c.eth_chain_ids, EthChainIds::Only(vec![1]));
+        assert_eq!(c.eth_chain_ids, EthChainIds::Any);
         assert_eq!(c.solana_chain_ids, vec!["mainnet", "devnet", "testnet"]);
         assert_eq!(c.store, StoreConfig::Memory);
         assert!(c.keys_generated);
@@ -848,7 +855,7 @@ mod tests {
         assert_eq!(c.max_lifetime, Duration::from_secs(7 * 86400));
         assert_eq!(c.max_sessions_per_wallet, 5);
         assert_eq!(c.nonce_ttl, Duration::from_secs(300));
-        assert_eq!(c.clock_skew, Duration::from_secs(60));
+        assert_eq!(c.clock_skew, Duration::from_secs(300));
         assert_eq!(c.binding, Binding::Device);
         assert!(!c.trust_proxy);
         assert!(c.cookie_secure);
@@ -865,6 +872,8 @@ mod tests {
             ("WALLET_SESSION_TTL", "2 hours"),
             ("NONCE_TTL", "0s"),
             ("ETH_CHAIN_IDS", "one"),
+            ("SOLANA_CHAIN_IDS", "mainnet,solana:localnet"),
+            ("SOLANA_CHAIN_IDS", "mainnet-beta"),
             ("SESSION_BINDING", "maybe"),
             ("COOKIE_SECURE", "perhaps"),
             ("COOKIE_SAMESITE", "loose"),
@@ -1026,6 +1035,12 @@ mod tests {
         assert_eq!(
             with(&[("ETH_CHAIN_IDS", "1, 137")]).unwrap().eth_chain_ids,
             EthChainIds::Only(vec![1, 137])
+        );
+        assert_eq!(
+            with(&[("SOLANA_CHAIN_IDS", "solana:devnet, localnet")])
+                .unwrap()
+                .solana_chain_ids,
+            vec!["devnet", "localnet"]
         );
     }
 }

@@ -13,9 +13,14 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_wallet-auth");
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct File {
     now: String,
     domain: String,
+    clock_skew_tolerance_seconds: u32,
+    /// `clock_skew_tolerance_seconds` as an argument.
+    #[serde(skip)]
+    skew: String,
     vectors: Vec<Vector>,
 }
 
@@ -38,7 +43,9 @@ fn load() -> File {
         "/fixtures/wallet-vectors.json"
     ))
     .expect("fixtures/wallet-vectors.json");
-    serde_json::from_str(&text).expect("vector file parses")
+    let mut file: File = serde_json::from_str(&text).expect("vector file parses");
+    file.skew = file.clock_skew_tolerance_seconds.to_string();
+    file
 }
 
 /// Runs the binary with `args`, writing `stdin` to it.
@@ -75,7 +82,7 @@ fn vector_args<'a>(file: &'a File, v: &'a Vector) -> Vec<&'a str> {
         "--now",
         &file.now,
         "--skew",
-        "60",
+        &file.skew,
         "--nonce",
         &v.nonce,
         "--signature",
@@ -279,4 +286,87 @@ fn usage_errors_exit_2() {
         assert_eq!(output.status.code(), Some(2), "{name}: {output:?}");
         assert!(!output.stderr.is_empty(), "{name}: says why on stderr");
     }
+}
+
+/// `verify` of eth-viem-basic (Issued At 2026-11-22T12:00:00Z) at `now`, with `extra` arguments
+/// and no `--skew`: the exit code and the error code (`None` when valid).
+fn basic_at(now: &str, extra: &[&str]) -> (Option<i32>, Option<String>) {
+    let file = load();
+    let v = basic(&file);
+    let mut args = vec![
+        "verify",
+        "--chain",
+        "ethereum",
+        "--domain",
+        &file.domain,
+        "--now",
+        now,
+        "--signature",
+        &v.signature,
+    ];
+    args.extend_from_slice(extra);
+    let output = run(&args, v.message.as_bytes());
+    if output.status.code() == Some(2) {
+        return (Some(2), None);
+    }
+    let body = json(&output, &v.id);
+    (
+        output.status.code(),
+        body["code"].as_str().map(str::to_owned),
+    )
+}
+
+#[test]
+fn default_skew_is_five_minutes_into_the_future() {
+    // Issued At 12:00:00: a verifier clock up to 300 s behind the signer's accepts it.
+    assert_eq!(basic_at("2026-11-22T11:55:00Z", &[]), (Some(0), None));
+    assert_eq!(
+        basic_at("2026-11-22T11:54:59Z", &[]),
+        (Some(1), Some("message_not_yet_valid".to_owned()))
+    );
+    assert_eq!(
+        basic_at("2026-11-22T11:59:00Z", &["--skew", "59"]),
+        (Some(1), Some("message_not_yet_valid".to_owned()))
+    );
+    // No lower bound without --max-age.
+    assert_eq!(basic_at("2030-01-01T00:00:00Z", &[]), (Some(0), None));
+}
+
+#[test]
+fn max_age_refuses_an_old_issued_at() {
+    assert_eq!(
+        basic_at("2026-11-22T12:10:00Z", &["--max-age", "600"]),
+        (Some(0), None)
+    );
+    assert_eq!(
+        basic_at("2026-11-22T12:10:00.001Z", &["--max-age", "600"]),
+        (Some(1), Some("message_expired".to_owned()))
+    );
+    assert_eq!(
+        basic_at("2026-11-22T12:10:00Z", &["--max-age", "0"]),
+        (Some(1), Some("message_expired".to_owned()))
+    );
+    for bad in ["-1", "ten", ""] {
+        assert_eq!(
+            basic_at("2026-11-22T12:00:00Z", &["--max-age", bad]).0,
+            Some(2),
+            "--max-age {bad:?}"
+        );
+    }
+}
+
+#[test]
+fn a_lowercase_address_answers_in_eip55() {
+    let file = load();
+    let v = file
+        .vectors
+        .iter()
+        .find(|v| v.id == "eth-lowercase-address")
+        .expect("eth-lowercase-address");
+    let output = run(&vector_args(&file, v), v.message.as_bytes());
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        json(&output, &v.id)["address"],
+        "0x2E43D3C652F5ABE5294517195C989BA0b4B67A5f"
+    );
 }

@@ -126,9 +126,15 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn ethereum_signed_messages_verify(key in eth_key(), i in inputs(), v01 in any::<bool>(), compact in any::<bool>()) {
+    fn ethereum_signed_messages_verify(key in eth_key(), i in inputs(), v01 in any::<bool>(), compact in any::<bool>(), case in 0u8..3) {
         let address = eth_address(&key);
-        let text = message(Chain::Ethereum, &i, &address);
+        // The address written as EIP-55, lowercase or uppercase: all sign in as the EIP-55 form.
+        let written = match case {
+            0 => address.clone(),
+            1 => address.to_ascii_lowercase(),
+            _ => format!("0x{}", address[2..].to_ascii_uppercase()),
+        };
+        let text = message(Chain::Ethereum, &i, &written);
         let mut sig = eth_sign(&key, &text);
         let encoded = if compact {
             let y = sig[64] - 27;
@@ -257,12 +263,22 @@ fn uri() -> impl Strategy<Value = String> {
             .prop_filter("well-formed percent escapes", |s| !s.contains('%')),
         "urn:[a-z]{1,8}:[a-z0-9:]{1,20}",
         "ipfs://bafy[a-z0-9]{10,40}/",
+        "https://\\[2001:db8(:[0-9a-f]{1,4}){0,4}::[0-9a-f]{1,4}\\](:[0-9]{2,5})?/[a-z]{0,8}",
+        "https://(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}/",
+        "x://[a-z0-9._~!$&'()*+,;=:%-]{0,10}@[a-z]{1,8}\\.example:[0-9]{0,5}[?#][a-z/?:@]{0,10}"
+            .prop_filter("well-formed percent escapes", |s| !s.contains('%')),
     ]
 }
 
 prop_compose! {
-    fn eth_address_strategy()(bytes in any::<[u8; 20]>()) -> String {
-        alloy_primitives::Address::from(bytes).to_checksum(None)
+    /// An address as wallets write it: EIP-55, all lowercase or all uppercase.
+    fn eth_address_strategy()(bytes in any::<[u8; 20]>(), case in 0u8..3) -> String {
+        let eip55 = alloy_primitives::Address::from(bytes).to_checksum(None);
+        match case {
+            0 => eip55,
+            1 => eip55.to_ascii_lowercase(),
+            _ => format!("0x{}", eip55[2..].to_ascii_uppercase()),
+        }
     }
 }
 
@@ -279,11 +295,22 @@ fn parsed(chain: Chain) -> impl Strategy<Value = ParsedMessage> {
     };
     let statement = match chain {
         Chain::Ethereum => "[A-Za-z0-9 .,:/?#@!$&'()*+;=_~\\[\\]-]{1,60}".boxed(),
-        Chain::Solana => "[^\\p{Cc}]{1,60}".boxed(),
+        // Any text a person can read on one line: no controls, line or paragraph separators,
+        // bidi controls or invisible characters (which a SIWS statement refuses).
+        Chain::Solana => "[^\\p{Cc}\\x{2028}\\x{2029}\\x{061C}\\x{200B}\\x{200E}\\x{200F}\\x{202A}-\\x{202E}\\x{2060}-\\x{2064}\\x{2066}-\\x{2069}\\x{FEFF}\\x{FFF9}-\\x{FFFB}\\x{E0000}-\\x{E007F}]{1,60}".boxed(),
     };
     let chain_id = match chain {
         Chain::Ethereum => any::<u64>().prop_map(|n| Some(n.to_string())).boxed(),
-        Chain::Solana => proptest::option::of("(solana:)?[A-Za-z0-9_-]{1,32}").boxed(),
+        Chain::Solana => proptest::option::of(proptest::sample::select(vec![
+            "mainnet".to_owned(),
+            "testnet".to_owned(),
+            "devnet".to_owned(),
+            "localnet".to_owned(),
+            "solana:mainnet".to_owned(),
+            "solana:testnet".to_owned(),
+            "solana:devnet".to_owned(),
+        ]))
+        .boxed(),
     };
     let required = matches!(chain, Chain::Ethereum);
     let maybe = move |s: BoxedStrategy<String>| {

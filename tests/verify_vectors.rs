@@ -68,7 +68,6 @@ const EXPECTED_CODES: &[(&str, &str)] = &[
     ("eth-expired", "message_expired"),
     ("eth-not-yet-valid", "message_not_yet_valid"),
     ("eth-issued-at-future", "message_not_yet_valid"),
-    ("eth-lowercase-address", "invalid_message"),
     ("eth-truncated-signature", "invalid_signature"),
     ("eth-high-s", "invalid_signature"),
     ("eth-statement-changed", "invalid_signature"),
@@ -206,6 +205,39 @@ fn valid_vectors_with_an_allow_list() {
             vector.id
         );
     }
+}
+
+#[test]
+fn the_lowercase_address_vector_is_valid_and_answers_in_eip55() {
+    let file = load();
+    let vector = file
+        .vectors
+        .iter()
+        .find(|v| v.id == "eth-lowercase-address")
+        .expect("vector");
+    assert_eq!(vector.expect, "valid");
+    assert!(vector
+        .message
+        .contains("\n0x2e43d3c652f5abe5294517195c989ba0b4b67a5f\n"));
+    let sign_in = run(&file, vector).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        sign_in.address,
+        "0x2E43D3C652F5ABE5294517195C989BA0b4B67A5f"
+    );
+    // Verified over the exact bytes: the same signature does not fit the EIP-55 text.
+    let eip55_text = vector.message.replace(
+        "0x2e43d3c652f5abe5294517195c989ba0b4b67a5f",
+        &sign_in.address,
+    );
+    assert_ne!(eip55_text, vector.message);
+    let result = verify::verify(
+        vector.chain,
+        &eip55_text,
+        &vector.signature,
+        None,
+        &policy(&file, vector),
+    );
+    assert_eq!(result.err().map(|e| e.code()), Some("invalid_signature"));
 }
 
 #[test]

@@ -15,7 +15,22 @@ export class WalletAuthError extends Error {
   readonly code: WalletAuthErrorCode;
   /** The HTTP status, for errors answered by the server. */
   readonly status?: number;
+  /**
+   * On an Ethereum sign-in the server refused for its chain (`chain_not_allowed`), and on a
+   * failed or declined chain switch: the wallet's chain id...
+   */
+  readonly chainId?: number;
+  /** ...and the chain id the server accepts (its first allowed chain). */
+  readonly allowedChainId?: number;
   constructor(code: string, message: string, status?: number, cause?: unknown);
+}
+
+/** What `switchChain` is asked when the server does not accept the wallet's chain. */
+export interface ChainSwitchRequest {
+  /** The wallet's chain id, which the server refused. */
+  chainId: number;
+  /** The chain id the server accepts. */
+  allowedChainId: number;
 }
 
 export interface Session {
@@ -93,6 +108,14 @@ export interface EthereumSignInOptions {
   address?: string;
   /** The EIP-155 chain id to sign in on (default: the wallet's `eth_chainId`). */
   chainId?: number;
+  /**
+   * When the server does not accept that chain (`chain_not_allowed`): `true` asks the wallet to
+   * switch to the server's chain (`wallet_switchEthereumChain`, EIP-3326; the wallet confirms
+   * with the user) and signs in there; a function decides (e.g. after asking the user);
+   * `false` (the default) throws the `chain_not_allowed` error with `chainId` and
+   * `allowedChainId` set, so that the page can offer the switch and call again with `true`.
+   */
+  switchChain?: boolean | ((request: ChainSwitchRequest) => boolean | Promise<boolean>);
 }
 
 export interface SolanaSignInOptions {

@@ -175,6 +175,51 @@ export function createClient({ baseUrl = '', onRefresh, fetch: fetchImpl } = {})
     return session;
   }
 
+  // The server refused the wallet's chain (`refusal`, a chain_not_allowed error). A nonce asked
+  // for without a chain id is for the server's first allowed chain: that tells which chain to
+  // switch to, and gives the message to sign there. With the caller's consent (`switchChain`:
+  // true, or a function of {chainId, allowedChainId} answering true), the wallet is asked to
+  // switch (EIP-3326 wallet_switchEthereumChain, which the wallet confirms with the user);
+  // otherwise the error is thrown with `chainId` and `allowedChainId` set, so that the page can
+  // offer the switch itself.
+  async function offerChainSwitch(provider, address, chainId, switchChain, refusal) {
+    const n = await call('/auth/nonce', { method: 'POST', body: { chain: 'ethereum', address } });
+    const allowedChainId = Number(n.chainId);
+    if (!Number.isSafeInteger(allowedChainId) || allowedChainId <= 0 || allowedChainId === chainId) throw refusal;
+    const info = { chainId, allowedChainId };
+    const withChains = (err) => Object.assign(err, info);
+    const consent = typeof switchChain === 'function' ? await switchChain({ ...info }) : switchChain === true;
+    if (!consent) {
+      throw withChains(
+        new WalletAuthError(
+          'chain_not_allowed',
+          `This server does not accept chain ${chainId}; switch the wallet to chain ${allowedChainId} to sign in.`,
+          refusal.status,
+          refusal,
+        ),
+      );
+    }
+    try {
+      await provider.request({
+        method: 'wallet_switchEthereumChain',
+        params: [{ chainId: `0x${allowedChainId.toString(16)}` }],
+      });
+    } catch (err) {
+      if (err && err.code === 4902) {
+        throw withChains(
+          new WalletAuthError(
+            'wallet_error',
+            `The wallet does not know chain ${allowedChainId}: add it to the wallet, then sign in again.`,
+            undefined,
+            err,
+          ),
+        );
+      }
+      throw withChains(walletError(err, `switch to chain ${allowedChainId}`));
+    }
+    return n;
+  }
+
   async function signInWithEthereum(provider, opts = {}) {
     if (!provider || typeof provider.request !== 'function') {
       throw new WalletAuthError('no_wallet', 'No Ethereum wallet was found.');
@@ -204,7 +249,13 @@ export function createClient({ baseUrl = '', onRefresh, fetch: fetchImpl } = {})
     }
     const nonceBody = { chain: 'ethereum', address };
     if (chainId !== undefined) nonceBody.chainId = chainId;
-    const { message } = await call('/auth/nonce', { method: 'POST', body: nonceBody });
+    let message;
+    try {
+      ({ message } = await call('/auth/nonce', { method: 'POST', body: nonceBody }));
+    } catch (err) {
+      if (err.code !== 'chain_not_allowed' || chainId === undefined) throw err;
+      ({ message } = await offerChainSwitch(provider, address, chainId, opts.switchChain, err));
+    }
     let signature;
     try {
       signature = await provider.request({ method: 'personal_sign', params: [utf8ToHex(message), address] });

@@ -75,6 +75,10 @@ struct NonceBinding {
     /// those are not put back.)
     #[serde(skip_serializing_if = "Option::is_none", default)]
     exp: Option<i64>,
+    /// When the nonce was issued, Unix ms: a signed `Issued At` may not be earlier than this
+    /// minus the clock skew. (Absent from nonces issued before it was kept.)
+    #[serde(rename = "iat", skip_serializing_if = "Option::is_none", default)]
+    issued_at_ms: Option<i64>,
 }
 
 /// A nonce taken by a sign-in that then failed on the store is put back for the retry; when the
@@ -197,6 +201,7 @@ async fn nonce(
         chain,
         address: address.clone(),
         exp: Some(unix_ms(now + cfg.nonce_ttl)),
+        issued_at_ms: Some(unix_ms(now)),
     };
     let value = serde_json::to_vec(&binding).unwrap_or_default();
     if !st.store().put_nonce(&nonce, &value, cfg.nonce_ttl).await? {
@@ -301,7 +306,14 @@ fn with_session_cookie(
     no_store(res)
 }
 
-fn policy(st: &AuthState, chain: Chain, nonce: String) -> ApiResult<Policy> {
+/// The checks of a sign-in with `nonce`, issued at `nonce_issued_at` (unknown for a nonce of an
+/// older version: then `Issued At` may be at most the nonce lifetime old).
+fn policy(
+    st: &AuthState,
+    chain: Chain,
+    nonce: String,
+    nonce_issued_at: Option<time::OffsetDateTime>,
+) -> ApiResult<Policy> {
     let cfg = st.config();
     let chain_ids = match chain {
         Chain::Ethereum => match &cfg.eth_chain_ids {
@@ -312,18 +324,23 @@ fn policy(st: &AuthState, chain: Chain, nonce: String) -> ApiResult<Policy> {
     };
     let skew = time::Duration::try_from(cfg.clock_skew)
         .map_err(|_| ApiError::Internal("clock skew out of range".into()))?;
-    let max_age = time::Duration::try_from(cfg.nonce_ttl)
-        .map_err(|_| ApiError::Internal("nonce ttl out of range".into()))?;
-    Ok(Policy::new(
+    let policy = Policy::new(
         cfg.domains.clone(),
         chain_ids,
         st.clock().now(),
         skew,
         NoncePolicy::Expect(nonce),
-    )?
-    .with_max_age(max_age)
-    .with_strict_uri_origin(cfg.strict_uri)
-    .with_scheme(crate::config::uri_scheme(&cfg.uri).unwrap_or("https")))
+    )?;
+    let policy = match nonce_issued_at {
+        Some(issued_at) => policy.with_nonce_issued_at(issued_at),
+        None => policy.with_max_age(
+            time::Duration::try_from(cfg.nonce_ttl)
+                .map_err(|_| ApiError::Internal("nonce ttl out of range".into()))?,
+        ),
+    };
+    Ok(policy
+        .with_strict_uri_origin(cfg.strict_uri)
+        .with_scheme(crate::config::uri_scheme(&cfg.uri).unwrap_or("https")))
 }
 
 #[utoipa::path(post, path = "/auth/verify", tag = "wallet sign-in",
@@ -415,7 +432,8 @@ async fn signin_with(
     if bound.chain != chain {
         return Err(ApiError::NonceInvalid);
     }
-    let policy = policy(st, chain, nonce.to_owned())?;
+    let nonce_issued_at = bound.issued_at_ms.map(crate::session::from_unix_ms);
+    let policy = policy(st, chain, nonce.to_owned(), nonce_issued_at)?;
     let signin = verify::verify(
         chain,
         &req.message,

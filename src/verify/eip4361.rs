@@ -13,9 +13,11 @@
 //! ```
 //!
 //! Strictly the ABNF of the EIP, with these deliberate choices: the statement is the ABNF's
-//! ASCII characters (`reserved / unreserved / " "`) and non-empty; the address must be in
-//! EIP-55 checksum form (the ABNF requires it for EOAs; all-lowercase is refused); the domain
-//! may not carry userinfo.
+//! ASCII characters (`reserved / unreserved / " "`) and non-empty; the address is in EIP-55
+//! checksum form or uniformly lower- or upper-case hex (as several wallets write it; mixed case
+//! with a wrong checksum is refused), kept as written so the signed bytes are reproduced, and
+//! shown in EIP-55 form by [`super::ParsedMessage::account`]; the domain is a browser origin's
+//! `host[:port]` (no userinfo, no IPvFuture literal); URIs and resources follow RFC 3986.
 
 use alloy_primitives::Address;
 
@@ -38,9 +40,10 @@ pub(crate) fn parse(text: &str) -> Result<ParsedMessage, VerifyError> {
     let (scheme, domain) = grammar::parse_header(header, ETHEREUM_HEADER)?;
 
     let address = line(1).ok_or_else(|| VerifyError::message("line 2 (the address) is missing"))?;
-    if Address::parse_checksummed(address, None).is_err() {
+    if parse_address(address).is_none() {
         return Err(VerifyError::message(
-            "line 2: the address is not an EIP-55 checksummed Ethereum address",
+            "line 2: the address is not an Ethereum address in EIP-55 checksum form or in \
+             uniformly lower- or upper-case hex",
         ));
     }
     if line(2) != Some("") {
@@ -67,6 +70,25 @@ pub(crate) fn parse(text: &str) -> Result<ParsedMessage, VerifyError> {
     let fields = grammar::parse_fields(Chain::Ethereum, field_lines, first_field + 1)?;
     fields.require(&REQUIRED)?;
     ParsedMessage::assemble(Chain::Ethereum, scheme, domain, address, statement, fields)
+}
+
+/// An Ethereum address as a message or a client writes it: `0x` and 40 hex digits, either in
+/// EIP-55 checksum form or uniformly lower- or upper-case (as some wallets send it: a single
+/// case carries no checksum, so there is nothing to check). Mixed case is a checksum, and a
+/// wrong one is refused: it is how a mistyped or altered address shows.
+pub(crate) fn parse_address(text: &str) -> Option<Address> {
+    let digits = text.strip_prefix("0x")?;
+    let mut bytes = [0u8; 20];
+    if digits.len() != 40 || hex::decode_to_slice(digits, &mut bytes).is_err() {
+        return None;
+    }
+    let has_lower = digits.bytes().any(|b| b.is_ascii_lowercase());
+    let has_upper = digits.bytes().any(|b| b.is_ascii_uppercase());
+    if has_lower && has_upper {
+        Address::parse_checksummed(text, None).ok()
+    } else {
+        Some(Address::from(bytes))
+    }
 }
 
 /// Formats a message in the EIP-4361 layout.
@@ -213,22 +235,43 @@ mod tests {
     }
 
     #[test]
-    fn lowercase_and_bad_checksum_addresses() {
-        let lower = BASIC.replace(
-            "0x2E43D3C652F5ABE5294517195C989BA0b4B67A5f",
-            "0x2e43d3c652f5abe5294517195c989ba0b4b67a5f",
-        );
-        assert!(reason(&lower).contains("EIP-55"));
-        let flipped = BASIC.replace(
-            "0x2E43D3C652F5ABE5294517195C989BA0b4B67A5f",
+    fn uniform_case_addresses_parse_and_show_in_eip55() {
+        const EIP55: &str = "0x2E43D3C652F5ABE5294517195C989BA0b4B67A5f";
+        for written in [
+            EIP55.to_owned(),
+            EIP55.to_ascii_lowercase(),
+            format!("0x{}", EIP55[2..].to_ascii_uppercase()),
+        ] {
+            let text = BASIC.replace(EIP55, &written);
+            let m = parse(&text).unwrap_or_else(|e| panic!("{written}: {e}"));
+            // Kept as written (the signed bytes), shown in EIP-55.
+            assert_eq!(m.address, written);
+            assert_eq!(m.to_text(), text);
+            assert_eq!(m.account(), EIP55, "{written}");
+        }
+        // Digits only: no letters, so no case to check.
+        let digits = "0x1234567890123456789012345678901234567890";
+        let m = parse(&BASIC.replace(EIP55, digits)).unwrap();
+        assert_eq!(m.account(), digits);
+    }
+
+    #[test]
+    fn mixed_case_with_a_wrong_checksum_and_malformed_addresses() {
+        for bad in [
+            // One letter's case flipped: a checksum, and a wrong one.
             "0x2E43D3C652F5ABE5294517195C989BA0b4B67A5F",
-        );
-        assert!(reason(&flipped).contains("EIP-55"));
-        let short = BASIC.replace(
-            "0x2E43D3C652F5ABE5294517195C989BA0b4B67A5f",
+            "0x2e43d3c652f5abe5294517195c989ba0b4b67a5F",
+            "0x2E43D3C652F5ABE5294517195C989BA0B4B67A5f",
             "0x2E43D3C652F5ABE5294517195C989BA0b4B67A5",
-        );
-        assert!(reason(&short).contains("EIP-55"));
+            "0x2E43D3C652F5ABE5294517195C989BA0b4B67A5f0",
+            "0X2E43D3C652F5ABE5294517195C989BA0B4B67A5F",
+            "2E43D3C652F5ABE5294517195C989BA0b4B67A5f",
+            "0x2E43D3C652F5ABE5294517195C989BA0b4B67A5g",
+            "0x 2E43D3C652F5ABE5294517195C989BA0b4B67A5",
+        ] {
+            let text = BASIC.replace("0x2E43D3C652F5ABE5294517195C989BA0b4B67A5f", bad);
+            assert!(reason(&text).contains("EIP-55"), "{bad}");
+        }
     }
 
     #[test]

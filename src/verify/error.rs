@@ -18,7 +18,8 @@ pub enum VerifyError {
     /// The message's chain id is not in the allow-list.
     #[error("the message's chain id is not allowed")]
     ChainNotAllowed,
-    /// `Expiration Time` has passed, or `Issued At` is older than the allowed age.
+    /// `Expiration Time` has passed (or is not after `Issued At`, or not after `Not Before`:
+    /// the message is never valid), or `Issued At` is older than the allowed age.
     #[error("the message has expired")]
     MessageExpired,
     /// `Not Before` is in the future, or `Issued At` is later than now plus the allowed skew.

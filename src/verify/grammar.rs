@@ -5,6 +5,9 @@
 //!
 //! Errors name a line number or a field, never the text found there.
 
+use iri_string::spec::UriSpec;
+use iri_string::types::UriStr;
+
 use super::timestamp::Timestamp;
 use super::{Chain, VerifyError};
 
@@ -15,10 +18,13 @@ pub(crate) const SOLANA_HEADER: &str = " wants you to sign in with your Solana a
 
 /// The shortest nonce EIP-4361 allows.
 pub(crate) const MIN_NONCE_LEN: usize = 8;
-/// The longest Solana chain id reference we take (CAIP-2 references are at most 32).
-const MAX_SOLANA_CHAIN_REF: usize = 32;
 
-// --- RFC 3986 character classes (ASCII only) ---
+// --- RFC 3986 ---
+//
+// URIs, resources and the domain's authority are checked against the full RFC 3986 grammar by
+// `iri-string` (IP literals included: `[::0.0.0.256]` is refused, `[2001:db8::7]` accepted).
+// The character classes below are for what RFC 3986 has no production of its own here: the
+// EIP-4361 statement and the `Request ID` (`*pchar`).
 
 pub(crate) fn is_unreserved(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~')
@@ -58,24 +64,14 @@ fn percent_encoding_ok(s: &str) -> bool {
 
 /// RFC 3986 `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
 pub(crate) fn is_scheme(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    iri_string::validate::scheme(s).is_ok()
 }
 
-/// An RFC 3986 URI: `scheme ":"` and then only URI characters (unreserved, reserved, well-formed
-/// percent-escapes), with at most one `#`. This is the character-level grammar; the
-/// hierarchical parts are not taken apart.
+/// An RFC 3986 `URI` (`scheme ":" hier-part [ "?" query ] [ "#" fragment ]`), by the full
+/// grammar: authority (userinfo, IP literal with a valid IPv6 or IPv4 address, IPvFuture,
+/// reg-name, port), path, query and fragment. ASCII only (no IRIs), no relative references.
 pub(crate) fn is_uri(s: &str) -> bool {
-    let Some((scheme, rest)) = s.split_once(':') else {
-        return false;
-    };
-    is_scheme(scheme)
-        && rest
-            .chars()
-            .all(|c| is_unreserved(c) || is_reserved(c) || c == '%')
-        && percent_encoding_ok(rest)
-        && rest.matches('#').count() <= 1
+    UriStr::new(s).is_ok()
 }
 
 /// RFC 3986 `pchar` (what a `Request ID` is made of).
@@ -85,39 +81,30 @@ fn is_pchars(s: &str) -> bool {
         && percent_encoding_ok(s)
 }
 
-/// An RFC 3986 `authority` without `userinfo`: `host [":" port]`, where host is an IP literal
-/// (`[...]`), an IPv4 address or a reg-name. Userinfo (`user@host`) is refused: it has no place
-/// in a sign-in domain and is a classic way to make a foreign host look like ours.
+/// The domain of a sign-in message: an RFC 3986 `authority` restricted to what a browser origin
+/// can be, `host [":" port]` with a non-empty host and, when the colon is there, a non-empty
+/// port. The host is a reg-name, an IPv4 address or an IPv6 literal (checked by the RFC 3986
+/// grammar). Refused: userinfo (`user@host`: no origin has one, and it is a classic way to make
+/// a foreign host look like ours) and IPvFuture literals (`[v1.x]`: no browser origin has one).
 pub(crate) fn is_authority(s: &str) -> bool {
-    let (host_ok, port) = if let Some(rest) = s.strip_prefix('[') {
-        let Some((literal, after)) = rest.split_once(']') else {
-            return false;
-        };
-        let literal_ok = !literal.is_empty()
-            && literal
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.' | 'v' | 'V'));
-        let port = if after.is_empty() {
-            None
-        } else if let Some(port) = after.strip_prefix(':') {
-            Some(port)
-        } else {
-            return false;
-        };
-        (literal_ok, port)
+    if s.contains('@') || iri_string::validate::authority::<UriSpec>(s).is_err() {
+        return false;
+    }
+    let (host, port) = split_host_port(s);
+    let future = host.starts_with("[v") || host.starts_with("[V");
+    !host.is_empty() && !future && port.is_none_or(|p| !p.is_empty())
+}
+
+/// `host` and `port` of an authority without userinfo that RFC 3986 accepts (an IP literal's
+/// colons are inside its brackets).
+fn split_host_port(authority: &str) -> (&str, Option<&str>) {
+    let host_end = if authority.starts_with('[') {
+        authority.find(']').map_or(authority.len(), |i| i + 1)
     } else {
-        let (host, port) = match s.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (s, None),
-        };
-        let reg_name_ok = !host.is_empty()
-            && host
-                .chars()
-                .all(|c| is_unreserved(c) || is_sub_delim(c) || c == '%')
-            && percent_encoding_ok(host);
-        (reg_name_ok, port)
+        authority.find(':').unwrap_or(authority.len())
     };
-    host_ok && port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    let (host, rest) = authority.split_at(host_end);
+    (host, rest.strip_prefix(':'))
 }
 
 /// The part of an authority used for comparisons: lowercased `host[:port]`.
@@ -125,16 +112,16 @@ pub(crate) fn normalize_authority(s: &str) -> String {
     s.to_ascii_lowercase()
 }
 
-/// The authority of a URI with `//` (`scheme://authority/...`), without userinfo; `None` for a
-/// URI without one (`urn:...`, `mailto:...`).
+/// The scheme and the authority, without userinfo (`host[:port]`), of a URI that has an
+/// authority (`scheme://authority/...`); `None` for a URI without one (`urn:...`,
+/// `mailto:...`) or for text that is not an RFC 3986 URI.
 pub(crate) fn uri_authority(uri: &str) -> Option<(&str, &str)> {
-    let (scheme, rest) = uri.split_once("://")?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = rest.get(..end)?;
-    let authority = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    Some((scheme, authority))
+    let uri = UriStr::new(uri).ok()?;
+    let authority = uri.authority_str()?;
+    let host_port = authority
+        .split_once('@')
+        .map_or(authority, |(_userinfo, host_port)| host_port);
+    Some((uri.scheme_str(), host_port))
 }
 
 /// The first line: `[scheme "://"] domain <suffix>`. Returns `(scheme, domain)`.
@@ -223,9 +210,21 @@ pub(crate) fn is_nonce(s: &str) -> bool {
     s.len() >= MIN_NONCE_LEN && s.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
+/// The chain ids the SIWS ABNF allows (`message-chain-id`), as written.
+const SOLANA_CHAIN_IDS: [&str; 7] = [
+    "mainnet",
+    "testnet",
+    "devnet",
+    "localnet",
+    "solana:mainnet",
+    "solana:testnet",
+    "solana:devnet",
+];
+
 /// Checks a chain id as written and returns its normalized form: Ethereum `1*DIGIT` that fits
-/// in a u64, normalized to plain decimal (`"01"` -> `"1"`); Solana `[solana:]reference` with the
-/// reference made of `[-_a-zA-Z0-9]{1,32}`, normalized without the `solana:` prefix.
+/// in a u64, normalized to plain decimal (`"01"` -> `"1"`); Solana one of the SIWS ABNF's values
+/// (`mainnet`, `testnet`, `devnet`, `localnet`, `solana:mainnet`, `solana:testnet`,
+/// `solana:devnet`; there is no `solana:localnet`), normalized without the `solana:` prefix.
 pub(crate) fn normalize_chain_id(chain: Chain, s: &str) -> Option<String> {
     match chain {
         Chain::Ethereum => {
@@ -234,16 +233,17 @@ pub(crate) fn normalize_chain_id(chain: Chain, s: &str) -> Option<String> {
             }
             s.parse::<u64>().ok().map(|n| n.to_string())
         }
-        Chain::Solana => {
-            let reference = s.strip_prefix("solana:").unwrap_or(s);
-            let ok = !reference.is_empty()
-                && reference.len() <= MAX_SOLANA_CHAIN_REF
-                && reference
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
-            ok.then(|| reference.to_owned())
-        }
+        Chain::Solana => normalize_solana_chain_id(s),
     }
+}
+
+/// A SIWS chain id (one of the SIWS ABNF's values, see [`normalize_chain_id`]) without its
+/// `solana:` prefix: `mainnet`, `testnet`, `devnet` or `localnet`; `None` for anything else.
+#[must_use]
+pub fn normalize_solana_chain_id(s: &str) -> Option<String> {
+    SOLANA_CHAIN_IDS
+        .contains(&s)
+        .then(|| s.strip_prefix("solana:").unwrap_or(s).to_owned())
 }
 
 /// The field lines, in the one order both formats use.
@@ -481,6 +481,33 @@ mod tests {
             "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66",
             "https://a.b/c?d=e&f=%20#frag",
             "http://[::1]:8080/",
+            // Every component may be empty.
+            "x:",
+            "x://",
+            "x://@",
+            "x://:",
+            "x://@:",
+            "x:?",
+            "x:#",
+            "x:///",
+            // IP literals and addresses.
+            "x://[2001:db8::7]",
+            "x://[2001:db8::1]:80",
+            "x://[::ffff:129.144.52.38]",
+            "x://[2606:2800:220:1:248:1893:25c8:1946]/test",
+            "x://[1:2:3:4:5:6:7:8]",
+            "x://[1:2:3:4:5:6::]",
+            "x://[::]",
+            "x://[fe80::1:2:3:4:5]",
+            "x://[v7.a:b!$]",
+            "x://10.10.10.10",
+            "x://010.0.00.000",
+            "x://300.1.1.1",
+            "x://10.10.10.10.example.com/en/process",
+            // Userinfo, query and fragment characters.
+            "x://user:pass@example.com:123/one/two.three?q1=a1&q2=a2#body",
+            "x://a/b?c=/?:@#/?:@",
+            "x://%41%62/%7e",
         ] {
             assert!(is_uri(ok), "{ok}");
         }
@@ -495,6 +522,34 @@ mod tests {
             "https://x/#a#b",
             "https://x/\u{e9}",
             "https://x/<script>",
+            "https://x/a b?c",
+            "https://x/a?b #c",
+            "https://x/a|b",
+            "https://x/^",
+            "https://x/`",
+            "https://x/{a}",
+            "https://x:8a/",
+            "https://a@b@c/",
+            // Malformed IP literals.
+            "x://[::0.0.0.256]/p",
+            "x://[::300.0.0.0]",
+            "x://[::0.ff.0.255]",
+            "x://[::.0.255.0]",
+            "x://[ffff:abcd:0:10:200:3000:f8a:1:ffff]",
+            "x://[ffff:abcd:0:10:200:3000:f8a]",
+            "x://[ffff:abcd:0:10:200:3000:ff:255.255.255.255]",
+            "x://[::1:2:3:4:5:6:7:8]",
+            "x://[::1:2:3:4:5:6:198.162.10.255]",
+            "x://[1:2:3:4:5:6:7:8::]",
+            "x://[1:2:3:4:5:6::198.162.10.255]",
+            "x://[1:2:3:4:5::6:7:8]",
+            "x://[1::2::3]",
+            "x://[12345::]",
+            "x://[::1",
+            "x://::1]",
+            "x://[]",
+            "x://[v.x]",
+            "x://[vz.x]",
         ] {
             assert!(!is_uri(bad), "{bad}");
         }
@@ -508,7 +563,11 @@ mod tests {
             "127.0.0.1",
             "[::1]",
             "[::1]:443",
+            "[2001:db8::7]:8443",
+            "[::ffff:129.144.52.38]",
             "xn--bcher-kva.example",
+            "%61pp.example",
+            "a!$&'()*+,;=b.example",
         ] {
             assert!(is_authority(ok), "{ok}");
         }
@@ -517,13 +576,24 @@ mod tests {
             ":80",
             "host:",
             "host:8a",
+            "host:80:80",
             "user@host",
+            "user:pass@host:80",
+            "@host",
             "a b",
             "host/path",
+            "host?q",
+            "host#f",
             "[::1",
             "[]",
             "[::1]x",
+            "[::1]:",
+            "[::0.0.0.256]",
+            "[1:2:3:4:5:6:7:8:9]",
+            "[v1.future]",
+            "[V1.future]:80",
             "h\u{e9}",
+            "h%zz",
         ] {
             assert!(!is_authority(bad), "{bad}");
         }
@@ -537,6 +607,12 @@ mod tests {
         );
         assert_eq!(uri_authority("urn:x:y"), None);
         assert_eq!(uri_authority("https://h"), Some(("https", "h")));
+        assert_eq!(
+            uri_authority("https://[2001:db8::7]:8443/p"),
+            Some(("https", "[2001:db8::7]:8443"))
+        );
+        assert_eq!(uri_authority("https://a@b@c/"), None);
+        assert_eq!(uri_authority("https://x/a b"), None);
     }
 
     #[test]
@@ -566,6 +642,33 @@ mod tests {
         );
         assert_eq!(normalize_chain_id(Chain::Solana, "solana:"), None);
         assert_eq!(normalize_chain_id(Chain::Solana, "main net"), None);
+        // Exactly the SIWS ABNF's values.
+        for (written, normalized) in [
+            ("mainnet", "mainnet"),
+            ("testnet", "testnet"),
+            ("devnet", "devnet"),
+            ("localnet", "localnet"),
+            ("solana:mainnet", "mainnet"),
+            ("solana:testnet", "testnet"),
+            ("solana:devnet", "devnet"),
+        ] {
+            assert_eq!(
+                normalize_chain_id(Chain::Solana, written).as_deref(),
+                Some(normalized)
+            );
+        }
+        for bad in [
+            "solana:localnet",
+            "mainnet-beta",
+            "Mainnet",
+            "random:mainnet",
+            "eip155:1",
+            "5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp",
+            "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp",
+            " mainnet",
+        ] {
+            assert_eq!(normalize_chain_id(Chain::Solana, bad), None, "{bad}");
+        }
     }
 
     #[test]

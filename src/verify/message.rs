@@ -9,8 +9,9 @@ use super::{eip4361, siws, Chain, VerifyError, MAX_MESSAGE_BYTES};
 
 /// A well-formed EIP-4361 (Ethereum) or SIWS (Solana) message, every value as written.
 ///
-/// Parsing checks the grammar only (including EIP-55 checksum, `Version: 1`, the nonce's
-/// form and that the Solana address is a 32-byte key); it checks no signature and no policy.
+/// Parsing checks the grammar only (including the address's form and checksum, `Version: 1`,
+/// the nonce's form and that the Solana address is a 32-byte key); it checks no signature and
+/// no policy.
 /// [`ParsedMessage::to_text`] reproduces the parsed text byte for byte.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParsedMessage {
@@ -20,7 +21,8 @@ pub struct ParsedMessage {
     pub scheme: Option<String>,
     /// The domain (an RFC 3986 authority, `host[:port]`), without the scheme.
     pub domain: String,
-    /// The account: EIP-55 `0x…` for Ethereum, base58 for Solana.
+    /// The account as written: `0x…` for Ethereum (EIP-55, or uniformly lower- or upper-case;
+    /// [`ParsedMessage::account`] gives the EIP-55 form), base58 for Solana.
     pub address: String,
     /// The human-readable statement line.
     pub statement: Option<String>,
@@ -61,6 +63,19 @@ impl ParsedMessage {
         self.chain_id
             .as_deref()
             .and_then(|id| grammar::normalize_chain_id(self.chain, id))
+    }
+
+    /// The account in its one canonical form: EIP-55 for Ethereum, whatever case the message
+    /// wrote it in (a parsed message's address is always valid, so this never fails: on a
+    /// hand-built one with a malformed address it gives the address as written); base58, as
+    /// written, for Solana.
+    #[must_use]
+    pub fn account(&self) -> String {
+        match self.chain {
+            Chain::Ethereum => eip4361::parse_address(&self.address)
+                .map_or_else(|| self.address.clone(), |a| a.to_checksum(None)),
+            Chain::Solana => self.address.clone(),
+        }
     }
 
     pub(crate) fn fields(&self) -> Fields {

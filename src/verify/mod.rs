@@ -34,6 +34,7 @@ use alloy_primitives::Address;
 use time::OffsetDateTime;
 
 pub use error::VerifyError;
+pub use grammar::normalize_solana_chain_id;
 pub use message::{parse_message, ParsedMessage};
 pub use policy::{ChainIdPolicy, NoncePolicy, Policy};
 pub use timestamp::Timestamp;
@@ -94,7 +95,8 @@ pub struct SignIn {
     pub chain: Chain,
     /// The message's domain, without a scheme prefix.
     pub domain: String,
-    /// The account: EIP-55 for Ethereum, base58 for Solana, as in the message.
+    /// The account: EIP-55 for Ethereum (whatever case the message wrote it in), base58 for
+    /// Solana.
     pub address: String,
     /// The statement line.
     pub statement: Option<String>,
@@ -122,10 +124,11 @@ pub struct SignIn {
 impl From<ParsedMessage> for SignIn {
     fn from(m: ParsedMessage) -> Self {
         let chain_id = m.normalized_chain_id();
+        let address = m.account();
         Self {
             chain: m.chain,
             domain: m.domain,
-            address: m.address,
+            address,
             statement: m.statement,
             uri: m.uri,
             version: m.version,
@@ -172,8 +175,11 @@ pub fn verify(
 }
 
 fn parse_eip55(address: &str) -> Result<Address, VerifyError> {
-    Address::parse_checksummed(address, None)
-        .map_err(|_| VerifyError::message("the address is not EIP-55 checksummed"))
+    eip4361::parse_address(address).ok_or_else(|| {
+        VerifyError::message(
+            "the address is not EIP-55 checksummed (nor uniformly lower- or upper-case)",
+        )
+    })
 }
 
 /// Normalizes a wallet address given by a client (e.g. to bind a nonce to it).
@@ -186,25 +192,7 @@ fn parse_eip55(address: &str) -> Result<Address, VerifyError> {
 /// [`VerifyError::InvalidMessage`] when the address is not one of those forms.
 pub fn normalize_address(chain: Chain, address: &str) -> Result<String, VerifyError> {
     match chain {
-        Chain::Ethereum => {
-            let digits = address
-                .strip_prefix("0x")
-                .ok_or_else(|| VerifyError::message("an Ethereum address starts with 0x"))?;
-            let mut bytes = [0u8; 20];
-            if digits.len() != 40 || hex::decode_to_slice(digits, &mut bytes).is_err() {
-                return Err(VerifyError::message(
-                    "an Ethereum address is 0x and 40 hex digits",
-                ));
-            }
-            let parsed = Address::from(bytes);
-            let single_case = !digits.chars().any(|c| c.is_ascii_lowercase())
-                || !digits.chars().any(|c| c.is_ascii_uppercase());
-            if single_case {
-                Ok(parsed.to_checksum(None))
-            } else {
-                parse_eip55(address).map(|a| a.to_checksum(None))
-            }
-        }
+        Chain::Ethereum => parse_eip55(address).map(|a| a.to_checksum(None)),
         Chain::Solana => solana::decode_public_key(address)
             .map(|_| address.to_owned())
             .map_err(|_| {

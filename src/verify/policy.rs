@@ -6,7 +6,7 @@ use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 
 use super::grammar;
-use super::{Chain, ParsedMessage, VerifyError};
+use super::{Chain, ParsedMessage, Timestamp, VerifyError};
 
 /// Which chain ids are accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,10 +39,15 @@ pub struct Policy {
     pub chain_ids: ChainIdPolicy,
     /// The current time (verification never reads the clock).
     pub now: OffsetDateTime,
-    /// How far in the future `Issued At` may be.
+    /// How far the signer's clock may be from ours, both ways: `Issued At` may be up to this
+    /// far in the future, and (with [`Policy::nonce_issued_at`]) up to this far before the
+    /// nonce was issued.
     pub skew: Duration,
     /// When set, `Issued At` older than `now - max_age` is expired.
     pub max_age: Option<Duration>,
+    /// When set (a sign-in with a nonce this server issued at that time), `Issued At` earlier
+    /// than this minus `skew` is expired: a message is not written before its nonce exists.
+    pub nonce_issued_at: Option<OffsetDateTime>,
     /// How the nonce is checked.
     pub nonce: NoncePolicy,
     /// Whether the `URI`'s authority must also be one of `domains`.
@@ -72,6 +77,7 @@ impl Policy {
             now,
             skew,
             max_age: None,
+            nonce_issued_at: None,
             nonce,
             strict_uri_origin: false,
             scheme: None,
@@ -84,6 +90,14 @@ impl Policy {
     #[must_use]
     pub fn with_max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
+        self
+    }
+
+    /// Sets when the message's nonce was issued: `Issued At` may not be earlier than that
+    /// minus the skew.
+    #[must_use]
+    pub fn with_nonce_issued_at(mut self, issued_at: OffsetDateTime) -> Self {
+        self.nonce_issued_at = Some(issued_at);
         self
     }
 
@@ -193,6 +207,15 @@ impl Policy {
 
     fn check_time(&self, m: &ParsedMessage) -> Result<(), VerifyError> {
         let now = self.now;
+        // A message that expires when or before it is issued, or before it becomes valid, is
+        // never valid, whatever the clock says: expired.
+        if let Some(exp) = m.expiration_time.as_ref().map(Timestamp::value) {
+            let issued_later = m.issued_at.as_ref().is_some_and(|iat| iat.value() >= exp);
+            let valid_later = m.not_before.as_ref().is_some_and(|nbf| nbf.value() >= exp);
+            if issued_later || valid_later {
+                return Err(VerifyError::MessageExpired);
+            }
+        }
         if let Some(exp) = &m.expiration_time {
             if now >= exp.value() {
                 return Err(VerifyError::MessageExpired);
@@ -211,6 +234,14 @@ impl Policy {
                 }
             }
             if let Some(oldest) = self.max_age.and_then(|age| now.checked_sub(age)) {
+                if iat < oldest {
+                    return Err(VerifyError::MessageExpired);
+                }
+            }
+            if let Some(oldest) = self
+                .nonce_issued_at
+                .and_then(|issued| issued.checked_sub(self.skew))
+            {
                 if iat < oldest {
                     return Err(VerifyError::MessageExpired);
                 }
@@ -388,6 +419,41 @@ mod tests {
     }
 
     #[test]
+    fn expiration_not_after_issued_at_or_not_before_is_expired() {
+        // Whatever the time: the message is never valid.
+        let mut p = policy();
+        for extra in [
+            "\nExpiration Time: 2026-11-22T11:59:59.999Z",
+            "\nExpiration Time: 2026-11-22T12:00:00.000Z",
+            "\nExpiration Time: 2026-11-22T12:10:00.000Z\nNot Before: 2026-11-22T12:10:00.000Z",
+            "\nExpiration Time: 2026-11-22T12:10:00.000Z\nNot Before: 2026-11-22T12:20:00.000Z",
+        ] {
+            let m = eth(extra);
+            for now in [
+                datetime!(2026-11-22 11:59:30 UTC),
+                datetime!(2026-11-22 12:00:00 UTC),
+                datetime!(2026-11-22 12:05:00 UTC),
+                datetime!(2026-11-22 12:15:00 UTC),
+            ] {
+                p.now = now;
+                assert_eq!(
+                    p.check(&m),
+                    Err(VerifyError::MessageExpired),
+                    "{extra} at {now}"
+                );
+            }
+        }
+        // One millisecond of validity is enough.
+        p.now = datetime!(2026-11-22 12:00:00 UTC);
+        p.check(&eth("\nExpiration Time: 2026-11-22T12:00:00.001Z"))
+            .unwrap();
+        p.check(&eth(
+            "\nExpiration Time: 2026-11-22T12:10:00.000Z\nNot Before: 2026-11-22T11:00:00.000Z",
+        ))
+        .unwrap();
+    }
+
+    #[test]
     fn not_before_boundary() {
         let m = eth("\nNot Before: 2026-11-22T12:00:30.000Z");
         let mut p = policy();
@@ -425,9 +491,32 @@ mod tests {
     }
 
     #[test]
+    fn issued_at_from_the_nonce_issue_time_minus_skew() {
+        // Issued At is 12:00:00; skew 60 s: a nonce issued up to 12:01:00 accepts it.
+        let m = eth("");
+        let mut p = policy().with_nonce_issued_at(datetime!(2026-11-22 12:01:00 UTC));
+        p.now = datetime!(2026-11-22 12:01:30 UTC);
+        p.check(&m).unwrap();
+        p.nonce_issued_at = Some(datetime!(2026-11-22 12:01:00 UTC) + Duration::nanoseconds(1));
+        assert_eq!(p.check(&m), Err(VerifyError::MessageExpired));
+        // A wallet clock behind ours by less than the skew: accepted, as is one ahead by less.
+        p.nonce_issued_at = Some(datetime!(2026-11-22 11:58:00 UTC));
+        p.now = datetime!(2026-11-22 11:59:00 UTC);
+        p.check(&m).unwrap();
+        // Without a nonce issue time there is no lower bound (but max_age, if set).
+        p.nonce_issued_at = None;
+        p.now = datetime!(2027-01-01 00:00:00 UTC);
+        p.check(&m).unwrap();
+    }
+
+    #[test]
     fn extreme_durations_do_not_overflow() {
-        let mut p = policy().with_max_age(Duration::MAX);
+        let mut p = policy()
+            .with_max_age(Duration::MAX)
+            .with_nonce_issued_at(OffsetDateTime::UNIX_EPOCH);
         p.skew = Duration::MAX;
+        p.check(&eth("")).unwrap();
+        p.nonce_issued_at = Some(time::PrimitiveDateTime::MAX.assume_utc());
         p.check(&eth("")).unwrap();
     }
 

@@ -107,7 +107,11 @@ async fn uri_origin_is_checked_by_default() {
     for uri in [
         "https://evil.example/login".to_owned(),
         format!("https://{DOMAIN}@evil.example/login"),
-        format!("https://{DOMAIN}.evil.example/login"),
+        // DOMAIN has a port: the look-alike host puts it after the foreign suffix.
+        format!(
+            "https://{}.evil.example:8080/login",
+            DOMAIN.trim_end_matches(":8080")
+        ),
         "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66".to_owned(),
     ] {
         let n = fresh_nonce(&app, &w).await;
@@ -116,6 +120,13 @@ async fn uri_origin_is_checked_by_default() {
             .await
             .assert_error(401, "domain_mismatch");
     }
+    // `https://app.test:8080.evil.example/` is no URI at all (a port is digits): malformed.
+    let n = fresh_nonce(&app, &w).await;
+    let uri = format!("https://{DOMAIN}.evil.example/login");
+    let text = message(&w, &n, app.clock_now(), &uri, None);
+    verify(&app, &w, &text)
+        .await
+        .assert_error(400, "invalid_message");
     // A SIWS message may leave the URI out: nothing to compare, accepted.
     let s = Wallet::solana();
     let n = fresh_nonce(&app, &s).await;

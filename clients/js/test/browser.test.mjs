@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { createClient } from '../wallet-auth.js';
-import { BASE_URL, EthKey, SolKey, cookieFetch, siwsText } from './wallets.mjs';
+import { BASE_URL, RESTRICTED_URL, EthKey, SolKey, cookieFetch, siwsText } from './wallets.mjs';
 
 const ARTIFACTS = process.env.ARTIFACTS_DIR || path.resolve('../../../test-artifacts');
 const WAIT = { timeout: 15000 };
@@ -37,6 +37,8 @@ after(async () => {
 // Runs in the page before its scripts: installs the requested test wallets.
 function installWallets({ eth, sol }) {
   if (eth) {
+    let chainId = eth.chainId || 1;
+    window.__ethSwitches = [];
     window.ethereum = {
       isTestWallet: true,
       async request({ method, params }) {
@@ -45,7 +47,11 @@ function installWallets({ eth, sol }) {
           case 'eth_accounts':
             return [eth.address.toLowerCase()];
           case 'eth_chainId':
-            return '0x1';
+            return `0x${chainId.toString(16)}`;
+          case 'wallet_switchEthereumChain':
+            window.__ethSwitches.push(params[0].chainId);
+            chainId = Number.parseInt(params[0].chainId, 16);
+            return null;
           case 'personal_sign':
             if (eth.mode === 'reject') {
               throw Object.assign(new Error('User rejected the request.'), { code: 4001 });
@@ -91,14 +97,14 @@ function installWallets({ eth, sol }) {
   }
 }
 
-async function openPage({ eth, sol } = {}) {
+async function openPage({ eth, sol, ethChainId, url = BASE_URL } = {}) {
   const context = await browser.newContext();
   const ethKey = eth ? new EthKey() : null;
   const solKey = sol ? new SolKey() : null;
   if (ethKey) await context.exposeFunction('__signEth', (dataHex) => ethKey.personalSign(dataHex));
   if (solKey) await context.exposeFunction('__signSol', (bytes) => Array.from(solKey.sign(Uint8Array.from(bytes))));
   await context.addInitScript(installWallets, {
-    eth: ethKey && { address: ethKey.address, mode: eth },
+    eth: ethKey && { address: ethKey.address, mode: eth, chainId: ethChainId },
     sol: solKey && {
       address: solKey.address,
       publicKey: Array.from(solKey.publicKey),
@@ -109,7 +115,7 @@ async function openPage({ eth, sol } = {}) {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e));
-  await page.goto(`${BASE_URL}/`);
+  await page.goto(`${url}/`);
   await page.locator('#signed-out').waitFor({ state: 'visible', ...WAIT });
   return { context, page, ethKey, solKey, errors };
 }
@@ -189,6 +195,42 @@ test('Ethereum: a rejected signature shows the rejection message', async () => {
     await context.close();
   }
 });
+
+test('Ethereum: a wallet on an L2 signs in with the server defaults', async () => {
+  const { context, page, ethKey, errors } = await openPage({ eth: 'ok', ethChainId: 8453 });
+  try {
+    await page.getByRole('button', { name: 'Sign in with Ethereum' }).click();
+    await page.locator('#address', { hasText: ethKey.address }).waitFor(WAIT);
+    assert.deepEqual(await page.evaluate(() => window.__ethSwitches), []);
+    assert.equal(await page.locator('#chain-switch').isVisible(), false);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test(
+  'Ethereum: on a chain the server does not accept, the page offers to switch, then signs in',
+  { skip: !RESTRICTED_URL && 'WALLET_AUTH_RESTRICTED_URL is not set' },
+  async () => {
+    const { context, page, ethKey, errors } = await openPage({ eth: 'ok', ethChainId: 8453, url: RESTRICTED_URL });
+    try {
+      await page.getByRole('button', { name: 'Sign in with Ethereum' }).click();
+      await page.locator('#status', { hasText: 'Your wallet is on chain 8453, which this server does not accept' }).waitFor(WAIT);
+      const offer = page.getByRole('button', { name: 'Switch to chain 10 and sign in' });
+      await offer.waitFor(WAIT);
+      assert.deepEqual(await page.evaluate(() => window.__ethSwitches), [], 'no switch before the user asks');
+      await shot(page, 'chain-switch-offer.png');
+      await offer.click();
+      await page.locator('#address', { hasText: ethKey.address }).waitFor(WAIT);
+      assert.deepEqual(await page.evaluate(() => window.__ethSwitches), ['0xa']);
+      assert.equal(await page.locator('#chain-switch').isVisible(), false);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  },
+);
 
 test('Solana: sign in with a wallet-standard wallet, then log out', async () => {
   const { context, page, solKey, errors } = await openPage({ sol: 'ok' });

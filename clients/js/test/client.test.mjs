@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createClient, base58Encode, isUserRejection, WalletAuthError } from '../wallet-auth.js';
-import { BASE_URL, EthKey, SolKey, cookieFetch } from './wallets.mjs';
+import { BASE_URL, RESTRICTED_URL, EthKey, SolKey, cookieFetch } from './wallets.mjs';
 
 function newClient(opts = {}) {
   const f = cookieFetch();
@@ -140,6 +140,85 @@ test('errors carry the server code; wallet rejections are user_rejected', async 
   await assert.rejects(client.revoke('no-such-session'), { code: 'not_found' });
   await client.logout();
 });
+
+test('a wallet on an L2 signs in with the server defaults (any chain id)', async () => {
+  const key = new EthKey();
+  const { client } = newClient();
+  const provider = key.provider('ok', { chainId: 8453 });
+  const s = await client.signInWithEthereum(provider, { switchChain: true });
+  assert.equal(s.chainId, 8453);
+  assert.equal(s.address, key.address);
+  assert.deepEqual(provider.switches, [], 'no switch where none is needed');
+  await client.logout();
+});
+
+test(
+  'a chain the server does not accept: the error names the accepted one; with consent the wallet switches',
+  { skip: !RESTRICTED_URL && 'WALLET_AUTH_RESTRICTED_URL is not set' },
+  async () => {
+    const key = new EthKey();
+    const restricted = () => createClient({ baseUrl: RESTRICTED_URL, fetch: cookieFetch() });
+
+    // By default the client does not switch: the error says which chain would do.
+    const provider = key.provider('ok', { chainId: 8453 });
+    await assert.rejects(restricted().signInWithEthereum(provider), (e) => {
+      assert.ok(e instanceof WalletAuthError);
+      assert.equal(e.code, 'chain_not_allowed');
+      assert.equal(e.status, 401);
+      assert.equal(e.chainId, 8453);
+      assert.equal(e.allowedChainId, 10);
+      assert.match(e.message, /chain 10/);
+      return true;
+    });
+    assert.deepEqual(provider.switches, []);
+
+    // The caller is asked, and declines.
+    const asked = [];
+    const decline = (request) => {
+      asked.push(request);
+      return false;
+    };
+    await assert.rejects(restricted().signInWithEthereum(provider, { switchChain: decline }), {
+      code: 'chain_not_allowed',
+      allowedChainId: 10,
+    });
+    assert.deepEqual(asked, [{ chainId: 8453, allowedChainId: 10 }]);
+    assert.deepEqual(provider.switches, []);
+
+    // With consent: the wallet is switched, and the session is on the accepted chain.
+    const client = restricted();
+    const s = await client.signInWithEthereum(provider, { switchChain: async () => true });
+    assert.deepEqual(provider.switches, [10]);
+    assert.equal(provider.chainId, 10);
+    assert.equal(s.chainId, 10);
+    assert.equal(s.address, key.address);
+    const me = await client.fetch('/api/me');
+    assert.equal((await me.json()).chainId, 10);
+    await client.logout();
+
+    // Already on an accepted chain: no switch.
+    const onMainnet = key.provider('ok', { chainId: 1 });
+    assert.equal((await restricted().signInWithEthereum(onMainnet, { switchChain: true })).chainId, 1);
+    assert.deepEqual(onMainnet.switches, []);
+
+    // The user declines the switch in the wallet.
+    const declining = key.provider('ok', { chainId: 8453, switchMode: 'reject' });
+    await assert.rejects(restricted().signInWithEthereum(declining, { switchChain: true }), {
+      code: 'user_rejected',
+      allowedChainId: 10,
+    });
+    assert.deepEqual(declining.switches, [10]);
+
+    // The wallet does not know the chain (EIP-3326 error 4902).
+    const unaware = key.provider('ok', { chainId: 8453, chains: [8453] });
+    await assert.rejects(restricted().signInWithEthereum(unaware, { switchChain: true }), (e) => {
+      assert.equal(e.code, 'wallet_error');
+      assert.match(e.message, /add it to the wallet/);
+      assert.equal(e.allowedChainId, 10);
+      return true;
+    });
+  },
+);
 
 test('X-Session-Refreshed updates the expiry and calls onRefresh (local stub server)', async () => {
   const newExpiry = '2030-01-01T00:00:00Z';

@@ -6,6 +6,8 @@ import { keccak_256 } from '@noble/hashes/sha3.js';
 import { base58Encode } from '../wallet-auth.js';
 
 export const BASE_URL = process.env.WALLET_AUTH_URL || 'http://127.0.0.1:8080';
+/** A second server that accepts only some Ethereum chains (ETH_CHAIN_IDS=10,1); unset: skipped. */
+export const RESTRICTED_URL = process.env.WALLET_AUTH_RESTRICTED_URL || '';
 
 const hex = (bytes) => Buffer.from(bytes).toString('hex');
 
@@ -33,16 +35,35 @@ export class EthKey {
     return `0x${hex(sig.subarray(1))}${(27 + sig[0]).toString(16)}`;
   }
 
-  /** An EIP-1193 provider; `mode` 'reject' makes personal_sign fail as a user rejection. */
-  provider(mode = 'ok') {
+  /**
+   * An EIP-1193 provider; `mode` 'reject' makes personal_sign fail as a user rejection. The
+   * wallet starts on `chainId` and switches (wallet_switchEthereumChain) to any of `chains`;
+   * `switchMode` 'reject' declines a switch as the user would. `switches` records the chain ids
+   * it was asked to switch to.
+   */
+  provider(mode = 'ok', { chainId = 1, chains = [1, 10, 137, 8453, 42161], switchMode = 'ok' } = {}) {
+    let current = chainId;
+    const switches = [];
     return {
+      switches,
+      get chainId() {
+        return current;
+      },
       request: async ({ method, params }) => {
         switch (method) {
           case 'eth_requestAccounts':
           case 'eth_accounts':
             return [this.address.toLowerCase()];
           case 'eth_chainId':
-            return '0x1';
+            return `0x${current.toString(16)}`;
+          case 'wallet_switchEthereumChain': {
+            const wanted = Number.parseInt(params[0].chainId, 16);
+            switches.push(wanted);
+            if (switchMode === 'reject') throw Object.assign(new Error('User rejected the request.'), { code: 4001 });
+            if (!chains.includes(wanted)) throw Object.assign(new Error('Unrecognized chain ID.'), { code: 4902 });
+            current = wanted;
+            return null;
+          }
           case 'personal_sign':
             if (mode === 'reject') throw Object.assign(new Error('User rejected the request.'), { code: 4001 });
             if (mode === 'garbage') return `0x${'11'.repeat(64)}1b`;
