@@ -16,7 +16,10 @@ use super::{ApiError, ApiResult, AuthState, WalletSession};
 use crate::config::EthChainIds;
 use crate::session::crypto::random_alphanumeric;
 use crate::session::{AuditEvent, AuditKind, SessionInfo};
-use crate::verify::{self, Chain, ChainIdPolicy, MessageParams, NoncePolicy, Policy, VerifyError};
+use crate::verify::{
+    self, Chain, ChainIdPolicy, MessageParams, NoncePolicy, Policy, Verified, VerifyError,
+    WalletType,
+};
 
 /// Nonce length: 24 alphanumeric characters ≈ 142 bits.
 pub const NONCE_LEN: usize = 24;
@@ -215,7 +218,8 @@ struct VerifyRequest {
     chain: String,
     /// The exact EIP-4361 / SIWS text that was signed.
     message: String,
-    /// Ethereum: 65-byte (or 64-byte EIP-2098) hex; Solana: 64 bytes as base58, base64 or hex.
+    /// Ethereum: 65-byte (or 64-byte EIP-2098) hex, or a contract wallet's EIP-1271 /
+    /// ERC-6492 signature (hex, at most 8 KiB); Solana: 64 bytes as base58, base64 or hex.
     signature: String,
     /// Solana only: base58 public key; must equal the message's address.
     #[serde(rename = "publicKey")]
@@ -233,6 +237,8 @@ pub(crate) struct SessionBody {
     address: String,
     #[schema(value_type = Option<super::openapi::ChainId>)]
     chain_id: Option<serde_json::Value>,
+    /// `eoa`, or `contract` for a smart-contract wallet (EIP-1271 / ERC-6492).
+    wallet_type: WalletType,
     #[schema(format = DateTime)]
     created_at: String,
     #[schema(format = DateTime)]
@@ -257,6 +263,7 @@ impl SessionBody {
             chain: s.chain,
             address: s.address.clone(),
             chain_id: chain_id_json(s.chain, s.chain_id.as_deref()),
+            wallet_type: s.wallet_type,
             created_at: rfc3339(s.created_at),
             expires_at: rfc3339(s.expires_at),
             refresh_after: rfc3339(s.refresh_after),
@@ -317,10 +324,13 @@ async fn verify_signin(
 ) -> ApiResult<Response> {
     st.rate_limit("verify", &client.ip).await?;
     let chain = parse_chain(Some(&req.chain))?;
-    let outcome = signin(&st, chain, &req, &client).await;
+    let mut wallet_type = None;
+    let outcome = signin(&st, chain, &req, &client, &mut wallet_type).await;
+    let wallet_label = wallet_type.map_or("unknown", WalletType::as_str);
     match &outcome {
         Ok((_, info)) => {
-            st.metrics().signin(chain.as_str(), "ok");
+            st.metrics()
+                .signin(chain.as_str(), info.wallet_type.as_str(), "ok");
             st.audit()
                 .record(
                     AuditEvent::new(AuditKind::SignIn, st.clock().now())
@@ -331,7 +341,7 @@ async fn verify_signin(
                 .await;
         }
         Err(e) => {
-            st.metrics().signin(chain.as_str(), e.code());
+            st.metrics().signin(chain.as_str(), wallet_label, e.code());
             if !matches!(e, ApiError::StoreUnavailable(_)) {
                 let mut ev = AuditEvent::new(AuditKind::SignInFailure, st.clock().now())
                     .code(e.code())
@@ -352,12 +362,17 @@ async fn verify_signin(
 }
 
 /// Verifies a sign-in and opens its session. The nonce is consumed before the signature is
-/// checked: a failed attempt burns it, so one nonce buys at most one expensive verification.
+/// checked: a failed attempt burns it, so one nonce buys at most one expensive verification
+/// (and at most one node call, for a contract wallet). An EOA signature is checked locally
+/// and never waits on a node; a contract wallet's (on a chain with a node) goes to the node
+/// last, after every local check. `wallet_type` is set once the signature has been judged
+/// to be an EOA's or a contract's.
 async fn signin(
     st: &AuthState,
     chain: Chain,
     req: &VerifyRequest,
     client: &crate::session::RequestContext,
+    wallet_type: &mut Option<WalletType>,
 ) -> ApiResult<(String, SessionInfo)> {
     let nonce = verify::parse_message(chain, &req.message)?.nonce;
     let Some(bound) = st.store().take_nonce(&nonce).await? else {
@@ -368,13 +383,19 @@ async fn signin(
         return Err(ApiError::NonceInvalid);
     }
     let policy = policy(st, chain, nonce)?;
-    let signin = verify::verify(
+    let contracts = st.contract_wallets();
+    let verified = verify::verify_or_defer(
         chain,
         &req.message,
         &req.signature,
         req.public_key.as_deref(),
         &policy,
+        contracts.chain_ids(),
     )?;
+    let (signin, claim) = match verified {
+        Verified::Eoa(signin) => (signin, None),
+        Verified::Contract(signin, claim) => (signin, Some(claim)),
+    };
     if bound
         .address
         .as_deref()
@@ -382,9 +403,33 @@ async fn signin(
     {
         return Err(ApiError::NonceInvalid);
     }
+    let kind = match claim {
+        None => WalletType::Eoa,
+        Some(claim) => {
+            *wallet_type = Some(WalletType::Contract);
+            if !contracts
+                .check(&claim)
+                .await
+                .map_err(ApiError::VerifierUnavailable)?
+            {
+                return Err(VerifyError::InvalidSignature(
+                    "the wallet's contract did not accept it (EIP-1271 / ERC-6492)".into(),
+                )
+                .into());
+            }
+            WalletType::Contract
+        }
+    };
+    *wallet_type = Some(kind);
     Ok(st
         .sessions()
-        .create(chain, &signin.address, signin.chain_id.clone(), client)
+        .create(
+            chain,
+            &signin.address,
+            signin.chain_id.clone(),
+            kind,
+            client,
+        )
         .await?)
 }
 

@@ -1,6 +1,7 @@
-//! Prometheus metrics: requests by route and status with latency, sign-ins by chain and
-//! outcome, active sessions by chain (read from the store at scrape time), store latency and
-//! errors (every store call, through [`MeteredStore`]).
+//! Prometheus metrics: requests by route and status with latency, sign-ins by chain, wallet
+//! type and outcome, active sessions by chain (read from the store at scrape time), store
+//! latency and errors (every store call, through [`MeteredStore`]), and the latency and
+//! outcome of calls to the chains' nodes (contract-wallet signatures).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +32,20 @@ struct RouteOnly {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SignInLabels {
     chain: String,
+    wallet_type: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeLabels {
+    chain_id: String,
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeOutcomeLabels {
+    chain_id: String,
+    method: String,
     outcome: String,
 }
 
@@ -54,6 +69,8 @@ pub struct Metrics {
     active: Family<ChainLabel, Gauge>,
     store_latency: Family<OpLabel, Histogram>,
     store_errors: Family<OpLabel, Counter>,
+    node_latency: Family<NodeLabels, Histogram>,
+    node_calls: Family<NodeOutcomeLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -84,6 +101,8 @@ impl Metrics {
         let active = Family::<ChainLabel, Gauge>::default();
         let store_latency = Family::<OpLabel, Histogram>::new_with_constructor(latency_histogram);
         let store_errors = Family::<OpLabel, Counter>::default();
+        let node_latency = Family::<NodeLabels, Histogram>::new_with_constructor(latency_histogram);
+        let node_calls = Family::<NodeOutcomeLabels, Counter>::default();
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
@@ -96,7 +115,7 @@ impl Metrics {
         );
         registry.register(
             "signins",
-            "Wallet sign-ins by chain and outcome (ok or the error code)",
+            "Wallet sign-ins by chain, wallet type (eoa, contract, or unknown when refused before the signature was judged) and outcome (ok or the error code)",
             signins.clone(),
         );
         registry.register(
@@ -114,6 +133,16 @@ impl Metrics {
             "Session store failures by operation",
             store_errors.clone(),
         );
+        registry.register(
+            "node_call_duration_seconds",
+            "Latency of calls to the chains' JSON-RPC nodes (contract-wallet signatures) by chain id and method",
+            node_latency.clone(),
+        );
+        registry.register(
+            "node_calls",
+            "Calls to the chains' JSON-RPC nodes by chain id, method and outcome (ok, invalid, unavailable)",
+            node_calls.clone(),
+        );
         // Expose the store series from the start, before the first operation.
         for op in ["get_session", "ping"] {
             drop(store_latency.get_or_create(&OpLabel { op: op.to_owned() }));
@@ -127,6 +156,8 @@ impl Metrics {
             active,
             store_latency,
             store_errors,
+            node_latency,
+            node_calls,
         }
     }
 
@@ -146,14 +177,41 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Counts a sign-in attempt.
-    pub fn signin(&self, chain: &str, outcome: &str) {
+    /// Counts a sign-in attempt. `wallet_type`: `eoa`, `contract`, or `unknown` (refused
+    /// before the signature was judged).
+    pub fn signin(&self, chain: &str, wallet_type: &str, outcome: &str) {
         self.signins
             .get_or_create(&SignInLabels {
                 chain: chain.to_owned(),
+                wallet_type: wallet_type.to_owned(),
                 outcome: outcome.to_owned(),
             })
             .inc();
+    }
+
+    /// Records one call to a chain's node.
+    pub fn node_call(&self, call: crate::contract_wallets::NodeCall<'_>) {
+        let chain_id = call.chain_id.to_string();
+        self.node_latency
+            .get_or_create(&NodeLabels {
+                chain_id: chain_id.clone(),
+                method: call.method.to_owned(),
+            })
+            .observe(call.seconds);
+        self.node_calls
+            .get_or_create(&NodeOutcomeLabels {
+                chain_id,
+                method: call.method.to_owned(),
+                outcome: call.outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// [`Metrics::node_call`] as an observer for [`crate::contract_wallets::ContractWallets`].
+    #[must_use]
+    pub fn node_observer(&self) -> crate::contract_wallets::Observer {
+        let metrics = self.clone();
+        Arc::new(move |call| metrics.node_call(call))
     }
 
     /// Sets the active-session gauge of a chain.

@@ -13,6 +13,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::config::Config;
+use crate::contract_wallets::ContractWallets;
 use crate::session::user::{UserAccounts, UserSessionStore};
 use crate::session::{Audit, Clock, SessionSettings, SystemClock, WalletSessions};
 use crate::store::{RateDecision, Store};
@@ -46,6 +47,7 @@ struct Inner {
     audit: Audit,
     clock: Arc<dyn Clock>,
     metrics: Metrics,
+    contract_wallets: Arc<ContractWallets>,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -83,6 +85,15 @@ impl AuthState {
             audit.clone(),
         );
         let users = UserAccounts::new(store.clone());
+        let contract_wallets = Arc::new(ContractWallets::new(
+            &config
+                .eth_rpc_urls
+                .iter()
+                .map(|(id, url)| (*id, url.expose().to_owned()))
+                .collect::<Vec<_>>(),
+            config.eth_rpc_timeout,
+            Some(metrics.node_observer()),
+        ));
         AuthState {
             inner: Arc::new(Inner {
                 config,
@@ -92,6 +103,7 @@ impl AuthState {
                 audit,
                 clock,
                 metrics,
+                contract_wallets,
             }),
         }
     }
@@ -130,6 +142,12 @@ impl AuthState {
     #[must_use]
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The chains' nodes for contract-wallet signatures.
+    #[must_use]
+    pub fn contract_wallets(&self) -> &Arc<ContractWallets> {
+        &self.inner.contract_wallets
     }
 
     /// Counts a hit of `client` against the per-minute budget of `bucket`.

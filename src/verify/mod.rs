@@ -16,7 +16,14 @@
 //!
 //! Policy checks come after the signature, so a forged message learns nothing about the
 //! policy.
+//!
+//! [`verify_or_defer`] is [`verify`] for a server that can ask chains' nodes about
+//! smart-contract wallets: an Ethereum signature that is not a valid EOA signature of the
+//! message's address, on a chain listed as having a node, is not refused but deferred as a
+//! [`ContractClaim`] once every other check has passed (policy checks then come before the
+//! node call, which is the expensive part).
 
+pub mod contract;
 mod eip4361;
 mod error;
 pub mod ethereum;
@@ -33,6 +40,7 @@ use std::str::FromStr;
 use alloy_primitives::Address;
 use time::OffsetDateTime;
 
+pub use contract::{ContractClaim, WalletType, MAX_SIGNATURE_BYTES};
 pub use error::VerifyError;
 pub use message::{parse_message, ParsedMessage};
 pub use policy::{ChainIdPolicy, NoncePolicy, Policy};
@@ -156,19 +164,94 @@ pub fn verify(
     public_key: Option<&str>,
     policy: &Policy,
 ) -> Result<SignIn, VerifyError> {
+    match verify_or_defer(chain, message, signature, public_key, policy, &[])? {
+        Verified::Eoa(sign_in) => Ok(sign_in),
+        // Not reachable: no chain was offered for contract wallets.
+        Verified::Contract(..) => Err(VerifyError::signature(
+            "it was not made by the message's address",
+        )),
+    }
+}
+
+/// The outcome of [`verify_or_defer`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verified {
+    /// Fully verified locally: an EOA (or Solana key) signature.
+    Eoa(SignIn),
+    /// Every check passed except the signature, which only the wallet's contract can judge:
+    /// the sign-in is valid if and only if the claim is confirmed by the chain's node.
+    Contract(SignIn, ContractClaim),
+}
+
+/// [`verify`], deferring contract-wallet signatures on the chains in `contract_chains`.
+///
+/// An Ethereum signature that recovers the message's address is accepted here, whatever the
+/// chain (EOA sign-in never needs a node). Otherwise, when the message's chain id is in
+/// `contract_chains`, the signature (hex, at most [`MAX_SIGNATURE_BYTES`]) is checked
+/// against the policy and returned as a [`ContractClaim`]; when it is not, the signature is
+/// refused and the reason says that contract wallets are not enabled for that chain.
+///
+/// # Errors
+/// The first failing check, in the order given in the module docs.
+pub fn verify_or_defer(
+    chain: Chain,
+    message: &str,
+    signature: &str,
+    public_key: Option<&str>,
+    policy: &Policy,
+    contract_chains: &[u64],
+) -> Result<Verified, VerifyError> {
     policy.validate()?;
     let parsed = parse_message(chain, message)?;
     match chain {
         Chain::Ethereum => {
             let address = parse_eip55(&parsed.address)?;
-            ethereum::verify_personal_sign(message.as_bytes(), signature, &address)?;
+            if let Err(eoa) =
+                ethereum::verify_personal_sign(message.as_bytes(), signature, &address)
+            {
+                let claim =
+                    contract_claim(&parsed, message, signature, address, &eoa, contract_chains)?;
+                policy.check(&parsed)?;
+                return Ok(Verified::Contract(SignIn::from(parsed), claim));
+            }
         }
         Chain::Solana => {
             solana::verify_sign_in(message.as_bytes(), signature, public_key, &parsed.address)?;
         }
     }
     policy.check(&parsed)?;
-    Ok(SignIn::from(parsed))
+    Ok(Verified::Eoa(SignIn::from(parsed)))
+}
+
+/// The claim to send to the chain's node, or the refusal when the chain has none.
+fn contract_claim(
+    parsed: &ParsedMessage,
+    message: &str,
+    signature: &str,
+    address: Address,
+    eoa: &VerifyError,
+    contract_chains: &[u64],
+) -> Result<ContractClaim, VerifyError> {
+    let bytes = contract::decode_signature_bytes(signature)?;
+    let chain_id = parsed
+        .normalized_chain_id()
+        .and_then(|id| id.parse::<u64>().ok());
+    let Some(chain_id) = chain_id.filter(|id| contract_chains.contains(id)) else {
+        let reason = match eoa {
+            VerifyError::InvalidSignature(r) => r.as_str(),
+            _ => "not an EOA signature",
+        };
+        let chain = chain_id.map_or_else(|| "this chain".to_owned(), |id| format!("chain {id}"));
+        return Err(VerifyError::signature(format!(
+            "{reason}; contract-wallet signatures are not enabled for {chain} on this server"
+        )));
+    };
+    Ok(ContractClaim {
+        chain_id,
+        address,
+        hash: ethereum::personal_sign_hash(message.as_bytes()).into(),
+        signature: bytes,
+    })
 }
 
 fn parse_eip55(address: &str) -> Result<Address, VerifyError> {
