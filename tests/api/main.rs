@@ -7,6 +7,7 @@ mod support;
 
 mod helpers;
 
+mod contract_wallets;
 mod demo;
 mod errors;
 mod legacy;
