@@ -29,6 +29,10 @@ use crate::verify::ContractClaim;
 /// `/ready` refreshes the nodes' state at most this often (in the background).
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Checks in flight at once per node; past it a check is refused at once as unavailable
+/// (each check already costs its caller a fresh nonce, so this bounds a burst, not a rate).
+pub const MAX_IN_FLIGHT_PER_NODE: usize = 64;
+
 /// The check could not be made: the node is down, slow, or misbehaving. The reason is for
 /// the log (it never holds the node's URL).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,6 +80,7 @@ struct Node {
     chain_id: u64,
     client: RpcClient,
     state: AtomicU8,
+    in_flight: tokio::sync::Semaphore,
 }
 
 impl Node {
@@ -117,6 +122,7 @@ impl ContractWallets {
                 chain_id: *chain_id,
                 client: RpcClient::new(url, timeout),
                 state: AtomicU8::new(UNKNOWN),
+                in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT_PER_NODE),
             })
             .collect();
         nodes.sort_by_key(|n| n.chain_id);
@@ -169,6 +175,11 @@ impl ContractWallets {
                 "the node serves another chain than the one it is listed under".into(),
             ));
         }
+        let Ok(_permit) = node.in_flight.try_acquire() else {
+            return Err(unavailable(format!(
+                "{MAX_IN_FLIGHT_PER_NODE} checks are already in flight on this node"
+            )));
+        };
         let started = Instant::now();
         let answer = node
             .client
@@ -288,6 +299,7 @@ impl ContractWallets {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -308,12 +320,76 @@ mod tests {
         );
     }
 
+    /// A node that accepts connections and never answers.
+    fn hung_node() -> (std::net::TcpListener, String) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        (listener, url)
+    }
+
+    fn claim() -> ContractClaim {
+        ContractClaim {
+            chain_id: 1,
+            address: alloy_primitives::Address::repeat_byte(1),
+            hash: alloy_primitives::B256::repeat_byte(2),
+            signature: vec![3; 100],
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checks_in_flight_are_bounded_per_node() {
+        let (_listener, url) = hung_node();
+        let w = Arc::new(ContractWallets::new(
+            &[(1, url)],
+            Duration::from_millis(1500),
+            None,
+        ));
+        let mut pending = Vec::new();
+        for _ in 0..MAX_IN_FLIGHT_PER_NODE {
+            let w = Arc::clone(&w);
+            pending.push(tokio::spawn(async move { w.check(&claim()).await }));
+        }
+        // Let them all take their permit.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while w.nodes[0].in_flight.available_permits() > 0 {
+            assert!(Instant::now() < deadline);
+            tokio::task::yield_now().await;
+        }
+        let started = Instant::now();
+        let refused = w.check(&claim()).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_millis(200));
+        assert!(refused.reason.contains("in flight"), "{refused}");
+        for p in pending {
+            let e = p.await.unwrap().unwrap_err();
+            assert!(e.reason.contains("timed out"), "{e}");
+        }
+        // The permits are back.
+        assert_eq!(
+            w.nodes[0].in_flight.available_permits(),
+            MAX_IN_FLIGHT_PER_NODE
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_node_or_wrong_chain_is_unavailable_without_a_call() {
+        let w = ContractWallets::new(&[], Duration::from_millis(100), None);
+        assert!(w.check(&claim()).await.is_err());
+        let (_listener, url) = hung_node();
+        let w = ContractWallets::new(&[(1, url)], Duration::from_secs(5), None);
+        w.nodes[0].state.store(WRONG_CHAIN, Ordering::Release);
+        let started = Instant::now();
+        let e = w.check(&claim()).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_millis(500));
+        assert!(e.reason.contains("another chain"), "{e}");
+    }
+
     #[test]
     fn a_wrong_chain_stays_until_probed_right() {
         let node = Node {
             chain_id: 1,
             client: RpcClient::new("http://127.0.0.1:1", Duration::from_millis(100)),
             state: AtomicU8::new(WRONG_CHAIN),
+            in_flight: tokio::sync::Semaphore::new(1),
         };
         node.set(UP);
         assert_eq!(node.state.load(Ordering::Acquire), WRONG_CHAIN);

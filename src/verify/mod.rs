@@ -477,6 +477,74 @@ mod tests {
     }
 
     #[test]
+    fn contract_signatures_are_deferred_only_on_chains_with_a_node() {
+        let address = "0x2E43D3C652F5ABE5294517195C989BA0b4B67A5f";
+        let text = prepare_message(&params(Chain::Ethereum, address));
+        let policy = |domain: &str| {
+            Policy::new(
+                vec![domain.into()],
+                ChainIdPolicy::Any,
+                datetime!(2026-11-22 12:00:30 UTC),
+                Duration::seconds(60),
+                NoncePolicy::ReturnToCaller,
+            )
+            .unwrap()
+        };
+        let sig = format!("0x{}", "ab".repeat(232));
+        let ok = policy("app.example.com");
+        // Chain 1 has a node: deferred, with the EIP-191 hash of the exact bytes.
+        match verify_or_defer(Chain::Ethereum, &text, &sig, None, &ok, &[1]).unwrap() {
+            Verified::Contract(sign_in, claim) => {
+                assert_eq!(sign_in.address, address);
+                assert_eq!(claim.chain_id, 1);
+                assert_eq!(claim.address.to_checksum(None), address);
+                assert_eq!(claim.hash.0, ethereum::personal_sign_hash(text.as_bytes()));
+                assert_eq!(claim.signature, vec![0xab; 232]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The policy is checked before a node would be asked.
+        let err = verify_or_defer(
+            Chain::Ethereum,
+            &text,
+            &sig,
+            None,
+            &policy("other.example"),
+            &[1],
+        )
+        .unwrap_err();
+        assert_eq!(err, VerifyError::DomainMismatch);
+        // No node for chain 1: refused as a signature, before the policy, saying why.
+        for chains in [&[][..], &[137]] {
+            let err = verify_or_defer(
+                Chain::Ethereum,
+                &text,
+                &sig,
+                None,
+                &policy("other.example"),
+                chains,
+            )
+            .unwrap_err();
+            assert_eq!(err.code(), "invalid_signature");
+            assert!(err.to_string().contains("not enabled for chain 1"), "{err}");
+        }
+        assert_eq!(
+            verify(Chain::Ethereum, &text, &sig, None, &ok)
+                .unwrap_err()
+                .code(),
+            "invalid_signature"
+        );
+        // Not hex, or over 8 KiB: refused even with a node.
+        for bad in [
+            "0xzz".to_owned(),
+            format!("0x{}", "11".repeat(MAX_SIGNATURE_BYTES + 1)),
+        ] {
+            let err = verify_or_defer(Chain::Ethereum, &text, &bad, None, &ok, &[1]).unwrap_err();
+            assert_eq!(err.code(), "invalid_signature");
+        }
+    }
+
+    #[test]
     fn oversized_message_is_refused_before_parsing() {
         let policy = Policy::new(
             vec!["app.example.com".into()],

@@ -634,3 +634,68 @@ async fn eoa_sign_in_never_calls_the_node(b: Backend) {
         "{text}"
     );
 }
+
+/// Latency of `POST /auth/verify` as a client sees it (the nonce is fetched and the message
+/// signed beforehand), sequential, on the memory store: EOA sign-ins on a chain with a node,
+/// and contract sign-ins through anvil (own wallet, deployed Safe, counterfactual Safe).
+/// Prints median and p99. Run with `cargo test --release --test api latency -- --ignored
+/// --nocapture` (`LATENCY_N`, default 300 per kind).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a test: run by hand"]
+async fn latency() {
+    let n: usize = std::env::var("LATENCY_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let anvil = Anvil::start();
+    let evm = Evm::new(&anvil.url());
+    let stack = SafeStack::deploy(&evm).await;
+    let wallets = OwnedWallets::deploy(&evm).await;
+    let owner = Owner::random();
+    let own = wallets
+        .create(&evm, owner.address, B256::repeat_byte(9))
+        .await;
+    let safe = stack
+        .create(&evm, &stack.create_calldata(&[owner.address], 1, 9))
+        .await;
+    let calldata = stack.create_calldata(&[owner.address], 1, 10);
+    let later = stack.predict(&evm, &calldata).await;
+    let app = app_with_nodes(Backend::Memory, vec![(CHAIN_ID, anvil.url())], |c| {
+        c.max_sessions_per_wallet = 1_000_000;
+    })
+    .await;
+
+    let kinds: [(&str, Address); 4] = [
+        ("eoa", owner.address),
+        ("own EIP-1271 wallet", own),
+        ("Safe 1.4.1 (EIP-1271)", safe),
+        ("counterfactual Safe (ERC-6492)", later),
+    ];
+    for (i, (name, address)) in kinds.into_iter().enumerate() {
+        let mut took = Vec::with_capacity(n);
+        for _ in 0..n {
+            let message = message_for(&app, address, CHAIN_ID).await;
+            let signature = match i {
+                0 | 1 => owner.personal_sign(&message),
+                2 => safe_signature(&[&owner], CHAIN_ID, safe, &message),
+                _ => wrap_6492(
+                    stack.factory,
+                    &calldata,
+                    &safe_signature(&[&owner], CHAIN_ID, later, &message),
+                ),
+            };
+            let started = Instant::now();
+            let r = verify(&app, &message, &signature).await;
+            took.push(started.elapsed());
+            assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.body);
+        }
+        took.sort();
+        let at = |q: f64| took[((took.len() as f64 - 1.0) * q).round() as usize];
+        println!(
+            "{name:32} n={n} median {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms",
+            at(0.5).as_secs_f64() * 1e3,
+            at(0.99).as_secs_f64() * 1e3,
+            took[took.len() - 1].as_secs_f64() * 1e3,
+        );
+    }
+}
