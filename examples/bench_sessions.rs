@@ -21,7 +21,7 @@ use futures::stream::{self, StreamExt as _};
 use wallet_auth::config::{Config, StoreConfig};
 use wallet_auth::session::RequestContext;
 use wallet_auth::store::RedisStore;
-use wallet_auth::verify::Chain;
+use wallet_auth::verify::{Chain, WalletType};
 use wallet_auth::AuthState;
 
 #[derive(Parser)]
@@ -85,7 +85,13 @@ async fn main() {
             let ctx = &ctx;
             async move {
                 sessions
-                    .create(Chain::Ethereum, address, Some("1".to_owned()), ctx)
+                    .create(
+                        Chain::Ethereum,
+                        address,
+                        Some("1".to_owned()),
+                        WalletType::Eoa,
+                        ctx,
+                    )
                     .await
                     .expect("create a session");
             }

@@ -213,7 +213,11 @@ async fn serve() -> ExitCode {
         }
     };
     let kind = store.kind();
-    let server = match Server::bind(AuthState::new(config, store)).await {
+    let state = AuthState::new(config, store);
+    if let Err(code) = check_nodes(&state).await {
+        return code;
+    }
+    let server = match Server::bind(state).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot bind the listen address");
@@ -230,6 +234,30 @@ async fn serve() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Start-up check of the contract-wallet nodes: each must serve the chain it is listed under
+/// (otherwise exit 2); one that is down is a warning (EOA sign-in does not need it, and
+/// `/ready` reports it).
+async fn check_nodes(state: &AuthState) -> Result<(), ExitCode> {
+    use crate::contract_wallets::Probe;
+    for (chain_id, probe) in state.contract_wallets().probe().await {
+        match probe {
+            Probe::Up => tracing::info!(chain_id, "contract-wallet node is up"),
+            Probe::Down(reason) => tracing::warn!(
+                chain_id,
+                %reason,
+                "contract-wallet node is down: contract-wallet sign-in on this chain answers 503 verifier_unavailable until it answers"
+            ),
+            Probe::WrongChain(actual) => {
+                eprintln!(
+                    "wallet-auth: configuration error: ETH_RPC_URLS: the node listed for chain {chain_id} serves chain {actual}"
+                );
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn user(action: UserAction) -> ExitCode {

@@ -1,8 +1,13 @@
 //! `wallet-auth verify`: checks a signed sign-in message offline, without a store.
 //!
-//! Exit 0 and `{"valid": true, "chain", "address", "chainId", "nonce"}` on stdout when it
-//! verifies; exit 1 and `{"valid": false, "code", "message"}` when it does not; exit 2 on a
-//! usage error (unreadable message file or stdin, bad `--now`), with the reason on stderr.
+//! Exit 0 and `{"valid": true, "chain", "address", "chainId", "nonce", "walletType"}` on
+//! stdout when it verifies; exit 1 and `{"valid": false, "code", "message"}` when it does not;
+//! exit 2 on a usage error (unreadable message file or stdin, bad `--now`, a `--rpc-url` node
+//! that serves another chain than the message's), with the reason on stderr.
+//!
+//! With `--rpc-url`, a signature that is not the address's EOA signature is checked as a
+//! contract wallet's (EIP-1271 / ERC-6492) through that node, like the server does
+//! (`verifier_unavailable` when the node cannot be reached, times out or answers garbage).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -12,7 +17,13 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use crate::verify::{self, Chain, ChainIdPolicy, NoncePolicy, Policy, VerifyError};
+use crate::contract_wallets::{ContractWallets, Probe};
+use crate::verify::{
+    self, Chain, ChainIdPolicy, NoncePolicy, Policy, Verified, VerifyError, WalletType,
+};
+
+/// Bound on one call to the `--rpc-url` node (the server's `ETH_RPC_TIMEOUT` default).
+pub const RPC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Arguments of `wallet-auth verify`.
 #[derive(clap::Args, Debug)]
@@ -48,6 +59,22 @@ pub struct VerifyArgs {
     /// Read the message from this file (exact bytes) instead of standard input.
     #[arg(long, value_name = "FILE")]
     pub message_file: Option<PathBuf>,
+    /// A JSON-RPC node (http:// or https://) of the message's chain: check contract-wallet
+    /// signatures (EIP-1271, ERC-6492) through it.
+    #[arg(long, value_name = "URL")]
+    pub rpc_url: Option<String>,
+}
+
+/// Why a message was refused: a verification error, or the node could not answer.
+enum Refusal {
+    Verify(VerifyError),
+    NodeUnavailable(String),
+}
+
+impl From<VerifyError> for Refusal {
+    fn from(e: VerifyError) -> Self {
+        Refusal::Verify(e)
+    }
 }
 
 /// A failure that is the caller's, not the message's: exit 2.
@@ -56,21 +83,31 @@ struct UsageError(String);
 /// Runs `wallet-auth verify`.
 pub fn run(args: VerifyArgs) -> ExitCode {
     match check(&args) {
-        Ok(Ok(sign_in)) => {
+        Ok(Ok((sign_in, wallet_type))) => {
             print_json(&json!({
                 "valid": true,
                 "chain": sign_in.chain,
                 "address": sign_in.address,
                 "chainId": sign_in.chain_id,
                 "nonce": sign_in.nonce,
+                "walletType": wallet_type,
             }));
             ExitCode::SUCCESS
         }
-        Ok(Err(error)) => {
+        Ok(Err(refusal)) => {
+            let (code, message) = match refusal {
+                Refusal::Verify(error) => (error.code(), error.to_string()),
+                Refusal::NodeUnavailable(reason) => (
+                    "verifier_unavailable",
+                    format!(
+                        "the node at --rpc-url cannot check contract-wallet signatures: {reason}"
+                    ),
+                ),
+            };
             print_json(&json!({
                 "valid": false,
-                "code": error.code(),
-                "message": error.to_string(),
+                "code": code,
+                "message": message,
             }));
             ExitCode::from(1)
         }
@@ -85,13 +122,22 @@ fn print_json(value: &serde_json::Value) {
     println!("{value}");
 }
 
-fn check(args: &VerifyArgs) -> Result<Result<verify::SignIn, VerifyError>, UsageError> {
+type Checked = Result<(verify::SignIn, WalletType), Refusal>;
+
+fn check(args: &VerifyArgs) -> Result<Checked, UsageError> {
     let now = match &args.now {
         Some(text) => OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
             UsageError(format!("--now must be an RFC 3339 date-time, got {text:?}"))
         })?,
         None => OffsetDateTime::now_utc(),
     };
+    if let Some(url) = &args.rpc_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(UsageError(
+                "--rpc-url must be an http:// or https:// URL".into(),
+            ));
+        }
+    }
     let bytes = read_message(args.message_file.as_ref())?;
     let chain_ids = if args.chain_ids.is_empty() {
         ChainIdPolicy::Any
@@ -116,15 +162,62 @@ fn check(args: &VerifyArgs) -> Result<Result<verify::SignIn, VerifyError>, Usage
     let Ok(message) = String::from_utf8(bytes) else {
         return Ok(Err(VerifyError::InvalidMessage(
             "the message is not UTF-8 text".to_owned(),
-        )));
+        )
+        .into()));
     };
-    Ok(verify::verify(
+    // With a node, the message's own chain is the one contract wallets are checked on.
+    let contract_chains: Vec<u64> = match (&args.rpc_url, args.chain) {
+        (Some(_), Chain::Ethereum) => verify::parse_message(args.chain, &message)
+            .ok()
+            .and_then(|m| m.normalized_chain_id())
+            .and_then(|id| id.parse().ok())
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    };
+    let verified = match verify::verify_or_defer(
         args.chain,
         &message,
         &args.signature,
         args.public_key.as_deref(),
         &policy,
-    ))
+        &contract_chains,
+    ) {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e.into())),
+    };
+    match verified {
+        Verified::Eoa(sign_in) => Ok(Ok((sign_in, WalletType::Eoa))),
+        Verified::Contract(sign_in, claim) => {
+            let url = args.rpc_url.clone().unwrap_or_default();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| UsageError(format!("cannot start the async runtime: {e}")))?;
+            runtime.block_on(async {
+                let node = ContractWallets::new(&[(claim.chain_id, url)], RPC_TIMEOUT, None);
+                for (_, probe) in node.probe().await {
+                    match probe {
+                        Probe::Up => {}
+                        Probe::WrongChain(actual) => {
+                            return Err(UsageError(format!(
+                                "the node at --rpc-url serves chain {actual}, the message is for chain {}",
+                                claim.chain_id
+                            )));
+                        }
+                        Probe::Down(reason) => return Ok(Err(Refusal::NodeUnavailable(reason))),
+                    }
+                }
+                Ok(match node.check(&claim).await {
+                    Ok(true) => Ok((sign_in, WalletType::Contract)),
+                    Ok(false) => Err(Refusal::Verify(VerifyError::InvalidSignature(
+                        "the wallet's contract did not accept it (EIP-1271 / ERC-6492)".into(),
+                    ))),
+                    Err(e) => Err(Refusal::NodeUnavailable(e.reason)),
+                })
+            })
+        }
+    }
 }
 
 /// Reads the message, at most one byte more than the limit (so an oversized one is still

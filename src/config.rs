@@ -237,6 +237,64 @@ pub struct Config {
     pub max_connections_per_ip: usize,
     /// `SHUTDOWN_TIMEOUT`: after a shutdown signal, connections still open this long are dropped.
     pub shutdown_timeout: Duration,
+    /// `ETH_RPC_URLS`: a JSON-RPC node per chain id for contract-wallet signatures, ascending
+    /// by chain id (the URLs may hold API keys: secrets).
+    pub eth_rpc_urls: Vec<(u64, Secret)>,
+    /// `ETH_RPC_TIMEOUT`: bound on one node call.
+    pub eth_rpc_timeout: Duration,
+}
+
+/// Longest `ETH_RPC_TIMEOUT` accepted.
+pub const MAX_ETH_RPC_TIMEOUT: Duration = Duration::from_secs(30);
+/// Shortest `ETH_RPC_TIMEOUT` accepted.
+pub const MIN_ETH_RPC_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// A JSON-RPC node URL as it may be shown: scheme, host and port only (no user info, path or
+/// query, where providers put API keys).
+#[must_use]
+pub fn mask_rpc_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "****".to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let hidden = authority.len() != host.len() || !rest[end..].trim_matches('/').is_empty();
+    format!("{scheme}://{host}{}", if hidden { "/****" } else { "" })
+}
+
+/// Parses `ETH_RPC_URLS`: comma-separated `chainId=url` pairs.
+fn parse_rpc_urls(v: &str) -> Result<Vec<(u64, Secret)>, String> {
+    let mut nodes: Vec<(u64, Secret)> = Vec::new();
+    for pair in list(v) {
+        let Some((id, url)) = pair.split_once('=') else {
+            return Err(format!(
+                "{:?} is not chainId=url (e.g. 1=https://node.example)",
+                mask_rpc_url(&pair)
+            ));
+        };
+        let id: u64 = match id.trim().parse() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(format!("{:?} is not a positive chain id", id.trim())),
+        };
+        let url = url.trim();
+        let host = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"));
+        if host.is_none_or(|h| h.is_empty() || h.starts_with('/'))
+            || url.contains(char::is_whitespace)
+        {
+            return Err(format!(
+                "the URL of chain {id} must be http:// or https:// and a host"
+            ));
+        }
+        if nodes.iter().any(|(n, _)| *n == id) {
+            return Err(format!("chain {id} is listed twice"));
+        }
+        nodes.push((id, Secret::new(url)));
+    }
+    nodes.sort_by_key(|(id, _)| *id);
+    Ok(nodes)
 }
 
 /// The longest duration any variable accepts: beyond it, time arithmetic would leave the
@@ -261,6 +319,7 @@ pub fn duration_bounds(var: &str) -> (Duration, Duration) {
         "CLOCK_SKEW" => (Duration::ZERO, DAY),
         "HTTP_HEADER_TIMEOUT" | "HTTP_REQUEST_TIMEOUT" => (100 * MS, 10 * MIN),
         "HTTP_IDLE_TIMEOUT" | "SHUTDOWN_TIMEOUT" => (100 * MS, HOUR),
+        "ETH_RPC_TIMEOUT" => (100 * MS, 30 * SEC),
         _ => (MS, MAX_DURATION),
     }
 }
@@ -351,6 +410,13 @@ fn list(v: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+fn eth_chain_ids_contains(ids: &EthChainIds, id: u64) -> bool {
+    match ids {
+        EthChainIds::Any => true,
+        EthChainIds::Only(ids) => ids.contains(&id),
+    }
 }
 
 impl Config {
@@ -619,6 +685,25 @@ impl Config {
         };
         let max_connections = usize::try_from(max_connections).unwrap_or(usize::MAX);
         let max_connections_per_ip = usize::try_from(max_connections_per_ip).unwrap_or(usize::MAX);
+        let eth_rpc_urls = parse_rpc_urls(&get("ETH_RPC_URLS").unwrap_or_default())
+            .map_err(|r| bad("ETH_RPC_URLS", r))?;
+        if let (EthChainIds::Only(ids), Some((id, _))) = (
+            &eth_chain_ids,
+            eth_rpc_urls
+                .iter()
+                .find(|(id, _)| !eth_chain_ids_contains(&eth_chain_ids, *id)),
+        ) {
+            return Err(bad(
+                "ETH_RPC_URLS",
+                format!(
+                    "chain {id} is not in ETH_CHAIN_IDS ({ids:?}): its node would never be used"
+                ),
+            ));
+        }
+        let eth_rpc_timeout = dur("ETH_RPC_TIMEOUT", "3s")?;
+        if !(MIN_ETH_RPC_TIMEOUT..=MAX_ETH_RPC_TIMEOUT).contains(&eth_rpc_timeout) {
+            return Err(bad("ETH_RPC_TIMEOUT", "must be between 100ms and 30s"));
+        }
 
         Ok(Config {
             bind_addr,
@@ -656,6 +741,8 @@ impl Config {
             max_connections,
             max_connections_per_ip,
             shutdown_timeout,
+            eth_rpc_urls,
+            eth_rpc_timeout,
         })
     }
 
@@ -812,6 +899,19 @@ impl Config {
             format!("MAX_CONNECTIONS={}", self.max_connections),
             format!("MAX_CONNECTIONS_PER_IP={}", self.max_connections_per_ip),
             format!("SHUTDOWN_TIMEOUT={}ms", self.shutdown_timeout.as_millis()),
+            format!(
+                "ETH_RPC_URLS={}",
+                if self.eth_rpc_urls.is_empty() {
+                    "(unset: contract-wallet sign-in disabled)".to_owned()
+                } else {
+                    self.eth_rpc_urls
+                        .iter()
+                        .map(|(id, url)| format!("{id}={}", mask_rpc_url(url.expose())))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }
+            ),
+            format!("ETH_RPC_TIMEOUT={}ms", self.eth_rpc_timeout.as_millis()),
         ]
     }
 }
@@ -1024,6 +1124,58 @@ mod tests {
         assert!(!text.contains(&key));
         assert!(!text.contains("super-secret-admin-token"));
         assert!(text.contains("redis://user:****@127.0.0.1:6379"));
+    }
+
+    #[test]
+    fn rpc_nodes() {
+        let c = with(&[
+            ("ETH_CHAIN_IDS", "1,137"),
+            (
+                "ETH_RPC_URLS",
+                "137=https://polygon.node.example/v1/KEY123, 1=http://127.0.0.1:8545",
+            ),
+        ])
+        .unwrap();
+        let ids: Vec<u64> = c.eth_rpc_urls.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, vec![1, 137]);
+        assert_eq!(c.eth_rpc_timeout, Duration::from_secs(3));
+        let text = c.masked_lines().join("\n") + &format!("{c:?}");
+        assert!(!text.contains("KEY123"), "{text}");
+        assert!(text.contains(
+            "ETH_RPC_URLS=1=http://127.0.0.1:8545,137=https://polygon.node.example/****"
+        ));
+        assert!(Config::defaults().eth_rpc_urls.is_empty());
+        for bad_value in [
+            "1",
+            "x=http://a",
+            "0=http://a",
+            "1=ftp://a",
+            "1=http://",
+            "1=https:///path",
+            "1=http://a,1=http://b",
+        ] {
+            let e = with(&[("ETH_CHAIN_IDS", "*"), ("ETH_RPC_URLS", bad_value)]).unwrap_err();
+            assert_eq!(e.var, "ETH_RPC_URLS", "{bad_value}");
+        }
+        let e = with(&[("ETH_CHAIN_IDS", "1"), ("ETH_RPC_URLS", "10=http://a")]).unwrap_err();
+        assert_eq!(e.var, "ETH_RPC_URLS");
+        assert!(e.to_string().contains("chain 10"), "{e}");
+        for (value, ok) in [
+            ("50ms", false),
+            ("100ms", true),
+            ("30s", true),
+            ("31s", false),
+            ("0s", false),
+        ] {
+            assert_eq!(with(&[("ETH_RPC_TIMEOUT", value)]).is_ok(), ok, "{value}");
+        }
+        assert_eq!(
+            mask_rpc_url("https://u:p@h.example:8545/"),
+            "https://h.example:8545/****"
+        );
+        assert_eq!(mask_rpc_url("http://h:1/"), "http://h:1");
+        assert_eq!(mask_rpc_url("http://h?key=1"), "http://h/****");
+        assert_eq!(mask_rpc_url("nonsense"), "****");
     }
 
     #[test]

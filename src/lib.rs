@@ -22,11 +22,13 @@
 //! ```
 //!
 //! Layout: [`verify`] (pure message verification) ← [`session`] (wallet and user sessions over
-//! a [`store::Store`]) ← [`http`] (routes, extractors, errors); [`config`] and [`cli`] beside.
+//! a [`store::Store`]) ← [`http`] (routes, extractors, errors); [`contract_wallets`] (the
+//! chains' nodes, for smart-contract wallet signatures), [`config`] and [`cli`] beside.
 
 pub mod cli;
 pub mod cli_verify;
 pub mod config;
+pub mod contract_wallets;
 pub mod http;
 pub mod session;
 pub mod store;

@@ -30,6 +30,7 @@ async fn me(ws: WalletSession) -> Json<Value> {
         "chain": s.chain,
         "address": s.address,
         "chainId": chain_id_json(s.chain, s.chain_id.as_deref()),
+        "walletType": s.wallet_type,
         "sessionId": s.session_id,
     }))
 }

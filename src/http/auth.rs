@@ -19,7 +19,10 @@ use crate::config::EthChainIds;
 use crate::session::crypto::random_alphanumeric;
 use crate::session::unix_ms;
 use crate::session::{AuditEvent, AuditKind, RotateOutcome, SessionInfo};
-use crate::verify::{self, Chain, ChainIdPolicy, MessageParams, NoncePolicy, Policy, VerifyError};
+use crate::verify::{
+    self, Chain, ChainIdPolicy, MessageParams, NoncePolicy, Policy, Verified, VerifyError,
+    WalletType,
+};
 
 /// Nonce length: 24 alphanumeric characters ≈ 142 bits.
 pub const NONCE_LEN: usize = 24;
@@ -242,7 +245,8 @@ struct VerifyRequest {
     chain: String,
     /// The exact EIP-4361 / SIWS text that was signed.
     message: String,
-    /// Ethereum: 65-byte (or 64-byte EIP-2098) hex; Solana: 64 bytes as base58, base64 or hex.
+    /// Ethereum: 65-byte (or 64-byte EIP-2098) hex, or a contract wallet's EIP-1271 /
+    /// ERC-6492 signature (hex, at most 8 KiB); Solana: 64 bytes as base58, base64 or hex.
     signature: String,
     /// Solana only: base58 public key; must equal the message's address.
     #[serde(rename = "publicKey")]
@@ -260,6 +264,8 @@ pub(crate) struct SessionBody {
     address: String,
     #[schema(value_type = Option<super::openapi::ChainId>)]
     chain_id: Option<serde_json::Value>,
+    /// `eoa`, or `contract` for a smart-contract wallet (EIP-1271 / ERC-6492).
+    wallet_type: WalletType,
     #[schema(format = DateTime)]
     created_at: String,
     #[schema(format = DateTime)]
@@ -284,6 +290,7 @@ impl SessionBody {
             chain: s.chain,
             address: s.address.clone(),
             chain_id: chain_id_json(s.chain, s.chain_id.as_deref()),
+            wallet_type: s.wallet_type,
             created_at: rfc3339(s.created_at),
             expires_at: rfc3339(s.expires_at),
             refresh_after: rfc3339(s.refresh_after),
@@ -355,12 +362,14 @@ async fn verify_signin(
 ) -> ApiResult<Response> {
     st.rate_limit("verify", &client.ip).await?;
     let chain = parse_chain(Some(&req.chain))?;
-    // The wallet whose signature was checked, if the attempt got that far.
-    let mut proven = None;
-    let outcome = signin(&st, chain, &req, &client, &mut proven).await;
+    let mut attempt = Attempt::default();
+    let outcome = signin(&st, chain, &req, &client, &mut attempt).await;
+    let wallet_label = attempt.wallet_type.map_or("unknown", WalletType::as_str);
+    let proven = attempt.proven;
     match &outcome {
         Ok((_, info)) => {
-            st.metrics().signin(chain.as_str(), "ok");
+            st.metrics()
+                .signin(chain.as_str(), info.wallet_type.as_str(), "ok");
             st.audit()
                 .record(
                     AuditEvent::new(AuditKind::SignIn, st.clock().now())
@@ -371,7 +380,7 @@ async fn verify_signin(
                 .await;
         }
         Err(e) => {
-            st.metrics().signin(chain.as_str(), e.code());
+            st.metrics().signin(chain.as_str(), wallet_label, e.code());
             if !matches!(e, ApiError::StoreUnavailable(_)) {
                 // With no proven wallet the failure is only counted (never stored), so
                 // anonymous traffic cannot flush the audit logs; a failure after a valid
@@ -395,24 +404,39 @@ async fn verify_signin(
     ))
 }
 
+/// What a sign-in attempt established before it ended, for metrics and the audit trail.
+#[derive(Debug, Default)]
+struct Attempt {
+    /// The wallet whose signature was proven valid, if the attempt got that far.
+    proven: Option<String>,
+    /// Whether the signature was judged an EOA's or a contract's.
+    wallet_type: Option<WalletType>,
+}
+
 /// Verifies a sign-in and opens its session. The nonce is consumed (atomically: of concurrent
 /// verifies of one message, one gets it) before the signature is checked: a failed attempt
-/// burns it, so one nonce buys at most one expensive verification at a time. Only when the
-/// store then fails (a valid signature, but no session could be opened: `503`) is the nonce put
-/// back, with what is left of its lifetime, so the same signed message can be retried.
+/// burns it, so one nonce buys at most one expensive verification (and at most one node call,
+/// for a contract wallet) at a time. An EOA signature is checked locally and never waits on a
+/// node; a contract wallet's (on a chain with a node) goes to the node last, after every local
+/// check. Only when a dependency then fails — the store while opening the session, or the
+/// chain's node (`503` either way) — is the nonce put back, with what is left of its
+/// lifetime, so the same signed message can be retried.
 async fn signin(
     st: &AuthState,
     chain: Chain,
     req: &VerifyRequest,
     client: &crate::session::RequestContext,
-    proven: &mut Option<String>,
+    attempt: &mut Attempt,
 ) -> ApiResult<(String, SessionInfo)> {
     let nonce = verify::parse_message(chain, &req.message)?.nonce;
     let Some(taken) = st.store().take_nonce(&nonce).await? else {
         return Err(ApiError::NonceInvalid);
     };
-    let outcome = signin_with(st, chain, req, client, &nonce, &taken, proven).await;
-    if matches!(outcome, Err(ApiError::StoreUnavailable(_))) {
+    let outcome = signin_with(st, chain, req, client, &nonce, &taken, attempt).await;
+    if matches!(
+        outcome,
+        Err(ApiError::StoreUnavailable(_) | ApiError::VerifierUnavailable(_))
+    ) {
         release_nonce(st, nonce, taken).await;
     }
     outcome
@@ -426,7 +450,7 @@ async fn signin_with(
     client: &crate::session::RequestContext,
     nonce: &str,
     taken: &[u8],
-    proven: &mut Option<String>,
+    attempt: &mut Attempt,
 ) -> ApiResult<(String, SessionInfo)> {
     let bound: NonceBinding = serde_json::from_slice(taken).map_err(|_| ApiError::NonceInvalid)?;
     if bound.chain != chain {
@@ -434,14 +458,22 @@ async fn signin_with(
     }
     let nonce_issued_at = bound.issued_at_ms.map(crate::session::from_unix_ms);
     let policy = policy(st, chain, nonce.to_owned(), nonce_issued_at)?;
-    let signin = verify::verify(
+    let contracts = st.contract_wallets();
+    let verified = verify::verify_or_defer(
         chain,
         &req.message,
         &req.signature,
         req.public_key.as_deref(),
         &policy,
+        contracts.chain_ids(),
     )?;
-    *proven = Some(signin.address.clone());
+    let (signin, claim) = match verified {
+        Verified::Eoa(signin) => {
+            attempt.proven = Some(signin.address.clone());
+            (signin, None)
+        }
+        Verified::Contract(signin, claim) => (signin, Some(claim)),
+    };
     if bound
         .address
         .as_deref()
@@ -449,9 +481,34 @@ async fn signin_with(
     {
         return Err(ApiError::NonceInvalid);
     }
+    let kind = match claim {
+        None => WalletType::Eoa,
+        Some(claim) => {
+            attempt.wallet_type = Some(WalletType::Contract);
+            if !contracts
+                .check(&claim)
+                .await
+                .map_err(ApiError::VerifierUnavailable)?
+            {
+                return Err(VerifyError::InvalidSignature(
+                    "the wallet's contract did not accept it (EIP-1271 / ERC-6492)".into(),
+                )
+                .into());
+            }
+            attempt.proven = Some(signin.address.clone());
+            WalletType::Contract
+        }
+    };
+    attempt.wallet_type = Some(kind);
     Ok(st
         .sessions()
-        .create(chain, &signin.address, signin.chain_id.clone(), client)
+        .create(
+            chain,
+            &signin.address,
+            signin.chain_id.clone(),
+            kind,
+            client,
+        )
         .await?)
 }
 

@@ -12,6 +12,9 @@ use crate::session::SessionError;
 use crate::store::StoreError;
 use crate::verify::VerifyError;
 
+/// `Retry-After` of `verifier_unavailable`, in seconds.
+pub const VERIFIER_RETRY_AFTER_SECS: u128 = 5;
+
 /// An API error.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -54,6 +57,10 @@ pub enum ApiError {
     /// 503 `store_unavailable`.
     #[error("the session store is unavailable; retry shortly")]
     StoreUnavailable(#[source] StoreError),
+    /// 503 `verifier_unavailable`: a contract-wallet signature needs the chain's node, which
+    /// cannot be reached, timed out, or answered garbage.
+    #[error("the node that checks contract-wallet signatures on this chain is unavailable; retry shortly")]
+    VerifierUnavailable(#[source] crate::contract_wallets::Unavailable),
     /// 500 `internal`.
     #[error("internal error")]
     Internal(String),
@@ -94,7 +101,9 @@ impl ApiError {
             ApiError::CsrfFailed | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StoreUnavailable(_) | ApiError::VerifierUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -115,6 +124,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::StoreUnavailable(_) => "store_unavailable",
+            ApiError::VerifierUnavailable(_) => "verifier_unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -128,10 +138,15 @@ impl IntoResponse for ApiError {
                 ApiError::StoreUnavailable(e) => {
                     tracing::error!(error = %e, "session store unavailable");
                 }
+                ApiError::VerifierUnavailable(e) => {
+                    tracing::warn!(chain_id = e.chain_id, reason = %e.reason, "contract-wallet node unavailable");
+                }
                 other => tracing::error!(error = ?other, "internal error"),
             }
             match self {
-                ApiError::StoreUnavailable(_) => self.to_string(),
+                ApiError::StoreUnavailable(_) | ApiError::VerifierUnavailable(_) => {
+                    self.to_string()
+                }
                 _ => "internal error".to_owned(),
             }
         } else {
@@ -142,6 +157,7 @@ impl IntoResponse for ApiError {
         let retry = match &self {
             ApiError::RateLimited(d) => Some(d.as_millis().div_ceil(1000).max(1)),
             ApiError::StoreUnavailable(_) => Some(1),
+            ApiError::VerifierUnavailable(_) => Some(VERIFIER_RETRY_AFTER_SECS),
             _ => None,
         };
         if let Some(secs) = retry {

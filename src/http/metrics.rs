@@ -1,6 +1,7 @@
-//! Prometheus metrics: requests by route and status with latency, sign-ins by chain and
-//! outcome, active sessions by chain (read from the store at scrape time), store latency and
-//! errors (every store call, through [`MeteredStore`]).
+//! Prometheus metrics: requests by route and status with latency, sign-ins by chain, wallet
+//! type and outcome, active sessions by chain (read from the store at scrape time), store
+//! latency and errors (every store call, through [`MeteredStore`]), and the latency and
+//! outcome of calls to the chains' nodes (contract-wallet signatures).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,7 +37,21 @@ struct RouteOnly {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SignInLabels {
     chain: &'static str,
+    wallet_type: &'static str,
     outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeLabels {
+    chain_id: String,
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeOutcomeLabels {
+    chain_id: String,
+    method: String,
+    outcome: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -81,6 +96,8 @@ pub struct Metrics {
     active: Family<ChainLabel, Gauge>,
     store_latency: Family<OpLabel, Histogram>,
     store_errors: Family<OpLabel, Counter>,
+    node_latency: Family<NodeLabels, Histogram>,
+    node_calls: Family<NodeOutcomeLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -111,6 +128,8 @@ impl Metrics {
         let active = Family::<ChainLabel, Gauge>::default();
         let store_latency = Family::<OpLabel, Histogram>::new_with_constructor(latency_histogram);
         let store_errors = Family::<OpLabel, Counter>::default();
+        let node_latency = Family::<NodeLabels, Histogram>::new_with_constructor(latency_histogram);
+        let node_calls = Family::<NodeOutcomeLabels, Counter>::default();
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
@@ -123,7 +142,7 @@ impl Metrics {
         );
         registry.register(
             "signins",
-            "Wallet sign-ins by chain and outcome (ok or the error code)",
+            "Wallet sign-ins by chain, wallet type (eoa, contract, or unknown when refused before the signature was judged) and outcome (ok or the error code)",
             signins.clone(),
         );
         registry.register(
@@ -141,6 +160,16 @@ impl Metrics {
             "Session store failures by operation",
             store_errors.clone(),
         );
+        registry.register(
+            "node_call_duration_seconds",
+            "Latency of calls to the chains' JSON-RPC nodes (contract-wallet signatures) by chain id and method",
+            node_latency.clone(),
+        );
+        registry.register(
+            "node_calls",
+            "Calls to the chains' JSON-RPC nodes by chain id, method and outcome (ok, invalid, unavailable)",
+            node_calls.clone(),
+        );
         // Expose the store series from the start, before the first operation.
         for op in ["get_session", "ping"] {
             drop(store_latency.get_or_create(&OpLabel { op }));
@@ -154,6 +183,8 @@ impl Metrics {
             active,
             store_latency,
             store_errors,
+            node_latency,
+            node_calls,
         }
     }
 
@@ -174,12 +205,42 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Counts a sign-in attempt. Labels are static text (a chain name, `ok` or an error
-    /// code), never request text.
-    pub fn signin(&self, chain: &'static str, outcome: &'static str) {
+    /// Counts a sign-in attempt. Labels are static text (a chain name; `eoa`, `contract`, or
+    /// `unknown` when refused before the signature was judged; `ok` or an error code), never
+    /// request text.
+    pub fn signin(&self, chain: &'static str, wallet_type: &'static str, outcome: &'static str) {
         self.signins
-            .get_or_create(&SignInLabels { chain, outcome })
+            .get_or_create(&SignInLabels {
+                chain,
+                wallet_type,
+                outcome,
+            })
             .inc();
+    }
+
+    /// Records one call to a chain's node.
+    pub fn node_call(&self, call: crate::contract_wallets::NodeCall<'_>) {
+        let chain_id = call.chain_id.to_string();
+        self.node_latency
+            .get_or_create(&NodeLabels {
+                chain_id: chain_id.clone(),
+                method: call.method.to_owned(),
+            })
+            .observe(call.seconds);
+        self.node_calls
+            .get_or_create(&NodeOutcomeLabels {
+                chain_id,
+                method: call.method.to_owned(),
+                outcome: call.outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// [`Metrics::node_call`] as an observer for [`crate::contract_wallets::ContractWallets`].
+    #[must_use]
+    pub fn node_observer(&self) -> crate::contract_wallets::Observer {
+        let metrics = self.clone();
+        Arc::new(move |call| metrics.node_call(call))
     }
 
     /// Sets the active-session gauge of a chain.

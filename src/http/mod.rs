@@ -12,6 +12,7 @@ use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::Config;
+use crate::contract_wallets::ContractWallets;
 use crate::session::user::{UserAccounts, UserSessions};
 use crate::session::{Audit, Clock, SessionSettings, SystemClock, WalletSessions};
 use crate::store::{RateDecision, Store};
@@ -50,6 +51,7 @@ struct Inner {
     audit: Audit,
     clock: Arc<dyn Clock>,
     metrics: Metrics,
+    contract_wallets: Arc<ContractWallets>,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -96,6 +98,15 @@ impl AuthState {
             users.clone(),
             clock.clone(),
         );
+        let contract_wallets = Arc::new(ContractWallets::new(
+            &config
+                .eth_rpc_urls
+                .iter()
+                .map(|(id, url)| (*id, url.expose().to_owned()))
+                .collect::<Vec<_>>(),
+            config.eth_rpc_timeout,
+            Some(metrics.node_observer()),
+        ));
         AuthState {
             inner: Arc::new(Inner {
                 config,
@@ -106,6 +117,7 @@ impl AuthState {
                 audit,
                 clock,
                 metrics,
+                contract_wallets,
             }),
         }
     }
@@ -149,6 +161,12 @@ impl AuthState {
     #[must_use]
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The chains' nodes for contract-wallet signatures.
+    #[must_use]
+    pub fn contract_wallets(&self) -> &Arc<ContractWallets> {
+        &self.inner.contract_wallets
     }
 
     /// Counts a hit of `client` against the per-minute budget of `bucket`.

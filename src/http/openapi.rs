@@ -158,13 +158,16 @@ pub enum ErrorCode {
     RateLimited,
     /// 503: the session store cannot be reached; `Retry-After` set.
     StoreUnavailable,
+    /// 503: a contract-wallet signature needs the chain's node, and it cannot be reached or
+    /// timed out; `Retry-After` set.
+    VerifierUnavailable,
     /// 500: anything else.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in the contract's order.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidMessage,
         ErrorCode::PayloadTooLarge,
@@ -182,6 +185,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::RateLimited,
         ErrorCode::StoreUnavailable,
+        ErrorCode::VerifierUnavailable,
         ErrorCode::Internal,
     ];
 
@@ -206,6 +210,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::StoreUnavailable => "store_unavailable",
+            ErrorCode::VerifierUnavailable => "verifier_unavailable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -228,7 +233,7 @@ impl ErrorCode {
             ErrorCode::CsrfFailed | ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::RateLimited => 429,
-            ErrorCode::StoreUnavailable => 503,
+            ErrorCode::StoreUnavailable | ErrorCode::VerifierUnavailable => 503,
             ErrorCode::Internal => 500,
         }
     }
@@ -271,6 +276,8 @@ pub struct Me {
     pub address: String,
     /// The chain id signed in with, if any.
     pub chain_id: Option<ChainId>,
+    /// `eoa`, or `contract` for a smart-contract wallet (EIP-1271 / ERC-6492).
+    pub wallet_type: crate::verify::WalletType,
     /// The current session.
     pub session_id: String,
 }
@@ -329,6 +336,20 @@ pub struct Ready {
     pub status: String,
     /// The store in use.
     pub store: StoreKind,
+    /// Each contract-wallet node by chain id: `up` or `down` as last seen (a node that is
+    /// down does not make the server unready: EOA sign-in still works). Empty without
+    /// `ETH_RPC_URLS`.
+    pub verifiers: HashMap<String, VerifierState>,
+}
+
+/// A contract-wallet node's state.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifierState {
+    /// Its last answer was a proper one, for the chain it is listed under.
+    Up,
+    /// It did not answer, answered garbage, serves another chain, or was not asked yet.
+    Down,
 }
 
 /// Active sessions by chain.
@@ -456,6 +477,7 @@ pub const ROUTES: &[Route] = &[
             E::NonceInvalid,
             E::MessageExpired,
             E::MessageNotYetValid,
+            E::VerifierUnavailable,
         ],
     ),
     route("get", "/auth/session", Wallet, false, false, &[]),

@@ -46,7 +46,7 @@ use super::device::fingerprint;
 use super::{from_unix_ms, unix_ms, Clock};
 use crate::config::Binding;
 use crate::store::{self, IndexEntry, NewSession, Rotated, SessionEntry, Store, StoreError};
-use crate::verify::Chain;
+use crate::verify::{Chain, WalletType};
 
 /// `lastSeenAt` is written at most this often per session.
 pub const LAST_SEEN_RESOLUTION: Duration = Duration::from_secs(60);
@@ -109,6 +109,9 @@ pub enum SessionError {
 
 /// The stored session record, encoded with postcard (compact binary: a few bytes of framing
 /// instead of JSON's field names) before sealing. Field order is the format: append only.
+/// Postcard has no field names and cannot default a missing trailing field, so each older
+/// layout is kept as its own type and decoded when the current one does not fit (see
+/// [`decode_record`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Record {
     /// Session id.
@@ -125,6 +128,47 @@ struct Record {
     ua: String,
     ip: String,
     csrf: String,
+    /// Wallet type (added after the first layout: records without it are EOA sessions).
+    wt: WalletType,
+}
+
+/// The first record layout: [`Record`] without `wt`. Records written before wallet types
+/// existed are EOA sessions.
+#[derive(Debug, Clone, Deserialize)]
+struct RecordV1 {
+    sid: String,
+    chain: Chain,
+    addr: String,
+    cid: Option<String>,
+    ca: i64,
+    ls: i64,
+    ex: i64,
+    ua: String,
+    ip: String,
+    csrf: String,
+}
+
+/// Decodes a record of the current layout or of an older one. A current record is always
+/// longer than its older form (it has more fields), and postcard refuses input that ends
+/// before the last field, so the current layout is tried first.
+fn decode_record(plain: &[u8]) -> Option<Record> {
+    if let Ok(r) = postcard::from_bytes::<Record>(plain) {
+        return Some(r);
+    }
+    let v1: RecordV1 = postcard::from_bytes(plain).ok()?;
+    Some(Record {
+        sid: v1.sid,
+        chain: v1.chain,
+        addr: v1.addr,
+        cid: v1.cid,
+        ca: v1.ca,
+        ls: v1.ls,
+        ex: v1.ex,
+        ua: v1.ua,
+        ip: v1.ip,
+        csrf: v1.csrf,
+        wt: WalletType::Eoa,
+    })
 }
 
 /// A wallet session as shown to its owner (never with its token).
@@ -138,6 +182,8 @@ pub struct SessionInfo {
     pub address: String,
     /// Chain id from the signed message.
     pub chain_id: Option<String>,
+    /// How the wallet signed in: EOA or smart-contract wallet.
+    pub wallet_type: WalletType,
     /// Sign-in time.
     pub created_at: OffsetDateTime,
     /// Last use, accurate to [`LAST_SEEN_RESOLUTION`].
@@ -325,7 +371,7 @@ impl WalletSessions {
 
     fn open(&self, tag: &str, hash: &str, sealed: &[u8]) -> Option<Record> {
         let plain = self.keys.open(sealed, &Self::aad(tag, hash))?;
-        postcard::from_bytes(&plain).ok()
+        decode_record(&plain)
     }
 
     fn info(&self, r: &Record) -> SessionInfo {
@@ -335,6 +381,7 @@ impl WalletSessions {
             chain: r.chain,
             address: r.addr.clone(),
             chain_id: r.cid.clone(),
+            wallet_type: r.wt,
             created_at: from_unix_ms(r.ca),
             last_seen_at: from_unix_ms(r.ls),
             expires_at,
@@ -356,6 +403,7 @@ impl WalletSessions {
         chain: Chain,
         address: &str,
         chain_id: Option<String>,
+        wallet_type: WalletType,
         ctx: &RequestContext,
     ) -> Result<(String, SessionInfo), StoreError> {
         let now = unix_ms(self.clock.now());
@@ -375,6 +423,7 @@ impl WalletSessions {
             ua: stored_user_agent(&ctx.user_agent).to_owned(),
             ip: ctx.ip.clone(),
             csrf: random_token(24),
+            wt: wallet_type,
         };
         let sealed = self.seal(&tag, &hash, &record);
         let evicted = self
@@ -875,6 +924,7 @@ mod tests {
             ua: "Mozilla/5.0".into(),
             ip: "203.0.113.7".into(),
             csrf: random_token(24),
+            wt: WalletType::Contract,
         };
         let bytes = postcard::to_allocvec(&r).unwrap();
         assert!(bytes.len() < 160, "{} bytes", bytes.len());
@@ -882,5 +932,62 @@ mod tests {
         assert_eq!(back.addr, r.addr);
         assert_eq!(back.ex, r.ex);
         assert!(postcard::from_bytes::<Record>(&bytes[..bytes.len() - 3]).is_err());
+        assert_eq!(decode_record(&bytes).unwrap().wt, WalletType::Contract);
+    }
+
+    /// The first layout, as it was written before wallet types existed.
+    #[derive(Serialize)]
+    struct WrittenV1<'a> {
+        sid: &'a str,
+        chain: Chain,
+        addr: &'a str,
+        cid: Option<&'a str>,
+        ca: i64,
+        ls: i64,
+        ex: i64,
+        ua: &'a str,
+        ip: &'a str,
+        csrf: &'a str,
+    }
+
+    #[test]
+    fn records_without_a_wallet_type_are_eoa_sessions() {
+        let old = WrittenV1 {
+            sid: "sid-0123456789abcdef",
+            chain: Chain::Ethereum,
+            addr: "0x2E43D3C652F5ABE5294517195C989BA0b4B67A5f",
+            cid: Some("1"),
+            ca: 1_795_000_000_000,
+            ls: 1_795_000_060_000,
+            ex: 1_795_007_200_000,
+            ua: "Mozilla/5.0",
+            ip: "203.0.113.7",
+            csrf: "csrf-token-0123456789",
+        };
+        let bytes = postcard::to_allocvec(&old).unwrap();
+        // The current layout alone cannot read it: postcard has no defaults.
+        assert!(postcard::from_bytes::<Record>(&bytes).is_err());
+        let r = decode_record(&bytes).unwrap();
+        assert_eq!(r.wt, WalletType::Eoa);
+        assert_eq!(
+            (
+                r.sid.as_str(),
+                r.addr.as_str(),
+                r.cid.as_deref(),
+                r.ls,
+                r.ex
+            ),
+            (old.sid, old.addr, old.cid, old.ls, old.ex)
+        );
+        assert_eq!(
+            (r.ua.as_str(), r.ip.as_str(), r.csrf.as_str()),
+            (old.ua, old.ip, old.csrf)
+        );
+        // Written back, it is a current record that keeps its type.
+        let again = postcard::to_allocvec(&r).unwrap();
+        assert_eq!(again.len(), bytes.len() + 1);
+        assert_eq!(decode_record(&again).unwrap().wt, WalletType::Eoa);
+        // A truncated record is still refused, whatever the layout.
+        assert!(decode_record(&bytes[..bytes.len() - 1]).is_none());
     }
 }

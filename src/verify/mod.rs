@@ -16,7 +16,14 @@
 //!
 //! Policy checks come after the signature, so a forged message learns nothing about the
 //! policy.
+//!
+//! [`verify_or_defer`] is [`verify`] for a server that can ask chains' nodes about
+//! smart-contract wallets: an Ethereum signature that is not a valid EOA signature of the
+//! message's address, on a chain listed as having a node, is not refused but deferred as a
+//! [`ContractClaim`] once every other check has passed (policy checks then come before the
+//! node call, which is the expensive part).
 
+pub mod contract;
 mod eip4361;
 mod error;
 pub mod ethereum;
@@ -33,6 +40,7 @@ use std::str::FromStr;
 use alloy_primitives::Address;
 use time::OffsetDateTime;
 
+pub use contract::{ContractClaim, WalletType, MAX_SIGNATURE_BYTES};
 pub use error::VerifyError;
 pub use grammar::normalize_solana_chain_id;
 pub use message::{parse_message, ParsedMessage};
@@ -159,19 +167,94 @@ pub fn verify(
     public_key: Option<&str>,
     policy: &Policy,
 ) -> Result<SignIn, VerifyError> {
+    match verify_or_defer(chain, message, signature, public_key, policy, &[])? {
+        Verified::Eoa(sign_in) => Ok(sign_in),
+        // Not reachable: no chain was offered for contract wallets.
+        Verified::Contract(..) => Err(VerifyError::signature(
+            "it was not made by the message's address",
+        )),
+    }
+}
+
+/// The outcome of [`verify_or_defer`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verified {
+    /// Fully verified locally: an EOA (or Solana key) signature.
+    Eoa(SignIn),
+    /// Every check passed except the signature, which only the wallet's contract can judge:
+    /// the sign-in is valid if and only if the claim is confirmed by the chain's node.
+    Contract(SignIn, ContractClaim),
+}
+
+/// [`verify`], deferring contract-wallet signatures on the chains in `contract_chains`.
+///
+/// An Ethereum signature that recovers the message's address is accepted here, whatever the
+/// chain (EOA sign-in never needs a node). Otherwise, when the message's chain id is in
+/// `contract_chains`, the signature (hex, at most [`MAX_SIGNATURE_BYTES`]) is checked
+/// against the policy and returned as a [`ContractClaim`]; when it is not, the signature is
+/// refused and the reason says that contract wallets are not enabled for that chain.
+///
+/// # Errors
+/// The first failing check, in the order given in the module docs.
+pub fn verify_or_defer(
+    chain: Chain,
+    message: &str,
+    signature: &str,
+    public_key: Option<&str>,
+    policy: &Policy,
+    contract_chains: &[u64],
+) -> Result<Verified, VerifyError> {
     policy.validate()?;
     let parsed = parse_message(chain, message)?;
     match chain {
         Chain::Ethereum => {
             let address = parse_eip55(&parsed.address)?;
-            ethereum::verify_personal_sign(message.as_bytes(), signature, &address)?;
+            if let Err(eoa) =
+                ethereum::verify_personal_sign(message.as_bytes(), signature, &address)
+            {
+                let claim =
+                    contract_claim(&parsed, message, signature, address, &eoa, contract_chains)?;
+                policy.check(&parsed)?;
+                return Ok(Verified::Contract(SignIn::from(parsed), claim));
+            }
         }
         Chain::Solana => {
             solana::verify_sign_in(message.as_bytes(), signature, public_key, &parsed.address)?;
         }
     }
     policy.check(&parsed)?;
-    Ok(SignIn::from(parsed))
+    Ok(Verified::Eoa(SignIn::from(parsed)))
+}
+
+/// The claim to send to the chain's node, or the refusal when the chain has none.
+fn contract_claim(
+    parsed: &ParsedMessage,
+    message: &str,
+    signature: &str,
+    address: Address,
+    eoa: &VerifyError,
+    contract_chains: &[u64],
+) -> Result<ContractClaim, VerifyError> {
+    let bytes = contract::decode_signature_bytes(signature)?;
+    let chain_id = parsed
+        .normalized_chain_id()
+        .and_then(|id| id.parse::<u64>().ok());
+    let Some(chain_id) = chain_id.filter(|id| contract_chains.contains(id)) else {
+        let reason = match eoa {
+            VerifyError::InvalidSignature(r) => r.as_str(),
+            _ => "not an EOA signature",
+        };
+        let chain = chain_id.map_or_else(|| "this chain".to_owned(), |id| format!("chain {id}"));
+        return Err(VerifyError::signature(format!(
+            "{reason}; contract-wallet signatures are not enabled for {chain} on this server"
+        )));
+    };
+    Ok(ContractClaim {
+        chain_id,
+        address,
+        hash: ethereum::personal_sign_hash(message.as_bytes()).into(),
+        signature: bytes,
+    })
 }
 
 fn parse_eip55(address: &str) -> Result<Address, VerifyError> {
@@ -379,6 +462,74 @@ mod tests {
             verify(Chain::Ethereum, "", "", None, &policy),
             Err(VerifyError::MissingPolicy("domains"))
         );
+    }
+
+    #[test]
+    fn contract_signatures_are_deferred_only_on_chains_with_a_node() {
+        let address = "0x2E43D3C652F5ABE5294517195C989BA0b4B67A5f";
+        let text = prepare_message(&params(Chain::Ethereum, address));
+        let policy = |domain: &str| {
+            Policy::new(
+                vec![domain.into()],
+                ChainIdPolicy::Any,
+                datetime!(2026-11-22 12:00:30 UTC),
+                Duration::seconds(60),
+                NoncePolicy::ReturnToCaller,
+            )
+            .unwrap()
+        };
+        let sig = format!("0x{}", "ab".repeat(232));
+        let ok = policy("app.example.com");
+        // Chain 1 has a node: deferred, with the EIP-191 hash of the exact bytes.
+        match verify_or_defer(Chain::Ethereum, &text, &sig, None, &ok, &[1]).unwrap() {
+            Verified::Contract(sign_in, claim) => {
+                assert_eq!(sign_in.address, address);
+                assert_eq!(claim.chain_id, 1);
+                assert_eq!(claim.address.to_checksum(None), address);
+                assert_eq!(claim.hash.0, ethereum::personal_sign_hash(text.as_bytes()));
+                assert_eq!(claim.signature, vec![0xab; 232]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The policy is checked before a node would be asked.
+        let err = verify_or_defer(
+            Chain::Ethereum,
+            &text,
+            &sig,
+            None,
+            &policy("other.example"),
+            &[1],
+        )
+        .unwrap_err();
+        assert_eq!(err, VerifyError::DomainMismatch);
+        // No node for chain 1: refused as a signature, before the policy, saying why.
+        for chains in [&[][..], &[137]] {
+            let err = verify_or_defer(
+                Chain::Ethereum,
+                &text,
+                &sig,
+                None,
+                &policy("other.example"),
+                chains,
+            )
+            .unwrap_err();
+            assert_eq!(err.code(), "invalid_signature");
+            assert!(err.to_string().contains("not enabled for chain 1"), "{err}");
+        }
+        assert_eq!(
+            verify(Chain::Ethereum, &text, &sig, None, &ok)
+                .unwrap_err()
+                .code(),
+            "invalid_signature"
+        );
+        // Not hex, or over 8 KiB: refused even with a node.
+        for bad in [
+            "0xzz".to_owned(),
+            format!("0x{}", "11".repeat(MAX_SIGNATURE_BYTES + 1)),
+        ] {
+            let err = verify_or_defer(Chain::Ethereum, &text, &bad, None, &ok, &[1]).unwrap_err();
+            assert_eq!(err.code(), "invalid_signature");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod helpers;
 
 mod audit;
 mod binding;
+mod contract_wallets;
 mod demo;
 mod errors;
 mod hardening;

@@ -51,6 +51,7 @@ const CODES: &[(&str, u16)] = &[
     ("not_found", 404),
     ("rate_limited", 429),
     ("store_unavailable", 503),
+    ("verifier_unavailable", 503),
     ("internal", 500),
 ];
 

@@ -24,7 +24,10 @@ async fn health_and_ready(b: Backend) {
     } else {
         "redis"
     };
-    assert_eq!(r.body, json!({"status": "ready", "store": kind}));
+    assert_eq!(
+        r.body,
+        json!({"status": "ready", "store": kind, "verifiers": {}})
+    );
 }
 
 async fn metrics_count_sign_ins(b: Backend) {
@@ -41,11 +44,15 @@ async fn metrics_count_sign_ins(b: Backend) {
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
     assert!(
-        text.contains("wallet_auth_signins_total{chain=\"ethereum\",outcome=\"ok\"} 1"),
+        text.contains(
+            "wallet_auth_signins_total{chain=\"ethereum\",wallet_type=\"eoa\",outcome=\"ok\"} 1"
+        ),
         "{text}"
     );
-    assert!(text.contains("wallet_auth_signins_total{chain=\"solana\",outcome=\"ok\"} 1"));
-    assert!(text.contains("outcome=\"invalid_message\""));
+    assert!(text.contains(
+        "wallet_auth_signins_total{chain=\"solana\",wallet_type=\"eoa\",outcome=\"ok\"} 1"
+    ));
+    assert!(text.contains("wallet_type=\"unknown\",outcome=\"invalid_message\""));
     assert!(text.contains("wallet_auth_active_sessions{chain=\"ethereum\"} 1"));
     assert!(text.contains("wallet_auth_http_requests_total{"));
     assert!(text.contains("route=\"/auth/verify\""));

@@ -2,4 +2,6 @@
 //! `mod support;` and uses only part of it.
 #![allow(dead_code)]
 
+pub mod anvil;
+pub mod evm;
 pub mod redis_server;
