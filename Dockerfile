@@ -16,6 +16,7 @@ COPY src ./src
 COPY benches ./benches
 COPY assets ./assets
 COPY clients/js/wallet-auth.js ./clients/js/wallet-auth.js
+COPY contracts/out ./contracts/out
 # The stand-in crate's outputs are newer than nothing: touch the real sources so they rebuild.
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked --bin wallet-auth \
