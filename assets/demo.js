@@ -1,10 +1,20 @@
 // The demo sign-in page's script: uses the wallet-auth client served at /assets/wallet-auth.js.
-import { createClient } from '/assets/wallet-auth.js';
+import { createClient, deviceName, watchEthereumWallets } from '/assets/wallet-auth.js';
 
 const $ = (id) => document.getElementById(id);
-const client = createClient({ onRefresh: () => show(client.current) });
+const client = createClient({
+  onRefresh: () => show(client.current),
+  // Another tab of this site signed in or out.
+  onSessionChange: (session) => {
+    say(session ? '' : 'You signed out in another tab.');
+    show(session);
+  },
+});
+let ethereumWallets = [];
 const solanaWallets = [];
+let lastEthereumWallet = null;
 let timer = null;
+let discoveryDone = false; // the no-wallet note waits for late wallets
 
 function say(text, kind = 'info') {
   const el = $('status');
@@ -42,6 +52,25 @@ function countdown(expiresAt) {
   if (left === 0) refresh();
 }
 
+// A colour gradient derived from the address, as a recognizable avatar.
+function avatar(address) {
+  let h = 0;
+  for (const c of address) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  const a = h % 360;
+  const b = (a + 40 + ((h >>> 9) % 100)) % 360;
+  return `linear-gradient(135deg, hsl(${a} 70% 55%), hsl(${b} 70% 45%))`;
+}
+
+// "just now", "5 min ago", "3 h ago", else a short date.
+function when(iso) {
+  const t = Date.parse(iso);
+  const ago = Math.max(0, Math.round((Date.now() - t) / 60000));
+  if (ago < 1) return 'just now';
+  if (ago < 60) return `${ago} min ago`;
+  if (ago < 24 * 60) return `${Math.floor(ago / 60)} h ago`;
+  return new Date(t).toLocaleDateString(undefined, { dateStyle: 'medium' });
+}
+
 async function show(session) {
   clearInterval(timer);
   $('signed-in').hidden = !session;
@@ -49,15 +78,16 @@ async function show(session) {
   if (!session) return;
   $('chain').textContent = session.chain === 'ethereum' ? 'Ethereum' : 'Solana';
   $('address').textContent = session.address;
+  $('avatar').style.background = avatar(session.address);
   const exp = client.expiresAt || session.expiresAt;
-  $('expires-at').textContent = `(at ${new Date(exp).toLocaleString()})`;
+  $('expires-at').textContent = `(at ${new Date(exp).toLocaleTimeString(undefined, { timeStyle: 'short' })})`;
   countdown(exp);
   timer = setInterval(() => countdown(client.expiresAt || session.expiresAt), 1000);
   await listSessions();
 }
 
 async function listSessions() {
-  const body = $('sessions');
+  const list = $('sessions');
   let sessions;
   try {
     sessions = await client.listSessions();
@@ -66,24 +96,35 @@ async function listSessions() {
     say(`Could not list the sessions: ${err.message}`, 'error');
     return;
   }
-  body.replaceChildren();
+  list.replaceChildren();
+  // This device first, then the most recently seen.
+  sessions.sort((a, b) => (b.current - a.current) || Date.parse(b.lastSeenAt) - Date.parse(a.lastSeenAt));
   for (const s of sessions) {
-    const tr = document.createElement('tr');
-    tr.dataset.sessionId = s.sessionId;
-    for (const text of [new Date(s.createdAt).toLocaleString(), new Date(s.lastSeenAt).toLocaleString(), s.userAgent || '—']) {
-      const td = document.createElement('td');
-      td.textContent = text;
-      tr.append(td);
-    }
-    const td = document.createElement('td');
+    const li = document.createElement('li');
+    li.dataset.sessionId = s.sessionId;
+    const what = document.createElement('div');
+    what.className = 'what';
+    const device = document.createElement('div');
+    device.className = 'device';
+    device.textContent = deviceName(s.userAgent);
+    if (s.userAgent) device.title = s.userAgent;
+    const seen = document.createElement('div');
+    seen.className = 'when';
+    seen.textContent = `Signed in ${when(s.createdAt)} · active ${when(s.lastSeenAt)}`;
+    seen.title = `Signed in ${new Date(s.createdAt).toLocaleString()}, last seen ${new Date(s.lastSeenAt).toLocaleString()}`;
+    what.append(device, seen);
+    li.append(what);
     if (s.current) {
-      td.textContent = 'this session';
+      const badge = document.createElement('span');
+      badge.className = 'badge';
+      badge.textContent = 'This device';
+      li.append(badge);
     } else {
       const b = document.createElement('button');
       b.type = 'button';
-      b.className = 'revoke';
+      b.className = 'btn revoke';
       b.textContent = 'Revoke';
-      b.setAttribute('aria-label', `Revoke the session signed in at ${new Date(s.createdAt).toLocaleString()}`);
+      b.setAttribute('aria-label', `Revoke the session of ${deviceName(s.userAgent)} signed in ${when(s.createdAt)}`);
       b.addEventListener('click', async () => {
         try {
           await client.revoke(s.sessionId);
@@ -93,16 +134,16 @@ async function listSessions() {
         }
         await listSessions();
       });
-      td.append(b);
+      li.append(b);
     }
-    tr.append(td);
-    body.append(tr);
+    list.append(li);
   }
 }
 
 async function refresh() {
   try {
-    await show(await client.session());
+    // Asks the server only when this browser signed in before: no 401 for a new visitor.
+    await show(await client.restore());
   } catch (err) {
     say(explain(err), 'error');
     await show(null);
@@ -116,24 +157,16 @@ function offerChainSwitch(allowedChainId) {
   if (allowedChainId) $('switch-chain').textContent = `Switch to chain ${allowedChainId} and sign in`;
 }
 
-async function signIn(kind, opts = {}) {
+async function signIn(wallet, opts = {}) {
   offerChainSwitch(null);
-  say(kind === 'ethereum' ? 'Waiting for your Ethereum wallet…' : 'Waiting for your Solana wallet…');
+  say(`Waiting for ${wallet.name}…`);
   try {
     let session;
-    if (kind === 'ethereum') {
-      if (!window.ethereum) {
-        say('No Ethereum wallet was found. Install a browser wallet such as MetaMask, then reload this page.', 'error');
-        return;
-      }
-      session = await client.signInWithEthereum(window.ethereum, opts);
+    if (wallet.kind === 'ethereum') {
+      lastEthereumWallet = wallet;
+      session = await client.signInWithEthereum(wallet.provider, opts);
     } else {
-      const wallet = solanaWallets.find((w) => w.features && (w.features['solana:signIn'] || w.features['solana:signMessage']));
-      if (!wallet) {
-        say('No Solana wallet was found. Install a wallet-standard wallet such as Phantom or Solflare, then reload this page.', 'error');
-        return;
-      }
-      session = await client.signInWithSolana(wallet);
+      session = await client.signInWithSolana(wallet.wallet);
     }
     say('');
     await show(session);
@@ -145,21 +178,88 @@ async function signIn(kind, opts = {}) {
   }
 }
 
+// The picker: every EIP-6963 Ethereum wallet (or the legacy window.ethereum) and every
+// wallet-standard Solana wallet, one button each.
+function renderWallets() {
+  const entries = [
+    ...ethereumWallets.map((w) => ({
+      kind: 'ethereum',
+      id: w.info.uuid,
+      name: w.info.name,
+      icon: w.info.icon,
+      rdns: w.info.rdns,
+      provider: w.provider,
+    })),
+    ...solanaWallets.map((w, i) => ({
+      kind: 'solana',
+      id: `solana-${i}`,
+      name: String(w.name || 'Solana wallet').slice(0, 64),
+      icon: typeof w.icon === 'string' && /^data:image\//i.test(w.icon) ? w.icon : '',
+      rdns: '',
+      wallet: w,
+    })),
+  ];
+  const list = $('wallets');
+  list.replaceChildren();
+  for (const e of entries) {
+    const li = document.createElement('li');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'wallet';
+    b.dataset.kind = e.kind;
+    if (e.rdns) b.dataset.rdns = e.rdns;
+    b.setAttribute('aria-label', `Sign in with ${e.name} (${e.kind === 'ethereum' ? 'Ethereum' : 'Solana'})`);
+    if (e.icon) {
+      const img = document.createElement('img');
+      img.src = e.icon;
+      img.alt = '';
+      b.append(img);
+    } else {
+      const i = document.createElement('span');
+      i.className = 'icon';
+      i.textContent = e.name.slice(0, 1).toUpperCase();
+      b.append(i);
+    }
+    const name = document.createElement('span');
+    name.className = 'name';
+    name.textContent = e.name;
+    const kind = document.createElement('span');
+    kind.className = 'kind';
+    kind.textContent = e.kind === 'ethereum' ? 'Ethereum' : 'Solana';
+    b.append(name, kind);
+    b.addEventListener('click', () => signIn(e));
+    li.append(b);
+    list.append(li);
+  }
+  list.hidden = entries.length === 0;
+  $('no-wallet').hidden = entries.length > 0 || !discoveryDone;
+}
+
+watchEthereumWallets((wallets) => {
+  ethereumWallets = wallets;
+  renderWallets();
+});
+setTimeout(() => {
+  discoveryDone = true;
+  renderWallets();
+}, 400);
+
 // Wallet-standard discovery: announce that the app is ready and accept wallets that register,
 // before or after this script runs.
 function registerWallets(...wallets) {
   for (const w of wallets) {
     if (w && !solanaWallets.includes(w) && (w.chains || []).some((c) => String(c).startsWith('solana:'))) {
-      solanaWallets.push(w);
+      const f = w.features || {};
+      if (f['solana:signIn'] || f['solana:signMessage']) solanaWallets.push(w);
     }
   }
-  const names = solanaWallets.map((w) => w.name).filter(Boolean);
-  $('sol-wallets').textContent = names.length ? `Solana wallet found: ${names.join(', ')}` : '';
+  renderWallets();
   return () => {
     for (const w of wallets) {
       const i = solanaWallets.indexOf(w);
       if (i >= 0) solanaWallets.splice(i, 1);
     }
+    renderWallets();
   };
 }
 const appApi = Object.freeze({ register: registerWallets });
@@ -168,9 +268,9 @@ window.addEventListener('wallet-standard:register-wallet', (event) => {
 });
 window.dispatchEvent(new CustomEvent('wallet-standard:app-ready', { detail: appApi }));
 
-$('signin-eth').addEventListener('click', () => signIn('ethereum'));
-$('signin-sol').addEventListener('click', () => signIn('solana'));
-$('switch-chain').addEventListener('click', () => signIn('ethereum', { switchChain: true }));
+$('switch-chain').addEventListener('click', () => {
+  if (lastEthereumWallet) signIn(lastEthereumWallet, { switchChain: true });
+});
 $('logout').addEventListener('click', async () => {
   try {
     await client.logout();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tests of the JavaScript client and the demo page: Node tests against a real server, and a real
-# headless Chromium driven by playwright-core. Installs Debian's chromium when it is missing.
+# headless Chromium driven by playwright-core, and the npm package installed into fresh ESM and
+# CommonJS projects. Installs Debian's chromium when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -71,4 +72,4 @@ PORT=$MAIN_PORT
 export WALLET_AUTH_URL="http://127.0.0.1:$PORT"
 export ARTIFACTS_DIR="$ROOT/test-artifacts"
 cd clients/js/test
-timeout 600 node --test --test-concurrency=1 --test-timeout=120000 ${BROWSER_TEST_FILES:-client.test.mjs browser.test.mjs}
+timeout 600 node --test --test-concurrency=1 --test-timeout=120000 ${BROWSER_TEST_FILES:-client.test.mjs package.test.mjs browser.test.mjs}

@@ -134,6 +134,10 @@ export interface ClientOptions {
   onRefresh?: (info: { expiresAt: string | null }) => void;
   /** A fetch implementation (default: the global fetch). */
   fetch?: typeof fetch;
+  /** Called when another tab of this origin signed in (the session) or out (null). */
+  onSessionChange?: (session: Session | null) => void;
+  /** Cross-tab session sync (BroadcastChannel, else storage events); default: true in a browser. */
+  sync?: boolean;
 }
 
 export interface WalletAuthClient {
@@ -141,20 +145,63 @@ export interface WalletAuthClient {
   signInWithSolana(wallet: WalletStandardWallet, opts?: SolanaSignInOptions): Promise<Session>;
   /** The current session, re-read from the server; null when signed out. */
   session(): Promise<Session | null>;
+  /**
+   * The session at page load; asks the server only when this browser signed in with this client
+   * before, so an anonymous visitor causes no 401. Null when signed out.
+   */
+  restore(): Promise<Session | null>;
   logout(): Promise<void>;
   logoutAll(): Promise<{ revoked: number }>;
   listSessions(): Promise<SessionInfo[]>;
   revoke(sessionId: string): Promise<void>;
-  /** fetch with the session cookie, the CSRF token on unsafe methods, and expiry tracking. */
+  /**
+   * fetch with the session cookie, the CSRF token on unsafe methods, and expiry tracking, for
+   * the server's own origin; any other origin gets a plain fetch, without token or cookie.
+   */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** Stops this client's cross-tab sync. */
+  close(): void;
   /** The session this client knows of, without asking the server. */
   readonly current: Session | null;
   readonly csrfToken: string | null;
   /** The session's expiry as last told by the server (RFC 3339). */
   readonly expiresAt: string | null;
   onRefresh: ((info: { expiresAt: string | null }) => void) | null;
+  onSessionChange: ((session: Session | null) => void) | null;
+}
+
+/** An injected Ethereum wallet (EIP-6963 provider detail). */
+export interface EthereumWalletInfo {
+  uuid: string;
+  name: string;
+  /** A data: URI of an image, or '' (other icons are dropped). */
+  icon: string;
+  /** Reverse-DNS id such as 'io.metamask'; '' for the legacy window.ethereum. */
+  rdns: string;
+}
+
+export interface EthereumWallet {
+  readonly info: EthereumWalletInfo;
+  readonly provider: Eip1193Provider;
+}
+
+export interface DiscoveryOptions {
+  /** The window to listen on (default: globalThis.window). */
+  target?: EventTarget & { ethereum?: Eip1193Provider };
 }
 
 export function createClient(options?: ClientOptions): WalletAuthClient;
 export function base58Encode(bytes: Uint8Array | ArrayLike<number>): string;
 export function isUserRejection(err: unknown): boolean;
+/** "Chrome on macOS", "Safari on iPhone", ...; "Unknown device" when the string tells nothing. */
+export function deviceName(userAgent: string | null | undefined): string;
+/**
+ * EIP-6963 discovery: `onChange` gets the whole list each time a wallet announces itself; the
+ * legacy window.ethereum is listed when none did within `fallbackDelay` ms. Returns a stop function.
+ */
+export function watchEthereumWallets(
+  onChange: (wallets: EthereumWallet[]) => void,
+  options?: DiscoveryOptions & { fallbackDelay?: number },
+): () => void;
+/** The injected Ethereum wallets found within `timeout` ms (default 400). */
+export function discoverEthereumWallets(options?: DiscoveryOptions & { timeout?: number }): Promise<EthereumWallet[]>;

@@ -1,8 +1,8 @@
 // wallet-auth JavaScript client: sign in with an Ethereum (EIP-1193) or Solana (wallet-standard)
 // wallet against a wallet-auth server, then use the cookie session.
 //
-// An ES module with no dependencies and no build step. See wallet-auth.d.ts for the types and the
-// README's "JavaScript client" section for usage.
+// An ES module with no dependencies (the package's CommonJS build is generated from it by
+// build-cjs.mjs). See wallet-auth.d.ts for the types and the README's "JavaScript client" section.
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const BASE58_ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
@@ -84,44 +84,300 @@ async function errorFromResponse(res) {
   return new WalletAuthError(code, message, res.status);
 }
 
+const HINT_PREFIX = 'wallet-auth:signed-in:';
+const SYNC_PREFIX = 'wallet-auth:sync:';
+
+function storage() {
+  try {
+    return typeof localStorage === 'undefined' ? null : localStorage;
+  } catch {
+    return null; // storage disabled (privacy settings, sandboxed frame)
+  }
+}
+
+/**
+ * A short, friendly name of the device a User-Agent string describes, such as "Chrome on macOS"
+ * or "Safari on iPhone"; "Unknown device" when it tells nothing useful.
+ */
+export function deviceName(userAgent) {
+  const ua = typeof userAgent === 'string' ? userAgent.slice(0, 512) : '';
+  if (!ua) return 'Unknown device';
+  const browsers = [
+    [/\bEdg(?:e|A|iOS)?\//, 'Edge'],
+    [/\bOPR\/|\bOpera\b/, 'Opera'],
+    [/\bSamsungBrowser\//, 'Samsung Internet'],
+    [/\bFirefox\/|\bFxiOS\//, 'Firefox'],
+    [/\bCriOS\/|\b(?:Headless)?Chrome\/|\bChromium\//, 'Chrome'],
+    [/\bVersion\/[\d.]+.*\bSafari\/|\bAppleWebKit\/.*\bMobile\//, 'Safari'],
+    [/^node\b|\bnode-fetch\b|\bundici\b/i, 'Node.js'],
+    [/^curl\//, 'curl'],
+  ];
+  const systems = [
+    [/\biPhone\b/, 'iPhone'],
+    [/\biPad\b/, 'iPad'],
+    [/\bAndroid\b/, 'Android'],
+    [/\bCrOS\b/, 'ChromeOS'],
+    [/\bWindows\b/, 'Windows'],
+    [/\bMac OS X\b|\bMacintosh\b/, 'macOS'],
+    [/\bLinux\b|\bX11\b/, 'Linux'],
+  ];
+  const browser = (browsers.find(([re]) => re.test(ua)) || [])[1];
+  const system = (systems.find(([re]) => re.test(ua)) || [])[1];
+  if (browser && system) return `${browser} on ${system}`;
+  if (browser) return browser;
+  if (system) return `Browser on ${system}`;
+  return 'Unknown device';
+}
+
+// An EIP-6963 wallet icon is shown as an image: only data: URIs of images are kept (no remote
+// fetch, no script).
+function safeIcon(icon) {
+  return typeof icon === 'string' &&
+    icon.length <= 100000 &&
+    /^data:image\/(?:svg\+xml|png|jpeg|gif|webp)[;,]/i.test(icon)
+    ? icon
+    : '';
+}
+
+function clip(value, max) {
+  return typeof value === 'string' ? value.slice(0, max) : '';
+}
+
+/**
+ * EIP-6963 discovery of the injected Ethereum wallets: asks the wallets to announce themselves
+ * and calls `onChange(wallets)` with the whole list each time one appears (a wallet may announce
+ * itself late). Each wallet is `{ info: { uuid, name, icon, rdns }, provider }`. When no wallet
+ * has announced itself after `fallbackDelay` ms, a legacy `window.ethereum` is listed as one
+ * wallet (uuid 'window.ethereum', rdns ''). Returns a function that stops listening.
+ */
+export function watchEthereumWallets(onChange, { target = globalThis.window, fallbackDelay = 300 } = {}) {
+  const wallets = [];
+  if (!target || typeof target.addEventListener !== 'function') return () => {};
+  let fallback = null;
+  const emit = () => {
+    try {
+      onChange([...wallets]);
+    } catch {
+      // the listener's error must not stop discovery
+    }
+  };
+  const onAnnounce = (event) => {
+    const detail = event && event.detail;
+    if (!detail || !detail.info || !detail.provider || typeof detail.provider.request !== 'function') return;
+    const info = {
+      uuid: clip(detail.info.uuid, 64),
+      name: clip(detail.info.name, 64) || 'Wallet',
+      icon: safeIcon(detail.info.icon),
+      rdns: clip(detail.info.rdns, 128),
+    };
+    if (!info.uuid || wallets.some((w) => w.info.uuid === info.uuid || w.provider === detail.provider)) return;
+    if (fallback) {
+      // an announced wallet replaces the legacy window.ethereum entry
+      wallets.splice(wallets.indexOf(fallback), 1);
+      fallback = null;
+    }
+    wallets.push(Object.freeze({ info: Object.freeze(info), provider: detail.provider }));
+    emit();
+  };
+  target.addEventListener('eip6963:announceProvider', onAnnounce);
+  target.dispatchEvent(new Event('eip6963:requestProvider'));
+  const timer = setTimeout(() => {
+    const legacy = target.ethereum;
+    if (wallets.length === 0 && legacy && typeof legacy.request === 'function') {
+      fallback = Object.freeze({
+        info: Object.freeze({ uuid: 'window.ethereum', name: 'Browser wallet', icon: '', rdns: '' }),
+        provider: legacy,
+      });
+      wallets.push(fallback);
+      emit();
+    }
+  }, fallbackDelay);
+  return () => {
+    clearTimeout(timer);
+    target.removeEventListener('eip6963:announceProvider', onAnnounce);
+  };
+}
+
+/** The injected Ethereum wallets found within `timeout` ms (EIP-6963, else `window.ethereum`). */
+export function discoverEthereumWallets({ timeout = 400, target } = {}) {
+  return new Promise((resolve) => {
+    let found = [];
+    const stop = watchEthereumWallets((w) => (found = w), {
+      target,
+      fallbackDelay: Math.max(0, timeout - 50),
+    });
+    setTimeout(() => {
+      stop();
+      resolve(found);
+    }, timeout);
+  });
+}
+
 /**
  * Creates a client for the wallet-auth server at `baseUrl` ('' = this page's origin).
  * Options: `onRefresh({expiresAt})`, called when the server extended the session;
- * `fetch`, a fetch implementation (default: the global one).
+ * `fetch`, a fetch implementation (default: the global one); `sync` (default true in a browser),
+ * cross-tab session sync: a sign-in or logout in one tab is announced to the other tabs of the
+ * same origin (BroadcastChannel, else `storage` events), whose clients then call
+ * `onSessionChange(session | null)`.
+ *
+ * The session cookie and the CSRF token go only to the server's own origin: `client.fetch` of
+ * another origin's URL is a plain fetch (no token, the browser's default credentials).
  */
-export function createClient({ baseUrl = '', onRefresh, fetch: fetchImpl } = {}) {
+export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: fetchImpl, sync } = {}) {
   const base = String(baseUrl).replace(/\/+$/, '');
+  const pageUrl = typeof location !== 'undefined' && location && location.href ? String(location.href) : null;
+  // The server's origin: baseUrl's, or the page's when baseUrl is a path or ''.
+  let serverOrigin = null;
+  try {
+    serverOrigin = new URL(base || '/', pageUrl || undefined).origin;
+  } catch {
+    serverOrigin = null; // a relative baseUrl outside a browser: only paths are the server's
+  }
+  if (serverOrigin === 'null') serverOrigin = null;
   let current = null; // the session as the server last described it (without the token)
   let csrfToken = null;
   let expiresAt = null;
   let refreshListener = onRefresh || null;
+  let changeListener = onSessionChange || null;
+  const hintKey = HINT_PREFIX + (serverOrigin || base);
+  const channelName = SYNC_PREFIX + (serverOrigin || base);
 
   const doFetch = (input, init) => (fetchImpl || globalThis.fetch)(input, init);
 
-  function resolve(input) {
-    if (typeof input === 'string' && input.startsWith('/')) return base + input;
-    return input;
+  // The URL a request goes to, and whether it is the server's own origin.
+  function target(input) {
+    if (typeof input === 'string' && input.startsWith('/') && !input.startsWith('//')) {
+      return { url: base + input, own: true };
+    }
+    const raw = typeof input === 'string' || input instanceof URL ? String(input) : input && input.url;
+    let origin = null;
+    try {
+      origin = new URL(String(raw), pageUrl || undefined).origin; // as fetch resolves it
+    } catch {
+      origin = null;
+    }
+    return { url: input, own: serverOrigin !== null && origin === serverOrigin };
+  }
+
+  function hint(signedIn) {
+    const s = storage();
+    if (!s) return;
+    try {
+      if (signedIn) s.setItem(hintKey, '1');
+      else s.removeItem(hintKey);
+    } catch {
+      // storage full or disabled: the hint is only an optimization
+    }
+  }
+
+  // False only when this browser surely has no session opened by this client: the hint is
+  // absent from a working localStorage. Without storage (Node), unknown: true.
+  function hinted() {
+    const s = storage();
+    if (!s) return true;
+    try {
+      return s.getItem(hintKey) === '1';
+    } catch {
+      return true;
+    }
+  }
+
+  function notify() {
+    if (!changeListener) return;
+    try {
+      changeListener(current);
+    } catch {
+      // a listener's error must not break the client
+    }
+  }
+
+  // Cross-tab sync: BroadcastChannel where there is one, else `storage` events of localStorage.
+  let channel = null;
+  let onStorage = null;
+  const syncOn = sync === undefined ? typeof window !== 'undefined' : !!sync;
+  function announce(type) {
+    if (!syncOn) return;
+    const msg = { type, at: Date.now(), id: Math.random().toString(36).slice(2) };
+    if (channel) {
+      try {
+        channel.postMessage(msg);
+      } catch {
+        // closed channel
+      }
+      return;
+    }
+    const s = storage();
+    if (s) {
+      try {
+        s.setItem(channelName, JSON.stringify(msg));
+      } catch {
+        // storage disabled
+      }
+    }
+  }
+  async function received(msg) {
+    if (!msg || typeof msg !== 'object') return;
+    if (msg.type === 'signed-out') {
+      remember(null);
+      notify();
+    } else if (msg.type === 'signed-in') {
+      try {
+        await loadSession();
+      } catch {
+        return; // unreachable server: keep the state as it is
+      }
+      notify();
+    }
+  }
+  if (syncOn) {
+    if (typeof BroadcastChannel === 'function') {
+      channel = new BroadcastChannel(channelName);
+      channel.onmessage = (event) => received(event.data);
+    } else if (typeof window !== 'undefined' && storage()) {
+      onStorage = (event) => {
+        if (event.key !== channelName || !event.newValue) return;
+        try {
+          received(JSON.parse(event.newValue));
+        } catch {
+          // not ours
+        }
+      };
+      window.addEventListener('storage', onStorage);
+    }
   }
 
   function remember(session) {
     current = session;
     csrfToken = session ? session.csrfToken || null : null;
     expiresAt = session ? session.expiresAt || null : null;
+    hint(!!session);
   }
 
-  // The wrapper every call goes through: cookies, CSRF token, expiry tracking.
+  // The wrapper every call goes through: cookies, CSRF token, expiry tracking; for the server's
+  // own origin only.
   async function authFetch(input, init = {}) {
+    const { url, own } = target(input);
+    if (!own) {
+      try {
+        return await doFetch(input, init);
+      } catch (err) {
+        throw new WalletAuthError('network_error', `Could not reach the server: ${err.message}`, undefined, err);
+      }
+    }
     const method = String(
       init.method || (typeof Request !== 'undefined' && input instanceof Request ? input.method : 'GET'),
     ).toUpperCase();
     const headers = new Headers(init.headers || (input instanceof Object && input.headers) || undefined);
     if (UNSAFE_METHODS.has(method) && !headers.has('x-csrf-token')) {
-      if (!csrfToken) await loadSession();
+      // The token of a session opened before this page loaded; not asked for when this
+      // browser has no session (a sign-in's own requests need none), so no 401 is logged.
+      if (!csrfToken && hinted()) await loadSession();
       if (csrfToken) headers.set('x-csrf-token', csrfToken);
     }
     let res;
     try {
-      res = await doFetch(resolve(input), { ...init, method, headers, credentials: 'include' });
+      res = await doFetch(url, { ...init, method, headers, credentials: 'include' });
     } catch (err) {
       throw new WalletAuthError('network_error', `Could not reach the server: ${err.message}`, undefined, err);
     }
@@ -172,6 +428,7 @@ export function createClient({ baseUrl = '', onRefresh, fetch: fetchImpl } = {})
     const s = await call('/auth/verify', { method: 'POST', body });
     const { token: _token, ...session } = s;
     remember(session);
+    announce('signed-in');
     return session;
   }
 
@@ -338,24 +595,37 @@ export function createClient({ baseUrl = '', onRefresh, fetch: fetchImpl } = {})
     });
   }
 
+  async function signedOut(promise) {
+    try {
+      return await promise;
+    } finally {
+      remember(null);
+      announce('signed-out');
+    }
+  }
+
   return {
     signInWithEthereum,
     signInWithSolana,
     /** The current session (re-read from the server), or null when signed out. */
     session: loadSession,
-    async logout() {
-      try {
-        await call('/auth/logout', { method: 'POST' });
-      } finally {
+    /**
+     * The session at page load without a request for a visitor who never signed in: asks the
+     * server only when this browser signed in with this client before (a hint in localStorage),
+     * so an anonymous visitor's console shows no 401. Null when signed out.
+     */
+    async restore() {
+      if (!hinted()) {
         remember(null);
+        return null;
       }
+      return loadSession();
+    },
+    async logout() {
+      await signedOut(call('/auth/logout', { method: 'POST' }));
     },
     async logoutAll() {
-      try {
-        return await call('/auth/logout-all', { method: 'POST' });
-      } finally {
-        remember(null);
-      }
+      return signedOut(call('/auth/logout-all', { method: 'POST' }));
     },
     async listSessions() {
       const r = await call('/auth/sessions');
@@ -363,8 +633,19 @@ export function createClient({ baseUrl = '', onRefresh, fetch: fetchImpl } = {})
     },
     async revoke(sessionId) {
       await call(`/auth/sessions/${encodeURIComponent(sessionId)}`, { method: 'DELETE' });
+      if (current && current.sessionId === sessionId) {
+        remember(null);
+        announce('signed-out');
+      }
     },
     fetch: authFetch,
+    /** Stops the cross-tab sync of this client. */
+    close() {
+      if (channel) channel.close();
+      channel = null;
+      if (onStorage) window.removeEventListener('storage', onStorage);
+      onStorage = null;
+    },
     /** The session this client knows of, without asking the server. */
     get current() {
       return current;
@@ -380,6 +661,12 @@ export function createClient({ baseUrl = '', onRefresh, fetch: fetchImpl } = {})
     },
     get onRefresh() {
       return refreshListener;
+    },
+    set onSessionChange(fn) {
+      changeListener = fn || null;
+    },
+    get onSessionChange() {
+      return changeListener;
     },
   };
 }

@@ -1,8 +1,9 @@
 //! Operations: `/health`, `/ready`, `/metrics`, `/openapi.json`, and the demo page at `/` (with
-//! its script and the JavaScript client under `/assets/`).
+//! its script and the JavaScript client under `/assets/`, for the demo page only: apps install
+//! the client's package).
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -71,20 +72,37 @@ async fn demo() -> Result<Html<&'static str>, ApiError> {
     Ok(Html(include_str!("../../assets/index.html")))
 }
 
-fn javascript(source: &'static str) -> Response {
+/// The demo's scripts, for this server's own pages only: `Cross-Origin-Resource-Policy:
+/// same-origin` (a browser refuses them to another site's page), and a request that a browser
+/// says comes from another origin's page (`Sec-Fetch-Site` other than `same-origin` or `none`)
+/// is refused with 403, whatever `CORS_ORIGINS` allows.
+fn javascript(headers: &HeaderMap, source: &'static str) -> Response {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
+            return ApiError::Forbidden("the demo's scripts are for this server's own pages")
+                .into_response();
+        }
+    }
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (
+                header::HeaderName::from_static("cross-origin-resource-policy"),
+                "same-origin",
+            ),
+            (header::VARY, "Sec-Fetch-Site"),
+        ],
         source,
     )
         .into_response()
 }
 
 /// The JavaScript client (`clients/js/wallet-auth.js`), which the demo page imports.
-async fn client_js() -> Response {
-    javascript(include_str!("../../clients/js/wallet-auth.js"))
+async fn client_js(headers: HeaderMap) -> Response {
+    javascript(&headers, include_str!("../../clients/js/wallet-auth.js"))
 }
 
-async fn demo_js() -> Response {
-    javascript(include_str!("../../assets/demo.js"))
+async fn demo_js(headers: HeaderMap) -> Response {
+    javascript(&headers, include_str!("../../assets/demo.js"))
 }

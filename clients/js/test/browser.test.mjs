@@ -35,13 +35,16 @@ after(async () => {
 });
 
 // Runs in the page before its scripts: installs the requested test wallets.
-function installWallets({ eth, sol }) {
+function installWallets({ eth, sol, eip6963, noBroadcastChannel }) {
+  if (noBroadcastChannel) delete window.BroadcastChannel;
   if (eth) {
     let chainId = eth.chainId || 1;
     window.__ethSwitches = [];
-    window.ethereum = {
+    window.__ethUsed = [];
+    const provider = (name) => ({
       isTestWallet: true,
       async request({ method, params }) {
+        window.__ethUsed.push(`${name}:${method}`);
         switch (method) {
           case 'eth_requestAccounts':
           case 'eth_accounts':
@@ -61,7 +64,25 @@ function installWallets({ eth, sol }) {
             throw Object.assign(new Error(`unsupported method ${method}`), { code: 4200 });
         }
       },
-    };
+    });
+    if (eip6963) {
+      // Two EIP-6963 wallets (and no window.ethereum), announced at once and on request.
+      const icon = (color) =>
+        `data:image/svg+xml;base64,${btoa(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="8" fill="${color}"/></svg>`)}`;
+      const details = [
+        { info: { uuid: '6f1f8a4e-0000-4000-8000-00000000000a', name: 'Test Wallet A', icon: icon('#e8590c'), rdns: 'org.example.wallet-a' }, provider: provider('A') },
+        { info: { uuid: '6f1f8a4e-0000-4000-8000-00000000000b', name: 'Test Wallet B', icon: icon('#0c8599'), rdns: 'org.example.wallet-b' }, provider: provider('B') },
+      ];
+      const announce = () => {
+        for (const d of details) {
+          window.dispatchEvent(new CustomEvent('eip6963:announceProvider', { detail: Object.freeze({ ...d }) }));
+        }
+      };
+      window.addEventListener('eip6963:requestProvider', announce);
+      announce();
+    } else {
+      window.ethereum = provider('injected');
+    }
   }
   if (sol) {
     const publicKey = new Uint8Array(sol.publicKey);
@@ -97,13 +118,15 @@ function installWallets({ eth, sol }) {
   }
 }
 
-async function openPage({ eth, sol, ethChainId, url = BASE_URL } = {}) {
+async function openPage({ eth, sol, ethChainId, url = BASE_URL, eip6963, viewport, noBroadcastChannel } = {}) {
   const context = await browser.newContext();
   const ethKey = eth ? new EthKey() : null;
   const solKey = sol ? new SolKey() : null;
   if (ethKey) await context.exposeFunction('__signEth', (dataHex) => ethKey.personalSign(dataHex));
   if (solKey) await context.exposeFunction('__signSol', (bytes) => Array.from(solKey.sign(Uint8Array.from(bytes))));
   await context.addInitScript(installWallets, {
+    eip6963: !!eip6963,
+    noBroadcastChannel: !!noBroadcastChannel,
     eth: ethKey && { address: ethKey.address, mode: eth, chainId: ethChainId },
     sol: solKey && {
       address: solKey.address,
@@ -113,26 +136,34 @@ async function openPage({ eth, sol, ethChainId, url = BASE_URL } = {}) {
     },
   });
   const page = await context.newPage();
+  if (viewport) await page.setViewportSize(viewport);
   const errors = [];
+  const consoleErrors = [];
+  const requests = [];
   page.on('pageerror', (e) => errors.push(e));
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(m.text());
+  });
+  page.on('request', (r) => requests.push(r.url()));
   await page.goto(`${url}/`);
   await page.locator('#signed-out').waitFor({ state: 'visible', ...WAIT });
-  return { context, page, ethKey, solKey, errors };
+  return { context, page, ethKey, solKey, errors, consoleErrors, requests };
 }
 
 async function shot(page, name) {
+  await page.mouse.move(0, 0); // no hover state in the picture
   await page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
 }
 
-test('no wallet installed: clear messages, signed-out page', async () => {
-  const { context, page, errors } = await openPage();
+test('no wallet installed: clear message, no console error, fits a phone', async () => {
+  const { context, page, errors, consoleErrors, requests } = await openPage();
   try {
-    await page.getByRole('button', { name: 'Sign in with Ethereum' }).click();
-    await page.locator('#status', { hasText: 'No Ethereum wallet was found' }).waitFor(WAIT);
-    await page.getByRole('button', { name: 'Sign in with Solana' }).click();
-    await page.locator('#status', { hasText: 'No Solana wallet was found' }).waitFor(WAIT);
+    await page.locator('#no-wallet', { hasText: 'No wallet was found in this browser' }).waitFor(WAIT);
+    assert.equal(await page.locator('#wallets button').count(), 0);
     await shot(page, 'signed-out-no-wallet.png');
     assert.deepEqual(errors, []);
+    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(requests.filter((u) => u.includes('/auth/')), [], 'an anonymous visitor asks no session');
   } finally {
     await context.close();
   }
@@ -141,7 +172,7 @@ test('no wallet installed: clear messages, signed-out page', async () => {
 test('Ethereum: sign in, reload, revoke another session, log out everywhere', async () => {
   const { context, page, ethKey, errors } = await openPage({ eth: 'ok' });
   try {
-    await page.getByRole('button', { name: 'Sign in with Ethereum' }).click();
+    await page.getByRole('button', { name: 'Sign in with Browser wallet (Ethereum)' }).click();
     await page.locator('#address', { hasText: ethKey.address }).waitFor(WAIT);
     assert.equal(await page.locator('#chain').textContent(), 'Ethereum');
     assert.match(await page.locator('#countdown').textContent(), /^(1h 59m|2h 00m) \d\ds$/);
@@ -154,11 +185,16 @@ test('Ethereum: sign in, reload, revoke another session, log out everywhere', as
     const other = createClient({ baseUrl: BASE_URL, fetch: cookieFetch() });
     await other.signInWithEthereum(ethKey.provider());
     await page.reload();
-    const rows = page.locator('#sessions tr');
+    const rows = page.locator('#sessions li');
     await rows.nth(1).waitFor(WAIT);
     assert.equal(await rows.count(), 2);
     assert.equal(await page.locator('#sessions button.revoke').count(), 1, 'no revoke button for the current session');
-    await page.locator('#sessions td', { hasText: 'this session' }).waitFor(WAIT);
+    await page.locator('#sessions li', { hasText: 'This device' }).waitFor(WAIT);
+    // Friendly device names, not User-Agent strings: this page's (headless Chromium on Linux)
+    // and the Node client's.
+    await page.locator('#sessions .device', { hasText: /^Chrome on Linux$/ }).waitFor(WAIT);
+    await page.locator('#sessions .device', { hasText: /^Node\.js$/ }).waitFor(WAIT);
+    assert.equal(await page.locator('#sessions', { hasText: 'Mozilla/' }).count(), 0);
     await shot(page, 'signed-in-ethereum.png');
 
     await page.locator('#sessions button.revoke').click();
@@ -186,7 +222,7 @@ test('Ethereum: sign in, reload, revoke another session, log out everywhere', as
 test('Ethereum: a rejected signature shows the rejection message', async () => {
   const { context, page, errors } = await openPage({ eth: 'reject' });
   try {
-    await page.getByRole('button', { name: 'Sign in with Ethereum' }).click();
+    await page.getByRole('button', { name: 'Sign in with Browser wallet (Ethereum)' }).click();
     await page.locator('#status', { hasText: 'You rejected the signature request' }).waitFor(WAIT);
     assert.equal(await page.locator('#signed-in').isVisible(), false);
     await shot(page, 'rejected-ethereum.png');
@@ -199,7 +235,7 @@ test('Ethereum: a rejected signature shows the rejection message', async () => {
 test('Ethereum: a wallet on an L2 signs in with the server defaults', async () => {
   const { context, page, ethKey, errors } = await openPage({ eth: 'ok', ethChainId: 8453 });
   try {
-    await page.getByRole('button', { name: 'Sign in with Ethereum' }).click();
+    await page.getByRole('button', { name: 'Sign in with Browser wallet (Ethereum)' }).click();
     await page.locator('#address', { hasText: ethKey.address }).waitFor(WAIT);
     assert.deepEqual(await page.evaluate(() => window.__ethSwitches), []);
     assert.equal(await page.locator('#chain-switch').isVisible(), false);
@@ -215,7 +251,7 @@ test(
   async () => {
     const { context, page, ethKey, errors } = await openPage({ eth: 'ok', ethChainId: 8453, url: RESTRICTED_URL });
     try {
-      await page.getByRole('button', { name: 'Sign in with Ethereum' }).click();
+      await page.getByRole('button', { name: 'Sign in with Browser wallet (Ethereum)' }).click();
       await page.locator('#status', { hasText: 'Your wallet is on chain 8453, which this server does not accept' }).waitFor(WAIT);
       const offer = page.getByRole('button', { name: 'Switch to chain 10 and sign in' });
       await offer.waitFor(WAIT);
@@ -235,8 +271,7 @@ test(
 test('Solana: sign in with a wallet-standard wallet, then log out', async () => {
   const { context, page, solKey, errors } = await openPage({ sol: 'ok' });
   try {
-    await page.locator('#sol-wallets', { hasText: 'Test Solana Wallet' }).waitFor(WAIT);
-    await page.getByRole('button', { name: 'Sign in with Solana' }).click();
+    await page.getByRole('button', { name: 'Sign in with Test Solana Wallet (Solana)' }).click();
     await page.locator('#address', { hasText: solKey.address }).waitFor(WAIT);
     assert.equal(await page.locator('#chain').textContent(), 'Solana');
     await shot(page, 'signed-in-solana.png');
@@ -254,8 +289,128 @@ test('Solana: sign in with a wallet-standard wallet, then log out', async () => 
 test('Solana: a rejected sign-in shows the rejection message', async () => {
   const { context, page, errors } = await openPage({ sol: 'reject' });
   try {
-    await page.getByRole('button', { name: 'Sign in with Solana' }).click();
+    await page.getByRole('button', { name: 'Sign in with Test Solana Wallet (Solana)' }).click();
     await page.locator('#status', { hasText: 'You rejected the signature request' }).waitFor(WAIT);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+async function noHorizontalOverflow(page, width) {
+  const scrollWidth = await page.evaluate(() => document.scrollingElement.scrollWidth);
+  assert.ok(scrollWidth <= width, `the page is ${scrollWidth}px wide in a ${width}px viewport`);
+}
+
+for (const [size, viewport] of [
+  ['desktop', DESKTOP],
+  ['phone', PHONE],
+]) {
+  test(`EIP-6963: the picker lists two injected wallets; the one picked signs in (${size})`, async () => {
+    const { context, page, ethKey, errors, consoleErrors } = await openPage({ eth: 'ok', eip6963: true, viewport });
+    try {
+      const wallets = page.locator('#wallets button.wallet');
+      await wallets.nth(1).waitFor(WAIT);
+      assert.equal(await wallets.count(), 2);
+      assert.deepEqual(await page.locator('#wallets .name').allTextContents(), ['Test Wallet A', 'Test Wallet B']);
+      assert.deepEqual(
+        await wallets.evaluateAll((bs) => bs.map((b) => b.dataset.rdns)),
+        ['org.example.wallet-a', 'org.example.wallet-b'],
+      );
+      // Both icons are shown (data: URIs), and nothing waits for a legacy window.ethereum.
+      assert.equal(await page.locator('#wallets img').count(), 2);
+      assert.equal(await page.locator('#no-wallet').isVisible(), false);
+      await noHorizontalOverflow(page, viewport.width);
+      await shot(page, `picker-${size}.png`);
+
+      // Another session of the wallet, from an iPhone, for the session list.
+      const phone = cookieFetch();
+      const iphone = (url, init = {}) => {
+        const headers = new Headers(init.headers);
+        headers.set(
+          'user-agent',
+          'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+        );
+        return phone(url, { ...init, headers });
+      };
+      await createClient({ baseUrl: BASE_URL, fetch: iphone }).signInWithEthereum(ethKey.provider());
+
+      await page.getByRole('button', { name: 'Sign in with Test Wallet B (Ethereum)' }).click();
+      await page.locator('#address', { hasText: ethKey.address }).waitFor(WAIT);
+      const used = await page.evaluate(() => window.__ethUsed);
+      assert.ok(used.includes('B:personal_sign'), used.join());
+      assert.ok(!used.some((u) => u.startsWith('A:')), `wallet A was not used: ${used.join()}`);
+      await page.locator('#sessions .device', { hasText: /^Safari on iPhone$/ }).waitFor(WAIT);
+      await page.locator('#sessions .device', { hasText: /^Chrome on Linux$/ }).waitFor(WAIT);
+      await noHorizontalOverflow(page, viewport.width);
+      await shot(page, `signed-in-${size}.png`);
+      assert.deepEqual(errors, []);
+      assert.deepEqual(consoleErrors, []);
+      await page.getByRole('button', { name: 'Log out everywhere' }).click();
+      await page.locator('#signed-out').waitFor({ state: 'visible', ...WAIT });
+    } finally {
+      await context.close();
+    }
+  });
+}
+
+for (const [how, noBroadcastChannel] of [
+  ['BroadcastChannel', false],
+  ['storage events', true],
+]) {
+  test(`cross-tab sync (${how}): a sign-in shows in the other tab, a logout signs it out`, async () => {
+    const { context, page, ethKey, errors } = await openPage({ eth: 'ok', noBroadcastChannel });
+    try {
+      const other = await context.newPage();
+      const otherErrors = [];
+      other.on('pageerror', (e) => otherErrors.push(e));
+      await other.goto(`${BASE_URL}/`);
+      await other.locator('#signed-out').waitFor({ state: 'visible', ...WAIT });
+      assert.equal(
+        await other.evaluate(() => typeof window.BroadcastChannel),
+        noBroadcastChannel ? 'undefined' : 'function',
+      );
+
+      await page.getByRole('button', { name: 'Sign in with Browser wallet (Ethereum)' }).click();
+      await page.locator('#address', { hasText: ethKey.address }).waitFor(WAIT);
+      await other.locator('#address', { hasText: ethKey.address }).waitFor(WAIT);
+
+      await page.getByRole('button', { name: 'Log out', exact: true }).click();
+      await page.locator('#signed-out').waitFor({ state: 'visible', ...WAIT });
+      await other.locator('#signed-out').waitFor({ state: 'visible', ...WAIT });
+      await other.locator('#status', { hasText: 'You signed out in another tab.' }).waitFor(WAIT);
+      assert.equal(await other.locator('#signed-in').isVisible(), false);
+      assert.deepEqual(errors, []);
+      assert.deepEqual(otherErrors, []);
+    } finally {
+      await context.close();
+    }
+  });
+}
+
+test('the demo page imports the client; another origin cannot', async () => {
+  const { context, page, errors } = await openPage();
+  try {
+    const own = await page.evaluate(async () => Object.keys(await import('/assets/wallet-auth.js')).sort());
+    assert.ok(own.includes('createClient'), own.join());
+    if (RESTRICTED_URL) {
+      // The restricted server is another origin (another port): its page cannot import this
+      // server's client.
+      const foreign = await context.newPage();
+      await foreign.goto(`${RESTRICTED_URL}/`);
+      const result = await foreign.evaluate(async (url) => {
+        try {
+          await import(`${url}/assets/wallet-auth.js`);
+          return 'imported';
+        } catch (e) {
+          return `refused: ${e.message}`;
+        }
+      }, BASE_URL);
+      assert.match(result, /^refused/);
+    }
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

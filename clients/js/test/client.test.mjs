@@ -247,3 +247,64 @@ test('X-Session-Refreshed updates the expiry and calls onRefresh (local stub ser
     server.close();
   }
 });
+
+// The session cookie and the CSRF token go to the server's own origin only: client.fetch of
+// another origin's URL (absolute, protocol-relative, a URL or a Request object) is a plain fetch.
+test('the CSRF token and credentials are never sent to another origin', async () => {
+  const seen = [];
+  const stub = http.createServer((req, res) => {
+    seen.push({ path: req.url, csrf: req.headers['x-csrf-token'] ?? null });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{}');
+  });
+  await new Promise((r) => stub.listen(0, '127.0.0.1', r));
+  const foreign = `http://127.0.0.1:${stub.address().port}`;
+  try {
+    const key = new EthKey();
+    const { client, f } = newClient();
+    const s = await client.signInWithEthereum(key.provider());
+    assert.ok(s.csrfToken);
+    const before = f.log.length;
+    const inits = [];
+    const spy = createClient({
+      baseUrl: BASE_URL,
+      fetch: (url, init) => {
+        inits.push({ url: String(url instanceof Request ? url.url : url), init });
+        return f(url, init);
+      },
+    });
+    await spy.session(); // the token is known to this client too
+    assert.equal(spy.csrfToken, s.csrfToken);
+    inits.length = 0;
+    await spy.fetch(`${foreign}/a`, { method: 'POST' });
+    await spy.fetch(new URL(`${foreign}/b`), { method: 'DELETE' });
+    await spy.fetch(new Request(`${foreign}/c`, { method: 'PUT' }));
+    for (const { init } of inits) {
+      assert.notEqual(init && init.credentials, 'include');
+      const h = new Headers((init && init.headers) || undefined);
+      assert.equal(h.get('x-csrf-token'), null);
+    }
+    assert.deepEqual(
+      seen.map((x) => [x.path, x.csrf]),
+      [
+        ['/a', null],
+        ['/b', null],
+        ['/c', null],
+      ],
+    );
+    // The server's own origin, by path or by absolute URL, still gets the token.
+    inits.length = 0;
+    const own = await spy.fetch(`${BASE_URL}/api/preferences`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(own.status, 200);
+    assert.equal(new Headers(inits[0].init.headers).get('x-csrf-token'), s.csrfToken);
+    assert.equal(inits[0].init.credentials, 'include');
+    assert.ok(f.log.length > before);
+    await client.logout();
+  } finally {
+    stub.close();
+  }
+});
