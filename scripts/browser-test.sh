@@ -14,7 +14,9 @@ fi
 
 (cd clients/js/test && npm ci --no-audit --no-fund --loglevel=error)
 
-cargo build --locked --bin wallet-auth
+# The test build made this binary already when run from scripts/test.sh (same profile and
+# features, so nothing is built twice); run alone, this builds it the same way.
+cargo test --locked --no-run --quiet
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/wallet-auth"
 mkdir -p test-artifacts
 
