@@ -165,13 +165,16 @@ where
     }
 }
 
+/// Logs to standard output at `RUST_LOG` (default `info`): JSON lines with every field at the
+/// top level (`LOG_FORMAT=json`), or text, coloured only when standard output is a terminal.
 fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_span_list(false).try_init(),
+        LogFormat::Pretty => builder.with_ansi(std::io::stdout().is_terminal()).try_init(),
     };
 }
 
