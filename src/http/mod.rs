@@ -78,6 +78,9 @@ impl AuthState {
             tracing::warn!(variable = var, "configured value out of range: clamped");
         }
         let metrics = Metrics::new();
+        for (chain_id, _) in &config.eth_rpc_urls {
+            metrics.declare_node(*chain_id);
+        }
         let store: Arc<dyn Store> = Arc::new(metrics::MeteredStore::new(store, metrics.clone()));
         let audit = Audit::new(store.clone());
         let sessions = WalletSessions::new(
