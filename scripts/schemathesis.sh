@@ -2,6 +2,10 @@
 # Property-based fuzzing of the running server from its own /openapi.json with Schemathesis:
 # every documented operation, positive and negative inputs, bounded in examples and time.
 # Fails on any 5xx. Installs a pinned Schemathesis into a venv under the target directory.
+# Runs with real credentials so that every operation is reached past its guard: the admin
+# token on /admin/*, and wallet sessions from real sign-ins (local secp256k1 keys signing
+# EIP-4361 messages, `examples/bench_client.rs sessions`) on the rest; each operation that
+# ends its session (refresh, logout, logout-all, revoke) gets a session of its own.
 #   scripts/schemathesis.sh              # default: 30 examples per operation
 #   MAX_EXAMPLES=100 scripts/schemathesis.sh
 set -euo pipefail
@@ -21,18 +25,22 @@ if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VER
     "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
-cargo build --locked --quiet
+cargo build --locked --quiet --bin wallet-auth --example bench_client
 BIN="$TARGET/debug/wallet-auth"
+SIGNIN="$TARGET/debug/examples/bench_client"
+# Sessions are bound to the User-Agent of the sign-in; schemathesis sends the same one.
+SIGNIN_UA="wallet-auth-bench/1"
 
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 LOG="$(mktemp)"
+TOKENS="$(mktemp)"
 SERVER_PID=
 cleanup() {
   if [ -n "$SERVER_PID" ]; then
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
   fi
-  rm -f "$LOG"
+  rm -f "$LOG" "$TOKENS"
 }
 trap cleanup EXIT
 
@@ -58,18 +66,43 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-# The admin token is sent on every request: admin routes get fuzzed past their guard, and
-# wallet routes see it as an unknown wallet token (401).
+BASE="http://127.0.0.1:$PORT"
+# Six sessions of six wallets, signed in for real.
+"$SIGNIN" sessions --base "$BASE" --n 6 --out "$TOKENS"
+token() { sed -n "${1}p" "$TOKENS"; }
+
 status=0
-timeout 170 "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/openapi.json" \
-  --checks not_a_server_error \
-  --max-examples "$MAX_EXAMPLES" \
-  --max-time "$MAX_TIME" \
-  --request-timeout 10 \
-  --workers 2 \
-  --seed "${SCHEMATHESIS_SEED:-1}" \
-  --suppress-health-check all \
-  -H "Authorization: Bearer $ADMIN_TOKEN" || status=$?
+run() {
+  local label="$1"
+  shift
+  echo "== schemathesis: $label"
+  timeout 170 "$VENV/bin/schemathesis" run "$BASE/openapi.json" \
+    --checks not_a_server_error \
+    --max-examples "$MAX_EXAMPLES" \
+    --max-time "$MAX_TIME" \
+    --request-timeout 10 \
+    --workers 2 \
+    --seed "${SCHEMATHESIS_SEED:-1}" \
+    --suppress-health-check all \
+    "$@" || status=$?
+}
+
+SESSION_ENDING=(--exclude-path /auth/refresh --exclude-path /auth/logout
+  --exclude-path /auth/logout-all --exclude-path-regex '^/auth/sessions/')
+# Everything but the admin routes and the operations that end the session, with a session.
+run "wallet session" -H "Authorization: Bearer $(token 1)" -H "User-Agent: $SIGNIN_UA" \
+  --exclude-path-regex '^/admin/' "${SESSION_ENDING[@]}"
+# The admin routes with the admin token.
+run "admin token" -H "Authorization: Bearer $ADMIN_TOKEN" --include-path-regex '^/admin/'
+# Each session-ending operation with a session of its own.
+n=2
+for path in /auth/refresh /auth/logout /auth/logout-all; do
+  run "wallet session: $path" -H "Authorization: Bearer $(token "$n")" \
+    -H "User-Agent: $SIGNIN_UA" --include-path "$path"
+  n=$((n + 1))
+done
+run "wallet session: DELETE /auth/sessions/{session_id}" -H "Authorization: Bearer $(token "$n")" \
+  -H "User-Agent: $SIGNIN_UA" --include-path-regex '^/auth/sessions/'
 
 if grep -q '"level":"ERROR"' "$LOG"; then
   echo "server logged errors during the run:" >&2

@@ -152,17 +152,57 @@ async fn the_binary_logs_one_flat_json_line_per_request() {
     let http = reqwest::Client::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while http.get(format!("{base}/health")).send().await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "the server did not start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let secret_token = "sekrit-bearer-token-value-0123456789";
     let long_id = "a".repeat(65);
-    let cases: Vec<(reqwest::Method, &str, Option<&str>, u16, Option<&str>)> = vec![
-        (reqwest::Method::GET, "/health", Some("client-id-123"), 200, None),
-        (reqwest::Method::GET, "/api/me", Some("bad id with spaces"), 401, Some("unauthenticated")),
-        (reqwest::Method::PUT, "/auth/nonce", None, 405, Some("method_not_allowed")),
-        (reqwest::Method::GET, "/nowhere/x", Some(long_id.as_str()), 404, Some("not_found")),
-        (reqwest::Method::POST, "/auth/nonce", Some("0123-abcd_ef.gh:ij"), 200, None),
+    type Case<'a> = (
+        reqwest::Method,
+        &'a str,
+        Option<&'a str>,
+        u16,
+        Option<&'a str>,
+    );
+    let cases: Vec<Case<'_>> = vec![
+        (
+            reqwest::Method::GET,
+            "/health",
+            Some("client-id-123"),
+            200,
+            None,
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/me",
+            Some("bad id with spaces"),
+            401,
+            Some("unauthenticated"),
+        ),
+        (
+            reqwest::Method::PUT,
+            "/auth/nonce",
+            None,
+            405,
+            Some("method_not_allowed"),
+        ),
+        (
+            reqwest::Method::GET,
+            "/nowhere/x",
+            Some(long_id.as_str()),
+            404,
+            Some("not_found"),
+        ),
+        (
+            reqwest::Method::POST,
+            "/auth/nonce",
+            Some("0123-abcd_ef.gh:ij"),
+            200,
+            None,
+        ),
     ];
     let mut sent = Vec::new();
     for (method, path, id, status, _) in &cases {
@@ -207,7 +247,10 @@ async fn the_binary_logs_one_flat_json_line_per_request() {
         .collect();
     // The start-up probe of /health plus each case, once each.
     for ((method, path, _, status, code), id) in cases.iter().zip(&sent) {
-        let mine: Vec<_> = requests.iter().filter(|l| l["request_id"] == **id).collect();
+        let mine: Vec<_> = requests
+            .iter()
+            .filter(|l| l["request_id"] == **id)
+            .collect();
         assert_eq!(mine.len(), 1, "one line for {method} {path}: {out}");
         let l = mine[0];
         assert!(l.get("fields").is_none(), "flat fields: {l}");
@@ -244,7 +287,10 @@ async fn pretty_logs_have_no_colour_off_a_terminal() {
         .await
         .is_err()
     {
-        assert!(std::time::Instant::now() < deadline, "the server did not start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     std::process::Command::new("kill")

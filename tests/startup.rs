@@ -66,7 +66,11 @@ async fn serve_waits_for_a_redis_that_starts_later() {
     let (status, body) = get(&http, &format!("{base}/ready")).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "store_unavailable");
-    let r = http.post(format!("{base}/auth/nonce")).send().await.unwrap();
+    let r = http
+        .post(format!("{base}/auth/nonce"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 503);
     assert!(r.headers().contains_key("retry-after"));
     let body: serde_json::Value = r.json().await.unwrap();
@@ -86,7 +90,11 @@ async fn serve_waits_for_a_redis_that_starts_later() {
         assert!(Instant::now() < deadline, "never ready: {body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let r = http.post(format!("{base}/auth/nonce")).send().await.unwrap();
+    let r = http
+        .post(format!("{base}/auth/nonce"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 
     std::process::Command::new("kill")
@@ -94,7 +102,12 @@ async fn serve_waits_for_a_redis_that_starts_later() {
         .status()
         .unwrap();
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     assert!(child.wait().unwrap().success(), "{out}");
     let lines: Vec<serde_json::Value> = out
         .lines()
@@ -113,10 +126,19 @@ async fn serve_waits_for_a_redis_that_starts_later() {
     // The URL to open matches AUTH_DOMAINS (default localhost:8080), beside the bound address.
     let listening = lines
         .iter()
-        .find(|l| l["message"].as_str().unwrap_or("").starts_with("wallet-auth listening"))
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("wallet-auth listening")
+        })
         .unwrap_or_else(|| panic!("{out}"));
     assert_eq!(listening["url"], "http://localhost:8080/", "{listening}");
-    assert_eq!(listening["addr"], format!("127.0.0.1:{port}"), "{listening}");
+    assert_eq!(
+        listening["addr"],
+        format!("127.0.0.1:{port}"),
+        "{listening}"
+    );
 }
 
 #[test]

@@ -300,10 +300,7 @@ fn log_response(res: &Response, latency: Duration, _span: &tracing::Span) {
         .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let error_code = res
-        .extensions()
-        .get::<error::ErrorCodeTag>()
-        .map(|t| t.0);
+    let error_code = res.extensions().get::<error::ErrorCodeTag>().map(|t| t.0);
     tracing::info!(
         method = facts.map_or("other", |f| f.method),
         route = facts.map_or("unmatched", |f| f.route.as_str()),

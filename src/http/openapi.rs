@@ -548,7 +548,14 @@ pub const ROUTES: &[Route] = &[
         false,
         &[E::StoreUnavailable],
     ),
-    route("get", "/metrics", Public, false, false, &[E::Unauthenticated]),
+    route(
+        "get",
+        "/metrics",
+        Public,
+        false,
+        false,
+        &[E::Unauthenticated],
+    ),
     route("get", "/admin/sessions/stats", Admin, false, false, &[]),
     route("get", "/admin/audit", Admin, false, false, &[E::BadRequest]),
     route(

@@ -27,8 +27,9 @@ pub const RETRY_MAX: Duration = Duration::from_secs(5);
 pub const LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// One connection attempt.
-pub type Connect =
-    Box<dyn Fn() -> Pin<Box<dyn Future<Output = StoreResult<Arc<dyn Store>>> + Send>> + Send + Sync>;
+pub type Connect = Box<
+    dyn Fn() -> Pin<Box<dyn Future<Output = StoreResult<Arc<dyn Store>>> + Send>> + Send + Sync,
+>;
 
 /// A [`Store`] whose connection is made in the background; until it is, every call fails
 /// with [`StoreError::Unavailable`].
@@ -126,7 +127,9 @@ impl Store for LazyStore {
         token_hash: &str,
         session_id: Option<&str>,
     ) -> StoreResult<Option<SessionEntry>> {
-        self.connected()?.get_session(tag, token_hash, session_id).await
+        self.connected()?
+            .get_session(tag, token_hash, session_id)
+            .await
     }
     async fn update_session(
         &self,
@@ -135,7 +138,9 @@ impl Store for LazyStore {
         record: &[u8],
         ttl: Option<Duration>,
     ) -> StoreResult<bool> {
-        self.connected()?.update_session(tag, token_hash, record, ttl).await
+        self.connected()?
+            .update_session(tag, token_hash, record, ttl)
+            .await
     }
     async fn rotate_session(&self, tag: &str, rotation: Rotation<'_>) -> StoreResult<Rotated> {
         self.connected()?.rotate_session(tag, rotation).await
@@ -169,7 +174,9 @@ impl Store for LazyStore {
         window: Duration,
         now_ms: i64,
     ) -> StoreResult<RateDecision> {
-        self.connected()?.rate_limit(key, limit, window, now_ms).await
+        self.connected()?
+            .rate_limit(key, limit, window, now_ms)
+            .await
     }
     async fn audit_append(
         &self,
@@ -191,7 +198,9 @@ impl Store for LazyStore {
         self.connected()?.count_event(name, now_ms).await
     }
     async fn count_events_since(&self, name: &str, since_ms: i64, now_ms: i64) -> StoreResult<u64> {
-        self.connected()?.count_events_since(name, since_ms, now_ms).await
+        self.connected()?
+            .count_events_since(name, since_ms, now_ms)
+            .await
     }
     async fn track_active(
         &self,
@@ -200,7 +209,9 @@ impl Store for LazyStore {
         to_ms: Option<i64>,
         now_ms: i64,
     ) -> StoreResult<()> {
-        self.connected()?.track_active(chain, from_ms, to_ms, now_ms).await
+        self.connected()?
+            .track_active(chain, from_ms, to_ms, now_ms)
+            .await
     }
     async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64> {
         self.connected()?.count_active(chain, now_ms).await

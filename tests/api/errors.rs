@@ -181,13 +181,20 @@ async fn wrong_method_on_a_known_path_is_405_with_allow() {
     }
     assert!(paths.len() > 10);
     for (path, methods) in &paths {
-        let url_path = path.replace("{session_id}", "s0000").replace('{', "").replace('}', "");
+        let url_path = path
+            .replace("{session_id}", "s0000")
+            .replace(['{', '}'], "");
         for wrong in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
             if methods.contains(wrong) {
                 continue;
             }
             let r = app
-                .call(reqwest::Method::from_bytes(wrong.as_bytes()).unwrap(), &url_path, None, None)
+                .call(
+                    reqwest::Method::from_bytes(wrong.as_bytes()).unwrap(),
+                    &url_path,
+                    None,
+                    None,
+                )
                 .await;
             r.assert_error(405, "method_not_allowed");
             let allow = r

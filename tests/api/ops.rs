@@ -326,11 +326,20 @@ async fn metrics_token_guards_metrics(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.text().await.unwrap().contains("wallet_auth_http_requests_total"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("wallet_auth_http_requests_total"));
     // Without METRICS_TOKEN, /metrics stays public (the default of the contract).
     let open = spawn_app(b).await;
     assert_eq!(
-        open.http.get(open.url("/metrics")).send().await.unwrap().status(),
+        open.http
+            .get(open.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         StatusCode::OK
     );
 }
