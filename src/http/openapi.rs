@@ -600,7 +600,8 @@ impl Route {
                 E::StoreUnavailable,
             ]),
         }
-        codes.push(E::Internal);
+        // Any request may outlast HTTP_REQUEST_TIMEOUT.
+        codes.extend([E::RequestTimeout, E::Internal]);
         ErrorCode::ALL
             .into_iter()
             .filter(|c| codes.contains(c))
@@ -775,6 +776,7 @@ mod tests {
             ApiError::CsrfFailed,
             ApiError::Forbidden("x"),
             ApiError::NotFound("x"),
+            ApiError::MethodNotAllowed,
             ApiError::RateLimited(std::time::Duration::from_secs(1)),
             ApiError::Internal("x".into()),
         ];
