@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-redis.sh
 scripts/ensure-contracts.sh
+scripts/ensure-promtool.sh
 cargo test --locked "$@"
 scripts/browser-test.sh
 scripts/schemathesis.sh

@@ -58,7 +58,12 @@ enum UserAction {
 #[derive(Debug, Subcommand)]
 enum ConfigAction {
     /// Validate the configuration and print it with secrets masked.
-    Check,
+    Check {
+        /// Also connect to the store and to every node of `ETH_RPC_URLS`, and say which
+        /// answered; exit 1 when the store does not answer or a node serves another chain.
+        #[arg(long)]
+        probe: bool,
+    },
 }
 
 /// Entry point of the binary.
@@ -78,14 +83,18 @@ pub fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Verify(args) => crate::cli_verify::run(args),
         Command::Config {
-            action: ConfigAction::Check,
+            action: ConfigAction::Check { probe },
         } => match Config::from_env() {
             Ok(c) => {
                 for line in c.masked_lines() {
                     println!("{line}");
                 }
                 println!("configuration ok");
-                ExitCode::SUCCESS
+                if probe {
+                    with_runtime(|| probe_services(c))
+                } else {
+                    ExitCode::SUCCESS
+                }
             }
             Err(e) => config_error(&e),
         },
@@ -165,13 +174,22 @@ where
     }
 }
 
+/// Logs to standard output at `RUST_LOG` (default `info`): JSON lines with every field at the
+/// top level (`LOG_FORMAT=json`), or text, coloured only when standard output is a terminal.
 fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Pretty => builder
+            .with_ansi(std::io::stdout().is_terminal())
+            .try_init(),
     };
 }
 
@@ -208,11 +226,24 @@ async fn serve() -> ExitCode {
     let store = match open_store(&config).await {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!(error = %e, "cannot open the session store");
-            return ExitCode::FAILURE;
+            // Keep serving: /ready answers 503 and store-backed routes 503 store_unavailable
+            // until the store answers (readiness probes expect exactly this).
+            tracing::error!(
+                error = %e,
+                "cannot reach the session store: serving anyway, /ready answers 503 until it answers; retrying in the background"
+            );
+            let config = config.clone();
+            Arc::new(crate::store::LazyStore::connect_in_background(
+                "redis",
+                Box::new(move || {
+                    let config = config.clone();
+                    Box::pin(async move { open_store(&config).await })
+                }),
+            ))
         }
     };
     let kind = store.kind();
+    let (uri, domains) = (config.uri.clone(), config.domains.clone());
     let state = AuthState::new(config, store);
     if let Err(code) = check_nodes(&state).await {
         return code;
@@ -225,7 +256,13 @@ async fn serve() -> ExitCode {
         }
     };
     if let Ok(addr) = server.addr() {
-        tracing::info!(%addr, store = kind, "wallet-auth listening");
+        let url = browser_url(&uri, &domains);
+        tracing::info!(
+            %addr,
+            %url,
+            store = kind,
+            "wallet-auth listening on {addr}: open {url} in a browser"
+        );
     }
     match server.run(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -233,6 +270,66 @@ async fn serve() -> ExitCode {
             tracing::error!(error = %e, "server failed");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `config check --probe`: connects to the store and to every node, one line each. Each
+/// attempt is bounded by `STORE_TIMEOUT` / `ETH_RPC_TIMEOUT`.
+async fn probe_services(config: Config) -> ExitCode {
+    use crate::contract_wallets::{ContractWallets, Probe};
+    let mut ok = true;
+    match &config.store {
+        StoreConfig::Memory => println!("store memory: in this process, nothing to reach"),
+        StoreConfig::Redis(_) => {
+            let answered = match open_store(&config).await {
+                Ok(store) => store.ping().await,
+                Err(e) => Err(e),
+            };
+            match answered {
+                Ok(()) => println!("store redis: answered"),
+                Err(e) => {
+                    println!("store redis: did not answer: {e}");
+                    ok = false;
+                }
+            }
+        }
+    }
+    let nodes = ContractWallets::new(
+        &config
+            .eth_rpc_urls
+            .iter()
+            .map(|(id, url)| (*id, url.expose().to_owned()))
+            .collect::<Vec<_>>(),
+        config.eth_rpc_timeout,
+        None,
+    );
+    for (chain_id, probe) in nodes.probe().await {
+        match probe {
+            Probe::Up => println!("node of chain {chain_id}: answered"),
+            Probe::Down(reason) => println!("node of chain {chain_id}: did not answer: {reason}"),
+            Probe::WrongChain(actual) => {
+                println!("node of chain {chain_id}: answered, but serves chain {actual}");
+                ok = false;
+            }
+        }
+    }
+    if ok {
+        println!("probe ok");
+        ExitCode::SUCCESS
+    } else {
+        println!("probe failed");
+        ExitCode::FAILURE
+    }
+}
+
+/// The address a browser should open: `AUTH_URI`'s scheme with the first of `AUTH_DOMAINS`
+/// (the domain signed messages must name), so that sign-in works from the page opened.
+#[must_use]
+pub fn browser_url(uri: &str, domains: &[String]) -> String {
+    let scheme = uri.split_once("://").map_or("http", |(s, _)| s);
+    match domains.first() {
+        Some(d) => format!("{scheme}://{d}/"),
+        None => format!("{uri}/"),
     }
 }
 

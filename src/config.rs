@@ -215,6 +215,8 @@ pub struct Config {
     pub password_checks: usize,
     /// `ADMIN_TOKEN`: enables `/admin/*`.
     pub admin_token: Option<Secret>,
+    /// `METRICS_TOKEN`: when set, `/metrics` needs `Authorization: Bearer $METRICS_TOKEN`.
+    pub metrics_token: Option<Secret>,
     /// `LOG_FORMAT`.
     pub log_format: LogFormat,
     /// `CORS_ORIGINS` / `CSRF_TRUSTED_ORIGINS`: browser origins allowed to call with
@@ -633,6 +635,18 @@ impl Config {
             }
             other => other.map(Secret::new),
         };
+        let metrics_token = match get("METRICS_TOKEN") {
+            Some(t) if t.len() < 16 => {
+                return Err(bad("METRICS_TOKEN", "must be at least 16 characters"))
+            }
+            Some(t) if !t.bytes().all(|b| b.is_ascii_graphic()) => {
+                return Err(bad(
+                    "METRICS_TOKEN",
+                    "must be printable ASCII without spaces (it is sent in a header)",
+                ))
+            }
+            other => other.map(Secret::new),
+        };
         let log_format = match get("LOG_FORMAT")
             .unwrap_or_else(|| "pretty".into())
             .as_str()
@@ -731,6 +745,7 @@ impl Config {
             rate_limit_per_min,
             password_checks,
             admin_token,
+            metrics_token,
             log_format,
             allowed_origins,
             max_body_bytes,
@@ -878,6 +893,14 @@ impl Config {
                     "****"
                 } else {
                     "(unset: /admin disabled)"
+                }
+            ),
+            format!(
+                "METRICS_TOKEN={}",
+                if self.metrics_token.is_some() {
+                    "****"
+                } else {
+                    "(unset: /metrics is public)"
                 }
             ),
             format!(
@@ -1117,9 +1140,12 @@ mod tests {
             ("REDIS_URL", "redis://user:hunter2@127.0.0.1:6379"),
             ("SESSION_ENCRYPTION_KEY", &key),
             ("ADMIN_TOKEN", "super-secret-admin-token"),
+            ("METRICS_TOKEN", "super-secret-metrics-token"),
         ])
         .unwrap();
         let text = c.masked_lines().join("\n") + &format!("{c:?}");
+        assert!(!text.contains("super-secret-metrics-token"), "{text}");
+        assert!(text.contains("METRICS_TOKEN=****"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
         assert!(!text.contains(&key));
         assert!(!text.contains("super-secret-admin-token"));

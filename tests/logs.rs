@@ -122,3 +122,184 @@ async fn no_secret_reaches_the_logs() {
         );
     }
 }
+
+/// A free local port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port()
+}
+
+/// The binary with `LOG_FORMAT=json`: one flat JSON line per request at INFO, with method,
+/// route template, status, latency, client address, request id (propagated when sane,
+/// generated otherwise, returned on the response) and the error code of an error answer; no
+/// header, cookie or token in any line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_logs_one_flat_json_line_per_request() {
+    let port = free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wallet-auth"))
+        .arg("serve")
+        .env_clear()
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOG_FORMAT", "json")
+        .env("ADMIN_TOKEN", "log-test-admin-token-0123456789")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while http.get(format!("{base}/health")).send().await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let secret_token = "sekrit-bearer-token-value-0123456789";
+    let long_id = "a".repeat(65);
+    type Case<'a> = (
+        reqwest::Method,
+        &'a str,
+        Option<&'a str>,
+        u16,
+        Option<&'a str>,
+    );
+    let cases: Vec<Case<'_>> = vec![
+        (
+            reqwest::Method::GET,
+            "/health",
+            Some("client-id-123"),
+            200,
+            None,
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/me",
+            Some("bad id with spaces"),
+            401,
+            Some("unauthenticated"),
+        ),
+        (
+            reqwest::Method::PUT,
+            "/auth/nonce",
+            None,
+            405,
+            Some("method_not_allowed"),
+        ),
+        (
+            reqwest::Method::GET,
+            "/nowhere/x",
+            Some(long_id.as_str()),
+            404,
+            Some("not_found"),
+        ),
+        (
+            reqwest::Method::POST,
+            "/auth/nonce",
+            Some("0123-abcd_ef.gh:ij"),
+            200,
+            None,
+        ),
+    ];
+    let mut sent = Vec::new();
+    for (method, path, id, status, _) in &cases {
+        let mut rb = http
+            .request(method.clone(), format!("{base}{path}"))
+            .bearer_auth(secret_token)
+            .header("cookie", "sid=cookie-secret-value");
+        if let Some(id) = id {
+            rb = rb.header("x-request-id", *id);
+        }
+        let r = rb.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), *status, "{method} {path}");
+        let returned = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+        match id {
+            Some(id) if wallet_auth::http::is_sane_request_id(id.as_bytes()) => {
+                assert_eq!(&returned, id);
+            }
+            _ => {
+                assert!(wallet_auth::http::is_sane_request_id(returned.as_bytes()));
+                assert_eq!(returned.len(), 36, "a UUID: {returned}");
+            }
+        }
+        sent.push(returned);
+    }
+    // SIGTERM, then read everything the process wrote.
+    std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    child.wait().unwrap();
+    assert!(!out.contains('\u{1b}'), "no ANSI escape in the log");
+    assert!(!out.contains(secret_token) && !out.contains("cookie-secret-value"));
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let requests: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "request" && l["level"] == "INFO")
+        .collect();
+    // The start-up probe of /health plus each case, once each.
+    for ((method, path, _, status, code), id) in cases.iter().zip(&sent) {
+        let mine: Vec<_> = requests
+            .iter()
+            .filter(|l| l["request_id"] == **id)
+            .collect();
+        assert_eq!(mine.len(), 1, "one line for {method} {path}: {out}");
+        let l = mine[0];
+        assert!(l.get("fields").is_none(), "flat fields: {l}");
+        assert_eq!(l["method"], method.as_str(), "{l}");
+        let route = if *status == 404 { "unmatched" } else { path };
+        assert_eq!(l["route"], route, "{l}");
+        assert_eq!(l["status"], *status, "{l}");
+        assert!(l["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{l}");
+        assert_eq!(l["client_ip"], "127.0.0.1", "{l}");
+        match code {
+            Some(c) => assert_eq!(l["error_code"], *c, "{l}"),
+            None => assert!(l.get("error_code").is_none(), "{l}"),
+        }
+    }
+}
+
+/// Text logs carry no colour codes when standard output is not a terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pretty_logs_have_no_colour_off_a_terminal() {
+    let port = free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wallet-auth"))
+        .arg("serve")
+        .env_clear()
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while http
+        .get(format!("http://127.0.0.1:{port}/health"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    child.wait().unwrap();
+    assert!(out.contains("WARN") && out.contains("route"), "{out}");
+    assert!(!out.contains('\u{1b}'), "ANSI escapes in: {out:?}");
+}

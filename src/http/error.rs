@@ -51,6 +51,9 @@ pub enum ApiError {
     /// 404 `not_found`.
     #[error("{0}")]
     NotFound(&'static str),
+    /// 405 `method_not_allowed`: a known path, another method (the router sets `Allow`).
+    #[error("this route does not accept this method")]
+    MethodNotAllowed,
     /// 429 `rate_limited`.
     #[error("too many requests; retry later")]
     RateLimited(Duration),
@@ -100,6 +103,7 @@ impl ApiError {
             | ApiError::BindingMismatch => StatusCode::UNAUTHORIZED,
             ApiError::CsrfFailed | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::StoreUnavailable(_) | ApiError::VerifierUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -122,6 +126,7 @@ impl ApiError {
             ApiError::CsrfFailed => "csrf_failed",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::VerifierUnavailable(_) => "verifier_unavailable",
@@ -154,6 +159,7 @@ impl IntoResponse for ApiError {
         };
         let body = serde_json::json!({"error": {"code": self.code(), "message": message}});
         let mut res = (status, Json(body)).into_response();
+        res.extensions_mut().insert(ErrorCodeTag(self.code()));
         let retry = match &self {
             ApiError::RateLimited(d) => Some(d.as_millis().div_ceil(1000).max(1)),
             ApiError::StoreUnavailable(_) => Some(1),
@@ -168,6 +174,11 @@ impl IntoResponse for ApiError {
         res
     }
 }
+
+/// The error code of an error response, for the request log (set on every JSON error the
+/// server answers; never sent to the client).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCodeTag(pub &'static str);
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -162,16 +162,25 @@ fn client_context(parts: &Parts, config: &crate::config::Config) -> RequestConte
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let ip = if config.trust_proxy {
-        forwarded_client(&parts.headers, config.trust_proxy_hops)
+    let ip = client_ip(&parts.headers, &parts.extensions, config);
+    RequestContext { user_agent, ip }
+}
+
+/// The client's address as the server sees it: the socket peer, or behind a trusted proxy
+/// the `X-Forwarded-For` entry of [`forwarded_client`]; [`UNKNOWN_CLIENT`] when neither tells.
+pub(crate) fn client_ip(
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+    config: &crate::config::Config,
+) -> String {
+    if config.trust_proxy {
+        forwarded_client(headers, config.trust_proxy_hops)
             .map_or_else(|| UNKNOWN_CLIENT.to_owned(), |ip| ip.to_string())
     } else {
-        parts
-            .extensions
+        extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or_else(|| UNKNOWN_CLIENT.to_owned(), |c| c.0.ip().to_string())
-    };
-    RequestContext { user_agent, ip }
+    }
 }
 
 impl<S> FromRequestParts<S> for ClientInfo

@@ -236,6 +236,18 @@ impl Metrics {
             .inc();
     }
 
+    /// Exposes the node series of `chain_id` from the start, before its first call, so that a
+    /// dashboard sees the configured nodes at once.
+    pub fn declare_node(&self, chain_id: u64) {
+        let chain_id = chain_id.to_string();
+        for method in ["eth_call", "eth_chainId"] {
+            drop(self.node_latency.get_or_create(&NodeLabels {
+                chain_id: chain_id.clone(),
+                method: method.to_owned(),
+            }));
+        }
+    }
+
     /// [`Metrics::node_call`] as an observer for [`crate::contract_wallets::ContractWallets`].
     #[must_use]
     pub fn node_observer(&self) -> crate::contract_wallets::Observer {
@@ -259,7 +271,7 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition.
+    /// The OpenMetrics 1.0.0 text exposition ([`OPENMETRICS_CONTENT_TYPE`]).
     #[must_use]
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -268,6 +280,69 @@ impl Metrics {
         }
         out
     }
+
+    /// The Prometheus text format 0.0.4 exposition ([`TEXT_CONTENT_TYPE`]).
+    #[must_use]
+    pub fn render_text(&self) -> String {
+        openmetrics_to_text(&self.render())
+    }
+}
+
+/// Content type of [`Metrics::render`].
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// Content type of [`Metrics::render_text`].
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Whether an `Accept` header value asks for OpenMetrics text (with a non-zero quality).
+#[must_use]
+pub fn accepts_openmetrics(accept: &str) -> bool {
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("");
+        if !media.eq_ignore_ascii_case("application/openmetrics-text") {
+            return false;
+        }
+        !parts.any(|p| {
+            p.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("q")
+                    && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+            })
+        })
+    })
+}
+
+/// OpenMetrics text as Prometheus text format 0.0.4: no `# UNIT` lines and no `# EOF`, and
+/// a counter's `# HELP` / `# TYPE` lines name it with its `_total` suffix, as its samples do.
+fn openmetrics_to_text(om: &str) -> String {
+    let counters: std::collections::HashSet<&str> = om
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(om.len());
+    for line in om.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        if let Some((prefix, rest)) = meta {
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            if counters.contains(name) && !name.ends_with("_total") {
+                out.push_str(prefix);
+                out.push_str(name);
+                out.push_str("_total ");
+                out.push_str(tail);
+                out.push('\n');
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// A [`Store`] that times every operation and counts failures in [`Metrics`].

@@ -10,6 +10,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::contract_wallets::ContractWallets;
@@ -76,6 +78,9 @@ impl AuthState {
             tracing::warn!(variable = var, "configured value out of range: clamped");
         }
         let metrics = Metrics::new();
+        for (chain_id, _) in &config.eth_rpc_urls {
+            metrics.declare_node(*chain_id);
+        }
         let store: Arc<dyn Store> = Arc::new(metrics::MeteredStore::new(store, metrics.clone()));
         let audit = Audit::new(store.clone());
         let sessions = WalletSessions::new(
@@ -204,21 +209,108 @@ pub fn router(state: AuthState) -> Router {
         .merge(openapi::router())
         .merge(user::router())
         .fallback(|| async { ApiError::NotFound("no such route") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::NotFound("no such route for this method")
-        });
+        // axum adds the `Allow` header (the path's methods) to this answer.
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     if config.demo_page {
         app = app.merge(ops::demo_router());
     }
     let app = app.layer(axum::middleware::from_fn(extract::session_headers));
     let app = protect(app, config.request_timeout)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes));
     let app = match cors_layer(&config) {
         Some(cors) => app.layer(cors),
         None => app,
     };
-    app.with_state(state)
+    // Outermost first: a client's request id is kept only when sane, else one is generated;
+    // the request is traced (one INFO line when its response is ready) with that id; the id is
+    // returned on the response; `observe` (innermost of these) adds the security headers,
+    // counts the request and hands the log line its method, route and client address.
+    app.layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(log_response)
+                .on_failure(()),
+        )
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(sane_request_id))
+        .with_state(state)
+}
+
+/// The request-id header: propagated when the client sends a sane one, generated otherwise,
+/// returned on every response.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest client-sent request id kept.
+pub const REQUEST_ID_MAX: usize = 64;
+
+/// Whether a client-sent request id is kept: 1 to [`REQUEST_ID_MAX`] characters of ASCII
+/// letters, digits, `-`, `_`, `.` and `:` (a UUID, a ULID, a proxy's hex id). Anything else
+/// could forge log lines or bloat them.
+#[must_use]
+pub fn is_sane_request_id(value: &[u8]) -> bool {
+    (1..=REQUEST_ID_MAX).contains(&value.len())
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Drops a client's `X-Request-Id` unless there is exactly one and it is sane, so that one is
+/// generated instead.
+async fn sane_request_id(mut req: Request, next: Next) -> Response {
+    let mut values = req.headers().get_all(&X_REQUEST_ID).iter();
+    let keep = match (values.next(), values.next()) {
+        (None, _) => true,
+        (Some(v), None) => is_sane_request_id(v.as_bytes()),
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        req.headers_mut().remove(&X_REQUEST_ID);
+    }
+    next.run(req).await
+}
+
+/// What the request log line needs from the request, handed over in the response's
+/// extensions by [`observe`].
+#[derive(Debug, Clone)]
+struct RequestFacts {
+    method: &'static str,
+    route: String,
+    client_ip: String,
+}
+
+/// The span of a request: its id, so that every line logged while handling it carries it.
+fn request_span(req: &Request) -> tracing::Span {
+    let id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", request_id = id)
+}
+
+/// The one INFO line of a request: method, route template, status, latency, client address,
+/// request id, and the error code of an error answer. Never a header, cookie, token or body.
+fn log_response(res: &Response, latency: Duration, _span: &tracing::Span) {
+    let facts = res.extensions().get::<RequestFacts>();
+    let request_id = res
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let error_code = res.extensions().get::<error::ErrorCodeTag>().map(|t| t.0);
+    tracing::info!(
+        method = facts.map_or("other", |f| f.method),
+        route = facts.map_or("unmatched", |f| f.route.as_str()),
+        status = res.status().as_u16(),
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        client_ip = facts.map_or(extract::UNKNOWN_CLIENT, |f| f.client_ip.as_str()),
+        request_id,
+        error_code,
+        "request"
+    );
 }
 
 fn cors_layer(config: &Config) -> Option<CorsLayer> {
@@ -241,6 +333,7 @@ fn cors_layer(config: &Config) -> Option<CorsLayer> {
                 HeaderName::from_static("x-csrf-token"),
             ])
             .expose_headers([
+                X_REQUEST_ID,
                 HeaderName::from_static("x-session-expires-at"),
                 HeaderName::from_static("x-session-refreshed"),
             ])
@@ -248,11 +341,12 @@ fn cors_layer(config: &Config) -> Option<CorsLayer> {
     )
 }
 
-/// Security headers, metrics, and request logging (never with headers or bodies).
+/// Security headers, metrics, and the facts of the request log line (never headers or bodies).
 async fn observe(State(state): State<AuthState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let route = metrics::route_label(req.extensions().get::<MatchedPath>());
+    let client_ip = extract::client_ip(req.headers(), req.extensions(), state.config());
     let path_is_auth =
         req.uri().path().starts_with("/auth") || req.uri().path().starts_with("/admin");
     let mut res = next.run(req).await;
@@ -273,13 +367,11 @@ async fn observe(State(state): State<AuthState>, req: Request, next: Next) -> Re
     let status = res.status().as_u16();
     let secs = start.elapsed().as_secs_f64();
     state.metrics().request(&method, &route, status, secs);
-    tracing::debug!(
-        method = metrics::method_label(&method),
+    res.extensions_mut().insert(RequestFacts {
+        method: metrics::method_label(&method),
         route,
-        status,
-        ms = secs * 1000.0,
-        "request"
-    );
+        client_ip,
+    });
     res
 }
 

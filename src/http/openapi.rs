@@ -154,6 +154,10 @@ pub enum ErrorCode {
     Forbidden,
     /// 404: unknown route or session id.
     NotFound,
+    /// 405: a known path with another method; `Allow` lists the methods it accepts.
+    MethodNotAllowed,
+    /// 408: the request took longer than `HTTP_REQUEST_TIMEOUT` to arrive or to handle.
+    RequestTimeout,
     /// 429: too many requests; `Retry-After` set.
     RateLimited,
     /// 503: the session store cannot be reached; `Retry-After` set.
@@ -167,7 +171,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the contract's order.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidMessage,
         ErrorCode::PayloadTooLarge,
@@ -183,6 +187,8 @@ impl ErrorCode {
         ErrorCode::CsrfFailed,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::RequestTimeout,
         ErrorCode::RateLimited,
         ErrorCode::StoreUnavailable,
         ErrorCode::VerifierUnavailable,
@@ -208,6 +214,8 @@ impl ErrorCode {
             ErrorCode::CsrfFailed => "csrf_failed",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::StoreUnavailable => "store_unavailable",
             ErrorCode::VerifierUnavailable => "verifier_unavailable",
@@ -232,6 +240,8 @@ impl ErrorCode {
             | ErrorCode::SessionBindingMismatch => 401,
             ErrorCode::CsrfFailed | ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::RateLimited => 429,
             ErrorCode::StoreUnavailable | ErrorCode::VerifierUnavailable => 503,
             ErrorCode::Internal => 500,
@@ -538,7 +548,14 @@ pub const ROUTES: &[Route] = &[
         false,
         &[E::StoreUnavailable],
     ),
-    route("get", "/metrics", Public, false, false, &[]),
+    route(
+        "get",
+        "/metrics",
+        Public,
+        false,
+        false,
+        &[E::Unauthenticated],
+    ),
     route("get", "/admin/sessions/stats", Admin, false, false, &[]),
     route("get", "/admin/audit", Admin, false, false, &[E::BadRequest]),
     route(
@@ -583,7 +600,8 @@ impl Route {
                 E::StoreUnavailable,
             ]),
         }
-        codes.push(E::Internal);
+        // Any request may outlast HTTP_REQUEST_TIMEOUT.
+        codes.extend([E::RequestTimeout, E::Internal]);
         ErrorCode::ALL
             .into_iter()
             .filter(|c| codes.contains(c))
@@ -758,6 +776,7 @@ mod tests {
             ApiError::CsrfFailed,
             ApiError::Forbidden("x"),
             ApiError::NotFound("x"),
+            ApiError::MethodNotAllowed,
             ApiError::RateLimited(std::time::Duration::from_secs(1)),
             ApiError::Internal("x".into()),
         ];

@@ -3,13 +3,16 @@
 //! the client's package).
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::{ApiError, ApiResult, AuthState};
+use sha2::{Digest as _, Sha256};
+
+use super::{metrics, ApiError, ApiResult, AuthState};
+use crate::session::crypto::ct_eq;
 use crate::verify::Chain;
 
 pub(crate) fn router() -> Router<AuthState> {
@@ -48,22 +51,60 @@ async fn ready(State(st): State<AuthState>) -> ApiResult<Json<serde_json::Value>
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus / OpenMetrics text", body = String,
-        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
-async fn metrics(State(st): State<AuthState>) -> Response {
+    responses(
+        (status = 200, description = "The metrics: OpenMetrics 1.0.0 text when `Accept` asks for `application/openmetrics-text`, Prometheus text format 0.0.4 otherwise", content(
+            (String = "text/plain; version=0.0.4; charset=utf-8"),
+            (String = "application/openmetrics-text; version=1.0.0; charset=utf-8"))),
+        (status = 401, description = "`METRICS_TOKEN` is set and the request does not carry it as a bearer token", body = super::openapi::Error)))]
+async fn metrics(State(st): State<AuthState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &st.config().metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim());
+        // Compared as SHA-256 digests in constant time: neither the content nor the length
+        // of the token leaks through timing.
+        let ok = presented.is_some_and(|t| {
+            ct_eq(
+                &Sha256::digest(t.as_bytes()),
+                &Sha256::digest(expected.expose().as_bytes()),
+            )
+        });
+        if !ok {
+            let mut res = ApiError::Unauthenticated.into_response();
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"metrics\""),
+            );
+            return res;
+        }
+    }
     for chain in [Chain::Ethereum, Chain::Solana] {
         match st.sessions().count_active(chain).await {
             Ok(n) => st.metrics().set_active(chain.as_str(), n),
             Err(e) => tracing::warn!(error = %e, "could not count active sessions"),
         }
     }
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(metrics::accepts_openmetrics);
+    let (content_type, body) = if openmetrics {
+        (metrics::OPENMETRICS_CONTENT_TYPE, st.metrics().render())
+    } else {
+        (metrics::TEXT_CONTENT_TYPE, st.metrics().render_text())
+    };
     (
         StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        st.metrics().render(),
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::VARY, "Accept"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
     )
         .into_response()
 }

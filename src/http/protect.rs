@@ -112,5 +112,6 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    parts.extensions.insert(super::error::ErrorCodeTag(code));
     Response::from_parts(parts, axum::body::Body::from(body))
 }

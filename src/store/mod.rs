@@ -15,10 +15,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub mod lazy;
 pub mod memory;
 pub mod redis;
 
 pub use self::redis::RedisStore;
+pub use lazy::LazyStore;
 pub use memory::MemoryStore;
 
 /// A store operation failed for a reason that is not the caller's: the backend is unreachable,

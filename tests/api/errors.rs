@@ -161,9 +161,54 @@ async fn unauthenticated_requests(b: Backend) {
 async fn unknown_route_is_404(b: Backend) {
     let app = spawn_app(b).await;
     app.get("/nope", None).await.assert_error(404, "not_found");
-    app.get("/auth/verify", None)
+    app.get("/auth/verify/x", None)
         .await
         .assert_error(404, "not_found");
+}
+
+/// Every path of the contract, asked with a method it does not accept: `405
+/// method_not_allowed` in the JSON shape, with `Allow` listing exactly the path's methods.
+#[tokio::test]
+async fn wrong_method_on_a_known_path_is_405_with_allow() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let app = spawn_app(Backend::Memory).await;
+    let mut paths: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for r in wallet_auth::http::openapi::ROUTES {
+        paths
+            .entry(r.path)
+            .or_default()
+            .insert(r.method.to_ascii_uppercase());
+    }
+    assert!(paths.len() > 10);
+    for (path, methods) in &paths {
+        let url_path = path
+            .replace("{session_id}", "s0000")
+            .replace(['{', '}'], "");
+        for wrong in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+            if methods.contains(wrong) {
+                continue;
+            }
+            let r = app
+                .call(
+                    reqwest::Method::from_bytes(wrong.as_bytes()).unwrap(),
+                    &url_path,
+                    None,
+                    None,
+                )
+                .await;
+            r.assert_error(405, "method_not_allowed");
+            let allow = r
+                .header("allow")
+                .unwrap_or_else(|| panic!("{wrong} {path}: no Allow header"));
+            let mut listed: BTreeSet<String> = allow
+                .split(',')
+                .map(|m| m.trim().to_owned())
+                .filter(|m| m != "HEAD")
+                .collect();
+            listed.remove("");
+            assert_eq!(&listed, methods, "{wrong} {path}: Allow: {allow}");
+        }
+    }
 }
 
 async fn rate_limit_answers_429_with_retry_after(b: Backend) {

@@ -9,6 +9,8 @@ use crate::helpers::{spawn_app, spawn_app_with, Backend, Wallet, ADMIN};
 both_stores!(
     health_and_ready,
     metrics_count_sign_ins,
+    metrics_pass_promtool_in_the_text_format_and_speak_openmetrics_when_asked,
+    metrics_token_guards_metrics,
     admin_routes,
     admin_off_without_token,
     security_headers
@@ -184,4 +186,160 @@ async fn security_headers(b: Backend) {
     }
     let r = app.post("/auth/nonce", None, None).await;
     assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
+}
+
+/// `promtool check metrics` on a scrape; panics with its output when it finds a problem.
+fn promtool_check(scrape: &str) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (scripts/ensure-promtool.sh)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(scrape.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "promtool check metrics: {report}\n{scrape}"
+    );
+}
+
+async fn scrape(app: &crate::helpers::TestApp, accept: Option<&str>) -> (String, String) {
+    let mut rb = app.http.get(app.url("/metrics"));
+    if let Some(a) = accept {
+        rb = rb.header("accept", a);
+    }
+    let r = rb.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+    (ct, r.text().await.unwrap())
+}
+
+async fn metrics_pass_promtool_in_the_text_format_and_speak_openmetrics_when_asked(b: Backend) {
+    // A configured node (never called here): its latency series is exposed from the start.
+    let app = spawn_app_with(b, |c| {
+        c.eth_rpc_urls = vec![(1, wallet_auth::config::Secret::new("http://127.0.0.1:9"))];
+    })
+    .await;
+    // Traffic of every kind: sign-ins, store calls, client and server-side errors.
+    app.token(&Wallet::ethereum()).await;
+    app.token(&Wallet::solana()).await;
+    app.get("/api/me", Some("not-a-token")).await;
+    app.get("/nowhere", None).await;
+    app.call(Method::PUT, "/auth/nonce", None, None).await;
+    for accept in [
+        None,
+        Some("text/plain;version=0.0.4"),
+        Some("text/plain"),
+        Some("*/*"),
+        Some("application/openmetrics-text;q=0, text/plain;version=0.0.4"),
+    ] {
+        let (ct, text) = scrape(&app, accept).await;
+        assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8", "{accept:?}");
+        promtool_check(&text);
+        assert!(!text.contains("# EOF"), "{accept:?}");
+        assert!(!text.contains("# UNIT"), "{accept:?}");
+        // Prometheus naming: counters end in `_total`, latencies are histograms in seconds,
+        // every family is documented.
+        for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+            let mut f = line.split(' ').skip(2);
+            let (name, kind) = (f.next().unwrap(), f.next().unwrap());
+            assert!(name.starts_with("wallet_auth_"), "{line}");
+            match kind {
+                "counter" => assert!(name.ends_with("_total"), "{line}"),
+                "histogram" => assert!(name.ends_with("_seconds"), "{line}"),
+                "gauge" => {}
+                other => panic!("unexpected type {other}: {line}"),
+            }
+            assert!(text.contains(&format!("# HELP {name} ")), "no help: {name}");
+        }
+        // The node latency of contract-wallet checks is part of the exposition.
+        assert!(
+            text.contains("# TYPE wallet_auth_node_call_duration_seconds histogram"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "wallet_auth_node_call_duration_seconds_count{chain_id=\"1\",method=\"eth_call\"} 0"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "wallet_auth_http_requests_total{method=\"PUT\",route=\"/auth/nonce\",status=\"405\"} 1"
+        ));
+    }
+    for accept in [
+        "application/openmetrics-text",
+        "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3",
+    ] {
+        let (ct, text) = scrape(&app, Some(accept)).await;
+        assert_eq!(
+            ct, "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            "{accept}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(text.contains("# TYPE wallet_auth_http_requests counter"));
+        assert!(text.contains("wallet_auth_http_requests_total{"));
+    }
+}
+
+async fn metrics_token_guards_metrics(b: Backend) {
+    const TOKEN: &str = "metrics-token-0123456789abcdef";
+    let app = spawn_app_with(b, |c| {
+        c.metrics_token = Some(wallet_auth::config::Secret::new(TOKEN));
+    })
+    .await;
+    for auth in [
+        None,
+        Some("Bearer wrong-token-0123456789abcdef".to_owned()),
+        Some(format!("Bearer {TOKEN}x")),
+        Some(format!("Bearer {}", &TOKEN[..TOKEN.len() - 1])),
+        Some(format!("Basic {TOKEN}")),
+        Some(TOKEN.to_owned()),
+        Some(format!("Bearer {ADMIN}")),
+    ] {
+        let mut rb = app.http.get(app.url("/metrics"));
+        if let Some(a) = &auth {
+            rb = rb.header("authorization", a);
+        }
+        let r = crate::helpers::Resp::from(rb.send().await.unwrap()).await;
+        r.assert_error(401, "unauthenticated");
+        assert!(!r.body.to_string().contains("wallet_auth_"), "{auth:?}");
+    }
+    let r = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("wallet_auth_http_requests_total"));
+    // Without METRICS_TOKEN, /metrics stays public (the default of the contract).
+    let open = spawn_app(b).await;
+    assert_eq!(
+        open.http
+            .get(open.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 }
