@@ -1,0 +1,92 @@
+//! docs/API.md against the generated OpenAPI document: every operation of the document is
+//! described in the reference, every route the reference describes exists, and every error code
+//! the server can answer with is in the reference's table with its status.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+fn reference() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/API.md")).unwrap()
+}
+
+fn document() -> Value {
+    serde_json::from_str(wallet_auth::http::openapi::document()).unwrap()
+}
+
+/// `METHOD /path` of every operation in the OpenAPI document.
+fn operations(doc: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_some() {
+                out.insert(format!("{} {path}", method.to_ascii_uppercase()));
+            }
+        }
+    }
+    out
+}
+
+/// `METHOD /path` written in backquotes in the reference (the query string left out).
+fn documented_routes(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for chunk in text.split('`').skip(1).step_by(2) {
+        let Some((method, rest)) = chunk.split_once(' ') else {
+            continue;
+        };
+        if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method) || !rest.starts_with('/') {
+            continue;
+        }
+        let path = rest.split(['?', ' ']).next().unwrap();
+        out.insert(format!("{method} {path}"));
+    }
+    out
+}
+
+#[test]
+fn every_operation_is_documented_and_every_documented_route_exists() {
+    let ops = operations(&document());
+    let documented = documented_routes(&reference());
+    assert!(ops.len() >= 20, "{ops:?}");
+    let undocumented: Vec<_> = ops.difference(&documented).collect();
+    assert!(undocumented.is_empty(), "missing from docs/API.md: {undocumented:?}");
+    let stale: Vec<_> = documented.difference(&ops).collect();
+    assert!(stale.is_empty(), "in docs/API.md but not served: {stale:?}");
+}
+
+#[test]
+fn every_error_code_is_in_the_table_with_its_status() {
+    let text = reference();
+    let table: Vec<(String, u16)> = text
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let code = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            let status = cells.get(2)?.parse().ok()?;
+            Some((code.to_owned(), status))
+        })
+        .collect();
+    assert!(table.len() >= 15, "{table:?}");
+    let codes = wallet_auth::http::openapi::ErrorCode::ALL;
+    for code in codes {
+        let row = table.iter().find(|(c, _)| c == code.as_str());
+        assert_eq!(
+            row.map(|(_, s)| *s),
+            Some(code.status()),
+            "{}: docs/API.md's table against the server's status",
+            code.as_str()
+        );
+    }
+    // And the table lists nothing the server cannot answer with, as the document says.
+    let doc = document();
+    let listed: BTreeSet<&str> = doc["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("the ErrorCode schema enumerates the codes")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for (code, _) in &table {
+        assert!(listed.contains(code.as_str()), "{code} is documented but not in the OpenAPI document");
+    }
+}
