@@ -50,7 +50,10 @@ fn every_operation_is_documented_and_every_documented_route_exists() {
     let documented = documented_routes(&reference());
     assert!(ops.len() >= 20, "{ops:?}");
     let undocumented: Vec<_> = ops.difference(&documented).collect();
-    assert!(undocumented.is_empty(), "missing from docs/API.md: {undocumented:?}");
+    assert!(
+        undocumented.is_empty(),
+        "missing from docs/API.md: {undocumented:?}"
+    );
     let stale: Vec<_> = documented.difference(&ops).collect();
     assert!(stale.is_empty(), "in docs/API.md but not served: {stale:?}");
 }
@@ -87,6 +90,9 @@ fn every_error_code_is_in_the_table_with_its_status() {
         .filter_map(Value::as_str)
         .collect();
     for (code, _) in &table {
-        assert!(listed.contains(code.as_str()), "{code} is documented but not in the OpenAPI document");
+        assert!(
+            listed.contains(code.as_str()),
+            "{code} is documented but not in the OpenAPI document"
+        );
     }
 }
