@@ -13,6 +13,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::Config;
 use crate::contract_wallets::ContractWallets;
+use crate::session::tokens::TokenKeys;
 use crate::session::user::{UserAccounts, UserSessions};
 use crate::session::{Audit, Clock, SessionSettings, SystemClock, WalletSessions};
 use crate::store::{RateDecision, Store};
@@ -29,6 +30,7 @@ pub mod openapi;
 pub mod ops;
 pub mod protect;
 mod serve;
+pub mod tokens;
 pub mod user;
 
 pub use error::{ApiError, ApiResult};
@@ -52,6 +54,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     metrics: Metrics,
     contract_wallets: Arc<ContractWallets>,
+    token_keys: TokenKeys,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -107,6 +110,13 @@ impl AuthState {
             config.eth_rpc_timeout,
             Some(metrics.node_observer()),
         ));
+        let token_keys = TokenKeys::new(
+            store.clone(),
+            config.keys.clone(),
+            clock.clone(),
+            config.token_keys_cache,
+            config.token_ttl,
+        );
         AuthState {
             inner: Arc::new(Inner {
                 config,
@@ -118,6 +128,7 @@ impl AuthState {
                 clock,
                 metrics,
                 contract_wallets,
+                token_keys,
             }),
         }
     }
@@ -169,6 +180,12 @@ impl AuthState {
         &self.inner.contract_wallets
     }
 
+    /// The signing keys of the tokens for other services.
+    #[must_use]
+    pub fn token_keys(&self) -> &TokenKeys {
+        &self.inner.token_keys
+    }
+
     /// Counts a hit of `client` against the per-minute budget of `bucket`.
     ///
     /// # Errors
@@ -203,6 +220,7 @@ pub fn router(state: AuthState) -> Router {
         .merge(ops::router())
         .merge(openapi::router())
         .merge(user::router())
+        .merge(tokens::router())
         .fallback(|| async { ApiError::NotFound("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::NotFound("no such route for this method")

@@ -81,6 +81,8 @@ async fn openapi_json() -> Response {
         super::user::login,
         super::user::logout,
         super::user::me,
+        super::tokens::mint,
+        super::tokens::jwks,
         super::ops::health,
         super::ops::ready,
         super::ops::metrics,
@@ -96,6 +98,7 @@ async fn openapi_json() -> Response {
         (name = "wallet sessions", description = "The current wallet session and its siblings"),
         (name = "api", description = "Example routes protected by wallet sessions"),
         (name = "user sessions", description = "Legacy username/password sessions (`sid` cookie)"),
+        (name = "tokens", description = "Signed tokens (JWT, ES256) for the app's other services, and their keys"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
         (name = "admin", description = "Operator routes (`Authorization: Bearer $ADMIN_TOKEN`)"),
     )
