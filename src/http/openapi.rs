@@ -414,6 +414,8 @@ pub enum Access {
     WalletOptional,
     /// A legacy user session (`sid` cookie), when one is needed.
     User,
+    /// A wallet session (bearer token or cookie) or a legacy user session (`sid` cookie).
+    AnySession,
     /// The admin token.
     Admin,
 }
@@ -453,7 +455,7 @@ const fn route(
     }
 }
 
-use Access::{Admin, Public, User, Wallet, WalletOptional};
+use Access::{Admin, AnySession, Public, User, Wallet, WalletOptional};
 use ErrorCode as E;
 
 /// Every route of the contract.
@@ -532,6 +534,23 @@ pub const ROUTES: &[Route] = &[
         false,
         &[E::Unauthenticated],
     ),
+    // Minting is limited per session (not per client IP).
+    route(
+        "post",
+        "/auth/token",
+        AnySession,
+        false,
+        false,
+        &[E::RateLimited],
+    ),
+    route(
+        "get",
+        "/.well-known/jwks.json",
+        Public,
+        false,
+        false,
+        &[E::StoreUnavailable],
+    ),
     route("get", "/health", Public, false, false, &[]),
     route(
         "get",
@@ -568,7 +587,7 @@ impl Route {
         }
         match self.access {
             Public => {}
-            Wallet => {
+            Wallet | AnySession => {
                 codes.extend([
                     E::Unauthenticated,
                     E::SessionBindingMismatch,
@@ -654,9 +673,14 @@ impl Modify for Contract {
                     SecurityRequirement::default(),
                 ]),
                 User => Some(vec![req("userCookie"), SecurityRequirement::default()]),
+                AnySession => Some(vec![
+                    req("walletBearer"),
+                    req("walletCookie"),
+                    req("userCookie"),
+                ]),
                 Admin => Some(vec![req("adminBearer")]),
             };
-            if r.access == Wallet && r.method != "get" {
+            if matches!(r.access, Wallet | AnySession) && r.method != "get" {
                 op.parameters.get_or_insert_with(Vec::new).push(
                     ParameterBuilder::new()
                         .name("X-CSRF-Token")

@@ -117,9 +117,7 @@ fn keys_failed(e: KeysError) -> ApiError {
 
 #[utoipa::path(post, path = "/auth/token", tag = "tokens",
     responses(
-        (status = 200, description = "A JWT for the app's other services: ES256, verified with `GET /.well-known/jwks.json`. Claims `iss`, `aud`, `sub`, `sid`, `iat`, `exp` (at most `TOKEN_TTL`, never past the session's expiry), `roles`, and `wallet` (CAIP-10) for a wallet session", body = MintedToken),
-        (status = 429, description = "This session minted too many tokens in the last minute", body = super::openapi::Error,
-            headers(("Retry-After" = u64, description = "Seconds"))),
+        (status = 200, description = "A JWT for the app's other services: ES256, verified with `GET /.well-known/jwks.json`. Claims `iss`, `aud`, `sub`, `sid`, `iat`, `exp` (at most `TOKEN_TTL`, never past the session's expiry), `roles`, and `wallet` (CAIP-10) for a wallet session. At most 30 tokens per session and minute (429 `rate_limited`)", body = MintedToken),
     ))]
 async fn mint(State(st): State<AuthState>, req: axum::extract::Request) -> ApiResult<Response> {
     let (mut parts, _body) = req.into_parts();
