@@ -74,6 +74,7 @@ pub fn caip10(s: &SessionInfo) -> String {
 }
 
 /// Who asks for a token.
+#[allow(clippy::large_enum_variant)] // built once per request, never stored
 enum Caller {
     Wallet(WalletSession),
     User(UserSession),

@@ -369,7 +369,7 @@ async fn keys_generated_once_under_concurrent_first_use(b: Backend) {
         Backend::Memory => app.state.store().clone(),
         _ => open(&app.config, app.store_url.as_deref()).await,
     };
-    let states: Vec<AuthState> = (0..6)
+    let states: Vec<AuthState> = (0..16)
         .map(|i| {
             let store = if i % 2 == 0 {
                 store.clone()
@@ -379,11 +379,15 @@ async fn keys_generated_once_under_concurrent_first_use(b: Backend) {
             AuthState::with_clock(app.config.clone(), store, app.clock.clone())
         })
         .collect();
+    let start = Arc::new(tokio::sync::Barrier::new(states.len()));
     let tasks: Vec<_> = states
         .iter()
         .map(|s| {
-            let s = s.clone();
-            tokio::spawn(async move { s.token_keys().kids().await.unwrap() })
+            let (s, start) = (s.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                s.token_keys().kids().await.unwrap()
+            })
         })
         .collect();
     let mut seen = BTreeSet::new();
@@ -391,8 +395,11 @@ async fn keys_generated_once_under_concurrent_first_use(b: Backend) {
         seen.insert(t.await.unwrap());
     }
     assert_eq!(seen.len(), 1, "one key set: {seen:?}");
-    let (current, _) = seen.into_iter().next().unwrap();
+    let (current, next) = seen.into_iter().next().unwrap();
     assert_eq!(app.state.token_keys().kids().await.unwrap().0, current);
+    // What the store holds now is what every instance signs with: no late write replaced it.
+    let fresh = keys_of(&app, app.clock.clone(), app.config.token_keys_cache);
+    assert_eq!(fresh.kids().await.unwrap(), (current, next));
 }
 
 fn keys_of(app: &TestApp, clock: Arc<ManualClock>, cache: Duration) -> TokenKeys {
