@@ -71,7 +71,31 @@ start_server server-restricted ETH_CHAIN_IDS=10,1
 export WALLET_AUTH_RESTRICTED_URL="http://127.0.0.1:$PORT"
 PORT=$MAIN_PORT
 
+# A server on a private redis-server, for the key rotation of the tokens for other services
+# (`wallet-auth keys rotate` runs against the same store): keys read again every second, tokens
+# living 3 s.
+if command -v redis-server >/dev/null 2>&1; then
+  REDIS_PORT=$(free_port)
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    >"test-artifacts/redis.log" 2>&1 &
+  SERVER_PIDS+=("$!")
+  for _ in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null && break
+    sleep 0.1
+  done
+  export WALLET_AUTH_REDIS_STORE="redis://127.0.0.1:$REDIS_PORT"
+  export WALLET_AUTH_REDIS_KEY
+  WALLET_AUTH_REDIS_KEY=$(node -e 'console.log(require("crypto").randomBytes(32).toString("hex"))')
+  start_server server-redis REDIS_URL="$WALLET_AUTH_REDIS_STORE" \
+    SESSION_ENCRYPTION_KEY="$WALLET_AUTH_REDIS_KEY" TOKEN_KEYS_CACHE=1s TOKEN_TTL=3s
+  export WALLET_AUTH_REDIS_URL="http://127.0.0.1:$PORT"
+  export WALLET_AUTH_BIN="$BIN"
+  PORT=$MAIN_PORT
+else
+  echo "browser-test: redis-server is missing (scripts/ensure-redis.sh): the key rotation test is skipped" >&2
+fi
+
 export WALLET_AUTH_URL="http://127.0.0.1:$PORT"
 export ARTIFACTS_DIR="$ROOT/test-artifacts"
 cd clients/js/test
-timeout 600 node --test --test-concurrency=1 --test-timeout=120000 ${BROWSER_TEST_FILES:-client.test.mjs package.test.mjs browser.test.mjs}
+timeout 600 node --test --test-concurrency=1 --test-timeout=120000 ${BROWSER_TEST_FILES:-client.test.mjs tokens.test.mjs package.test.mjs browser.test.mjs}

@@ -1,5 +1,5 @@
-//! The command line: `serve` (the default), `verify`, `user add|remove`, `config check`,
-//! `health`.
+//! The command line: `serve` (the default), `verify`, `user add|remove`, `keys rotate`,
+//! `config check`, `health`.
 
 use std::io::Read as _;
 use std::process::ExitCode;
@@ -31,6 +31,11 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// The signing keys of the tokens for other services.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -53,6 +58,20 @@ enum UserAction {
     Add { name: String },
     /// Remove a user and end that user's sessions.
     Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Rotate: the next key (already published in the JWKS) signs from now on, the current key
+    /// is retired (published until every token it signed has expired), a new next key is
+    /// published. Running servers switch within `TOKEN_KEYS_CACHE` (at most 60 s). Refused
+    /// while the next key has been published for less than 6 minutes, unless `--force`.
+    Rotate {
+        /// Rotate even if the next key was published only just now (verifiers holding an
+        /// older JWKS must fetch it again before they accept the new key's tokens).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +120,9 @@ pub fn main() -> ExitCode {
         Command::Health { addr } => health(addr),
         Command::Serve => with_runtime(serve),
         Command::User { action } => with_runtime(|| user(action)),
+        Command::Keys {
+            action: KeysAction::Rotate { force },
+        } => with_runtime(|| rotate_keys(force)),
     }
 }
 
@@ -411,5 +433,49 @@ async fn user(action: UserAction) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+async fn rotate_keys(force: bool) -> ExitCode {
+    use crate::session::tokens::TokenKeys;
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    if config.store == StoreConfig::Memory {
+        eprintln!("wallet-auth: the signing keys are kept in the store; set REDIS_URL (the in-memory store belongs to one server process)");
+        return ExitCode::from(2);
+    }
+    let store = match open_store(&config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("wallet-auth: cannot open the session store: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let keys = TokenKeys::new(
+        store,
+        config.keys.clone(),
+        Arc::new(crate::session::SystemClock),
+        config.token_keys_cache,
+        config.token_ttl,
+    );
+    match keys.rotate(force).await {
+        Ok(r) => {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "current": r.current,
+                    "next": r.next,
+                    "retired": r.retired,
+                    "generated": r.generated,
+                })
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wallet-auth: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -244,6 +244,16 @@ pub struct Config {
     pub eth_rpc_urls: Vec<(u64, Secret)>,
     /// `ETH_RPC_TIMEOUT`: bound on one node call.
     pub eth_rpc_timeout: Duration,
+    /// `TOKEN_ISSUER`: `iss` of the tokens for other services; `None`: `AUTH_URI` (see
+    /// [`Config::token_issuer`]).
+    pub token_issuer: Option<String>,
+    /// `TOKEN_AUDIENCE`: `aud` of the tokens; `None`: the issuer (see [`Config::token_audience`]).
+    pub token_audience: Option<String>,
+    /// `TOKEN_TTL`: lifetime of a token for other services (capped at its session's expiry).
+    pub token_ttl: Duration,
+    /// `TOKEN_KEYS_CACHE`: how long an instance keeps the signing keys it read from the store
+    /// before reading them again (so a `keys rotate` reaches every instance within this).
+    pub token_keys_cache: Duration,
 }
 
 /// Longest `ETH_RPC_TIMEOUT` accepted.
@@ -322,6 +332,8 @@ pub fn duration_bounds(var: &str) -> (Duration, Duration) {
         "HTTP_HEADER_TIMEOUT" | "HTTP_REQUEST_TIMEOUT" => (100 * MS, 10 * MIN),
         "HTTP_IDLE_TIMEOUT" | "SHUTDOWN_TIMEOUT" => (100 * MS, HOUR),
         "ETH_RPC_TIMEOUT" => (100 * MS, 30 * SEC),
+        "TOKEN_TTL" => (SEC, DAY),
+        "TOKEN_KEYS_CACHE" => (SEC, MIN),
         _ => (MS, MAX_DURATION),
     }
 }
@@ -719,6 +731,21 @@ impl Config {
             return Err(bad("ETH_RPC_TIMEOUT", "must be between 100ms and 30s"));
         }
 
+        let token_issuer = get("TOKEN_ISSUER").map(|v| v.trim().to_owned());
+        let token_audience = get("TOKEN_AUDIENCE").map(|v| v.trim().to_owned());
+        for (var, v) in [
+            ("TOKEN_ISSUER", &token_issuer),
+            ("TOKEN_AUDIENCE", &token_audience),
+        ] {
+            if v.as_deref()
+                .is_some_and(|v| v.len() > 512 || v.chars().any(char::is_control))
+            {
+                return Err(bad(var, "at most 512 characters, no control characters"));
+            }
+        }
+        let token_ttl = dur("TOKEN_TTL", "5m")?;
+        let token_keys_cache = dur("TOKEN_KEYS_CACHE", "30s")?;
+
         Ok(Config {
             bind_addr,
             domains,
@@ -758,6 +785,10 @@ impl Config {
             shutdown_timeout,
             eth_rpc_urls,
             eth_rpc_timeout,
+            token_issuer,
+            token_audience,
+            token_ttl,
+            token_keys_cache,
         })
     }
 
@@ -785,6 +816,8 @@ impl Config {
         fix("HTTP_IDLE_TIMEOUT", &mut self.idle_timeout);
         fix("HTTP_REQUEST_TIMEOUT", &mut self.request_timeout);
         fix("SHUTDOWN_TIMEOUT", &mut self.shutdown_timeout);
+        fix("TOKEN_TTL", &mut self.token_ttl);
+        fix("TOKEN_KEYS_CACHE", &mut self.token_keys_cache);
         let mut count = |var: &'static str, n: &mut usize, min: usize, max: usize| {
             let fixed = (*n).clamp(min, max);
             if fixed != *n {
@@ -827,6 +860,20 @@ impl Config {
     pub fn defaults() -> Self {
         #[allow(clippy::expect_used)]
         Self::from_lookup(|_| None).expect("the default configuration is valid")
+    }
+
+    /// `iss` of the tokens for other services: `TOKEN_ISSUER`, default `AUTH_URI`.
+    #[must_use]
+    pub fn token_issuer(&self) -> &str {
+        self.token_issuer.as_deref().unwrap_or(&self.uri)
+    }
+
+    /// `aud` of the tokens for other services: `TOKEN_AUDIENCE`, default the issuer.
+    #[must_use]
+    pub fn token_audience(&self) -> &str {
+        self.token_audience
+            .as_deref()
+            .unwrap_or_else(|| self.token_issuer())
     }
 
     /// The configuration as `KEY=value` lines, secrets masked (for `wallet-auth config check`).
@@ -935,6 +982,10 @@ impl Config {
                 }
             ),
             format!("ETH_RPC_TIMEOUT={}ms", self.eth_rpc_timeout.as_millis()),
+            format!("TOKEN_ISSUER={}", self.token_issuer()),
+            format!("TOKEN_AUDIENCE={}", self.token_audience()),
+            format!("TOKEN_TTL={}", d(self.token_ttl)),
+            format!("TOKEN_KEYS_CACHE={}", d(self.token_keys_cache)),
         ]
     }
 }

@@ -973,6 +973,107 @@ async fn plain_values(f: Fixture) {
     );
 }
 
+async fn compare_and_swap_values(f: Fixture) {
+    let s = &f.store;
+    // Set-if-absent.
+    assert!(s.compare_and_swap("c", None, b"v1", None).await.unwrap());
+    assert!(!s.compare_and_swap("c", None, b"other", None).await.unwrap());
+    assert_eq!(s.get("c").await.unwrap(), Some(b"v1".to_vec()));
+    // Swap only from the exact expected value.
+    assert!(!s
+        .compare_and_swap("c", Some(b"v"), b"x", None)
+        .await
+        .unwrap());
+    assert!(!s
+        .compare_and_swap("c", Some(b"v1\0"), b"x", None)
+        .await
+        .unwrap());
+    assert!(!s
+        .compare_and_swap("absent", Some(b"v1"), b"x", None)
+        .await
+        .unwrap());
+    assert_eq!(s.get("absent").await.unwrap(), None);
+    assert!(s
+        .compare_and_swap("c", Some(b"v1"), b"v2", None)
+        .await
+        .unwrap());
+    assert_eq!(s.get("c").await.unwrap(), Some(b"v2".to_vec()));
+    assert!(!s
+        .compare_and_swap("c", Some(b"v1"), b"v3", None)
+        .await
+        .unwrap());
+    // Binary values, and a time to live.
+    let bin = [0u8, 255, 1, 0x80];
+    assert!(s
+        .compare_and_swap("c", Some(b"v2"), &bin, Some(SHORT))
+        .await
+        .unwrap());
+    assert_eq!(s.get("c").await.unwrap(), Some(bin.to_vec()));
+    tokio::time::sleep(PAST_SHORT).await;
+    assert_eq!(s.get("c").await.unwrap(), None);
+    assert!(
+        s.compare_and_swap("c", None, b"again", None).await.unwrap(),
+        "an expired value is absent"
+    );
+}
+
+/// Of concurrent set-if-absent writers (over two connections), exactly one writes; of
+/// concurrent swaps from the same value, exactly one swaps.
+async fn compare_and_swap_concurrently(f: Fixture) {
+    let other = f.second().await;
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let s = if i % 2 == 0 {
+                Arc::clone(&f.store)
+            } else {
+                Arc::clone(&other)
+            };
+            tokio::spawn(async move {
+                let v = format!("w{i}");
+                s.compare_and_swap("once", None, v.as_bytes(), None)
+                    .await
+                    .unwrap()
+                    .then_some(v)
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for t in tasks {
+        won.extend(t.await.unwrap());
+    }
+    assert_eq!(won.len(), 1, "exactly one writer: {won:?}");
+    assert_eq!(
+        f.store.get("once").await.unwrap(),
+        Some(won[0].as_bytes().to_vec())
+    );
+    let from = won[0].clone();
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let s = if i % 2 == 0 {
+                Arc::clone(&f.store)
+            } else {
+                Arc::clone(&other)
+            };
+            let from = from.clone();
+            tokio::spawn(async move {
+                s.compare_and_swap(
+                    "once",
+                    Some(from.as_bytes()),
+                    format!("s{i}").as_bytes(),
+                    None,
+                )
+                .await
+                .unwrap()
+            })
+        })
+        .collect();
+    let mut swaps = 0;
+    for t in tasks {
+        swaps += usize::from(t.await.unwrap());
+    }
+    assert_eq!(swaps, 1);
+}
+
 async fn rate_limit_window(f: Fixture) {
     let s = &f.store;
     let window = Duration::from_secs(1);
@@ -1296,6 +1397,8 @@ store_tests!(
     expired_sessions_do_not_count,
     index_dies_with_its_sessions,
     plain_values,
+    compare_and_swap_values,
+    compare_and_swap_concurrently,
     rate_limit_window,
     rate_limit_is_shared,
     rate_limit_concurrent,

@@ -452,6 +452,19 @@ impl Store for MeteredStore {
     async fn delete(&self, key: &str) -> StoreResult<bool> {
         self.timed("delete", self.inner.delete(key)).await
     }
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> StoreResult<bool> {
+        self.timed(
+            "compare_and_swap",
+            self.inner.compare_and_swap(key, expected, value, ttl),
+        )
+        .await
+    }
     async fn rate_limit(
         &self,
         key: &str,

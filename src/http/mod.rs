@@ -15,6 +15,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::contract_wallets::ContractWallets;
+use crate::session::tokens::TokenKeys;
 use crate::session::user::{UserAccounts, UserSessions};
 use crate::session::{Audit, Clock, SessionSettings, SystemClock, WalletSessions};
 use crate::store::{RateDecision, Store};
@@ -31,6 +32,7 @@ pub mod openapi;
 pub mod ops;
 pub mod protect;
 mod serve;
+pub mod tokens;
 pub mod user;
 
 pub use error::{ApiError, ApiResult};
@@ -54,6 +56,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     metrics: Metrics,
     contract_wallets: Arc<ContractWallets>,
+    token_keys: TokenKeys,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -112,6 +115,13 @@ impl AuthState {
             config.eth_rpc_timeout,
             Some(metrics.node_observer()),
         ));
+        let token_keys = TokenKeys::new(
+            store.clone(),
+            config.keys.clone(),
+            clock.clone(),
+            config.token_keys_cache,
+            config.token_ttl,
+        );
         AuthState {
             inner: Arc::new(Inner {
                 config,
@@ -123,6 +133,7 @@ impl AuthState {
                 clock,
                 metrics,
                 contract_wallets,
+                token_keys,
             }),
         }
     }
@@ -174,6 +185,12 @@ impl AuthState {
         &self.inner.contract_wallets
     }
 
+    /// The signing keys of the tokens for other services.
+    #[must_use]
+    pub fn token_keys(&self) -> &TokenKeys {
+        &self.inner.token_keys
+    }
+
     /// Counts a hit of `client` against the per-minute budget of `bucket`.
     ///
     /// # Errors
@@ -208,6 +225,7 @@ pub fn router(state: AuthState) -> Router {
         .merge(ops::router())
         .merge(openapi::router())
         .merge(user::router())
+        .merge(tokens::router())
         .fallback(|| async { ApiError::NotFound("no such route") })
         // axum adds the `Allow` header (the path's methods) to this answer.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });

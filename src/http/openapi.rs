@@ -81,6 +81,8 @@ async fn openapi_json() -> Response {
         super::user::login,
         super::user::logout,
         super::user::me,
+        super::tokens::mint,
+        super::tokens::jwks,
         super::ops::health,
         super::ops::ready,
         super::ops::metrics,
@@ -96,6 +98,7 @@ async fn openapi_json() -> Response {
         (name = "wallet sessions", description = "The current wallet session and its siblings"),
         (name = "api", description = "Example routes protected by wallet sessions"),
         (name = "user sessions", description = "Legacy username/password sessions (`sid` cookie)"),
+        (name = "tokens", description = "Signed tokens (JWT, ES256) for the app's other services, and their keys"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
         (name = "admin", description = "Operator routes (`Authorization: Bearer $ADMIN_TOKEN`)"),
     )
@@ -421,6 +424,8 @@ pub enum Access {
     WalletOptional,
     /// A legacy user session (`sid` cookie), when one is needed.
     User,
+    /// A wallet session (bearer token or cookie) or a legacy user session (`sid` cookie).
+    AnySession,
     /// The admin token.
     Admin,
 }
@@ -460,7 +465,7 @@ const fn route(
     }
 }
 
-use Access::{Admin, Public, User, Wallet, WalletOptional};
+use Access::{Admin, AnySession, Public, User, Wallet, WalletOptional};
 use ErrorCode as E;
 
 /// Every route of the contract.
@@ -539,6 +544,23 @@ pub const ROUTES: &[Route] = &[
         false,
         &[E::Unauthenticated],
     ),
+    // Minting is limited per session (not per client IP).
+    route(
+        "post",
+        "/auth/token",
+        AnySession,
+        false,
+        false,
+        &[E::RateLimited],
+    ),
+    route(
+        "get",
+        "/.well-known/jwks.json",
+        Public,
+        false,
+        false,
+        &[E::StoreUnavailable],
+    ),
     route("get", "/health", Public, false, false, &[]),
     route(
         "get",
@@ -582,7 +604,7 @@ impl Route {
         }
         match self.access {
             Public => {}
-            Wallet => {
+            Wallet | AnySession => {
                 codes.extend([
                     E::Unauthenticated,
                     E::SessionBindingMismatch,
@@ -669,9 +691,14 @@ impl Modify for Contract {
                     SecurityRequirement::default(),
                 ]),
                 User => Some(vec![req("userCookie"), SecurityRequirement::default()]),
+                AnySession => Some(vec![
+                    req("walletBearer"),
+                    req("walletCookie"),
+                    req("userCookie"),
+                ]),
                 Admin => Some(vec![req("adminBearer")]),
             };
-            if r.access == Wallet && r.method != "get" {
+            if matches!(r.access, Wallet | AnySession) && r.method != "get" {
                 op.parameters.get_or_insert_with(Vec::new).push(
                     ParameterBuilder::new()
                         .name("X-CSRF-Token")

@@ -69,6 +69,18 @@ where
     }
 }
 
+impl UserSession {
+    /// A public id of this session (`sid` of its tokens for other services): `u-` and a hash
+    /// of the session token under its own label, stable for the session's life; it says
+    /// nothing of the token or of the store key.
+    #[must_use]
+    pub fn session_id(&self) -> String {
+        let mut input = b"wallet-auth user session id\0".to_vec();
+        input.extend_from_slice(self.token.as_bytes());
+        format!("u-{}", crate::session::crypto::hash_b64(&input, 18))
+    }
+}
+
 fn check_failed(e: CheckError) -> ApiError {
     match e {
         CheckError::Busy => ApiError::RateLimited(Duration::from_secs(1)),

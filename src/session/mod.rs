@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 pub mod audit;
 pub mod crypto;
 pub mod device;
+pub mod tokens;
 pub mod user;
 pub mod wallet;
 

@@ -167,6 +167,17 @@ impl Store for LazyStore {
     async fn delete(&self, key: &str) -> StoreResult<bool> {
         self.connected()?.delete(key).await
     }
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> StoreResult<bool> {
+        self.connected()?
+            .compare_and_swap(key, expected, value, ttl)
+            .await
+    }
     async fn rate_limit(
         &self,
         key: &str,

@@ -502,6 +502,34 @@ impl Store for MemoryStore {
         Ok(g.values.remove(key).is_some_and(|e| e.live(now)))
     }
 
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> StoreResult<bool> {
+        let now = Instant::now();
+        let mut g = self.lock();
+        let current = g
+            .values
+            .get(key)
+            .filter(|e| e.live(now))
+            .map(|e| e.value.as_slice());
+        if current != expected {
+            return Ok(false);
+        }
+        g.values.insert(
+            key.to_owned(),
+            Expiring {
+                value: value.to_vec(),
+                expires: ttl.and_then(|t| deadline(now, t)),
+            },
+        );
+        g.wrote(now);
+        Ok(true)
+    }
+
     async fn rate_limit(
         &self,
         key: &str,

@@ -322,6 +322,27 @@ pub trait Store: Send + Sync + 'static {
     /// Any backend failure.
     async fn delete(&self, key: &str) -> StoreResult<bool>;
 
+    /// Compare-and-swap of a plain value (the values of [`Store::get`] / [`Store::set`]), in
+    /// one atomic step: writes `value` (with `ttl`; `None`: kept until deleted) only when the
+    /// value under `key` is exactly `expected` byte for byte, or, with `expected` `None`, when
+    /// there is no (live) value under `key` (set-if-absent). Returns whether it wrote; of
+    /// concurrent callers expecting the same value, exactly one writes. Used for the token
+    /// signing keys, which every instance shares and which must be generated exactly once.
+    ///
+    /// An implementation needs only a conditional write on one key (Redis: a script comparing
+    /// the value; SQL: `INSERT … ON CONFLICT DO NOTHING` for `None`, `UPDATE … WHERE value =
+    /// $expected` otherwise).
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> StoreResult<bool>;
+
     /// Counts one hit against the budget `key` (sliding window of `window`, at most `limit`
     /// hits), atomically across every process sharing the store.
     ///

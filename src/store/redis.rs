@@ -333,6 +333,20 @@ redis.call('DEL', idx)
 return out
 ";
 
+/// Compare-and-swap of one plain value. KEYS: the value. ARGV: expected value, new value, time
+/// to live in ms (0: none). Returns 1 when it wrote, 0 when the value was not the expected one.
+const LUA_CAS: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+return 1
+";
+
 /// KEYS: budget. ARGV: now ms, window ms, limit, unique member. Returns 0 when allowed, else the
 /// milliseconds until a hit would be allowed.
 const LUA_RATE: &str = r"
@@ -438,6 +452,7 @@ struct Scripts {
     count_event: Script,
     track: Script,
     count: Script,
+    cas: Script,
 }
 
 impl Scripts {
@@ -457,6 +472,7 @@ impl Scripts {
             count_event: Script::new(LUA_COUNT_EVENT),
             track: Script::new(LUA_TRACK),
             count: Script::new(LUA_COUNT),
+            cas: Script::new(LUA_CAS),
         }
     }
 }
@@ -929,6 +945,33 @@ impl Store for RedisStore {
         cmd.arg(self.value_key(key));
         let n: u64 = self.query(cmd).await?;
         Ok(n > 0)
+    }
+
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> StoreResult<bool> {
+        let Some(expected) = expected else {
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(self.value_key(key)).arg(value).arg("NX");
+            if let Some(ttl) = ttl {
+                cmd.arg("PX").arg(ttl_ms(ttl));
+            }
+            let set: Option<String> = self.query(cmd).await?;
+            return Ok(set.is_some());
+        };
+        let mut inv = self.scripts.cas.prepare_invoke();
+        inv.key(self.value_key(key))
+            .arg(expected)
+            .arg(value)
+            .arg(ttl.map_or(0, ttl_ms));
+        let n: i64 = self
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        Ok(n == 1)
     }
 
     async fn rate_limit(

@@ -21,3 +21,4 @@ mod redis_only;
 mod sessions;
 mod signin;
 mod signin_faults;
+mod tokens;

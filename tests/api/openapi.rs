@@ -23,6 +23,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/auth/user/login"),
     ("post", "/auth/user/logout"),
     ("get", "/api/user/me"),
+    ("post", "/auth/token"),
+    ("get", "/.well-known/jwks.json"),
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),

@@ -1,0 +1,197 @@
+//! Tokens for the app's other services: `POST /auth/token` mints a short-lived ES256 JWT for
+//! the calling session (wallet or legacy user session), `GET /.well-known/jwks.json` publishes
+//! the keys that verify them. Keys and rotation: [`crate::session::tokens`].
+//!
+//! Claims: `iss` (`TOKEN_ISSUER`), `aud` (`TOKEN_AUDIENCE`), `sub`, `sid`, `iat`, `exp`,
+//! `roles`, and for a wallet session `wallet` (CAIP-10). There are no accounts yet, so `sub` is
+//! the stable identity of the session's owner: the CAIP-10 account id of the wallet (the same
+//! as `wallet`), or `user:<name>` for a legacy user session.
+
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::auth::rfc3339;
+use super::cookie::SessionCookie;
+use super::user::UserSession;
+use super::{ApiError, ApiResult, AuthState, WalletSession};
+use crate::session::tokens::{
+    solana_caip2_reference, KeysError, JWKS_MAX_AGE_SECS, MINTS_PER_MINUTE,
+};
+use crate::session::{unix_ms, SessionInfo};
+use crate::store::RateDecision;
+use crate::verify::Chain;
+
+pub(crate) fn router() -> Router<AuthState> {
+    Router::new()
+        .route("/auth/token", post(mint))
+        .route("/.well-known/jwks.json", get(jwks))
+}
+
+/// A minted token.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MintedToken {
+    /// The JWT (ES256), for the app's other services.
+    pub token: String,
+    /// Its `exp`.
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+}
+
+/// The JSON Web Key Set of the token signing keys (RFC 7517).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Jwks {
+    /// EC P-256 public keys: `{"kty":"EC","crv":"P-256","x","y","kid","alg":"ES256","use":"sig"}`.
+    pub keys: Vec<serde_json::Map<String, Value>>,
+}
+
+/// The CAIP-10 account id of a wallet session: `eip155:<chainId>:<EIP-55 address>` or
+/// `solana:<genesis hash prefix>:<base58 address>`.
+#[must_use]
+pub fn caip10(s: &SessionInfo) -> String {
+    match s.chain {
+        // Every EIP-4361 message carries a Chain ID; sessions always keep it.
+        Chain::Ethereum => format!(
+            "eip155:{}:{}",
+            s.chain_id.as_deref().unwrap_or("1"),
+            s.address
+        ),
+        Chain::Solana => format!(
+            "solana:{}:{}",
+            solana_caip2_reference(s.chain_id.as_deref()),
+            s.address
+        ),
+    }
+}
+
+/// Who asks for a token.
+#[allow(clippy::large_enum_variant)] // built once per request, never stored
+enum Caller {
+    Wallet(WalletSession),
+    User(UserSession),
+}
+
+/// The calling session: a wallet session (bearer token, or the wallet cookie with the CSRF
+/// rule) when the request carries a wallet credential, else a legacy user session (the `sid`
+/// cookie, with the CSRF rule). A wallet cookie that names no live session falls back to a
+/// user session cookie sent with it; a bearer token never does.
+async fn caller(parts: &mut Parts, st: &AuthState) -> ApiResult<Caller> {
+    let bearer = parts.headers.contains_key(header::AUTHORIZATION);
+    let wallet_cookie = SessionCookie::Wallet
+        .read(&parts.headers)
+        .map_err(|_| ApiError::Unauthenticated)?
+        .is_some();
+    let user_cookie = SessionCookie::User
+        .read(&parts.headers)
+        .map_err(|_| ApiError::Unauthenticated)?
+        .is_some();
+    if bearer || wallet_cookie {
+        match WalletSession::from_request_parts(parts, st).await {
+            Ok(ws) => return Ok(Caller::Wallet(ws)),
+            Err(ApiError::Unauthenticated) if !bearer && user_cookie => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Caller::User(
+        UserSession::from_request_parts(parts, st).await?,
+    ))
+}
+
+fn keys_failed(e: KeysError) -> ApiError {
+    match e {
+        KeysError::Store(e) => ApiError::StoreUnavailable(e),
+        e => {
+            tracing::error!(error = %e, "token signing keys unavailable");
+            ApiError::Internal("token signing keys unavailable".into())
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/auth/token", tag = "tokens",
+    responses(
+        (status = 200, description = "A JWT for the app's other services: ES256, verified with `GET /.well-known/jwks.json`. Claims `iss`, `aud`, `sub`, `sid`, `iat`, `exp` (at most `TOKEN_TTL`, never past the session's expiry), `roles`, and `wallet` (CAIP-10) for a wallet session. At most 30 tokens per session and minute (429 `rate_limited`)", body = MintedToken),
+    ))]
+async fn mint(State(st): State<AuthState>, req: axum::extract::Request) -> ApiResult<Response> {
+    let (mut parts, _body) = req.into_parts();
+    let caller = caller(&mut parts, &st).await?;
+    let config = st.config();
+    let (sid, sub, wallet, session_expiry) = match &caller {
+        Caller::Wallet(ws) => {
+            let w = caip10(&ws.session);
+            (
+                ws.session.session_id.clone(),
+                w.clone(),
+                Some(w),
+                ws.session.expires_at,
+            )
+        }
+        Caller::User(us) => (
+            us.session_id(),
+            format!("user:{}", us.session.username),
+            None,
+            us.session.expires_at,
+        ),
+    };
+    let now = st.clock().now();
+    match st
+        .store()
+        .rate_limit(
+            &format!("token-mint:{sid}"),
+            MINTS_PER_MINUTE,
+            Duration::from_secs(60),
+            unix_ms(now),
+        )
+        .await?
+    {
+        RateDecision::Allowed => {}
+        RateDecision::Limited { retry_after } => return Err(ApiError::RateLimited(retry_after)),
+    }
+    let iat = now.unix_timestamp();
+    let ttl = i64::try_from(config.token_ttl.as_secs()).unwrap_or(i64::MAX);
+    // Whole seconds, rounded down: `exp` is never past the session's expiry.
+    let exp = iat.saturating_add(ttl).min(session_expiry.unix_timestamp());
+    if exp <= iat {
+        // The session ends within this second.
+        return Err(ApiError::Unauthenticated);
+    }
+    let mut claims = json!({
+        "iss": config.token_issuer(),
+        "aud": config.token_audience(),
+        "sub": sub,
+        "sid": sid,
+        "iat": iat,
+        "exp": exp,
+        "roles": Vec::<String>::new(),
+    });
+    if let Some(w) = wallet {
+        claims["wallet"] = json!(w);
+    }
+    let token = st.token_keys().sign(&claims).await.map_err(keys_failed)?;
+    let expires_at = OffsetDateTime::from_unix_timestamp(exp).unwrap_or(now);
+    Ok(Json(MintedToken {
+        token,
+        expires_at: rfc3339(expires_at),
+    })
+    .into_response())
+}
+
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "tokens",
+    responses((status = 200, description = "The public keys of the tokens for other services: the current key, the next one (published before it signs), and retired ones until every token they signed has expired. `Cache-Control: public, max-age=300`", body = Jwks,
+        headers(("Cache-Control" = String, description = "`public, max-age=300`")))))]
+async fn jwks(State(st): State<AuthState>) -> ApiResult<Response> {
+    let set = st.token_keys().jwks().await.map_err(keys_failed)?;
+    let mut res = Json(set).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={JWKS_MAX_AGE_SECS}")) {
+        res.headers_mut().insert(header::CACHE_CONTROL, v);
+    }
+    Ok(res)
+}
