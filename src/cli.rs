@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `verify`, `user add|remove`, `config check`,
-//! `health`.
+//! `health`, `migrate`.
 
 use std::io::Read as _;
 use std::process::ExitCode;
@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, LogFormat, StoreConfig};
 use crate::http::{shutdown_signal, AuthState, Server};
 use crate::session::user::UserAccounts;
-use crate::store::{MemoryStore, RedisStore, Store};
+use crate::store::{MemoryStore, PostgresStore, RedisStore, Store};
 
 /// wallet-auth: wallet-signature authentication server (EIP-4361 and Sign In With Solana).
 #[derive(Debug, Parser)]
@@ -44,6 +44,9 @@ enum Command {
         #[arg(long)]
         addr: Option<std::net::SocketAddr>,
     },
+    /// Apply the PostgreSQL schema migrations of `DATABASE_URL` and exit (the server also
+    /// applies them at start-up).
+    Migrate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +95,7 @@ pub fn main() -> ExitCode {
         Command::Health { addr } => health(addr),
         Command::Serve => with_runtime(serve),
         Command::User { action } => with_runtime(|| user(action)),
+        Command::Migrate => with_runtime(migrate),
     }
 }
 
@@ -178,13 +182,39 @@ fn init_logging(format: LogFormat) {
 /// Opens the configured store.
 ///
 /// # Errors
-/// The Redis store cannot be reached.
+/// The Redis or PostgreSQL store cannot be reached (or its schema cannot be migrated).
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, crate::store::StoreError> {
     match &config.store {
         StoreConfig::Memory => Ok(Arc::new(MemoryStore::new())),
         StoreConfig::Redis(url) => Ok(Arc::new(
             RedisStore::connect(url, &config.redis_prefix, config.store_timeout).await?,
         )),
+        StoreConfig::Postgres(url) => Ok(Arc::new(
+            PostgresStore::connect(url, config.store_timeout, config.store_prune_interval)
+                .await?,
+        )),
+    }
+}
+
+/// `wallet-auth migrate`: applies the PostgreSQL migrations and exits.
+async fn migrate() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    let StoreConfig::Postgres(url) = &config.store else {
+        eprintln!("wallet-auth: configuration error: DATABASE_URL: required by `migrate`");
+        return ExitCode::from(2);
+    };
+    match crate::store::postgres::migrate(url, config.store_timeout.max(std::time::Duration::from_secs(5))).await {
+        Ok(()) => {
+            println!("database schema is up to date");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wallet-auth: cannot migrate the database: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -195,7 +225,7 @@ async fn serve() -> ExitCode {
     };
     init_logging(config.log_format);
     if config.store == StoreConfig::Memory {
-        tracing::warn!("REDIS_URL is unset: using the in-memory store; sessions are lost when the process stops and are not shared between instances");
+        tracing::warn!("REDIS_URL and DATABASE_URL are unset: using the in-memory store; sessions are lost when the process stops and are not shared between instances");
     }
     if config.keys_generated {
         tracing::warn!("SESSION_ENCRYPTION_KEY is unset: using a random key for this process");
@@ -266,7 +296,7 @@ async fn user(action: UserAction) -> ExitCode {
         Err(e) => return config_error(&e),
     };
     if config.store == StoreConfig::Memory {
-        eprintln!("wallet-auth: users are kept in the store; set REDIS_URL (the in-memory store forgets them when this command ends)");
+        eprintln!("wallet-auth: users are kept in the store; set REDIS_URL or DATABASE_URL (the in-memory store forgets them when this command ends)");
         return ExitCode::from(2);
     }
     let store = match open_store(&config).await {

@@ -5,3 +5,4 @@
 pub mod anvil;
 pub mod evm;
 pub mod redis_server;
+pub mod postgres_server;
