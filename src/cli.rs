@@ -190,8 +190,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, crate::store:
             RedisStore::connect(url, &config.redis_prefix, config.store_timeout).await?,
         )),
         StoreConfig::Postgres(url) => Ok(Arc::new(
-            PostgresStore::connect(url, config.store_timeout, config.store_prune_interval)
-                .await?,
+            PostgresStore::connect(url, config.store_timeout, config.store_prune_interval).await?,
         )),
     }
 }
@@ -206,7 +205,12 @@ async fn migrate() -> ExitCode {
         eprintln!("wallet-auth: configuration error: DATABASE_URL: required by `migrate`");
         return ExitCode::from(2);
     };
-    match crate::store::postgres::migrate(url, config.store_timeout.max(std::time::Duration::from_secs(5))).await {
+    match crate::store::postgres::migrate(
+        url,
+        config.store_timeout.max(std::time::Duration::from_secs(5)),
+    )
+    .await
+    {
         Ok(()) => {
             println!("database schema is up to date");
             ExitCode::SUCCESS

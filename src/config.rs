@@ -1056,14 +1056,23 @@ mod tests {
         assert_eq!(c.store, StoreConfig::Postgres(url.to_owned()));
         assert_eq!(c.store_prune_interval, Duration::from_secs(300));
         let shown = format!("{:?} {}", c.store, c.masked_lines().join(" "));
-        assert!(!shown.contains("hunter2") && !shown.contains("swordfish"), "{shown}");
-        assert!(shown.contains("DATABASE_URL=postgres://wa:****@127.0.0.1:5432/wa"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("swordfish"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("DATABASE_URL=postgres://wa:****@127.0.0.1:5432/wa"),
+            "{shown}"
+        );
         // The key is required, as with Redis.
         let e = with(&[("DATABASE_URL", url)]).unwrap_err();
         assert_eq!(e.var, "SESSION_ENCRYPTION_KEY");
         // Not a PostgreSQL URL.
-        let e = with(&[("DATABASE_URL", "mysql://x"), ("SESSION_ENCRYPTION_KEY", &key)])
-            .unwrap_err();
+        let e = with(&[
+            ("DATABASE_URL", "mysql://x"),
+            ("SESSION_ENCRYPTION_KEY", &key),
+        ])
+        .unwrap_err();
         assert_eq!(e.var, "DATABASE_URL");
         // Both stores at once is a configuration error.
         let e = with(&[
@@ -1073,7 +1082,9 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(e.var, "DATABASE_URL");
-        assert!(e.to_string().contains("at most one of REDIS_URL and DATABASE_URL"));
+        assert!(e
+            .to_string()
+            .contains("at most one of REDIS_URL and DATABASE_URL"));
         // The pruning interval is bounded.
         for bad in ["0s", "2d", "soon"] {
             let e = with(&[

@@ -78,7 +78,10 @@ fn both_stores_configured_is_a_one_line_configuration_error() {
         assert!(!stderr.contains("secret-pw"), "{stderr}");
     }
     // `migrate` needs a database.
-    let out = command().args(["migrate"]).output().expect("run the binary");
+    let out = command()
+        .args(["migrate"])
+        .output()
+        .expect("run the binary");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");

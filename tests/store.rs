@@ -1782,7 +1782,10 @@ async fn postgres_prunes_by_itself() {
     let store = PostgresStore::connect(&url, TIMEOUT, Duration::from_millis(200))
         .await
         .unwrap();
-    store.put_nonce("n", b"v", Duration::from_millis(50)).await.unwrap();
+    store
+        .put_nonce("n", b"v", Duration::from_millis(50))
+        .await
+        .unwrap();
     store.put_nonce("kept", b"v", LONG).await.unwrap();
     let started = Instant::now();
     while pg_rows(&url, "wa_nonces").await != 1 {

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{
-    active_bucket, AuditBounds, AuditLog, IndexEntry, NewSession, RateDecision, Rotated,
-    Rotation, SessionEntry, Store, StoreResult, EVENT_COUNT_RETENTION,
+    active_bucket, AuditBounds, AuditLog, IndexEntry, NewSession, RateDecision, Rotated, Rotation,
+    SessionEntry, Store, StoreResult, EVENT_COUNT_RETENTION,
 };
 
 /// Upper bound on outstanding nonces; beyond it the oldest are dropped.

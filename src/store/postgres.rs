@@ -52,9 +52,8 @@ use sqlx::Row as _;
 
 use super::memory::rotation_wait;
 use super::{
-    active_bucket, AuditBounds, AuditLog, IndexEntry, NewSession, RateDecision, Rotated,
-    Rotation, SessionEntry, Store, StoreError, StoreResult, ACTIVE_BUCKET_MS,
-    EVENT_COUNT_RETENTION,
+    active_bucket, AuditBounds, AuditLog, IndexEntry, NewSession, RateDecision, Rotated, Rotation,
+    SessionEntry, Store, StoreError, StoreResult, ACTIVE_BUCKET_MS, EVENT_COUNT_RETENTION,
 };
 
 /// The embedded schema migrations.
@@ -64,6 +63,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub const POOL_SIZE: u32 = 16;
 /// Bound on applying the migrations (they may wait for another instance applying them).
 pub const MIGRATION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Least bound on connecting at start-up (not on the request path: a loaded database may take
+/// longer than `STORE_TIMEOUT` to accept a first connection).
+pub const STARTUP_CONNECT_MIN: Duration = Duration::from_secs(5);
 /// First key of the wallets' advisory locks (the second is the hash of the wallet tag).
 const WALLET_LOCK_CLASS: i32 = 0x7761;
 /// Longest text of a database error kept in [`StoreError::Unavailable`].
@@ -126,16 +128,17 @@ fn map_err(e: &sqlx::Error) -> StoreError {
         | sqlx::Error::ColumnNotFound(_)
         | sqlx::Error::ColumnDecode { .. }
         | sqlx::Error::Decode(_) => StoreError::Corrupt(truncated(&e.to_string())),
-        sqlx::Error::Configuration(_) => {
-            StoreError::Unavailable("invalid DATABASE_URL".to_owned())
-        }
+        sqlx::Error::Configuration(_) => StoreError::Unavailable("invalid DATABASE_URL".to_owned()),
         other => StoreError::Unavailable(truncated(&other.to_string())),
     }
 }
 
 /// The connection options of `url`, with every statement bounded by `statement_timeout`
 /// (`None`: the server's default).
-fn connect_options(url: &str, statement_timeout: Option<Duration>) -> StoreResult<PgConnectOptions> {
+fn connect_options(
+    url: &str,
+    statement_timeout: Option<Duration>,
+) -> StoreResult<PgConnectOptions> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err(StoreError::Unavailable(
             "DATABASE_URL must start with postgres:// or postgresql://".to_owned(),
@@ -150,7 +153,10 @@ fn connect_options(url: &str, statement_timeout: Option<Duration>) -> StoreResul
         // for long either.
         opts = opts.options([
             ("statement_timeout", t.to_string()),
-            ("idle_in_transaction_session_timeout", (t.saturating_mul(4)).to_string()),
+            (
+                "idle_in_transaction_session_timeout",
+                (t.saturating_mul(4)).to_string(),
+            ),
         ]);
     }
     Ok(opts)
@@ -190,15 +196,22 @@ fn jittered(interval: Duration) -> Duration {
 
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://…`), applies the migrations, and starts
-    /// the pruning task (every `prune_interval`, randomized ±50%). `timeout` bounds connecting,
-    /// every later call, and each statement on the server.
+    /// the pruning task (every `prune_interval`, randomized ±50%). `timeout` bounds every later
+    /// call, each statement on the server, and each wait for a pooled connection; the first
+    /// connection gets the larger of `timeout` and [`STARTUP_CONNECT_MIN`], the migrations
+    /// [`MIGRATION_TIMEOUT`].
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the URL is invalid, the database cannot be reached or a
-    /// migration fails; [`StoreError::Timeout`] when connecting takes longer than `timeout`.
-    pub async fn connect(url: &str, timeout: Duration, prune_interval: Duration) -> StoreResult<Self> {
-        migrate(url, timeout).await?;
-        let mut store = Self::connect_without_migrating(url, timeout).await?;
+    /// migration fails; [`StoreError::Timeout`] when connecting takes too long.
+    pub async fn connect(
+        url: &str,
+        timeout: Duration,
+        prune_interval: Duration,
+    ) -> StoreResult<Self> {
+        // Connecting and migrating prove the database answers; the pool connects lazily.
+        migrate(url, timeout.max(STARTUP_CONNECT_MIN)).await?;
+        let mut store = Self::pool(url, timeout)?;
         let pool = store.pool.clone();
         // Pruning deletes in batches of statements each bounded by the statement timeout; the
         // whole run gets more room.
@@ -222,6 +235,13 @@ impl PostgresStore {
     /// # Errors
     /// As [`PostgresStore::connect`].
     pub async fn connect_without_migrating(url: &str, timeout: Duration) -> StoreResult<Self> {
+        let store = Self::pool(url, timeout)?;
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// The store over a lazily connecting pool.
+    fn pool(url: &str, timeout: Duration) -> StoreResult<Self> {
         let opts = connect_options(url, Some(timeout))?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
@@ -230,13 +250,11 @@ impl PostgresStore {
             .idle_timeout(Some(Duration::from_secs(300)))
             .test_before_acquire(false)
             .connect_lazy_with(opts);
-        let store = Self {
+        Ok(Self {
             pool,
             timeout,
             pruner: None,
-        };
-        store.ping().await?;
-        Ok(store)
+        })
     }
 
     /// Deletes every expired row now (what the pruning task does); returns how many.
@@ -880,7 +898,11 @@ impl Store for PostgresStore {
         // (minute, delta), in minute order so that concurrent calls lock rows in one order.
         let mut moves: Vec<(i64, i64)> = match (from, to) {
             (Some(a), Some(b)) if a == b => Vec::new(),
-            (a, b) => a.map(|m| (m, -1)).into_iter().chain(b.map(|m| (m, 1))).collect(),
+            (a, b) => a
+                .map(|m| (m, -1))
+                .into_iter()
+                .chain(b.map(|m| (m, 1)))
+                .collect(),
         };
         if moves.is_empty() {
             return Ok(());
@@ -918,4 +940,3 @@ impl Store for PostgresStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }
-

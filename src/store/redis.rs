@@ -71,8 +71,8 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
 
 use super::{
-    active_bucket, AuditBounds, AuditLog, IndexEntry, NewSession, RateDecision, Rotated,
-    Rotation, SessionEntry, Store, StoreError, StoreResult, EVENT_COUNT_RETENTION,
+    active_bucket, AuditBounds, AuditLog, IndexEntry, NewSession, RateDecision, Rotated, Rotation,
+    SessionEntry, Store, StoreError, StoreResult, EVENT_COUNT_RETENTION,
 };
 
 /// Type byte of a live session record.

@@ -145,13 +145,9 @@ pub async fn open(config: &Config, redis_url: Option<&str>) -> Arc<dyn Store> {
     match redis_url {
         None => Arc::new(MemoryStore::new()),
         Some(url) if url.starts_with("postgres://") => Arc::new(
-            PostgresStore::connect(
-                url,
-                Duration::from_millis(500),
-                config.store_prune_interval,
-            )
-            .await
-            .expect("connect to the test postgres"),
+            PostgresStore::connect(url, Duration::from_millis(500), config.store_prune_interval)
+                .await
+                .expect("connect to the test postgres"),
         ),
         Some(url) => Arc::new(
             RedisStore::connect(url, &config.redis_prefix, Duration::from_millis(500))

@@ -501,7 +501,10 @@ mod cli {
 async fn cli(app: &TestApp, args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write as _;
     use std::process::{Command, Stdio};
-    let url = app.store_url.as_deref().expect("a Redis or PostgreSQL store");
+    let url = app
+        .store_url
+        .as_deref()
+        .expect("a Redis or PostgreSQL store");
     let var = if url.starts_with("postgres://") {
         "DATABASE_URL"
     } else {

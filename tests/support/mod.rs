@@ -4,5 +4,5 @@
 
 pub mod anvil;
 pub mod evm;
-pub mod redis_server;
 pub mod postgres_server;
+pub mod redis_server;

@@ -268,7 +268,10 @@ impl PostgresServer {
             if !pid_alive(pid) || Instant::now() > deadline {
                 let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
                 self.shutdown(true);
-                panic!("postgres on port {} did not start; its log:\n{log}", self.port);
+                panic!(
+                    "postgres on port {} did not start; its log:\n{log}",
+                    self.port
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -277,7 +280,15 @@ impl PostgresServer {
     /// Whether the server reports itself ready (`pg_isready`).
     fn ready(&self) -> bool {
         Command::new(self.bin.join("pg_isready"))
-            .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string(), "-t", "1"])
+            .args([
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-t",
+                "1",
+            ])
             .stdin(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
