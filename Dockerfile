@@ -12,6 +12,8 @@ RUN mkdir -p src benches \
     && echo 'fn main() {}' > benches/verify.rs \
     && cargo build --release --locked --bin wallet-auth \
     && rm -rf src benches
+COPY build.rs ./
+COPY migrations ./migrations
 COPY src ./src
 COPY benches ./benches
 COPY assets ./assets

@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `verify`, `user add|remove`, `keys rotate`,
-//! `config check`, `health`.
+//! `config check`, `health`, `migrate`.
 
 use std::io::Read as _;
 use std::process::ExitCode;
@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, LogFormat, StoreConfig};
 use crate::http::{shutdown_signal, AuthState, Server};
 use crate::session::user::UserAccounts;
-use crate::store::{MemoryStore, RedisStore, Store};
+use crate::store::{MemoryStore, PostgresStore, RedisStore, Store};
 
 /// wallet-auth: wallet-signature authentication server (EIP-4361 and Sign In With Solana).
 #[derive(Debug, Parser)]
@@ -49,6 +49,9 @@ enum Command {
         #[arg(long)]
         addr: Option<std::net::SocketAddr>,
     },
+    /// Apply the PostgreSQL schema migrations of `DATABASE_URL` and exit (the server also
+    /// applies them at start-up).
+    Migrate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,6 +126,7 @@ pub fn main() -> ExitCode {
         Command::Keys {
             action: KeysAction::Rotate { force },
         } => with_runtime(|| rotate_keys(force)),
+        Command::Migrate => with_runtime(migrate),
     }
 }
 
@@ -218,13 +222,71 @@ fn init_logging(format: LogFormat) {
 /// Opens the configured store.
 ///
 /// # Errors
-/// The Redis store cannot be reached.
+/// The Redis or PostgreSQL store cannot be reached (or its schema cannot be migrated).
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, crate::store::StoreError> {
     match &config.store {
         StoreConfig::Memory => Ok(Arc::new(MemoryStore::new())),
         StoreConfig::Redis(url) => Ok(Arc::new(
             RedisStore::connect(url, &config.redis_prefix, config.store_timeout).await?,
         )),
+        StoreConfig::Postgres(url) => Ok(Arc::new(
+            PostgresStore::connect(url, config.store_timeout, config.store_prune_interval).await?,
+        )),
+    }
+}
+
+/// The store kind a configuration names, as `/ready` reports it.
+fn kind_of(store: &StoreConfig) -> &'static str {
+    match store {
+        StoreConfig::Memory => "memory",
+        StoreConfig::Redis(_) => "redis",
+        StoreConfig::Postgres(_) => "postgres",
+    }
+}
+
+/// [`open_store`] for the background reconnection of a store that was down at start-up: owns
+/// what it reads, so its future is `Send` for any lifetime.
+async fn reconnect(config: Config) -> Result<Arc<dyn Store>, crate::store::StoreError> {
+    match config.store.clone() {
+        StoreConfig::Memory => Ok(Arc::new(MemoryStore::new())),
+        StoreConfig::Redis(url) => {
+            let prefix = config.redis_prefix.clone();
+            Ok(Arc::new(
+                RedisStore::connect(&url, &prefix, config.store_timeout).await?,
+            ))
+        }
+        // Not reached: a PostgreSQL store that cannot be opened at start-up stops the server
+        // (its pool connects on demand once opened, so only the first connection can fail here).
+        StoreConfig::Postgres(_) => Err(crate::store::StoreError::Unavailable(
+            "the PostgreSQL store reconnects through its own pool".into(),
+        )),
+    }
+}
+
+/// `wallet-auth migrate`: applies the PostgreSQL migrations and exits.
+async fn migrate() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    let StoreConfig::Postgres(url) = &config.store else {
+        eprintln!("wallet-auth: configuration error: DATABASE_URL: required by `migrate`");
+        return ExitCode::from(2);
+    };
+    match crate::store::postgres::migrate(
+        url,
+        config.store_timeout.max(std::time::Duration::from_secs(5)),
+    )
+    .await
+    {
+        Ok(()) => {
+            println!("database schema is up to date");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wallet-auth: cannot migrate the database: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -235,7 +297,7 @@ async fn serve() -> ExitCode {
     };
     init_logging(config.log_format);
     if config.store == StoreConfig::Memory {
-        tracing::warn!("REDIS_URL is unset: using the in-memory store; sessions are lost when the process stops and are not shared between instances");
+        tracing::warn!("REDIS_URL and DATABASE_URL are unset: using the in-memory store; sessions are lost when the process stops and are not shared between instances");
     }
     if config.keys_generated {
         tracing::warn!("SESSION_ENCRYPTION_KEY is unset: using a random key for this process");
@@ -247,6 +309,10 @@ async fn serve() -> ExitCode {
     }
     let store = match open_store(&config).await {
         Ok(s) => s,
+        Err(e) if matches!(config.store, StoreConfig::Postgres(_)) => {
+            tracing::error!(error = %e, "cannot open the PostgreSQL store");
+            return ExitCode::FAILURE;
+        }
         Err(e) => {
             // Keep serving: /ready answers 503 and store-backed routes 503 store_unavailable
             // until the store answers (readiness probes expect exactly this).
@@ -256,10 +322,10 @@ async fn serve() -> ExitCode {
             );
             let config = config.clone();
             Arc::new(crate::store::LazyStore::connect_in_background(
-                "redis",
+                kind_of(&config.store),
                 Box::new(move || {
                     let config = config.clone();
-                    Box::pin(async move { open_store(&config).await })
+                    Box::pin(async move { reconnect(config).await })
                 }),
             ))
         }
@@ -302,15 +368,16 @@ async fn probe_services(config: Config) -> ExitCode {
     let mut ok = true;
     match &config.store {
         StoreConfig::Memory => println!("store memory: in this process, nothing to reach"),
-        StoreConfig::Redis(_) => {
+        StoreConfig::Redis(_) | StoreConfig::Postgres(_) => {
+            let kind = kind_of(&config.store);
             let answered = match open_store(&config).await {
                 Ok(store) => store.ping().await,
                 Err(e) => Err(e),
             };
             match answered {
-                Ok(()) => println!("store redis: answered"),
+                Ok(()) => println!("store {kind}: answered"),
                 Err(e) => {
-                    println!("store redis: did not answer: {e}");
+                    println!("store {kind}: did not answer: {e}");
                     ok = false;
                 }
             }
@@ -385,7 +452,7 @@ async fn user(action: UserAction) -> ExitCode {
         Err(e) => return config_error(&e),
     };
     if config.store == StoreConfig::Memory {
-        eprintln!("wallet-auth: users are kept in the store; set REDIS_URL (the in-memory store forgets them when this command ends)");
+        eprintln!("wallet-auth: users are kept in the store; set REDIS_URL or DATABASE_URL (the in-memory store forgets them when this command ends)");
         return ExitCode::from(2);
     }
     let store = match open_store(&config).await {

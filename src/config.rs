@@ -102,6 +102,8 @@ pub enum StoreConfig {
     Memory,
     /// Redis: one URL, or several cluster node URLs.
     Redis(String),
+    /// PostgreSQL: a `postgres://` URL.
+    Postgres(String),
 }
 
 impl fmt::Debug for StoreConfig {
@@ -109,6 +111,26 @@ impl fmt::Debug for StoreConfig {
         match self {
             StoreConfig::Memory => f.write_str("Memory"),
             StoreConfig::Redis(url) => write!(f, "Redis({})", mask_url(url)),
+            StoreConfig::Postgres(url) => write!(f, "Postgres({})", mask_db_url(url)),
+        }
+    }
+}
+
+/// Hides the passwords of a `postgres://` URL: the userinfo's, and a `password=` parameter.
+#[must_use]
+pub fn mask_db_url(url: &str) -> String {
+    let masked = mask_url(url);
+    match masked.split_once('?') {
+        None => masked,
+        Some((base, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=****"),
+                    _ => p.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
         }
     }
 }
@@ -181,6 +203,8 @@ pub struct Config {
     pub redis_prefix: String,
     /// `STORE_TIMEOUT`: bound on every store call.
     pub store_timeout: Duration,
+    /// `STORE_PRUNE_INTERVAL`: PostgreSQL: mean interval between deletions of expired rows.
+    pub store_prune_interval: Duration,
     /// `SESSION_ENCRYPTION_KEY`: keys (first encrypts, all decrypt); generated when unset with
     /// the memory store.
     pub keys: KeyRing,
@@ -325,6 +349,7 @@ pub fn duration_bounds(var: &str) -> (Duration, Duration) {
     const DAY: Duration = Duration::from_secs(86_400);
     match var {
         "STORE_TIMEOUT" => (MS, MIN),
+        "STORE_PRUNE_INTERVAL" => (SEC, DAY),
         "WALLET_SESSION_TTL" | "WALLET_SESSION_REFRESH_WINDOW" => (SEC, 365 * DAY),
         "WALLET_SESSION_MAX_LIFETIME" => (SEC, 5 * 365 * DAY),
         "NONCE_TTL" => (SEC, DAY),
@@ -512,6 +537,22 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>()?;
 
         let store = match get("REDIS_URL") {
+            Some(_) if get("DATABASE_URL").is_some() => {
+                return Err(bad(
+                    "DATABASE_URL",
+                    "set at most one of REDIS_URL and DATABASE_URL",
+                ))
+            }
+            None if get("DATABASE_URL").is_some() => {
+                let url = get("DATABASE_URL").unwrap_or_default();
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(bad(
+                        "DATABASE_URL",
+                        "must start with postgres:// or postgresql://",
+                    ));
+                }
+                StoreConfig::Postgres(url)
+            }
             None => StoreConfig::Memory,
             Some(url) => {
                 for u in list(&url) {
@@ -527,6 +568,7 @@ impl Config {
         };
         let redis_prefix = get("REDIS_PREFIX").unwrap_or_else(|| "wa:".into());
         let store_timeout = dur("STORE_TIMEOUT", "500ms")?;
+        let store_prune_interval = dur("STORE_PRUNE_INTERVAL", "5m")?;
 
         let (keys, keys_generated) = match get("SESSION_ENCRYPTION_KEY") {
             Some(v) => (
@@ -536,7 +578,7 @@ impl Config {
             None if store == StoreConfig::Memory => (KeyRing::generate(), true),
             None => return Err(bad(
                 "SESSION_ENCRYPTION_KEY",
-                "required with REDIS_URL (64 hex characters; generate with `openssl rand -hex 32`)",
+                "required with REDIS_URL or DATABASE_URL (64 hex characters; generate with `openssl rand -hex 32`)",
             )),
         };
 
@@ -756,6 +798,7 @@ impl Config {
             store,
             redis_prefix,
             store_timeout,
+            store_prune_interval,
             keys,
             keys_generated,
             session_ttl,
@@ -807,6 +850,7 @@ impl Config {
             }
         };
         fix("STORE_TIMEOUT", &mut self.store_timeout);
+        fix("STORE_PRUNE_INTERVAL", &mut self.store_prune_interval);
         fix("WALLET_SESSION_TTL", &mut self.session_ttl);
         fix("WALLET_SESSION_REFRESH_WINDOW", &mut self.refresh_window);
         fix("WALLET_SESSION_MAX_LIFETIME", &mut self.max_lifetime);
@@ -898,11 +942,23 @@ impl Config {
                 "REDIS_URL={}",
                 match &self.store {
                     StoreConfig::Memory => "(unset: in-memory store)".to_owned(),
+                    StoreConfig::Postgres(_) => "(unset)".to_owned(),
                     StoreConfig::Redis(u) => mask_url(u),
+                }
+            ),
+            format!(
+                "DATABASE_URL={}",
+                match &self.store {
+                    StoreConfig::Postgres(u) => mask_db_url(u),
+                    _ => "(unset)".to_owned(),
                 }
             ),
             format!("REDIS_PREFIX={}", self.redis_prefix),
             format!("STORE_TIMEOUT={}ms", self.store_timeout.as_millis()),
+            format!(
+                "STORE_PRUNE_INTERVAL={}s",
+                self.store_prune_interval.as_secs()
+            ),
             format!(
                 "SESSION_ENCRYPTION_KEY={}",
                 if self.keys_generated {
@@ -1066,9 +1122,59 @@ mod tests {
         assert_eq!(e.var, "SESSION_ENCRYPTION_KEY");
     }
 
+    #[test]
+    fn database_url_selects_postgres() {
+        let key = "ab".repeat(32);
+        let url = "postgres://wa:hunter2@127.0.0.1:5432/wa?sslmode=disable&password=swordfish";
+        let c = with(&[("DATABASE_URL", url), ("SESSION_ENCRYPTION_KEY", &key)]).unwrap();
+        assert_eq!(c.store, StoreConfig::Postgres(url.to_owned()));
+        assert_eq!(c.store_prune_interval, Duration::from_secs(300));
+        let shown = format!("{:?} {}", c.store, c.masked_lines().join(" "));
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("swordfish"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("DATABASE_URL=postgres://wa:****@127.0.0.1:5432/wa"),
+            "{shown}"
+        );
+        // The key is required, as with Redis.
+        let e = with(&[("DATABASE_URL", url)]).unwrap_err();
+        assert_eq!(e.var, "SESSION_ENCRYPTION_KEY");
+        // Not a PostgreSQL URL.
+        let e = with(&[
+            ("DATABASE_URL", "mysql://x"),
+            ("SESSION_ENCRYPTION_KEY", &key),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "DATABASE_URL");
+        // Both stores at once is a configuration error.
+        let e = with(&[
+            ("DATABASE_URL", url),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("SESSION_ENCRYPTION_KEY", &key),
+        ])
+        .unwrap_err();
+        assert_eq!(e.var, "DATABASE_URL");
+        assert!(e
+            .to_string()
+            .contains("at most one of REDIS_URL and DATABASE_URL"));
+        // The pruning interval is bounded.
+        for bad in ["0s", "2d", "soon"] {
+            let e = with(&[
+                ("DATABASE_URL", url),
+                ("SESSION_ENCRYPTION_KEY", &key),
+                ("STORE_PRUNE_INTERVAL", bad),
+            ])
+            .unwrap_err();
+            assert_eq!(e.var, "STORE_PRUNE_INTERVAL", "{bad}");
+        }
+    }
+
     /// Every duration variable, with a value that must parse within its bounds.
     const DURATION_VARS: &[&str] = &[
         "STORE_TIMEOUT",
+        "STORE_PRUNE_INTERVAL",
         "WALLET_SESSION_TTL",
         "WALLET_SESSION_REFRESH_WINDOW",
         "WALLET_SESSION_MAX_LIFETIME",

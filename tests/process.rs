@@ -58,6 +58,37 @@ fn extreme_configuration_values_stop_start_up_with_one_line() {
 }
 
 #[test]
+fn both_stores_configured_is_a_one_line_configuration_error() {
+    for args in [&["config", "check"][..], &["serve"][..], &["migrate"][..]] {
+        let out = command()
+            .args(args)
+            .env("REDIS_URL", "redis://127.0.0.1:1")
+            .env("DATABASE_URL", "postgres://wa:secret-pw@127.0.0.1:1/wa")
+            .env("SESSION_ENCRYPTION_KEY", "ab".repeat(32))
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .output()
+            .expect("run the binary");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("DATABASE_URL") && stderr.contains("REDIS_URL"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("secret-pw"), "{stderr}");
+    }
+    // `migrate` needs a database.
+    let out = command()
+        .args(["migrate"])
+        .output()
+        .expect("run the binary");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+}
+
+#[test]
 fn sigterm_finishes_within_the_deadline_while_a_client_holds_a_half_sent_request() {
     let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())

@@ -1,10 +1,12 @@
 //! The behavioural store suite: every test runs against the in-memory reference store, a real
-//! single-node Redis and a real 3-master Redis Cluster, and must pass identically on all three.
+//! single-node Redis, a real 3-master Redis Cluster and a real PostgreSQL, and must pass
+//! identically on all four.
 //! The Redis-backed runs also look at the keys themselves (TTLs, index consistency, no orphan
 //! records) through a separate raw connection.
 //!
-//! One Redis server and one cluster are started per test binary and shared; each test uses its
-//! own key prefix and its own connections (every `#[tokio::test]` has its own runtime).
+//! One Redis server, one cluster and one PostgreSQL server are started per test binary and
+//! shared; each test uses its own key prefix (Redis) or database (PostgreSQL) and its own
+//! connections (every `#[tokio::test]` has its own runtime).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -15,10 +17,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::AsyncCommands;
+use support::postgres_server::{shared_postgres, PostgresServer};
 use support::redis_server::{shared_cluster, shared_redis, RedisCluster, RedisServer};
 use wallet_auth::store::{
-    AuditBounds, AuditLog, IndexEntry, MemoryStore, NewSession, RateDecision, RedisStore, Rotated,
-    Rotation, SessionEntry, Store, StoreError,
+    AuditBounds, AuditLog, IndexEntry, MemoryStore, NewSession, PostgresStore, RateDecision,
+    RedisStore, Rotated, Rotation, SessionEntry, Store, StoreError,
 };
 
 /// Per-call bound of the stores under test (generous: the machine is shared).
@@ -155,13 +158,32 @@ impl Raw {
 struct Fixture {
     store: Arc<dyn Store>,
     raw: Option<Raw>,
+    /// The database URL of a PostgreSQL store.
+    pg: Option<String>,
 }
+
+/// How often the PostgreSQL stores under test prune by themselves (never, in a test: the tests
+/// that prune call [`PostgresStore::prune`]).
+const PRUNE_NEVER: Duration = Duration::from_secs(86_400);
 
 impl Fixture {
     async fn memory() -> Self {
         Self {
             store: Arc::new(MemoryStore::new()),
             raw: None,
+            pg: None,
+        }
+    }
+
+    async fn postgres() -> Self {
+        let url = shared_postgres().fresh_database().await;
+        let store = PostgresStore::connect(&url, TIMEOUT, PRUNE_NEVER)
+            .await
+            .unwrap();
+        Self {
+            store: Arc::new(store),
+            raw: None,
+            pg: Some(url),
         }
     }
 
@@ -181,12 +203,20 @@ impl Fixture {
         Self {
             store: Arc::new(store),
             raw: Some(Raw { url, nodes, prefix }),
+            pg: None,
         }
     }
 
     /// Another handle on the same data: for Redis a second store with its own connection, for
     /// memory the same instance (a memory store is one process's data).
     async fn second(&self) -> Arc<dyn Store> {
+        if let Some(url) = &self.pg {
+            return Arc::new(
+                PostgresStore::connect(url, TIMEOUT, PRUNE_NEVER)
+                    .await
+                    .unwrap(),
+            );
+        }
         match &self.raw {
             Some(raw) => Arc::new(
                 RedisStore::connect(&raw.url, &raw.prefix, TIMEOUT)
@@ -264,7 +294,11 @@ fn retired(sid: &str, at_ms: i64, current: Option<(&str, &[u8])>) -> Option<Sess
 
 async fn ping_and_kind(f: Fixture) {
     f.store.ping().await.unwrap();
-    let expected = if f.raw.is_some() { "redis" } else { "memory" };
+    let expected = match (&f.raw, &f.pg) {
+        (Some(_), _) => "redis",
+        (None, Some(_)) => "postgres",
+        (None, None) => "memory",
+    };
     assert_eq!(f.store.kind(), expected);
 }
 
@@ -1372,6 +1406,14 @@ macro_rules! store_tests {
                 }
             )*
         }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Fixture::postgres().await).await;
+                }
+            )*
+        }
     };
 }
 
@@ -1726,5 +1768,250 @@ async fn cluster_node_outage_fails_fast_and_recovers() {
             store.get_session(tag, "h2", None).await.unwrap(),
             live(b"r2")
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL only: the rows themselves, pruning, restarts and failures.
+
+/// Rows of `table` in the database at `url`.
+async fn pg_rows(url: &str, table: &str) -> i64 {
+    use sqlx::Connection as _;
+    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+    let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    let _ = c.close().await;
+    n
+}
+
+const PG_TABLES: [&str; 8] = [
+    "wa_nonces",
+    "wa_sessions",
+    "wa_retired",
+    "wa_values",
+    "wa_rate",
+    "wa_audit",
+    "wa_event_counts",
+    "wa_active",
+];
+
+/// Every kind of write with a short life, then the pruning: nothing is left but what was
+/// written to last (and the value written without a TTL). Deleting a session leaves no row of
+/// it behind, before any pruning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_prune_deletes_expired_rows() {
+    let url = shared_postgres().fresh_database().await;
+    let store = PostgresStore::connect(&url, TIMEOUT, PRUNE_NEVER)
+        .await
+        .unwrap();
+    let s: &dyn Store = &store;
+    let t0 = now_ms();
+    let short_audit = AuditBounds {
+        max_len: 10,
+        max_age: SHORT,
+    };
+    s.put_nonce("n", b"v", SHORT).await.unwrap();
+    s.create_session("w", session("s1", "h1", t0, b"r1", SHORT), 5)
+        .await
+        .unwrap();
+    s.create_session("w", session("s2", "h2", t0, b"r2", LONG), 5)
+        .await
+        .unwrap();
+    let mut rot = rotation("s1", "h1", "h1b", b"r1b", SHORT, t0);
+    rot.ttl = SHORT;
+    assert_eq!(s.rotate_session("w", rot).await.unwrap(), Rotated::Done);
+    s.set("v:short", b"v", Some(SHORT)).await.unwrap();
+    s.set("v:forever", b"v", None).await.unwrap();
+    s.rate_limit("r", 5, SHORT, t0).await.unwrap();
+    s.audit_append(AuditLog::WalletActivity("w"), b"e", short_audit)
+        .await
+        .unwrap();
+    // A deleted session leaves nothing behind, at once.
+    s.create_session("x", session("s3", "h3", t0, b"r3", LONG), 5)
+        .await
+        .unwrap();
+    let rot = rotation("s3", "h3", "h3b", b"r3b", LONG, t0);
+    assert_eq!(s.rotate_session("x", rot).await.unwrap(), Rotated::Done);
+    assert!(s.delete_session("x", "s3").await.unwrap().is_some());
+    assert_eq!(pg_rows(&url, "wa_sessions").await, 2);
+    assert_eq!(pg_rows(&url, "wa_retired").await, 1);
+
+    tokio::time::sleep(PAST_SHORT).await;
+    let pruned = store.prune().await.unwrap();
+    // The nonce, session s1, its retired token, the value, the budget and the audit entry.
+    assert_eq!(pruned, 6);
+    for table in PG_TABLES {
+        let expected = match table {
+            "wa_sessions" | "wa_values" => 1,
+            _ => 0,
+        };
+        assert_eq!(pg_rows(&url, table).await, expected, "{table}");
+    }
+    assert_eq!(s.get("v:forever").await.unwrap(), Some(b"v".to_vec()));
+    assert_eq!(s.list_sessions("w").await.unwrap().len(), 1);
+}
+
+/// The counters and active-session buckets are pruned by their minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_prune_drops_old_counters() {
+    use wallet_auth::store::ACTIVE_BUCKET_MS as MIN;
+    let url = shared_postgres().fresh_database().await;
+    let store = PostgresStore::connect(&url, TIMEOUT, PRUNE_NEVER)
+        .await
+        .unwrap();
+    let now = now_ms();
+    store.count_event("fail", now - 200 * MIN).await.unwrap();
+    store.count_event("fail", now).await.unwrap();
+    store
+        .track_active("ethereum", None, Some(now - 5 * MIN), now - 10 * MIN)
+        .await
+        .unwrap();
+    store
+        .track_active("ethereum", None, Some(now + 5 * MIN), now)
+        .await
+        .unwrap();
+    assert_eq!(store.prune().await.unwrap(), 2);
+    assert_eq!(pg_rows(&url, "wa_event_counts").await, 1);
+    assert_eq!(pg_rows(&url, "wa_active").await, 1);
+    assert_eq!(store.count_active("ethereum", now).await.unwrap(), 1);
+}
+
+/// The pruning task runs by itself at its interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_prunes_by_itself() {
+    let url = shared_postgres().fresh_database().await;
+    let store = PostgresStore::connect(&url, TIMEOUT, Duration::from_millis(200))
+        .await
+        .unwrap();
+    store
+        .put_nonce("n", b"v", Duration::from_millis(50))
+        .await
+        .unwrap();
+    store.put_nonce("kept", b"v", LONG).await.unwrap();
+    let started = Instant::now();
+    while pg_rows(&url, "wa_nonces").await != 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the expired nonce was not pruned"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A call waiting on a wallet's lock held elsewhere returns `Timeout` within the bound, and
+/// the store is usable right after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_calls_are_bounded_by_the_timeout() {
+    use sqlx::Connection as _;
+    let url = shared_postgres().fresh_database().await;
+    let timeout = Duration::from_millis(300);
+    let store = PostgresStore::connect(&url, timeout, PRUNE_NEVER)
+        .await
+        .unwrap();
+    let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(30561, hashtext('w'))")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let r = store
+        .create_session("w", session("s", "h", now_ms(), b"r", LONG), 5)
+        .await;
+    assert!(matches!(r, Err(StoreError::Timeout)), "{r:?}");
+    assert!(started.elapsed() < timeout + Duration::from_millis(400));
+    // Another wallet is not held up, and the held one works once released.
+    store
+        .create_session("v", session("s", "h", now_ms(), b"r", LONG), 5)
+        .await
+        .unwrap();
+    let _ = holder.close().await;
+    store
+        .create_session("w", session("s", "h", now_ms(), b"r", LONG), 5)
+        .await
+        .unwrap();
+    assert_eq!(store.list_sessions("w").await.unwrap().len(), 1);
+}
+
+/// PostgreSQL stops under a connected store: calls fail within the timeout instead of hanging;
+/// once it is back, the same store works again and what was written before is still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_fails_fast_and_recovers() {
+    let timeout = Duration::from_millis(500);
+    let bound = timeout + Duration::from_millis(500);
+    let mut server = PostgresServer::start_with_template();
+    let url = server.fresh_database().await;
+    let store = PostgresStore::connect(&url, timeout, PRUNE_NEVER)
+        .await
+        .unwrap();
+    store.set("k", b"v", Some(LONG)).await.unwrap();
+    store
+        .create_session("w", session("s0", "h0", now_ms(), b"r0", LONG), 5)
+        .await
+        .unwrap();
+
+    server.stop();
+    for round in 0..3 {
+        let started = Instant::now();
+        let r = store.get("k").await;
+        assert!(is_failure(&r), "round {round}: {r:?}");
+        assert!(started.elapsed() < bound, "round {round} took too long");
+        let started = Instant::now();
+        let r = store
+            .create_session("w", session("s", "h", now_ms(), b"r", LONG), 5)
+            .await;
+        assert!(is_failure(&r), "round {round}: {r:?}");
+        assert!(started.elapsed() < bound, "round {round} took too long");
+        let started = Instant::now();
+        assert!(is_failure(&store.ping().await));
+        assert!(started.elapsed() < bound);
+    }
+
+    server.start();
+    let back = Instant::now();
+    loop {
+        if store.ping().await.is_ok() && store.set("k2", b"v2", Some(LONG)).await.is_ok() {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(5),
+            "the store did not recover after PostgreSQL came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(store.get("k").await.unwrap(), Some(b"v".to_vec()));
+    assert_eq!(store.list_sessions("w").await.unwrap().len(), 1);
+    // A new store on the same database (a restarted server) sees the same data.
+    let again = PostgresStore::connect(&url, timeout, PRUNE_NEVER)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.get_session("w", "h0", Some("s0")).await.unwrap(),
+        live(b"r0")
+    );
+}
+
+/// With nothing listening, connecting fails promptly; a URL that is not PostgreSQL's is
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connect_fails_fast() {
+    let timeout = Duration::from_millis(700);
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let started = Instant::now();
+    let r = PostgresStore::connect(
+        &format!("postgres://postgres@127.0.0.1:{port}/x"),
+        timeout,
+        PRUNE_NEVER,
+    )
+    .await;
+    assert!(is_failure(&r), "{r:?}");
+    assert!(started.elapsed() < timeout + Duration::from_millis(500));
+    for bad in ["redis://127.0.0.1:1", "postgres://[bad", ""] {
+        let r = PostgresStore::connect(bad, timeout, PRUNE_NEVER).await;
+        assert!(matches!(r, Err(StoreError::Unavailable(_))), "{bad}: {r:?}");
     }
 }

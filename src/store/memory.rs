@@ -207,7 +207,7 @@ fn ms(d: Duration) -> i64 {
 
 /// Milliseconds until a rotation of a session is allowed (0: allowed now), given the
 /// retirement times it remembers within `retain`, oldest first.
-fn rotation_wait(times: &[i64], rot: &Rotation<'_>) -> i64 {
+pub(super) fn rotation_wait(times: &[i64], rot: &Rotation<'_>) -> i64 {
     let now = rot.now_ms;
     let mut wait = 0;
     if times.len() >= rot.max_retired.max(1) {

@@ -1,4 +1,5 @@
-//! Storage behind one trait: the in-memory reference store and the Redis store.
+//! Storage behind one trait: the in-memory reference store, the Redis store and the PostgreSQL
+//! store.
 //!
 //! The store knows nothing of HTTP, tokens or cryptography: it keeps opaque (already encrypted)
 //! byte strings under keys the session layer chooses, with the atomicity each operation
@@ -17,11 +18,13 @@ use async_trait::async_trait;
 
 pub mod lazy;
 pub mod memory;
+pub mod postgres;
 pub mod redis;
 
 pub use self::redis::RedisStore;
 pub use lazy::LazyStore;
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
 
 /// A store operation failed for a reason that is not the caller's: the backend is unreachable,
 /// timed out, or answered something the store cannot read.
@@ -199,7 +202,7 @@ pub enum RateDecision {
 ///   transaction.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// `"memory"` or `"redis"`.
+    /// `"memory"`, `"redis"` or `"postgres"`.
     fn kind(&self) -> &'static str;
 
     /// Checks that the backend answers.

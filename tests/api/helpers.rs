@@ -1,5 +1,6 @@
 //! `spawn_app()` and typed helpers: a real server on a random port over a real store (memory,
-//! or a private redis-server), wallets that sign for real with local keys.
+//! a private redis-server, the shared Redis Cluster, or a fresh database on the shared
+//! PostgreSQL server), wallets that sign for real with local keys.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +15,10 @@ use time::OffsetDateTime;
 use wallet_auth::config::Config;
 use wallet_auth::http::{AuthState, Server};
 use wallet_auth::session::ManualClock;
-use wallet_auth::store::{MemoryStore, RedisStore, Store};
+use wallet_auth::store::{MemoryStore, PostgresStore, RedisStore, Store};
 use wallet_auth::verify::{prepare_message, Chain, MessageParams};
 
+use crate::support::postgres_server::shared_postgres;
 use crate::support::redis_server::{shared_cluster, RedisServer};
 
 /// Which store a test runs on.
@@ -26,10 +28,19 @@ pub enum Backend {
     Redis,
     /// The 3-master Redis Cluster shared by the test binary (tests keep apart by key prefix).
     Cluster,
+    /// A fresh database on the PostgreSQL server shared by the test binary.
+    Postgres,
 }
 
-/// Runs each named `async fn name(backend: Backend)` on both stores: memory, a private
-/// redis-server, and the shared Redis Cluster.
+impl Backend {
+    /// Whether the backend is Redis (single node or cluster).
+    pub fn is_redis(self) -> bool {
+        matches!(self, Backend::Redis | Backend::Cluster)
+    }
+}
+
+/// Runs each named `async fn name(backend: Backend)` on every store: memory, a private
+/// redis-server, the shared Redis Cluster, and PostgreSQL.
 #[macro_export]
 macro_rules! both_stores {
     ($($name:ident),* $(,)?) => {
@@ -44,6 +55,10 @@ macro_rules! both_stores {
         mod cluster {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                async fn $name() { super::$name($crate::helpers::Backend::Cluster).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::helpers::Backend::Postgres).await } )*
         }
     };
 }
@@ -70,7 +85,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub state: AuthState,
     pub redis: Option<RedisServer>,
-    /// The Redis URL (or cluster node list) the app's store uses; `None` for memory.
+    /// The Redis URL (or cluster node list), or the PostgreSQL URL, the app's store uses;
+    /// `None` for memory.
     pub store_url: Option<String>,
     pub config: Config,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -112,6 +128,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
             (Some(r), Some(url))
         }
         Backend::Cluster => (None, Some(shared_cluster().url())),
+        Backend::Postgres => (None, Some(shared_postgres().fresh_database().await)),
     };
     let store = open(&config, url.as_deref()).await;
     spawn_on(
@@ -127,6 +144,11 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
 pub async fn open(config: &Config, redis_url: Option<&str>) -> Arc<dyn Store> {
     match redis_url {
         None => Arc::new(MemoryStore::new()),
+        Some(url) if url.starts_with("postgres://") => Arc::new(
+            PostgresStore::connect(url, Duration::from_millis(500), config.store_prune_interval)
+                .await
+                .expect("connect to the test postgres"),
+        ),
         Some(url) => Arc::new(
             RedisStore::connect(url, &config.redis_prefix, Duration::from_millis(500))
                 .await

@@ -490,18 +490,29 @@ mod cli {
     async fn cluster() {
         super::cli_user_add_and_remove_end_sessions(Backend::Cluster).await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::cli_user_add_and_remove_end_sessions(Backend::Postgres).await;
+    }
 }
 
 /// Runs the `wallet-auth` binary against `app`'s store with `stdin` as its input.
 async fn cli(app: &TestApp, args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write as _;
     use std::process::{Command, Stdio};
+    let url = app
+        .store_url
+        .as_deref()
+        .expect("a Redis or PostgreSQL store");
+    let var = if url.starts_with("postgres://") {
+        "DATABASE_URL"
+    } else {
+        "REDIS_URL"
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_wallet-auth"))
         .args(args)
-        .env(
-            "REDIS_URL",
-            app.store_url.as_deref().expect("a Redis store"),
-        )
+        .env(var, url)
         .env("REDIS_PREFIX", &app.config.redis_prefix)
         .env("SESSION_ENCRYPTION_KEY", "ab".repeat(32))
         .stdin(Stdio::piped())

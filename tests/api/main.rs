@@ -17,6 +17,7 @@ mod legacy;
 mod openapi;
 mod ops;
 mod origin;
+mod postgres_only;
 mod redis_only;
 mod sessions;
 mod signin;

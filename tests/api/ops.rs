@@ -21,10 +21,10 @@ async fn health_and_ready(b: Backend) {
     let h = app.get("/health", None).await;
     assert_eq!(h.body, json!({"status": "ok"}));
     let r = app.get("/ready", None).await;
-    let kind = if b == Backend::Memory {
-        "memory"
-    } else {
-        "redis"
+    let kind = match b {
+        Backend::Memory => "memory",
+        Backend::Redis | Backend::Cluster => "redis",
+        Backend::Postgres => "postgres",
     };
     assert_eq!(
         r.body,

@@ -4,4 +4,5 @@
 
 pub mod anvil;
 pub mod evm;
+pub mod postgres_server;
 pub mod redis_server;
