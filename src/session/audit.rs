@@ -25,8 +25,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::crypto::wallet_tag;
 use super::unix_ms;
-use super::wallet::wallet_tag;
 use crate::store::{AuditBounds, AuditLog, RateDecision, Store, StoreError};
 use crate::verify::{self, Chain};
 

@@ -165,6 +165,14 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
+/// The wallet tag of `(chain, address)`: the first 9 bytes of SHA-256 of `chain:address`, in
+/// URL-safe base64 (12 characters). It names the wallet's keys (one cluster slot) in tokens, in
+/// session records and in the audit logs; it is not secret.
+#[must_use]
+pub fn wallet_tag(chain: crate::verify::Chain, address: &str) -> String {
+    hash_b64(format!("{}:{}", chain.as_str(), address).as_bytes(), 9)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -257,11 +257,7 @@ impl std::fmt::Debug for WalletSessions {
     }
 }
 
-/// The wallet tag of `(chain, address)`.
-#[must_use]
-pub fn wallet_tag(chain: Chain, address: &str) -> String {
-    hash_b64(format!("{}:{}", chain.as_str(), address).as_bytes(), 9)
-}
+pub use super::crypto::wallet_tag;
 
 /// Splits a token into its wallet tag and (when it names one) its session id, checking its
 /// shape; `None` for anything malformed.
