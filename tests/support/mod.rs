@@ -6,3 +6,4 @@ pub mod anvil;
 pub mod evm;
 pub mod postgres_server;
 pub mod redis_server;
+pub mod watchdog;

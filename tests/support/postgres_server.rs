@@ -18,10 +18,10 @@
 //! process: when the test process ends in any way, the pipe closes and the watchdog stops the
 //! server (by pid) and removes its directory.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -123,11 +123,7 @@ fn pid_alive(pid: u32) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-struct Running {
-    watchdog: Child,
-    stdin: Option<ChildStdin>,
-    pid: u32,
-}
+use super::watchdog::Running;
 
 /// One private PostgreSQL server on a loopback port. Stopped (by pid) when dropped.
 pub struct PostgresServer {
@@ -232,34 +228,10 @@ impl PostgresServer {
             ]);
         let program = cmd.get_program().to_owned();
         let args: Vec<_> = cmd.get_args().map(ToOwned::to_owned).collect();
-        let mut watchdog = Command::new("sh")
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg("sh")
-            .arg(program)
-            .args(args)
-            .env("PG_TEST_DIR", &self.dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the postgres watchdog (sh)");
-        let stdin = watchdog.stdin.take();
-        let mut line = String::new();
-        if let Some(out) = watchdog.stdout.take() {
-            BufReader::new(out)
-                .read_line(&mut line)
-                .expect("read the postgres pid");
-        }
-        let pid: u32 = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("postgres watchdog printed no pid: {line:?}"));
-        self.running = Some(Running {
-            watchdog,
-            stdin,
-            pid,
-        });
+        let args = std::iter::once(program).chain(args);
+        let running = super::watchdog::spawn(WATCHDOG, args, "PG_TEST_DIR", &self.dir, "postgres");
+        let pid = running.pid;
+        self.running = Some(running);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if self.ready() {

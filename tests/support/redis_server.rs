@@ -13,10 +13,10 @@
 //! kills the server and removes its directory, so servers kept in `static`s (never dropped) do
 //! not outlive the test binary.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -105,11 +105,7 @@ fn pid_alive(pid: u32) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-struct Running {
-    watchdog: Child,
-    stdin: Option<ChildStdin>,
-    pid: u32,
-}
+use super::watchdog::Running;
 
 /// One private `redis-server` on a loopback port. Killed (by pid) when dropped.
 pub struct RedisServer {
@@ -202,33 +198,10 @@ impl RedisServer {
         .map(|s| (*s).to_owned())
         .collect();
         args.extend(self.extra.iter().cloned());
-        let mut watchdog = Command::new("sh")
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg("sh")
-            .args(&args)
-            .env("REDIS_TEST_DIR", &self.dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the redis-server watchdog (sh)");
-        let stdin = watchdog.stdin.take();
-        let mut line = String::new();
-        if let Some(out) = watchdog.stdout.take() {
-            BufReader::new(out)
-                .read_line(&mut line)
-                .expect("read the redis-server pid");
-        }
-        let pid: u32 = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("redis-server watchdog printed no pid: {line:?}"));
-        self.running = Some(Running {
-            watchdog,
-            stdin,
-            pid,
-        });
+        let running =
+            super::watchdog::spawn(WATCHDOG, &args, "REDIS_TEST_DIR", &self.dir, "redis-server");
+        let pid = running.pid;
+        self.running = Some(running);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if raw_command(self.port, &["PING"]).is_ok_and(|r| r.starts_with("+PONG")) {
