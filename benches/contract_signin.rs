@@ -76,15 +76,15 @@ async fn main() {
     let calldata = stack.create_calldata(&[owner.address], 1, 10);
     let later = stack.predict(&evm, &calldata).await;
 
-    let mut config = Config::defaults();
-    config.bind_addr = "127.0.0.1:0".parse().unwrap();
-    config.domains = vec![DOMAIN.to_owned()];
-    config.uri = format!("http://{DOMAIN}/login");
-    config.eth_chain_ids = EthChainIds::Only(vec![CHAIN_ID]);
-    config.eth_rpc_urls = vec![(CHAIN_ID, Secret::new(anvil.url()))];
-    config.cookie_secure = false;
-    config.rate_limit_per_min = 0;
-    config.max_sessions_per_wallet = 1000;
+    let mut config = Config::default();
+    config.http.bind_addr = "127.0.0.1:0".parse().unwrap();
+    config.signin.domains = vec![DOMAIN.to_owned()];
+    config.signin.uri = format!("http://{DOMAIN}/login");
+    config.signin.eth_chain_ids = EthChainIds::Only(vec![CHAIN_ID]);
+    config.contract_wallets.rpc_urls = vec![(CHAIN_ID, Secret::new(anvil.url()))];
+    config.cookies.secure = false;
+    config.limits.rate_limit_per_min = 0;
+    config.sessions.max_per_wallet = 1000;
     let state = AuthState::new(config, Arc::new(MemoryStore::new()));
     state.contract_wallets().probe().await;
     let server = Server::bind(state).await.expect("bind");

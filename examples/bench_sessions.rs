@@ -52,12 +52,13 @@ async fn used_memory(conn: &mut redis::aio::MultiplexedConnection) -> i64 {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let config = Config::from_env().expect("configuration from the environment");
-    let StoreConfig::Redis(url) = &config.store else {
+    let config =
+        Config::from_lookup(|k| std::env::var(k).ok()).expect("configuration from the environment");
+    let StoreConfig::Redis(url) = &config.store.backend else {
         panic!("set REDIS_URL");
     };
     let url = url.clone();
-    let store = RedisStore::connect(&url, &config.redis_prefix, config.store_timeout)
+    let store = RedisStore::connect(&url, &config.store.redis_prefix, config.store.timeout)
         .await
         .expect("connect to Redis");
     let state = AuthState::new(config, Arc::new(store));

@@ -106,7 +106,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => crate::cli_verify::run(args),
         Command::Config {
             action: ConfigAction::Check { probe },
-        } => match Config::from_env() {
+        } => match config_from_env() {
             Ok(c) => {
                 for line in c.masked_lines() {
                     println!("{line}");
@@ -137,8 +137,8 @@ fn health(addr: Option<std::net::SocketAddr>) -> ExitCode {
     use std::time::Duration;
     let mut addr = match addr {
         Some(a) => a,
-        None => match Config::from_env() {
-            Ok(c) => c.bind_addr,
+        None => match config_from_env() {
+            Ok(c) => c.http.bind_addr,
             Err(e) => return config_error(&e),
         },
     };
@@ -176,6 +176,12 @@ fn health(addr: Option<std::net::SocketAddr>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The configuration of the process environment (the binary's `main` has loaded `.env` into
+/// it); the library itself never reads the environment.
+fn config_from_env() -> Result<Config, crate::config::ConfigError> {
+    Config::from_lookup(|k| std::env::var(k).ok())
 }
 
 fn config_error(e: &crate::config::ConfigError) -> ExitCode {
@@ -224,13 +230,13 @@ fn init_logging(format: LogFormat) {
 /// # Errors
 /// The Redis or PostgreSQL store cannot be reached (or its schema cannot be migrated).
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, crate::store::StoreError> {
-    match &config.store {
+    match &config.store.backend {
         StoreConfig::Memory => Ok(Arc::new(MemoryStore::new())),
         StoreConfig::Redis(url) => Ok(Arc::new(
-            RedisStore::connect(url, &config.redis_prefix, config.store_timeout).await?,
+            RedisStore::connect(url, &config.store.redis_prefix, config.store.timeout).await?,
         )),
         StoreConfig::Postgres(url) => Ok(Arc::new(
-            PostgresStore::connect(url, config.store_timeout, config.store_prune_interval).await?,
+            PostgresStore::connect(url, config.store.timeout, config.store.prune_interval).await?,
         )),
     }
 }
@@ -247,12 +253,12 @@ fn kind_of(store: &StoreConfig) -> &'static str {
 /// [`open_store`] for the background reconnection of a store that was down at start-up: owns
 /// what it reads, so its future is `Send` for any lifetime.
 async fn reconnect(config: Config) -> Result<Arc<dyn Store>, crate::store::StoreError> {
-    match config.store.clone() {
+    match config.store.backend.clone() {
         StoreConfig::Memory => Ok(Arc::new(MemoryStore::new())),
         StoreConfig::Redis(url) => {
-            let prefix = config.redis_prefix.clone();
+            let prefix = config.store.redis_prefix.clone();
             Ok(Arc::new(
-                RedisStore::connect(&url, &prefix, config.store_timeout).await?,
+                RedisStore::connect(&url, &prefix, config.store.timeout).await?,
             ))
         }
         // Not reached: a PostgreSQL store that cannot be opened at start-up stops the server
@@ -265,17 +271,17 @@ async fn reconnect(config: Config) -> Result<Arc<dyn Store>, crate::store::Store
 
 /// `wallet-auth migrate`: applies the PostgreSQL migrations and exits.
 async fn migrate() -> ExitCode {
-    let config = match Config::from_env() {
+    let config = match config_from_env() {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
-    let StoreConfig::Postgres(url) = &config.store else {
+    let StoreConfig::Postgres(url) = &config.store.backend else {
         eprintln!("wallet-auth: configuration error: DATABASE_URL: required by `migrate`");
         return ExitCode::from(2);
     };
     match crate::store::postgres::migrate(
         url,
-        config.store_timeout.max(std::time::Duration::from_secs(5)),
+        config.store.timeout.max(std::time::Duration::from_secs(5)),
     )
     .await
     {
@@ -291,25 +297,25 @@ async fn migrate() -> ExitCode {
 }
 
 async fn serve() -> ExitCode {
-    let config = match Config::from_env() {
+    let config = match config_from_env() {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
-    init_logging(config.log_format);
-    if config.store == StoreConfig::Memory {
+    init_logging(config.log.format);
+    if config.store.backend == StoreConfig::Memory {
         tracing::warn!("REDIS_URL and DATABASE_URL are unset: using the in-memory store; sessions are lost when the process stops and are not shared between instances");
     }
-    if config.keys_generated {
+    if config.store.encryption_keys.is_empty() {
         tracing::warn!("SESSION_ENCRYPTION_KEY is unset: using a random key for this process");
     }
-    if !config.cookie_secure {
+    if !config.cookies.secure {
         tracing::warn!(
             "COOKIE_SECURE=false: cookies are sent over plain HTTP; use only for local development"
         );
     }
     let store = match open_store(&config).await {
         Ok(s) => s,
-        Err(e) if matches!(config.store, StoreConfig::Postgres(_)) => {
+        Err(e) if matches!(config.store.backend, StoreConfig::Postgres(_)) => {
             tracing::error!(error = %e, "cannot open the PostgreSQL store");
             return ExitCode::FAILURE;
         }
@@ -322,7 +328,7 @@ async fn serve() -> ExitCode {
             );
             let config = config.clone();
             Arc::new(crate::store::LazyStore::connect_in_background(
-                kind_of(&config.store),
+                kind_of(&config.store.backend),
                 Box::new(move || {
                     let config = config.clone();
                     Box::pin(async move { reconnect(config).await })
@@ -331,7 +337,7 @@ async fn serve() -> ExitCode {
         }
     };
     let kind = store.kind();
-    let (uri, domains) = (config.uri.clone(), config.domains.clone());
+    let (uri, domains) = (config.signin.uri.clone(), config.signin.domains.clone());
     let state = AuthState::new(config, store);
     if let Err(code) = check_nodes(&state).await {
         return code;
@@ -366,10 +372,10 @@ async fn serve() -> ExitCode {
 async fn probe_services(config: Config) -> ExitCode {
     use crate::contract_wallets::{ContractWallets, Probe};
     let mut ok = true;
-    match &config.store {
+    match &config.store.backend {
         StoreConfig::Memory => println!("store memory: in this process, nothing to reach"),
         StoreConfig::Redis(_) | StoreConfig::Postgres(_) => {
-            let kind = kind_of(&config.store);
+            let kind = kind_of(&config.store.backend);
             let answered = match open_store(&config).await {
                 Ok(store) => store.ping().await,
                 Err(e) => Err(e),
@@ -385,11 +391,12 @@ async fn probe_services(config: Config) -> ExitCode {
     }
     let nodes = ContractWallets::new(
         &config
-            .eth_rpc_urls
+            .contract_wallets
+            .rpc_urls
             .iter()
             .map(|(id, url)| (*id, url.expose().to_owned()))
             .collect::<Vec<_>>(),
-        config.eth_rpc_timeout,
+        config.contract_wallets.rpc_timeout,
         None,
     );
     for (chain_id, probe) in nodes.probe().await {
@@ -447,11 +454,11 @@ async fn check_nodes(state: &AuthState) -> Result<(), ExitCode> {
 }
 
 async fn user(action: UserAction) -> ExitCode {
-    let config = match Config::from_env() {
+    let config = match config_from_env() {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
-    if config.store == StoreConfig::Memory {
+    if config.store.backend == StoreConfig::Memory {
         eprintln!("wallet-auth: users are kept in the store; set REDIS_URL or DATABASE_URL (the in-memory store forgets them when this command ends)");
         return ExitCode::from(2);
     }
@@ -505,11 +512,11 @@ async fn user(action: UserAction) -> ExitCode {
 
 async fn rotate_keys(force: bool) -> ExitCode {
     use crate::session::tokens::TokenKeys;
-    let config = match Config::from_env() {
+    let config = match config_from_env() {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
-    if config.store == StoreConfig::Memory {
+    if config.store.backend == StoreConfig::Memory {
         eprintln!("wallet-auth: the signing keys are kept in the store; set REDIS_URL (the in-memory store belongs to one server process)");
         return ExitCode::from(2);
     }
@@ -522,10 +529,10 @@ async fn rotate_keys(force: bool) -> ExitCode {
     };
     let keys = TokenKeys::new(
         store,
-        config.keys.clone(),
+        crate::session::crypto::KeyRing::from_config(&config.store.encryption_keys),
         Arc::new(crate::session::SystemClock),
-        config.token_keys_cache,
-        config.token_ttl,
+        config.tokens.keys_cache,
+        config.tokens.ttl,
     );
     match keys.rotate(force).await {
         Ok(r) => {

@@ -13,7 +13,7 @@
 //! }
 //!
 //! # async fn run() {
-//! let state = AuthState::new(Config::defaults(), Arc::new(MemoryStore::new()));
+//! let state = AuthState::new(Config::default(), Arc::new(MemoryStore::new()));
 //! let app: Router = Router::new()
 //!     .route("/mine", get(mine))
 //!     .with_state(state.clone())

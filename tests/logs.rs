@@ -40,7 +40,8 @@ async fn no_secret_reaches_the_logs() {
 
     let key_hex = "5a".repeat(32);
     let app = spawn_app_with(Backend::Redis, |c| {
-        c.keys = wallet_auth::session::crypto::KeyRing::from_hex_list(&key_hex).unwrap();
+        c.store.encryption_keys =
+            wallet_auth::config::EncryptionKeys::from_hex_list(&key_hex).unwrap();
     })
     .await;
     let mut secrets: Vec<String> = vec![key_hex.clone(), ADMIN.to_owned()];

@@ -41,7 +41,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let st = AuthState::from_ref(state);
-        let Some(expected) = &st.config().admin_token else {
+        let Some(expected) = &st.config().ops.admin_token else {
             return Err(ApiError::NotFound("no such route"));
         };
         let presented = parts

@@ -144,12 +144,12 @@ fn requested_chain_id(
                 Some(t) => t.parse::<u64>().map_err(|_| {
                     ApiError::BadRequest("chainId must be a positive integer".into())
                 })?,
-                None => match &cfg.eth_chain_ids {
+                None => match &cfg.signin.eth_chain_ids {
                     EthChainIds::Only(ids) => ids.first().copied().unwrap_or(1),
                     EthChainIds::Any => 1,
                 },
             };
-            if let EthChainIds::Only(ids) = &cfg.eth_chain_ids {
+            if let EthChainIds::Only(ids) = &cfg.signin.eth_chain_ids {
                 if !ids.contains(&id) {
                     return Err(VerifyError::ChainNotAllowed.into());
                 }
@@ -159,9 +159,9 @@ fn requested_chain_id(
         Chain::Solana => {
             let id = requested
                 .map(|t| t.strip_prefix("solana:").map(str::to_owned).unwrap_or(t))
-                .or_else(|| cfg.solana_chain_ids.first().cloned());
+                .or_else(|| cfg.signin.solana_chain_ids.first().cloned());
             if let Some(id) = &id {
-                if !cfg.solana_chain_ids.contains(id) {
+                if !cfg.signin.solana_chain_ids.contains(id) {
                     return Err(VerifyError::ChainNotAllowed.into());
                 }
             }
@@ -195,7 +195,7 @@ async fn nonce(
     let chain_id = requested_chain_id(&st, chain, body.chain_id.as_ref())?;
     let cfg = st.config();
     let now = st.clock().now();
-    let expires_at = time::Duration::try_from(cfg.nonce_ttl)
+    let expires_at = time::Duration::try_from(cfg.signin.nonce_ttl)
         .ok()
         .and_then(|ttl| now.checked_add(ttl))
         .ok_or_else(|| ApiError::Internal("nonce expiry out of range".into()))?;
@@ -203,21 +203,25 @@ async fn nonce(
     let binding = NonceBinding {
         chain,
         address: address.clone(),
-        exp: Some(unix_ms(now + cfg.nonce_ttl)),
+        exp: Some(unix_ms(now + cfg.signin.nonce_ttl)),
         issued_at_ms: Some(unix_ms(now)),
     };
     let value = serde_json::to_vec(&binding).unwrap_or_default();
-    if !st.store().put_nonce(&nonce, &value, cfg.nonce_ttl).await? {
+    if !st
+        .store()
+        .put_nonce(&nonce, &value, cfg.signin.nonce_ttl)
+        .await?
+    {
         return Err(ApiError::Internal("nonce collision".into()));
     }
-    let domain = cfg.domains.first().cloned().unwrap_or_default();
+    let domain = cfg.signin.domains.first().cloned().unwrap_or_default();
     let message = address.as_deref().map(|addr| {
         verify::prepare_message(&MessageParams {
             chain,
             domain: &domain,
             address: addr,
             statement: Some("Sign in with your wallet."),
-            uri: &cfg.uri,
+            uri: &cfg.signin.uri,
             chain_id: chain_id.as_deref(),
             nonce: &nonce,
             issued_at: now,
@@ -229,7 +233,7 @@ async fn nonce(
         issued_at: rfc3339(now),
         expires_at: rfc3339(expires_at),
         domain,
-        uri: cfg.uri.clone(),
+        uri: cfg.signin.uri.clone(),
         chain,
         chain_id: chain_id_json(chain, chain_id.as_deref()),
         message,
@@ -323,16 +327,16 @@ fn policy(
 ) -> ApiResult<Policy> {
     let cfg = st.config();
     let chain_ids = match chain {
-        Chain::Ethereum => match &cfg.eth_chain_ids {
+        Chain::Ethereum => match &cfg.signin.eth_chain_ids {
             EthChainIds::Any => ChainIdPolicy::Any,
             EthChainIds::Only(ids) => ChainIdPolicy::Only(ids.iter().map(u64::to_string).collect()),
         },
-        Chain::Solana => ChainIdPolicy::Only(cfg.solana_chain_ids.clone()),
+        Chain::Solana => ChainIdPolicy::Only(cfg.signin.solana_chain_ids.clone()),
     };
-    let skew = time::Duration::try_from(cfg.clock_skew)
+    let skew = time::Duration::try_from(cfg.signin.clock_skew)
         .map_err(|_| ApiError::Internal("clock skew out of range".into()))?;
     let policy = Policy::new(
-        cfg.domains.clone(),
+        cfg.signin.domains.clone(),
         chain_ids,
         st.clock().now(),
         skew,
@@ -341,13 +345,13 @@ fn policy(
     let policy = match nonce_issued_at {
         Some(issued_at) => policy.with_nonce_issued_at(issued_at),
         None => policy.with_max_age(
-            time::Duration::try_from(cfg.nonce_ttl)
+            time::Duration::try_from(cfg.signin.nonce_ttl)
                 .map_err(|_| ApiError::Internal("nonce ttl out of range".into()))?,
         ),
     };
     Ok(policy
-        .with_strict_uri_origin(cfg.strict_uri)
-        .with_scheme(crate::config::uri_scheme(&cfg.uri).unwrap_or("https")))
+        .with_strict_uri_origin(cfg.signin.strict_uri)
+        .with_scheme(crate::config::uri_scheme(&cfg.signin.uri).unwrap_or("https")))
 }
 
 #[utoipa::path(post, path = "/auth/verify", tag = "wallet sign-in",

@@ -52,7 +52,7 @@ impl SessionCookie {
     /// The name written under `config`: `__Host-` with `COOKIE_SECURE`.
     #[must_use]
     pub fn name(self, config: &Config) -> &'static str {
-        self.names()[usize::from(config.cookie_secure)]
+        self.names()[usize::from(config.cookies.secure)]
     }
 
     /// The session token of the request's cookies, under either name; `Ok(None)` without one.
@@ -80,7 +80,7 @@ impl SessionCookie {
         )) {
             h.append(header::SET_COOKIE, v);
         }
-        if config.cookie_secure {
+        if config.cookies.secure {
             h.append(header::SET_COOKIE, deletion(self.names()[0], config));
         }
     }
@@ -88,7 +88,7 @@ impl SessionCookie {
     /// Appends the `Set-Cookie` headers deleting the cookie (under the legacy name too).
     pub fn append_clear(self, h: &mut HeaderMap, config: &Config) {
         h.append(header::SET_COOKIE, deletion(self.name(config), config));
-        if config.cookie_secure {
+        if config.cookies.secure {
             h.append(header::SET_COOKIE, deletion(self.names()[0], config));
         }
     }
@@ -125,10 +125,14 @@ pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn attributes(config: &Config) -> String {
-    let secure = if config.cookie_secure { "; Secure" } else { "" };
+    let secure = if config.cookies.secure {
+        "; Secure"
+    } else {
+        ""
+    };
     format!(
         "; HttpOnly; SameSite={}{secure}",
-        config.cookie_samesite.as_str()
+        config.cookies.same_site.as_str()
     )
 }
 
@@ -185,7 +189,7 @@ mod tests {
 
     #[test]
     fn host_prefix_with_secure() {
-        let mut c = Config::defaults();
+        let mut c = Config::default();
         let mut h = HeaderMap::new();
         SessionCookie::Wallet.append_set(&mut h, &c, "tok", 60);
         let set: Vec<_> = h.get_all(header::SET_COOKIE).iter().collect();
@@ -197,7 +201,7 @@ mod tests {
             .to_str()
             .unwrap()
             .starts_with("wallet_session=; Path=/; Max-Age=0"));
-        c.cookie_secure = false;
+        c.cookies.secure = false;
         let mut h = HeaderMap::new();
         SessionCookie::User.append_set(&mut h, &c, "tok", 60);
         let set: Vec<_> = h.get_all(header::SET_COOKIE).iter().collect();

@@ -173,8 +173,8 @@ pub(crate) fn client_ip(
     extensions: &axum::http::Extensions,
     config: &crate::config::Config,
 ) -> String {
-    if config.trust_proxy {
-        forwarded_client(headers, config.trust_proxy_hops)
+    if config.http.trust_proxy {
+        forwarded_client(headers, config.http.trust_proxy_hops)
             .map_or_else(|| UNKNOWN_CLIENT.to_owned(), |ip| ip.to_string())
     } else {
         extensions
@@ -300,7 +300,8 @@ fn find_token(headers: &HeaderMap) -> Result<(String, bool), ApiError> {
 }
 
 /// The CSRF rule for a cookie-authenticated request: a safe method, or `X-CSRF-Token` equal
-/// to the session's `csrf_token` (compared in constant time), or an allowed `Origin`.
+/// to the session's `csrf_token` (compared in constant time), or an `Origin` trusted for CSRF
+/// (`CORS_ORIGINS` or `CSRF_TRUSTED_ORIGINS`).
 pub(crate) fn csrf_ok(parts: &Parts, st: &AuthState, csrf_token: &str) -> bool {
     if matches!(
         parts.method,
@@ -321,7 +322,7 @@ pub(crate) fn csrf_ok(parts: &Parts, st: &AuthState, csrf_token: &str) -> bool {
         .headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|o| st.config().allowed_origins.iter().any(|a| a == o))
+        .is_some_and(|o| st.config().origins.csrf_trusts(o))
 }
 
 async fn authenticate(parts: &mut Parts, st: &AuthState) -> Result<WalletSession, ApiError> {

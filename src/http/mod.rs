@@ -15,9 +15,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::contract_wallets::ContractWallets;
+use crate::session::crypto::KeyRing;
 use crate::session::tokens::TokenKeys;
 use crate::session::user::{UserAccounts, UserSessions};
-use crate::session::{Audit, Clock, SessionSettings, SystemClock, WalletSessions};
+use crate::session::{Audit, Clock, SystemClock, WalletSessions};
 use crate::store::{RateDecision, Store};
 
 pub mod admin;
@@ -81,46 +82,38 @@ impl AuthState {
             tracing::warn!(variable = var, "configured value out of range: clamped");
         }
         let metrics = Metrics::new();
-        for (chain_id, _) in &config.eth_rpc_urls {
+        for (chain_id, _) in &config.contract_wallets.rpc_urls {
             metrics.declare_node(*chain_id);
         }
         let store: Arc<dyn Store> = Arc::new(metrics::MeteredStore::new(store, metrics.clone()));
         let audit = Audit::new(store.clone());
+        let keys = KeyRing::from_config(&config.store.encryption_keys);
         let sessions = WalletSessions::new(
             store.clone(),
-            config.keys.clone(),
+            keys.clone(),
             clock.clone(),
-            SessionSettings {
-                ttl: config.session_ttl,
-                refresh_window: config.refresh_window,
-                max_lifetime: config.max_lifetime,
-                max_per_wallet: config.max_sessions_per_wallet,
-                binding: config.binding,
-            },
+            config.sessions.clone(),
             audit.clone(),
         );
-        let users = UserAccounts::with_max_checks(store.clone(), config.password_checks);
-        let user_sessions = UserSessions::new(
-            store.clone(),
-            config.keys.clone(),
-            users.clone(),
-            clock.clone(),
-        );
+        let users = UserAccounts::with_max_checks(store.clone(), config.limits.password_checks);
+        let user_sessions =
+            UserSessions::new(store.clone(), keys.clone(), users.clone(), clock.clone());
         let contract_wallets = Arc::new(ContractWallets::new(
             &config
-                .eth_rpc_urls
+                .contract_wallets
+                .rpc_urls
                 .iter()
                 .map(|(id, url)| (*id, url.expose().to_owned()))
                 .collect::<Vec<_>>(),
-            config.eth_rpc_timeout,
+            config.contract_wallets.rpc_timeout,
             Some(metrics.node_observer()),
         ));
         let token_keys = TokenKeys::new(
             store.clone(),
-            config.keys.clone(),
+            keys,
             clock.clone(),
-            config.token_keys_cache,
-            config.token_ttl,
+            config.tokens.keys_cache,
+            config.tokens.ttl,
         );
         AuthState {
             inner: Arc::new(Inner {
@@ -196,7 +189,7 @@ impl AuthState {
     /// # Errors
     /// `rate_limited` over budget; `store_unavailable` when the store fails.
     pub async fn rate_limit(&self, bucket: &str, client: &str) -> ApiResult<()> {
-        let limit = self.inner.config.rate_limit_per_min;
+        let limit = self.inner.config.limits.rate_limit_per_min;
         if limit == 0 {
             return Ok(());
         }
@@ -229,12 +222,13 @@ pub fn router(state: AuthState) -> Router {
         .fallback(|| async { ApiError::NotFound("no such route") })
         // axum adds the `Allow` header (the path's methods) to this answer.
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
-    if config.demo_page {
+    if config.http.demo_page {
         app = app.merge(ops::demo_router());
     }
     let app = app.layer(axum::middleware::from_fn(extract::session_headers));
-    let app = protect(app, config.request_timeout)
-        .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes));
+    let app = protect(app, config.http.request_timeout).layer(
+        axum::extract::DefaultBodyLimit::max(config.http.max_body_bytes),
+    );
     let app = match cors_layer(&config) {
         Some(cors) => app.layer(cors),
         None => app,
@@ -331,12 +325,15 @@ fn log_response(res: &Response, latency: Duration, _span: &tracing::Span) {
     );
 }
 
+/// CORS for `CORS_ORIGINS` only: an origin listed in `CSRF_TRUSTED_ORIGINS` alone is trusted
+/// in place of the CSRF token, never allowed to read responses cross-origin.
 fn cors_layer(config: &Config) -> Option<CorsLayer> {
-    if config.allowed_origins.is_empty() {
+    if config.origins.cors.is_empty() {
         return None;
     }
     let origins: Vec<HeaderValue> = config
-        .allowed_origins
+        .origins
+        .cors
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
@@ -406,7 +403,7 @@ impl Server {
     /// # Errors
     /// The address cannot be bound.
     pub async fn bind(state: AuthState) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(state.config().bind_addr).await?;
+        let listener = tokio::net::TcpListener::bind(state.config().http.bind_addr).await?;
         Ok(Server {
             listener,
             limits: serve::Limits::from_config(state.config()),

@@ -57,7 +57,7 @@ async fn ready(State(st): State<AuthState>) -> ApiResult<Json<serde_json::Value>
             (String = "application/openmetrics-text; version=1.0.0; charset=utf-8"))),
         (status = 401, description = "`METRICS_TOKEN` is set and the request does not carry it as a bearer token", body = super::openapi::Error)))]
 async fn metrics(State(st): State<AuthState>, headers: HeaderMap) -> Response {
-    if let Some(expected) = &st.config().metrics_token {
+    if let Some(expected) = &st.config().ops.metrics_token {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())

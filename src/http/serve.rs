@@ -55,7 +55,7 @@ pub(crate) struct Limits {
 
 impl Limits {
     pub(crate) fn from_config(config: &Config) -> Self {
-        let mut max_connections = config.max_connections;
+        let mut max_connections = config.http.max_connections;
         if let Some(fds) = open_file_limit() {
             let fit = fds.saturating_sub(RESERVED_FDS).max(1);
             if fit < max_connections {
@@ -69,12 +69,12 @@ impl Limits {
             }
         }
         Limits {
-            header_timeout: config.header_timeout,
-            idle_timeout: config.idle_timeout,
+            header_timeout: config.http.header_timeout,
+            idle_timeout: config.http.idle_timeout,
             max_connections,
-            max_per_ip: (!config.trust_proxy)
-                .then_some(config.max_connections_per_ip.min(max_connections)),
-            shutdown_timeout: config.shutdown_timeout,
+            max_per_ip: (!config.http.trust_proxy)
+                .then_some(config.http.max_connections_per_ip.min(max_connections)),
+            shutdown_timeout: config.http.shutdown_timeout,
         }
     }
 }

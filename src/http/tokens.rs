@@ -156,7 +156,7 @@ async fn mint(State(st): State<AuthState>, req: axum::extract::Request) -> ApiRe
         RateDecision::Limited { retry_after } => return Err(ApiError::RateLimited(retry_after)),
     }
     let iat = now.unix_timestamp();
-    let ttl = i64::try_from(config.token_ttl.as_secs()).unwrap_or(i64::MAX);
+    let ttl = i64::try_from(config.tokens.ttl.as_secs()).unwrap_or(i64::MAX);
     // Whole seconds, rounded down: `exp` is never past the session's expiry.
     let exp = iat.saturating_add(ttl).min(session_expiry.unix_timestamp());
     if exp <= iat {

@@ -11,6 +11,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::config::EncryptionKeys;
+
 const NONCE_LEN: usize = 12;
 /// Format byte in front of every sealed value (room for a future format).
 const SEAL_VERSION: u8 = 1;
@@ -48,31 +50,16 @@ impl KeyRing {
         }
     }
 
-    /// Parses a comma-separated list of 64-hex-character keys.
-    ///
-    /// # Errors
-    /// A human reason when a key is not 64 hex characters, or two keys share an id.
-    pub fn from_hex_list(s: &str) -> Result<Self, String> {
-        let mut raw = Vec::new();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let bytes =
-                hex::decode(part).map_err(|_| "each key must be 64 hex characters".to_owned())?;
-            let key: [u8; 32] = bytes
-                .try_into()
-                .map_err(|_| "each key must be 64 hex characters (32 bytes)".to_owned())?;
-            raw.push(key);
+    /// The configured keys (`SESSION_ENCRYPTION_KEY`, the first sealing), or one fresh random
+    /// key when none is configured (the memory store; the configuration refuses that with a
+    /// shared store). Two keys may share an id: opening tries every key of the id.
+    #[must_use]
+    pub fn from_config(keys: &EncryptionKeys) -> Self {
+        if keys.is_empty() {
+            Self::generate()
+        } else {
+            Self::from_keys(keys.expose())
         }
-        if raw.is_empty() {
-            return Err("at least one key of 64 hex characters".into());
-        }
-        let ring = Self::from_keys(&raw);
-        let mut ids = ring.ids();
-        ids.sort_unstable();
-        ids.dedup();
-        if ids.len() != raw.len() {
-            return Err("two keys are the same (or collide in their id); use distinct keys".into());
-        }
-        Ok(ring)
     }
 
     /// A ring with one fresh random key.
@@ -199,9 +186,10 @@ mod tests {
     fn rotation_keeps_old_data_readable() {
         let old = "11".repeat(32);
         let new = "22".repeat(32);
-        let before = KeyRing::from_hex_list(&old).unwrap();
+        let ring = |hex: &str| KeyRing::from_config(&EncryptionKeys::from_hex_list(hex).unwrap());
+        let before = ring(&old);
         let sealed_old = before.seal(b"old", b"k");
-        let after = KeyRing::from_hex_list(&format!("{new},{old}")).unwrap();
+        let after = ring(&format!("{new},{old}"));
         assert_eq!(after.open(&sealed_old, b"k").unwrap(), b"old");
         let sealed_new = after.seal(b"new", b"k");
         assert!(
@@ -212,13 +200,17 @@ mod tests {
     }
 
     #[test]
-    fn bad_keys_rejected() {
-        assert!(KeyRing::from_hex_list("abcd").is_err());
-        assert!(KeyRing::from_hex_list(&"zz".repeat(32)).is_err());
-        assert!(KeyRing::from_hex_list("").is_err());
+    fn keys_never_printed_and_generated_when_unset() {
         let k = "33".repeat(32);
-        assert!(KeyRing::from_hex_list(&format!("{k},{k}")).is_err());
-        assert!(!format!("{:?}", KeyRing::from_hex_list(&k).unwrap()).contains("33"));
+        let ring = KeyRing::from_config(&EncryptionKeys::from_hex_list(&k).unwrap());
+        assert!(!format!("{ring:?}").contains("33"));
+        let a = KeyRing::from_config(&EncryptionKeys::default());
+        let b = KeyRing::from_config(&EncryptionKeys::default());
+        assert_eq!(a.len(), 1);
+        assert!(
+            b.open(&a.seal(b"x", b"k"), b"k").is_none(),
+            "a fresh key each time"
+        );
     }
 
     #[test]

@@ -40,6 +40,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::crypto::{ct_eq, hash_b64, random_token, KeyRing};
 use super::{from_unix_ms, unix_ms, Clock};
+use crate::config::default_password_checks;
 use crate::store::{Store, StoreError};
 
 /// Longest accepted username.
@@ -50,8 +51,6 @@ pub const MAX_PASSWORD: usize = 1024;
 pub const USER_SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
 /// Longest wait for a free password-check slot before the check is refused.
 pub const PASSWORD_CHECK_WAIT: Duration = Duration::from_millis(500);
-/// Upper bound of the default number of password checks in flight.
-pub const DEFAULT_MAX_PASSWORD_CHECKS: usize = 8;
 /// Largest Argon2 memory cost (KiB) a stored hash may ask for; a check of a hash asking for
 /// more fails (the hashes this server writes use 19 MiB).
 pub const MAX_ARGON2_M_COST_KIB: u32 = 256 * 1024;
@@ -72,15 +71,6 @@ pub fn valid_username(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-}
-
-/// The default bound on password checks in flight: the CPU count, at most
-/// [`DEFAULT_MAX_PASSWORD_CHECKS`].
-#[must_use]
-pub fn default_password_checks() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .clamp(1, DEFAULT_MAX_PASSWORD_CHECKS)
 }
 
 /// Why a password could not be checked.

@@ -70,20 +70,8 @@ pub const PREFERENCES_TTL: Duration = Duration::from_secs(90 * 86_400);
 /// Longest user agent kept in a record.
 const MAX_USER_AGENT: usize = 256;
 
-/// Lifetimes and limits of wallet sessions.
-#[derive(Debug, Clone)]
-pub struct SessionSettings {
-    /// Lifetime of a session (and of each extension).
-    pub ttl: Duration,
-    /// A request in the last `refresh_window` of a session extends it.
-    pub refresh_window: Duration,
-    /// Absolute cap since sign-in.
-    pub max_lifetime: Duration,
-    /// Concurrent sessions per wallet.
-    pub max_per_wallet: usize,
-    /// What a session is bound to.
-    pub binding: Binding,
-}
+/// Lifetimes and limits of wallet sessions: the configuration's, taken as they are.
+pub use crate::config::SessionSettings;
 
 /// Where a request comes from, as far as sessions care.
 #[derive(Debug, Clone, Default)]

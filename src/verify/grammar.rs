@@ -10,6 +10,7 @@ use iri_string::types::UriStr;
 
 use super::timestamp::Timestamp;
 use super::{Chain, VerifyError};
+use crate::config::normalize_solana_chain_id;
 
 /// What ends the first line of an Ethereum message (after `[scheme "://"] domain`).
 pub(crate) const ETHEREUM_HEADER: &str = " wants you to sign in with your Ethereum account:";
@@ -210,17 +211,6 @@ pub(crate) fn is_nonce(s: &str) -> bool {
     s.len() >= MIN_NONCE_LEN && s.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
-/// The chain ids the SIWS ABNF allows (`message-chain-id`), as written.
-const SOLANA_CHAIN_IDS: [&str; 7] = [
-    "mainnet",
-    "testnet",
-    "devnet",
-    "localnet",
-    "solana:mainnet",
-    "solana:testnet",
-    "solana:devnet",
-];
-
 /// Checks a chain id as written and returns its normalized form: Ethereum `1*DIGIT` that fits
 /// in a u64, normalized to plain decimal (`"01"` -> `"1"`); Solana one of the SIWS ABNF's values
 /// (`mainnet`, `testnet`, `devnet`, `localnet`, `solana:mainnet`, `solana:testnet`,
@@ -235,15 +225,6 @@ pub(crate) fn normalize_chain_id(chain: Chain, s: &str) -> Option<String> {
         }
         Chain::Solana => normalize_solana_chain_id(s),
     }
-}
-
-/// A SIWS chain id (one of the SIWS ABNF's values, see [`normalize_chain_id`]) without its
-/// `solana:` prefix: `mainnet`, `testnet`, `devnet` or `localnet`; `None` for anything else.
-#[must_use]
-pub fn normalize_solana_chain_id(s: &str) -> Option<String> {
-    SOLANA_CHAIN_IDS
-        .contains(&s)
-        .then(|| s.strip_prefix("solana:").unwrap_or(s).to_owned())
 }
 
 /// The field lines, in the one order both formats use.

@@ -42,7 +42,6 @@ use time::OffsetDateTime;
 
 pub use contract::{ContractClaim, WalletType, MAX_SIGNATURE_BYTES};
 pub use error::VerifyError;
-pub use grammar::normalize_solana_chain_id;
 pub use message::{parse_message, ParsedMessage};
 pub use policy::{ChainIdPolicy, NoncePolicy, Policy};
 pub use timestamp::Timestamp;

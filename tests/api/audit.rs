@@ -48,7 +48,7 @@ fn is_mismatch_of(e: &Value, w: &Wallet) -> bool {
 }
 
 async fn anonymous_failures_cannot_erase_security_events(b: Backend) {
-    let app = spawn_app_with(b, |c| c.trust_proxy = true).await;
+    let app = spawn_app_with(b, |c| c.http.trust_proxy = true).await;
     let w = Wallet::ethereum();
     let t = app.token(&w).await;
     mismatch(&app, &t).await;

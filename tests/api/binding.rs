@@ -68,7 +68,7 @@ async fn wallet_events(app: &TestApp, w: &Wallet) -> Vec<Value> {
 }
 
 async fn browser_update_keeps_the_session(b: Backend) {
-    let app = spawn_app_with(b, |c| c.binding = Binding::Device).await;
+    let app = spawn_app_with(b, |c| c.sessions.binding = Binding::Device).await;
     let w = Wallet::ethereum();
     let t = sign_in_as(&app, &w, CHROME_120_WIN, None).await;
     let r = me_as(&app, &t, Some(CHROME_131_WIN), None).await;
@@ -85,7 +85,7 @@ async fn browser_update_keeps_the_session(b: Backend) {
 async fn another_browser_is_refused_and_audited_but_the_session_lives(b: Backend) {
     // The default binding is `device`.
     let app = spawn_app_with(b, |_| {}).await;
-    assert_eq!(app.config.binding, Binding::Device);
+    assert_eq!(app.config.sessions.binding, Binding::Device);
     let w = Wallet::ethereum();
     let t = sign_in_as(&app, &w, SAFARI_MAC, None).await;
     for other in [FIREFOX_WIN, CHROME_131_WIN, SAFARI_IPHONE, "curl/8.4.0"] {
@@ -117,7 +117,7 @@ async fn another_browser_is_refused_and_audited_but_the_session_lives(b: Backend
 }
 
 async fn no_user_agent_is_no_device(b: Backend) {
-    let app = spawn_app_with(b, |c| c.binding = Binding::Device).await;
+    let app = spawn_app_with(b, |c| c.sessions.binding = Binding::Device).await;
     let w = Wallet::solana();
     // A browser's session cannot be used without a user agent.
     let t = sign_in_as(&app, &w, CHROME_131_WIN, None).await;
@@ -148,8 +148,8 @@ async fn no_user_agent_is_no_device(b: Backend) {
 
 async fn strict_mismatch_revokes(b: Backend) {
     let app = spawn_app_with(b, |c| {
-        c.binding = Binding::Strict;
-        c.trust_proxy = true;
+        c.sessions.binding = Binding::Strict;
+        c.http.trust_proxy = true;
     })
     .await;
     let w = Wallet::solana();
@@ -188,8 +188,8 @@ async fn strict_mismatch_revokes(b: Backend) {
 
 async fn strict_binding_keeps_the_session_across_browser_updates(b: Backend) {
     let app = spawn_app_with(b, |c| {
-        c.binding = Binding::Strict;
-        c.trust_proxy = true;
+        c.sessions.binding = Binding::Strict;
+        c.http.trust_proxy = true;
     })
     .await;
     let t = sign_in_as(
@@ -205,8 +205,8 @@ async fn strict_binding_keeps_the_session_across_browser_updates(b: Backend) {
 
 async fn off_binds_nothing(b: Backend) {
     let app = spawn_app_with(b, |c| {
-        c.binding = Binding::Off;
-        c.trust_proxy = true;
+        c.sessions.binding = Binding::Off;
+        c.http.trust_proxy = true;
     })
     .await;
     let t = sign_in_as(

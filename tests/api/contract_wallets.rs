@@ -48,12 +48,12 @@ async fn app_with_nodes(
     tweak: impl FnOnce(&mut wallet_auth::config::Config),
 ) -> TestApp {
     let app = spawn_app_with(b, |c| {
-        c.eth_chain_ids = EthChainIds::Only(vec![1, 137, CHAIN_ID]);
-        c.eth_rpc_urls = nodes
+        c.signin.eth_chain_ids = EthChainIds::Only(vec![1, 137, CHAIN_ID]);
+        c.contract_wallets.rpc_urls = nodes
             .into_iter()
             .map(|(id, url)| (id, Secret::new(url)))
             .collect();
-        c.eth_rpc_timeout = TIMEOUT;
+        c.contract_wallets.rpc_timeout = TIMEOUT;
         tweak(c);
     })
     .await;
@@ -593,7 +593,10 @@ async fn oversized_signature(b: Backend) {
         .await
         .assert_error(413, "payload_too_large");
 
-    let app = app_with_nodes(b, vec![(CHAIN_ID, url)], |c| c.max_body_bytes = 64 * 1024).await;
+    let app = app_with_nodes(b, vec![(CHAIN_ID, url)], |c| {
+        c.http.max_body_bytes = 64 * 1024
+    })
+    .await;
     let message = message_for(&app, wallet, CHAIN_ID).await;
     let r = verify(&app, &message, &vec![0x11; 8 * 1024 + 1]).await;
     r.assert_error(401, "invalid_signature");

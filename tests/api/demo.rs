@@ -39,7 +39,7 @@ async fn demo_page_and_scripts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_off() {
-    let app = spawn_app_with(Backend::Memory, |c| c.demo_page = false).await;
+    let app = spawn_app_with(Backend::Memory, |c| c.http.demo_page = false).await;
     for path in ["/", "/assets/wallet-auth.js", "/assets/demo.js"] {
         let (status, _, _) = fetch(&app, path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
@@ -52,7 +52,7 @@ async fn demo_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_scripts_only_for_this_origin() {
     let app = spawn_app_with(Backend::Memory, |c| {
-        c.allowed_origins = vec!["https://app.example".into()];
+        c.origins.cors = vec!["https://app.example".into()];
     })
     .await;
     for path in ["/assets/wallet-auth.js", "/assets/demo.js"] {

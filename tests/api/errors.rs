@@ -212,7 +212,7 @@ async fn wrong_method_on_a_known_path_is_405_with_allow() {
 }
 
 async fn rate_limit_answers_429_with_retry_after(b: Backend) {
-    let app = spawn_app_with(b, |c| c.rate_limit_per_min = 3).await;
+    let app = spawn_app_with(b, |c| c.limits.rate_limit_per_min = 3).await;
     for _ in 0..3 {
         assert_eq!(
             app.post("/auth/nonce", None, None).await.status,

@@ -89,8 +89,8 @@ async fn is_open_and_serving(stream: &mut TcpStream) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_sent_request_head_is_closed_at_the_header_timeout() {
     let app = spawn_app_with(Backend::Memory, |c| {
-        c.header_timeout = Duration::from_millis(300);
-        c.idle_timeout = Duration::from_secs(60);
+        c.http.header_timeout = Duration::from_millis(300);
+        c.http.idle_timeout = Duration::from_secs(60);
     })
     .await;
     let mut s = TcpStream::connect(addr(&app)).await.unwrap();
@@ -128,8 +128,8 @@ async fn a_half_sent_request_head_is_closed_at_the_header_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
     let app = spawn_app_with(Backend::Memory, |c| {
-        c.header_timeout = Duration::from_secs(60);
-        c.idle_timeout = Duration::from_millis(300);
+        c.http.header_timeout = Duration::from_secs(60);
+        c.http.idle_timeout = Duration::from_millis(300);
     })
     .await;
     // Never sending anything counts as idle.
@@ -146,8 +146,8 @@ async fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
 async fn keep_alive_outlives_the_header_timeout() {
     // The head timeout counts from a head's first byte, not from the end of the last response.
     let app = spawn_app_with(Backend::Memory, |c| {
-        c.header_timeout = Duration::from_millis(200);
-        c.idle_timeout = Duration::from_secs(60);
+        c.http.header_timeout = Duration::from_millis(200);
+        c.http.idle_timeout = Duration::from_secs(60);
     })
     .await;
     let mut s = TcpStream::connect(addr(&app)).await.unwrap();
@@ -159,7 +159,7 @@ async fn keep_alive_outlives_the_header_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_request_body_times_out_with_json_408() {
     let app = spawn_app_with(Backend::Memory, |c| {
-        c.request_timeout = Duration::from_millis(300);
+        c.http.request_timeout = Duration::from_millis(300);
     })
     .await;
     let mut s = TcpStream::connect(addr(&app)).await.unwrap();
@@ -181,9 +181,9 @@ async fn a_slow_request_body_times_out_with_json_408() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_per_address_cap_do_not_block_other_clients() {
     let app = spawn_app_with(Backend::Memory, |c| {
-        c.max_connections_per_ip = 3;
-        c.idle_timeout = Duration::from_secs(60);
-        c.header_timeout = Duration::from_secs(60);
+        c.http.max_connections_per_ip = 3;
+        c.http.idle_timeout = Duration::from_secs(60);
+        c.http.header_timeout = Duration::from_secs(60);
     })
     .await;
     let mut held = Vec::new();
@@ -224,10 +224,10 @@ async fn connections_over_the_per_address_cap_do_not_block_other_clients() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_global_cap_the_idlest_connection_makes_room() {
     let app = spawn_app_with(Backend::Memory, |c| {
-        c.max_connections = 4;
-        c.max_connections_per_ip = 4;
-        c.idle_timeout = Duration::from_secs(60);
-        c.header_timeout = Duration::from_secs(60);
+        c.http.max_connections = 4;
+        c.http.max_connections_per_ip = 4;
+        c.http.idle_timeout = Duration::from_secs(60);
+        c.http.header_timeout = Duration::from_secs(60);
     })
     .await;
     // Four idle connections from four addresses fill the server.
@@ -247,10 +247,10 @@ async fn at_the_global_cap_the_idlest_connection_makes_room() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_within_its_deadline_while_a_client_holds_a_half_sent_request() {
     let mut app = spawn_app_with(Backend::Memory, |c| {
-        c.header_timeout = Duration::from_secs(120);
-        c.idle_timeout = Duration::from_secs(120);
-        c.request_timeout = Duration::from_secs(120);
-        c.shutdown_timeout = Duration::from_millis(500);
+        c.http.header_timeout = Duration::from_secs(120);
+        c.http.idle_timeout = Duration::from_secs(120);
+        c.http.request_timeout = Duration::from_secs(120);
+        c.http.shutdown_timeout = Duration::from_millis(500);
     })
     .await;
     let mut half_head = TcpStream::connect(addr(&app)).await.unwrap();
@@ -278,8 +278,8 @@ async fn shutdown_finishes_within_its_deadline_while_a_client_holds_a_half_sent_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_idle_connections_without_waiting_for_the_deadline() {
     let mut app = spawn_app_with(Backend::Memory, |c| {
-        c.idle_timeout = Duration::from_secs(120);
-        c.shutdown_timeout = Duration::from_secs(120);
+        c.http.idle_timeout = Duration::from_secs(120);
+        c.http.shutdown_timeout = Duration::from_secs(120);
     })
     .await;
     let mut idle = TcpStream::connect(addr(&app)).await.unwrap();
@@ -512,11 +512,11 @@ async fn error_messages_never_echo_input() {
 async fn an_out_of_range_configured_duration_cannot_panic_a_request() {
     // Set in code, past what the environment reader accepts: clamped, never a panic.
     let app = spawn_app_with(Backend::Memory, |c| {
-        c.nonce_ttl = Duration::MAX;
-        c.session_ttl = Duration::MAX;
-        c.refresh_window = Duration::MAX;
-        c.max_lifetime = Duration::MAX;
-        c.clock_skew = Duration::MAX;
+        c.signin.nonce_ttl = Duration::MAX;
+        c.sessions.ttl = Duration::MAX;
+        c.sessions.refresh_window = Duration::MAX;
+        c.sessions.max_lifetime = Duration::MAX;
+        c.signin.clock_skew = Duration::MAX;
     })
     .await;
     let r = app.post("/auth/nonce", None, Some(json!({}))).await;

@@ -95,17 +95,19 @@ pub struct TestApp {
 
 /// The configuration tests start from: one domain, chain ids 1 and 137, cookies over http.
 pub fn test_config() -> Config {
-    let mut c = Config::defaults();
-    c.bind_addr = "127.0.0.1:0".parse().expect("addr");
-    c.domains = vec![DOMAIN.to_owned()];
-    c.uri = format!("http://{DOMAIN}/login");
-    c.eth_chain_ids = wallet_auth::config::EthChainIds::Only(vec![1, 137]);
-    c.cookie_secure = false;
-    c.rate_limit_per_min = 0;
+    let mut c = Config::default();
+    c.http.bind_addr = "127.0.0.1:0".parse().expect("addr");
+    c.signin.domains = vec![DOMAIN.to_owned()];
+    c.signin.uri = format!("http://{DOMAIN}/login");
+    c.signin.eth_chain_ids = wallet_auth::config::EthChainIds::Only(vec![1, 137]);
+    c.cookies.secure = false;
+    c.limits.rate_limit_per_min = 0;
     // Every test client connects from 127.0.0.1: the per-address cap has its own tests.
-    c.max_connections_per_ip = c.max_connections;
-    c.admin_token = Some(wallet_auth::config::Secret::new(ADMIN));
-    c.redis_prefix = format!(
+    c.http.max_connections_per_ip = c.http.max_connections;
+    c.ops.admin_token = Some(wallet_auth::config::Secret::new(ADMIN));
+    // A configured key, so that sibling instances (same config) open each other's records.
+    c.store.encryption_keys = wallet_auth::config::EncryptionKeys::new(vec![[0x5a; 32]]);
+    c.store.redis_prefix = format!(
         "t{}-{}:",
         std::process::id(),
         PREFIX.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
@@ -145,12 +147,12 @@ pub async fn open(config: &Config, redis_url: Option<&str>) -> Arc<dyn Store> {
     match redis_url {
         None => Arc::new(MemoryStore::new()),
         Some(url) if url.starts_with("postgres://") => Arc::new(
-            PostgresStore::connect(url, Duration::from_millis(500), config.store_prune_interval)
+            PostgresStore::connect(url, Duration::from_millis(500), config.store.prune_interval)
                 .await
                 .expect("connect to the test postgres"),
         ),
         Some(url) => Arc::new(
-            RedisStore::connect(url, &config.redis_prefix, Duration::from_millis(500))
+            RedisStore::connect(url, &config.store.redis_prefix, Duration::from_millis(500))
                 .await
                 .expect("connect to the test redis-server"),
         ),

@@ -152,8 +152,8 @@ mod rate {
 /// that rotates its address still hits the username's budget).
 async fn login_is_rate_limited_per_ip_and_per_username(b: Backend) {
     let app = crate::helpers::spawn_app_with(b, |c| {
-        c.rate_limit_per_min = 3;
-        c.trust_proxy = true;
+        c.limits.rate_limit_per_min = 3;
+        c.http.trust_proxy = true;
     })
     .await;
     app.state
@@ -238,7 +238,7 @@ mod hardening {
 /// sessions: `X-CSRF-Token` equal to the session's token, or an allowed `Origin`.
 async fn user_logout_follows_the_csrf_rule(b: Backend) {
     let app = crate::helpers::spawn_app_with(b, |c| {
-        c.allowed_origins = vec!["https://dapp.example".into()];
+        c.origins.cors = vec!["https://dapp.example".into()];
     })
     .await;
     app.state
@@ -392,7 +392,7 @@ async fn duplicate_user_session_cookies_are_refused(b: Backend) {
 /// With `COOKIE_SECURE` (and no cookie domain), the user session cookie is `__Host-sid`,
 /// which a sibling subdomain cannot plant; the old `sid` name is still read for a release.
 async fn host_prefixed_user_cookie_when_secure(b: Backend) {
-    let app = crate::helpers::spawn_app_with(b, |c| c.cookie_secure = true).await;
+    let app = crate::helpers::spawn_app_with(b, |c| c.cookies.secure = true).await;
     app.state
         .users()
         .add("hana", "hanas-password")
@@ -513,7 +513,7 @@ async fn cli(app: &TestApp, args: &[&str], stdin: &str) -> std::process::Output 
     let mut child = Command::new(env!("CARGO_BIN_EXE_wallet-auth"))
         .args(args)
         .env(var, url)
-        .env("REDIS_PREFIX", &app.config.redis_prefix)
+        .env("REDIS_PREFIX", &app.config.store.redis_prefix)
         .env("SESSION_ENCRYPTION_KEY", "ab".repeat(32))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -152,7 +152,7 @@ async fn admin_routes(b: Backend) {
 }
 
 async fn admin_off_without_token(b: Backend) {
-    let app = spawn_app_with(b, |c| c.admin_token = None).await;
+    let app = spawn_app_with(b, |c| c.ops.admin_token = None).await;
     app.get("/admin/sessions/stats", Some(ADMIN))
         .await
         .assert_error(404, "not_found");
@@ -230,7 +230,8 @@ async fn scrape(app: &crate::helpers::TestApp, accept: Option<&str>) -> (String,
 async fn metrics_pass_promtool_in_the_text_format_and_speak_openmetrics_when_asked(b: Backend) {
     // A configured node (never called here): its latency series is exposed from the start.
     let app = spawn_app_with(b, |c| {
-        c.eth_rpc_urls = vec![(1, wallet_auth::config::Secret::new("http://127.0.0.1:9"))];
+        c.contract_wallets.rpc_urls =
+            vec![(1, wallet_auth::config::Secret::new("http://127.0.0.1:9"))];
     })
     .await;
     // Traffic of every kind: sign-ins, store calls, client and server-side errors.
@@ -298,7 +299,7 @@ async fn metrics_pass_promtool_in_the_text_format_and_speak_openmetrics_when_ask
 async fn metrics_token_guards_metrics(b: Backend) {
     const TOKEN: &str = "metrics-token-0123456789abcdef";
     let app = spawn_app_with(b, |c| {
-        c.metrics_token = Some(wallet_auth::config::Secret::new(TOKEN));
+        c.ops.metrics_token = Some(wallet_auth::config::Secret::new(TOKEN));
     })
     .await;
     for auth in [

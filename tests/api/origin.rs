@@ -50,9 +50,9 @@ async fn fresh_nonce(app: &TestApp, w: &Wallet) -> String {
 
 async fn https_app(strict: Option<bool>) -> TestApp {
     spawn_app_with(Backend::Memory, |c| {
-        c.uri = format!("https://{DOMAIN}/login");
+        c.signin.uri = format!("https://{DOMAIN}/login");
         if let Some(s) = strict {
-            c.strict_uri = s;
+            c.signin.strict_uri = s;
         }
     })
     .await
@@ -101,7 +101,7 @@ async fn message_scheme_must_be_the_servers() {
 
 #[tokio::test]
 async fn uri_origin_is_checked_by_default() {
-    assert!(wallet_auth::config::Config::defaults().strict_uri);
+    assert!(wallet_auth::config::Config::default().signin.strict_uri);
     let app = https_app(None).await;
     let w = Wallet::ethereum();
     for uri in [
@@ -214,7 +214,7 @@ async fn signed_in_ip(app: &TestApp, forwarded: &[&str]) -> String {
 }
 
 async fn forwarded_for_takes_the_entry_the_proxy_appended(b: Backend) {
-    let app = spawn_app_with(b, |c| c.trust_proxy = true).await;
+    let app = spawn_app_with(b, |c| c.http.trust_proxy = true).await;
     // The proxy appends the address it saw, with or without a port or brackets; whatever the
     // client wrote before it is never read.
     for (headers, want) in [
@@ -235,8 +235,8 @@ async fn forwarded_for_takes_the_entry_the_proxy_appended(b: Backend) {
 
     // Two trusted proxies: the client is the second entry from the right.
     let two = spawn_app_with(b, |c| {
-        c.trust_proxy = true;
-        c.trust_proxy_hops = 2;
+        c.http.trust_proxy = true;
+        c.http.trust_proxy_hops = 2;
     })
     .await;
     assert_eq!(
@@ -247,8 +247,8 @@ async fn forwarded_for_takes_the_entry_the_proxy_appended(b: Backend) {
 
     // The rate limit follows the proxy's entry: a new spoofed entry per request buys nothing.
     let limited = spawn_app_with(b, |c| {
-        c.trust_proxy = true;
-        c.rate_limit_per_min = 3;
+        c.http.trust_proxy = true;
+        c.limits.rate_limit_per_min = 3;
     })
     .await;
     let mut statuses = Vec::new();

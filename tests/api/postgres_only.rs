@@ -13,7 +13,7 @@ use crate::support::postgres_server::PostgresServer;
 async fn server_restart_keeps_postgres_sessions() {
     let key = "45".repeat(32);
     let mut app = spawn_app_with(Backend::Postgres, |c| {
-        c.keys = wallet_auth::session::crypto::KeyRing::from_hex_list(&key).unwrap();
+        c.store.encryption_keys = wallet_auth::config::EncryptionKeys::from_hex_list(&key).unwrap();
     })
     .await;
     let t = app.token(&Wallet::ethereum()).await;

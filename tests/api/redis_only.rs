@@ -10,7 +10,7 @@ use crate::helpers::{open, spawn_app, spawn_app_with, spawn_on, spawn_sibling, B
 async fn server_restart_keeps_redis_sessions() {
     let key = "44".repeat(32);
     let mut app = spawn_app_with(Backend::Redis, |c| {
-        c.keys = wallet_auth::session::crypto::KeyRing::from_hex_list(&key).unwrap();
+        c.store.encryption_keys = wallet_auth::config::EncryptionKeys::from_hex_list(&key).unwrap();
     })
     .await;
     let t = app.token(&Wallet::ethereum()).await;
@@ -83,7 +83,7 @@ async fn redis_outage_gives_503_then_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_sessions_and_rate_budget() {
-    let app = spawn_app_with(Backend::Redis, |c| c.rate_limit_per_min = 4).await;
+    let app = spawn_app_with(Backend::Redis, |c| c.limits.rate_limit_per_min = 4).await;
     let sib = spawn_sibling(&app).await;
     // Sign in on one, use / rotate on the other.
     let t = app.token(&Wallet::ethereum()).await;

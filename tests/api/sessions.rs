@@ -98,7 +98,10 @@ async fn refresh_window_extends_in_place(b: Backend) {
 }
 
 async fn absolute_lifetime_caps_refresh(b: Backend) {
-    let app = spawn_app_with(b, |c| c.max_lifetime = Duration::from_secs(5 * 3600)).await;
+    let app = spawn_app_with(b, |c| {
+        c.sessions.max_lifetime = Duration::from_secs(5 * 3600)
+    })
+    .await;
     let t = app.token(&Wallet::solana()).await;
     // Keep using it in each refresh window: 1h45, 3h30, then the cap (5 h) binds.
     for _ in 0..2 {
@@ -306,7 +309,7 @@ async fn rotations_are_rate_limited_and_bounded_in_the_store(b: Backend) {
         StatusCode::OK
     );
     if let Some(url) = app.store_url.as_ref().filter(|_| b.is_redis()) {
-        let keys = redis_keys(url, &format!("{}{{{tag}}}*", app.config.redis_prefix)).await;
+        let keys = redis_keys(url, &format!("{}{{{tag}}}*", app.config.store.redis_prefix)).await;
         // The wallet's own audit logs (`:aa`, `:as`) are bounded on their own (tests/api/audit.rs);
         // the session itself is its record, the wallet index and one retired list.
         let session_keys: Vec<_> = keys
@@ -506,10 +509,7 @@ async fn cannot_revoke_another_wallets_session(b: Backend) {
 }
 
 async fn cookie_auth_requires_csrf_for_unsafe_methods(b: Backend) {
-    let app = spawn_app_with(b, |c| {
-        c.allowed_origins = vec!["https://dapp.example".into()]
-    })
-    .await;
+    let app = spawn_app_with(b, |c| c.origins.cors = vec!["https://dapp.example".into()]).await;
     let r = app.sign_in(&Wallet::ethereum()).await;
     let cookie = format!("wallet_session={}", r.session_cookie().unwrap());
     let csrf = r.body["csrfToken"].as_str().unwrap();
@@ -880,7 +880,7 @@ async fn duplicate_wallet_cookies_are_refused(b: Backend) {
 /// which a sibling subdomain cannot plant; the old name is still read for a release, and
 /// deleted whenever the new one is set.
 async fn host_prefixed_wallet_cookie_when_secure(b: Backend) {
-    let app = spawn_app_with(b, |c| c.cookie_secure = true).await;
+    let app = spawn_app_with(b, |c| c.cookies.secure = true).await;
     let r = app.sign_in(&Wallet::ethereum()).await;
     assert_eq!(r.status, StatusCode::OK);
     let token = only_wallet_cookie(&r, "__Host-wallet_session");

@@ -335,7 +335,7 @@ async fn uniform_case_addresses_sign_in_in_eip55(b: Backend) {
 
 async fn a_wallet_on_an_l2_signs_in_with_the_default_chains(b: Backend) {
     let app = spawn_app_with(b, |c| {
-        c.eth_chain_ids = wallet_auth::config::Config::defaults().eth_chain_ids;
+        c.signin.eth_chain_ids = wallet_auth::config::Config::default().signin.eth_chain_ids;
     })
     .await;
     // Base, OP Mainnet, Arbitrum One, Linea, and a chain id nobody has heard of.
@@ -378,7 +378,10 @@ async fn a_wallet_on_an_l2_signs_in_with_the_default_chains(b: Backend) {
 async fn issued_at_within_the_skew_of_the_nonce_and_of_now(b: Backend) {
     let app = spawn_app(b).await;
     let skew = time::Duration::minutes(5);
-    assert_eq!(app.config.clock_skew, std::time::Duration::from_secs(300));
+    assert_eq!(
+        app.config.signin.clock_skew,
+        std::time::Duration::from_secs(300)
+    );
     let w = Wallet::ethereum();
     let second = time::Duration::seconds(1);
     // (Issued At relative to the nonce's issue time, expected error) with the server's clock

@@ -30,7 +30,7 @@ async fn acl(url: &str, rules: &[&str]) {
 
 /// Whether the nonce of a sign-in is in the store, read on every node behind `url`.
 async fn nonce_stored(app: &TestApp, url: &str, nonce: &str) -> bool {
-    let key = format!("{}n:{nonce}", app.config.redis_prefix);
+    let key = format!("{}n:{nonce}", app.config.store.redis_prefix);
     for node in url.split(',') {
         let client = redis::Client::open(node).unwrap();
         let mut c = client.get_multiplexed_async_connection().await.unwrap();

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use wallet_auth::http::AuthState;
+use wallet_auth::session::crypto::KeyRing;
 use wallet_auth::session::tokens::{TokenKeys, MIN_PUBLISHED, RETIRE_MARGIN};
 use wallet_auth::session::ManualClock;
 
@@ -70,7 +71,7 @@ fn header(token: &str) -> Value {
 }
 
 fn issuer(app: &TestApp) -> String {
-    app.config.uri.clone()
+    app.config.signin.uri.clone()
 }
 
 async fn wallet_token_verifies_with_every_claim(b: Backend) {
@@ -128,9 +129,9 @@ async fn wallet_token_verifies_with_every_claim(b: Backend) {
     assert_eq!(at.unix_timestamp(), claims.exp);
     // Configured issuer and audience.
     let mut app2 = spawn_app_with(b, |c| {
-        c.token_issuer = Some("https://auth.example".into());
-        c.token_audience = Some("api.example".into());
-        c.token_ttl = Duration::from_secs(60);
+        c.tokens.issuer = Some("https://auth.example".into());
+        c.tokens.audience = Some("api.example".into());
+        c.tokens.ttl = Duration::from_secs(60);
     })
     .await;
     let bearer = app2.token(&Wallet::ethereum()).await;
@@ -218,9 +219,9 @@ async fn tampered_or_foreign_tokens_fail(b: Backend) {
 
 async fn exp_is_capped_at_the_session_expiry(b: Backend) {
     let app = spawn_app_with(b, |c| {
-        c.session_ttl = Duration::from_secs(120);
-        c.refresh_window = Duration::from_secs(10);
-        c.token_ttl = Duration::from_secs(3600);
+        c.sessions.ttl = Duration::from_secs(120);
+        c.sessions.refresh_window = Duration::from_secs(10);
+        c.tokens.ttl = Duration::from_secs(3600);
     })
     .await;
     let signed = app.sign_in(&Wallet::ethereum()).await;
@@ -398,17 +399,17 @@ async fn keys_generated_once_under_concurrent_first_use(b: Backend) {
     let (current, next) = seen.into_iter().next().unwrap();
     assert_eq!(app.state.token_keys().kids().await.unwrap().0, current);
     // What the store holds now is what every instance signs with: no late write replaced it.
-    let fresh = keys_of(&app, app.clock.clone(), app.config.token_keys_cache);
+    let fresh = keys_of(&app, app.clock.clone(), app.config.tokens.keys_cache);
     assert_eq!(fresh.kids().await.unwrap(), (current, next));
 }
 
 fn keys_of(app: &TestApp, clock: Arc<ManualClock>, cache: Duration) -> TokenKeys {
     TokenKeys::new(
         app.state.store().clone(),
-        app.config.keys.clone(),
+        KeyRing::from_config(&app.config.store.encryption_keys),
         clock,
         cache,
-        app.config.token_ttl,
+        app.config.tokens.ttl,
     )
 }
 
@@ -426,7 +427,7 @@ async fn kids_listed(k: &TokenKeys) -> Vec<String> {
 async fn rotation_order_and_retirement(b: Backend) {
     let app = spawn_app(b).await;
     let clock = app.clock.clone();
-    let cache = app.config.token_keys_cache;
+    let cache = app.config.tokens.keys_cache;
     let running = keys_of(&app, clock.clone(), cache);
     let admin = keys_of(&app, clock.clone(), cache);
     let (c0, n0) = running.kids().await.unwrap();
@@ -451,7 +452,7 @@ async fn rotation_order_and_retirement(b: Backend) {
         vec![n0.clone(), r.next.clone(), c0.clone()]
     );
     // Retired key: listed until 60 s (instances' cache) + TOKEN_TTL + margin after retirement.
-    let lifetime = Duration::from_secs(60) + app.config.token_ttl + RETIRE_MARGIN;
+    let lifetime = Duration::from_secs(60) + app.config.tokens.ttl + RETIRE_MARGIN;
     clock.advance(lifetime - cache - Duration::from_secs(1));
     assert!(kids_listed(&running).await.contains(&c0));
     clock.advance(Duration::from_secs(2));
@@ -478,14 +479,14 @@ async fn old_tokens_verify_after_rotation(b: Backend) {
         .unwrap()
         .to_owned();
     let old_kid = header(&old)["kid"].as_str().unwrap().to_owned();
-    let admin = keys_of(&app, app.clock.clone(), app.config.token_keys_cache);
+    let admin = keys_of(&app, app.clock.clone(), app.config.tokens.keys_cache);
     let before = jwks(&app).await;
     let r = admin.rotate(true).await.unwrap();
     assert!(
         before.contains(&r.current),
         "the new signing key was published before"
     );
-    app.clock.advance(app.config.token_keys_cache);
+    app.clock.advance(app.config.tokens.keys_cache);
     let new = mint(&app, &bearer).await["token"]
         .as_str()
         .unwrap()
