@@ -9,7 +9,7 @@ use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -337,10 +337,14 @@ fn cors_layer(config: &Config) -> Option<CorsLayer> {
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
+    let credentialed = origins.clone();
     Some(
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
-            .allow_credentials(true)
+            // Only with an allowed origin: other origins get no CORS header at all.
+            .allow_credentials(AllowCredentials::predicate(move |origin, _| {
+                credentialed.contains(origin)
+            }))
             .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
             .allow_headers([
                 header::CONTENT_TYPE,

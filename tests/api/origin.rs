@@ -274,3 +274,95 @@ async fn forwarded_for_takes_the_entry_the_proxy_appended(b: Backend) {
         .unwrap();
     assert_eq!(other.status(), StatusCode::OK);
 }
+
+/// `CORS_ORIGINS` and `CSRF_TRUSTED_ORIGINS` read from their variables, as the server does.
+fn origins(cors: &str, csrf_trusted: &str) -> wallet_auth::config::OriginSettings {
+    let vars = [
+        ("CORS_ORIGINS", cors),
+        ("CSRF_TRUSTED_ORIGINS", csrf_trusted),
+    ];
+    wallet_auth::config::Config::from_lookup(|k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap()
+    .origins
+}
+
+/// An origin listed only in `CSRF_TRUSTED_ORIGINS` is trusted in place of the CSRF token, and
+/// nothing more: no `Access-Control-Allow-Origin` or `-Credentials` on a preflight or on a real
+/// request, so its page cannot read any answer. An origin of `CORS_ORIGINS` gets both.
+#[tokio::test]
+async fn csrf_trusted_origin_gets_no_cors() {
+    const APP: &str = "https://app.example";
+    const FORMS: &str = "https://forms.example";
+    let app = spawn_app_with(Backend::Memory, |c| c.origins = origins(APP, FORMS)).await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/api/preferences"))
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+            .header(
+                "access-control-request-headers",
+                "content-type,x-csrf-token",
+            )
+            .send()
+    };
+    let cors_headers = |r: &Resp| {
+        (
+            r.header("access-control-allow-origin"),
+            r.header("access-control-allow-credentials"),
+        )
+    };
+    let allowed = Resp::from(preflight(APP).await.unwrap()).await;
+    assert_eq!(
+        cors_headers(&allowed),
+        (Some(APP.to_owned()), Some("true".to_owned()))
+    );
+    let trusted = Resp::from(preflight(FORMS).await.unwrap()).await;
+    assert_eq!(cors_headers(&trusted), (None, None), "preflight");
+
+    let signed_in = app.sign_in(&Wallet::ethereum()).await;
+    let cookie = format!("wallet_session={}", signed_in.session_cookie().unwrap());
+    let csrf = signed_in.body["csrfToken"].as_str().unwrap().to_owned();
+    let put = |origin: &'static str, token: Option<&str>| {
+        let mut rb = app
+            .http
+            .put(app.url("/api/preferences"))
+            .header("cookie", &cookie)
+            .header("origin", origin)
+            .json(&serde_json::json!({"theme": "dark"}));
+        if let Some(t) = token {
+            rb = rb.header("x-csrf-token", t);
+        }
+        rb.send()
+    };
+    // Cookie-authenticated, from the CSRF-trusted origin: accepted without the token and with
+    // it, and neither answer is readable cross-origin.
+    for token in [None, Some(csrf.as_str())] {
+        let r = Resp::from(put(FORMS, token).await.unwrap()).await;
+        assert_eq!(r.status, StatusCode::OK, "{token:?}: {}", r.body);
+        assert_eq!(cors_headers(&r), (None, None), "{token:?}");
+    }
+    let r = Resp::from(put(APP, None).await.unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        cors_headers(&r),
+        (Some(APP.to_owned()), Some("true".to_owned()))
+    );
+    // A POST with the CSRF header from the trusted origin ends the session, unreadably.
+    let r = app
+        .with_cookies(
+            reqwest::Method::POST,
+            "/auth/logout",
+            &[&cookie],
+            &[("origin", FORMS), ("x-csrf-token", &csrf)],
+        )
+        .await;
+    assert!(r.status.is_success(), "{}: {}", r.status, r.body);
+    assert_eq!(cors_headers(&r), (None, None), "logout");
+    // An origin in neither list is refused without the token.
+    let r = Resp::from(put("https://evil.example", None).await.unwrap()).await;
+    assert_eq!(r.status.as_u16(), 401, "the session has ended: {}", r.body);
+}
