@@ -23,10 +23,8 @@ mod settings;
 mod table;
 mod values;
 
-use std::time::Duration;
-
 pub use settings::{
-    default_password_checks, normalize_solana_chain_id, Binding, ContractWalletSettings,
+    default_password_checks, normalize_solana_chain_id, Binding, Config, ContractWalletSettings,
     CookieSettings, EncryptionKeys, EthChainIds, HttpSettings, LimitSettings, LogFormat,
     LogSettings, OpsSettings, OriginSettings, SameSite, SessionSettings, SignInSettings,
     StoreConfig, StoreSettings, TokenSettings, DEFAULT_MAX_PASSWORD_CHECKS, ENCRYPTION_KEY_LEN,
@@ -55,35 +53,6 @@ fn bad(var: &'static str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
-/// The whole server configuration. [`Config::default`] is the contract's defaults with the
-/// memory store; every field is public, and [`Config::validate`] checks a configuration built
-/// in code as the environment reader would.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The HTTP server.
-    pub http: HttpSettings,
-    /// What signed messages must say.
-    pub signin: SignInSettings,
-    /// Wallet session lifetimes, limits and binding.
-    pub sessions: SessionSettings,
-    /// The session cookies.
-    pub cookies: CookieSettings,
-    /// Browser origins trusted for CORS and for CSRF.
-    pub origins: OriginSettings,
-    /// The store and the encryption of its records.
-    pub store: StoreSettings,
-    /// The nodes checking contract-wallet signatures.
-    pub contract_wallets: ContractWalletSettings,
-    /// Tokens for other services.
-    pub tokens: TokenSettings,
-    /// Rate and concurrency budgets.
-    pub limits: LimitSettings,
-    /// Operator access.
-    pub ops: OpsSettings,
-    /// Logging.
-    pub log: LogSettings,
-}
-
 impl Default for Config {
     /// The contract's defaults: memory store, no encryption key configured (the session layer
     /// makes a random one), no origins trusted, no admin or metrics token.
@@ -110,73 +79,6 @@ fn apply_fallback(var: &Var, config: &mut Config) -> Result<(), ConfigError> {
 }
 
 impl Config {
-    /// Placeholders that the table overwrites: every field is some variable's, so none of
-    /// these values survives [`Config::default`] or [`Config::from_lookup`].
-    fn blank() -> Self {
-        let zero = Duration::ZERO;
-        Config {
-            http: HttpSettings {
-                bind_addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-                header_timeout: zero,
-                idle_timeout: zero,
-                request_timeout: zero,
-                shutdown_timeout: zero,
-                max_connections: 0,
-                max_connections_per_ip: 0,
-                max_body_bytes: 0,
-                demo_page: false,
-                trust_proxy: false,
-                trust_proxy_hops: 0,
-            },
-            signin: SignInSettings {
-                domains: Vec::new(),
-                uri: String::new(),
-                strict_uri: false,
-                eth_chain_ids: EthChainIds::Any,
-                solana_chain_ids: Vec::new(),
-                nonce_ttl: zero,
-                clock_skew: zero,
-            },
-            sessions: SessionSettings {
-                ttl: zero,
-                refresh_window: zero,
-                max_lifetime: zero,
-                max_per_wallet: 0,
-                binding: Binding::Off,
-            },
-            cookies: CookieSettings {
-                secure: false,
-                same_site: SameSite::Lax,
-            },
-            origins: OriginSettings::default(),
-            store: StoreSettings {
-                backend: StoreConfig::Memory,
-                redis_prefix: String::new(),
-                timeout: zero,
-                prune_interval: zero,
-                encryption_keys: EncryptionKeys::default(),
-            },
-            contract_wallets: ContractWalletSettings {
-                rpc_urls: Vec::new(),
-                rpc_timeout: zero,
-            },
-            tokens: TokenSettings {
-                issuer: None,
-                audience: None,
-                ttl: zero,
-                keys_cache: zero,
-            },
-            limits: LimitSettings {
-                rate_limit_per_min: 0,
-                password_checks: 0,
-            },
-            ops: OpsSettings::default(),
-            log: LogSettings {
-                format: LogFormat::Pretty,
-            },
-        }
-    }
-
     /// Reads the configuration through `get` (a variable name to its value). The binary passes
     /// `|k| std::env::var(k).ok()`; tests pass a table.
     ///
@@ -278,21 +180,6 @@ impl Config {
             changed.push("MAX_CONNECTIONS_PER_IP");
         }
         changed
-    }
-
-    /// `iss` of the tokens for other services: `TOKEN_ISSUER`, default `AUTH_URI`.
-    #[must_use]
-    pub fn token_issuer(&self) -> &str {
-        self.tokens.issuer.as_deref().unwrap_or(&self.signin.uri)
-    }
-
-    /// `aud` of the tokens for other services: `TOKEN_AUDIENCE`, default the issuer.
-    #[must_use]
-    pub fn token_audience(&self) -> &str {
-        self.tokens
-            .audience
-            .as_deref()
-            .unwrap_or_else(|| self.token_issuer())
     }
 
     /// The configuration as `KEY=value` lines in the table's order, secrets masked (for

@@ -11,6 +11,119 @@ use super::values::{
     keyword_value, list, mask_db_url, mask_url, uri_scheme, Keyword, Secret, Value,
 };
 
+/// The whole server configuration. [`Config::default`] is the contract's defaults with the
+/// memory store; every field is public, and [`Config::validate`] checks a configuration built
+/// in code as the environment reader would.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The HTTP server.
+    pub http: HttpSettings,
+    /// What signed messages must say.
+    pub signin: SignInSettings,
+    /// Wallet session lifetimes, limits and binding.
+    pub sessions: SessionSettings,
+    /// The session cookies.
+    pub cookies: CookieSettings,
+    /// Browser origins trusted for CORS and for CSRF.
+    pub origins: OriginSettings,
+    /// The store and the encryption of its records.
+    pub store: StoreSettings,
+    /// The nodes checking contract-wallet signatures.
+    pub contract_wallets: ContractWalletSettings,
+    /// Tokens for other services.
+    pub tokens: TokenSettings,
+    /// Rate and concurrency budgets.
+    pub limits: LimitSettings,
+    /// Operator access.
+    pub ops: OpsSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+impl Config {
+    /// Placeholders that the table overwrites: every field is some variable's, so none of
+    /// these values survives [`Config::default`] or [`Config::from_lookup`] (see the table).
+    pub(crate) fn blank() -> Self {
+        let zero = Duration::ZERO;
+        Config {
+            http: HttpSettings {
+                bind_addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+                header_timeout: zero,
+                idle_timeout: zero,
+                request_timeout: zero,
+                shutdown_timeout: zero,
+                max_connections: 0,
+                max_connections_per_ip: 0,
+                max_body_bytes: 0,
+                demo_page: false,
+                trust_proxy: false,
+                trust_proxy_hops: 0,
+            },
+            signin: SignInSettings {
+                domains: Vec::new(),
+                uri: String::new(),
+                strict_uri: false,
+                eth_chain_ids: EthChainIds::Any,
+                solana_chain_ids: Vec::new(),
+                nonce_ttl: zero,
+                clock_skew: zero,
+            },
+            sessions: SessionSettings {
+                ttl: zero,
+                refresh_window: zero,
+                max_lifetime: zero,
+                max_per_wallet: 0,
+                binding: Binding::Off,
+            },
+            cookies: CookieSettings {
+                secure: false,
+                same_site: SameSite::Lax,
+            },
+            origins: OriginSettings::default(),
+            store: StoreSettings {
+                backend: StoreConfig::Memory,
+                redis_prefix: String::new(),
+                timeout: zero,
+                prune_interval: zero,
+                encryption_keys: EncryptionKeys::default(),
+            },
+            contract_wallets: ContractWalletSettings {
+                rpc_urls: Vec::new(),
+                rpc_timeout: zero,
+            },
+            tokens: TokenSettings {
+                issuer: None,
+                audience: None,
+                ttl: zero,
+                keys_cache: zero,
+            },
+            limits: LimitSettings {
+                rate_limit_per_min: 0,
+                password_checks: 0,
+            },
+            ops: OpsSettings::default(),
+            log: LogSettings {
+                format: LogFormat::Pretty,
+            },
+        }
+    }
+
+    /// `iss` of the tokens for other services: `TOKEN_ISSUER`, default `AUTH_URI`.
+    #[must_use]
+    pub fn token_issuer(&self) -> &str {
+        self.tokens.issuer.as_deref().unwrap_or(&self.signin.uri)
+    }
+
+    /// `aud` of the tokens for other services: `TOKEN_AUDIENCE`, default the issuer.
+    #[must_use]
+    pub fn token_audience(&self) -> &str {
+        self.tokens
+            .audience
+            .as_deref()
+            .unwrap_or_else(|| self.token_issuer())
+    }
+}
+
 /// The HTTP server: where it listens, its timeouts and connection caps, and who the client is
 /// behind proxies.
 #[derive(Debug, Clone)]
@@ -443,9 +556,9 @@ pub struct OpsSettings {
 /// Tokens for other services (JWTs).
 #[derive(Debug, Clone)]
 pub struct TokenSettings {
-    /// `TOKEN_ISSUER`: `iss`; `None`: `AUTH_URI` (see [`super::Config::token_issuer`]).
+    /// `TOKEN_ISSUER`: `iss`; `None`: `AUTH_URI` (see [`Config::token_issuer`]).
     pub issuer: Option<String>,
-    /// `TOKEN_AUDIENCE`: `aud`; `None`: the issuer (see [`super::Config::token_audience`]).
+    /// `TOKEN_AUDIENCE`: `aud`; `None`: the issuer (see [`Config::token_audience`]).
     pub audience: Option<String>,
     /// `TOKEN_TTL`: lifetime of a token (capped at its session's expiry).
     pub ttl: Duration,

@@ -11,10 +11,9 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use super::settings::{
-    check_origins, default_password_checks, normalize_solana_chain_id, StoreConfig,
+    check_origins, default_password_checks, normalize_solana_chain_id, Config, StoreConfig,
 };
-use super::values::{list, mask_db_url, mask_rpc_url, mask_url, uri_scheme, Value};
-use super::Config;
+use super::values::{list, mask_db_url, mask_rpc_url, mask_url, uri_scheme, Secret, Value};
 
 /// What a variable is when it is not set.
 #[derive(Debug, Clone, Copy)]
@@ -283,14 +282,14 @@ fn solana_chain_ids(ids: &mut Vec<String>) -> Result<(), String> {
     Ok(())
 }
 
-fn admin_token(t: &mut Option<super::Secret>) -> Result<(), String> {
+fn admin_token(t: &mut Option<Secret>) -> Result<(), String> {
     match t {
         Some(t) if t.expose().len() < 16 => Err("must be at least 16 characters".into()),
         _ => Ok(()),
     }
 }
 
-fn metrics_token(t: &mut Option<super::Secret>) -> Result<(), String> {
+fn metrics_token(t: &mut Option<Secret>) -> Result<(), String> {
     match t {
         Some(t) if t.expose().len() < 16 => Err("must be at least 16 characters".into()),
         Some(t) if !t.expose().bytes().all(|b| b.is_ascii_graphic()) => {
