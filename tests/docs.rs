@@ -1,6 +1,7 @@
 //! docs/API.md against the generated OpenAPI document: every operation of the document is
 //! described in the reference, every route the reference describes exists, and every error code
-//! the server can answer with is in the reference's table with its status.
+//! the server can answer with is in the reference's table with its status; the README's
+//! configuration table against the server's table of variables.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -93,6 +94,47 @@ fn every_error_code_is_in_the_table_with_its_status() {
         assert!(
             listed.contains(code.as_str()),
             "{code} is documented but not in the OpenAPI document"
+        );
+    }
+}
+
+/// The README's configuration table and the configuration's table of variables agree on
+/// names and defaults.
+#[test]
+fn the_readme_configuration_table_is_the_servers() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("\n## Configuration\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README has a Configuration section");
+    let mut documented = Vec::new();
+    for line in section.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let Some(name) = cells
+            .get(1)
+            .and_then(|c| c.strip_prefix('`'))
+            .and_then(|c| c.strip_suffix('`'))
+        else {
+            continue;
+        };
+        let var = wallet_auth::config::var(name)
+            .unwrap_or_else(|| panic!("README lists {name}, the table does not"));
+        if let wallet_auth::config::Fallback::Text(text) = var.fallback {
+            assert_eq!(
+                cells.get(2).copied(),
+                Some(format!("`{text}`").as_str()),
+                "{name}"
+            );
+        }
+        documented.push(name);
+    }
+    for var in wallet_auth::config::vars() {
+        assert!(
+            documented.contains(&var.name),
+            "{} is missing from the README's table",
+            var.name
         );
     }
 }

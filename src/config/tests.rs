@@ -82,44 +82,6 @@ fn the_table_reads_back_what_it_prints() {
     assert_eq!(unique.len(), names.len(), "a variable is listed twice");
 }
 
-/// The README's configuration table and this table agree on names and defaults.
-#[test]
-fn the_readme_table_is_the_table() {
-    let readme = include_str!("../../README.md");
-    let section = readme
-        .split("\n## Configuration\n")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("README has a Configuration section");
-    let mut documented = Vec::new();
-    for line in section.lines() {
-        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        let Some(name) = cells
-            .get(1)
-            .and_then(|c| c.strip_prefix('`'))
-            .and_then(|c| c.strip_suffix('`'))
-        else {
-            continue;
-        };
-        let var = var(name).unwrap_or_else(|| panic!("README lists {name}, the table does not"));
-        if let Fallback::Text(text) = var.fallback {
-            assert_eq!(
-                cells.get(2).copied(),
-                Some(format!("`{text}`").as_str()),
-                "{name}"
-            );
-        }
-        documented.push(name);
-    }
-    for var in vars() {
-        assert!(
-            documented.contains(&var.name),
-            "{} is missing from the README's table",
-            var.name
-        );
-    }
-}
-
 #[test]
 fn bad_values_name_their_variable() {
     for (var, val) in [
