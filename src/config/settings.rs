@@ -511,7 +511,7 @@ impl OriginSettings {
 
 /// Checks a list of origins (`CORS_ORIGINS`, `CSRF_TRUSTED_ORIGINS`): each `http(s)://host`
 /// without a path.
-pub(crate) fn check_origins(origins: &mut Vec<String>) -> Result<(), String> {
+pub(crate) fn check_origins(origins: Vec<String>) -> Result<Vec<String>, String> {
     match origins
         .iter()
         .find(|o| !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/'))
@@ -519,7 +519,7 @@ pub(crate) fn check_origins(origins: &mut Vec<String>) -> Result<(), String> {
         Some(o) => Err(format!(
             "{o:?} is not an origin like https://app.example.com"
         )),
-        None => Ok(()),
+        None => Ok(origins),
     }
 }
 

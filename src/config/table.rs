@@ -155,6 +155,8 @@ macro_rules! field {
     };
 }
 
+/// A further check of a parsed value, which may also normalize it.
+type Refine<T> = fn(T) -> Result<T, String>;
 type CheckFn<T> = Box<dyn Fn(&T) -> Result<(), String> + Send + Sync>;
 type ClampValueFn<T> = Box<dyn Fn(&mut T) -> bool + Send + Sync>;
 
@@ -162,7 +164,7 @@ type ClampValueFn<T> = Box<dyn Fn(&mut T) -> bool + Send + Sync>;
 struct Row<T> {
     name: &'static str,
     field: Field<T>,
-    refine: Option<fn(&mut T) -> Result<(), String>>,
+    refine: Option<Refine<T>>,
     range: Option<(String, String, CheckFn<T>, ClampValueFn<T>)>,
 }
 
@@ -177,7 +179,7 @@ fn row<T: Value + 'static>(name: &'static str, field: Field<T>) -> Row<T> {
 
 impl<T: Value + 'static> Row<T> {
     /// A further check of the parsed value, which may also normalize it.
-    fn refine(mut self, refine: fn(&mut T) -> Result<(), String>) -> Self {
+    fn refine(mut self, refine: Refine<T>) -> Self {
         self.refine = Some(refine);
         self
     }
@@ -197,7 +199,7 @@ impl<T: Value + 'static> Row<T> {
             set: Box::new(move |c, text| {
                 let mut value = T::parse(text)?;
                 if let Some(refine) = refine {
-                    refine(&mut value)?;
+                    value = refine(value)?;
                 }
                 if let Some(check) = &check {
                     check(&value)?;
@@ -254,7 +256,7 @@ pub const MAX_BODY_LIMIT: usize = 1024 * 1024;
 /// Most trusted proxies `TRUST_PROXY_HOPS` accepts.
 pub const MAX_PROXY_HOPS: u8 = 16;
 
-fn domains(d: &mut Vec<String>) -> Result<(), String> {
+fn domains(d: Vec<String>) -> Result<Vec<String>, String> {
     if d.is_empty() {
         return Err("at least one domain is required".into());
     }
@@ -263,48 +265,49 @@ fn domains(d: &mut Vec<String>) -> Result<(), String> {
         .find(|d| d.contains(char::is_whitespace) || d.contains('/'))
     {
         Some(d) => Err(format!("{d:?} is not a host[:port]")),
-        None => Ok(()),
+        None => Ok(d),
     }
 }
 
-fn absolute_uri(uri: &mut String) -> Result<(), String> {
-    if uri_scheme(uri).is_none() || uri.contains(char::is_whitespace) {
+fn absolute_uri(uri: String) -> Result<String, String> {
+    if uri_scheme(&uri).is_none() || uri.contains(char::is_whitespace) {
         return Err(format!("{uri:?} is not an absolute URI (scheme://host…)"));
     }
-    Ok(())
+    Ok(uri)
 }
 
-fn solana_chain_ids(ids: &mut Vec<String>) -> Result<(), String> {
-    for id in ids.iter_mut() {
-        *id = normalize_solana_chain_id(id)
-            .ok_or_else(|| format!("{id:?} is not mainnet, testnet, devnet or localnet"))?;
-    }
-    Ok(())
+fn solana_chain_ids(ids: Vec<String>) -> Result<Vec<String>, String> {
+    ids.iter()
+        .map(|id| {
+            normalize_solana_chain_id(id)
+                .ok_or_else(|| format!("{id:?} is not mainnet, testnet, devnet or localnet"))
+        })
+        .collect()
 }
 
-fn admin_token(t: &mut Option<Secret>) -> Result<(), String> {
+fn admin_token(t: Option<Secret>) -> Result<Option<Secret>, String> {
     match t {
         Some(t) if t.expose().len() < 16 => Err("must be at least 16 characters".into()),
-        _ => Ok(()),
+        t => Ok(t),
     }
 }
 
-fn metrics_token(t: &mut Option<Secret>) -> Result<(), String> {
+fn metrics_token(t: Option<Secret>) -> Result<Option<Secret>, String> {
     match t {
         Some(t) if t.expose().len() < 16 => Err("must be at least 16 characters".into()),
         Some(t) if !t.expose().bytes().all(|b| b.is_ascii_graphic()) => {
             Err("must be printable ASCII without spaces (it is sent in a header)".into())
         }
-        _ => Ok(()),
+        t => Ok(t),
     }
 }
 
-fn claim(v: &mut Option<String>) -> Result<(), String> {
+fn claim(v: Option<String>) -> Result<Option<String>, String> {
     match v {
         Some(v) if v.len() > 512 || v.chars().any(char::is_control) => {
             Err("at most 512 characters, no control characters".into())
         }
-        _ => Ok(()),
+        v => Ok(v),
     }
 }
 
