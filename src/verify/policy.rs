@@ -6,6 +6,7 @@ use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 
 use super::grammar;
+use super::message::standard;
 use super::{Chain, ParsedMessage, Timestamp, VerifyError};
 
 /// Which chain ids are accepted.
@@ -25,7 +26,7 @@ pub enum NoncePolicy {
     /// The nonce must equal this one (compared in constant time).
     Expect(String),
     /// The caller checks the nonce itself (e.g. consumes it atomically in its store) with the
-    /// nonce returned in [`super::SignIn`].
+    /// nonce of the verified message ([`super::SignIn::message`]).
     ReturnToCaller,
 }
 
@@ -195,9 +196,10 @@ impl Policy {
                 _ => Err(VerifyError::ChainNotAllowed),
             };
         };
+        let normalize = standard(m.chain).normalize_chain_id;
         let listed = allowed
             .iter()
-            .any(|a| grammar::normalize_chain_id(m.chain, a.trim()).is_some_and(|a| a == id));
+            .any(|a| normalize(a.trim()).is_some_and(|a| a == id));
         if listed {
             Ok(())
         } else {
