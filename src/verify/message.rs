@@ -4,11 +4,18 @@
 
 use std::fmt;
 
-use super::eip4361::EIP4361;
+use alloy_primitives::Address;
+
+use super::chain::Chain;
+use super::eip4361::{self, EIP4361};
+use super::error::VerifyError;
 use super::grammar::{self, Field, Standard};
 use super::siws::SIWS;
+use super::solana;
 use super::timestamp::Timestamp;
-use super::{Chain, VerifyError, MAX_MESSAGE_BYTES};
+
+/// The largest message accepted; longer ones are refused before parsing.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// A well-formed EIP-4361 (Ethereum) or SIWS (Solana) message, every value as written.
 ///
@@ -91,11 +98,7 @@ impl ParsedMessage {
     /// written, for Solana.
     #[must_use]
     pub fn account(&self) -> String {
-        match self.chain {
-            Chain::Ethereum => super::eip4361::parse_address(&self.address)
-                .map_or_else(|| self.address.clone(), |a| a.to_checksum(None)),
-            Chain::Solana => self.address.clone(),
-        }
+        normalize_address(self.chain, &self.address).unwrap_or_else(|_| self.address.clone())
     }
 
     /// The value of a field as written, `None` when the message has no such line (the list,
@@ -276,6 +279,33 @@ pub fn parse_message(chain: Chain, text: &str) -> Result<ParsedMessage, VerifyEr
     match standard.required.iter().find(|f| !seen.contains(f)) {
         Some(field) => Err(field.missing()),
         None => Ok(message),
+    }
+}
+
+pub(crate) fn parse_eip55(address: &str) -> Result<Address, VerifyError> {
+    eip4361::parse_address(address).ok_or_else(|| {
+        VerifyError::message(
+            "the address is not EIP-55 checksummed (nor uniformly lower- or upper-case)",
+        )
+    })
+}
+
+/// Normalizes a wallet address given by a client (e.g. to bind a nonce to it).
+///
+/// Ethereum: `0x` and 40 hex digits; all-lowercase or all-uppercase digits are taken as is,
+/// mixed case must be a correct EIP-55 checksum; returns the EIP-55 form. Solana: base58 of
+/// exactly 32 bytes, returned unchanged.
+///
+/// # Errors
+/// [`VerifyError::InvalidMessage`] when the address is not one of those forms.
+pub fn normalize_address(chain: Chain, address: &str) -> Result<String, VerifyError> {
+    match chain {
+        Chain::Ethereum => parse_eip55(address).map(|a| a.to_checksum(None)),
+        Chain::Solana => solana::decode_public_key(address)
+            .map(|_| address.to_owned())
+            .map_err(|_| {
+                VerifyError::message("a Solana address is base58 of a 32-byte public key")
+            }),
     }
 }
 

@@ -17,12 +17,22 @@
 //! Policy checks come after the signature, so a forged message learns nothing about the
 //! policy.
 //!
-//! [`verify_or_defer`] is [`verify`] for a server that can ask chains' nodes about
-//! smart-contract wallets: an Ethereum signature that is not a valid EOA signature of the
-//! message's address, on a chain listed as having a node, is not refused but deferred as a
-//! [`ContractClaim`] once every other check has passed (policy checks then come before the
-//! node call, which is the expensive part).
+//! [`verify_or_defer`] is [`verify`] for a server: it takes the message already parsed with
+//! [`parse_message`] (a server needs its nonce before it verifies, and parses it once), and it
+//! can leave smart-contract wallets to chains' nodes: an Ethereum signature that is not a valid
+//! EOA signature of the message's address, on a chain listed as having a node, is not refused
+//! but deferred as a [`ContractClaim`] once every other check has passed (policy checks then
+//! come before the node call, which is the expensive part).
+//!
+//! Where things are: [`ParsedMessage`] (`message.rs`) is the one message type of both formats,
+//! read and written from what EIP-4361 and SIWS share (`grammar.rs`: the header's shape, the
+//! field lines and their names, the value grammars) and what each does differently
+//! (`eip4361.rs`, `siws.rs`: one table each). A [`SignIn`] is a verified message with its
+//! account in canonical form. `ethereum.rs` and `solana.rs` check signatures, `contract.rs`
+//! shapes the claim a node is asked about, `policy.rs` holds what the server requires of a
+//! message, and `timestamp.rs` keeps RFC 3339 times as written.
 
+mod chain;
 pub mod contract;
 mod eip4361;
 mod error;
@@ -34,67 +44,18 @@ mod siws;
 pub mod solana;
 mod timestamp;
 
-use std::fmt;
-use std::str::FromStr;
-
 use alloy_primitives::Address;
 use time::OffsetDateTime;
 
+pub use chain::{Chain, UnknownChain};
 pub use contract::{ContractClaim, WalletType, MAX_SIGNATURE_BYTES};
 pub use error::VerifyError;
-pub use message::{parse_message, ParsedMessage};
+pub use message::{normalize_address, parse_message, ParsedMessage, MAX_MESSAGE_BYTES};
+
+use message::parse_eip55;
 pub use policy::{ChainIdPolicy, NoncePolicy, Policy};
 pub use siws::normalize_solana_chain_id;
 pub use timestamp::Timestamp;
-
-/// The largest message accepted; longer ones are refused before parsing.
-pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
-
-/// A chain whose wallets can sign in.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Chain {
-    /// Ethereum and EVM chains: EIP-4361 messages, secp256k1 `personal_sign`.
-    Ethereum,
-    /// Solana: SIWS messages, ed25519.
-    Solana,
-}
-
-impl Chain {
-    /// `"ethereum"` or `"solana"`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ethereum => "ethereum",
-            Self::Solana => "solana",
-        }
-    }
-}
-
-impl fmt::Display for Chain {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A chain name other than `ethereum` or `solana`.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown chain (expected `ethereum` or `solana`)")]
-pub struct UnknownChain;
-
-impl FromStr for Chain {
-    type Err = UnknownChain;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "ethereum" => Ok(Self::Ethereum),
-            "solana" => Ok(Self::Solana),
-            _ => Err(UnknownChain),
-        }
-    }
-}
 
 /// A verified sign-in: the message whose signature and policy checks passed, and who signed it
 /// in the forms a server keys sessions by.
@@ -250,33 +211,6 @@ fn contract_claim(
     })
 }
 
-fn parse_eip55(address: &str) -> Result<Address, VerifyError> {
-    eip4361::parse_address(address).ok_or_else(|| {
-        VerifyError::message(
-            "the address is not EIP-55 checksummed (nor uniformly lower- or upper-case)",
-        )
-    })
-}
-
-/// Normalizes a wallet address given by a client (e.g. to bind a nonce to it).
-///
-/// Ethereum: `0x` and 40 hex digits; all-lowercase or all-uppercase digits are taken as is,
-/// mixed case must be a correct EIP-55 checksum; returns the EIP-55 form. Solana: base58 of
-/// exactly 32 bytes, returned unchanged.
-///
-/// # Errors
-/// [`VerifyError::InvalidMessage`] when the address is not one of those forms.
-pub fn normalize_address(chain: Chain, address: &str) -> Result<String, VerifyError> {
-    match chain {
-        Chain::Ethereum => parse_eip55(address).map(|a| a.to_checksum(None)),
-        Chain::Solana => solana::decode_public_key(address)
-            .map(|_| address.to_owned())
-            .map_err(|_| {
-                VerifyError::message("a Solana address is base58 of a 32-byte public key")
-            }),
-    }
-}
-
 /// What goes into a ready-to-sign message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageParams<'a> {
@@ -339,20 +273,6 @@ mod tests {
     use super::*;
     use time::macros::datetime;
     use time::Duration;
-
-    #[test]
-    fn chain_names() {
-        for chain in [Chain::Ethereum, Chain::Solana] {
-            assert_eq!(chain.as_str().parse::<Chain>(), Ok(chain));
-            assert_eq!(chain.to_string(), chain.as_str());
-            assert_eq!(
-                serde_json::to_string(&chain).unwrap(),
-                format!("\"{}\"", chain.as_str())
-            );
-        }
-        assert_eq!("Ethereum".parse::<Chain>(), Err(UnknownChain));
-        assert_eq!("bitcoin".parse::<Chain>(), Err(UnknownChain));
-    }
 
     #[test]
     fn normalize_ethereum_addresses() {

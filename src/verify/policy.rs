@@ -5,9 +5,11 @@
 use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 
+use super::chain::Chain;
+use super::error::VerifyError;
 use super::grammar;
-use super::message::standard;
-use super::{Chain, ParsedMessage, Timestamp, VerifyError};
+use super::message::{standard, ParsedMessage};
+use super::timestamp::Timestamp;
 
 /// Which chain ids are accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
