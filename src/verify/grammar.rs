@@ -15,6 +15,10 @@ use super::error::VerifyError;
 /// The shortest nonce EIP-4361 allows.
 pub(crate) const MIN_NONCE_LEN: usize = 8;
 
+/// Given every line of a message, its statement (if any) and the index of its first field line.
+pub(crate) type SplitStatement =
+    for<'a> fn(&[&'a str]) -> Result<(Option<&'a str>, usize), VerifyError>;
+
 /// What one message format does differently from the other; everything else is this module's.
 pub(crate) struct Standard {
     /// What ends the first line (after `[scheme "://"] domain`).
@@ -23,9 +27,8 @@ pub(crate) struct Standard {
     pub is_address: fn(&str) -> bool,
     /// The reason given when it is not.
     pub bad_address: &'static str,
-    /// The lines between the address and the fields: given every line of the message, the
-    /// statement (if any) and the index of the first field line.
-    pub statement: for<'a> fn(&[&'a str]) -> Result<(Option<&'a str>, usize), VerifyError>,
+    /// The lines between the address and the fields.
+    pub statement: SplitStatement,
     /// Whether a message without a statement keeps the statement's (empty) line.
     pub keeps_empty_statement_line: bool,
     /// The fields a message must have, in order.
