@@ -110,9 +110,9 @@ fn every_vector_gives_its_expected_result() {
                     panic!("{}: expected valid, got {} ({e})", vector.id, e.code())
                 });
                 assert_eq!(sign_in.address, vector.address, "{}: address", vector.id);
-                assert_eq!(sign_in.nonce, vector.nonce, "{}: nonce", vector.id);
-                assert_eq!(sign_in.chain, vector.chain, "{}: chain", vector.id);
-                assert_eq!(sign_in.domain, file.domain, "{}: domain", vector.id);
+                assert_eq!(sign_in.message.nonce, vector.nonce, "{}: nonce", vector.id);
+                assert_eq!(sign_in.message.chain, vector.chain, "{}: chain", vector.id);
+                assert_eq!(sign_in.message.domain, file.domain, "{}: domain", vector.id);
             }
             "invalid" => {
                 let error = match result {

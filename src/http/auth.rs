@@ -20,8 +20,8 @@ use crate::session::crypto::random_alphanumeric;
 use crate::session::unix_ms;
 use crate::session::{AuditEvent, AuditKind, RotateOutcome, SessionInfo};
 use crate::verify::{
-    self, Chain, ChainIdPolicy, MessageParams, NoncePolicy, Policy, Verified, VerifyError,
-    WalletType,
+    self, Chain, ChainIdPolicy, MessageParams, NoncePolicy, ParsedMessage, Policy, Verified,
+    VerifyError, WalletType,
 };
 
 /// Nonce length: 24 alphanumeric characters ≈ 142 bits.
@@ -428,11 +428,12 @@ async fn signin(
     client: &crate::session::RequestContext,
     attempt: &mut Attempt,
 ) -> ApiResult<(String, SessionInfo)> {
-    let nonce = verify::parse_message(chain, &req.message)?.nonce;
+    let message = verify::parse_message(chain, &req.message)?;
+    let nonce = message.nonce.clone();
     let Some(taken) = st.store().take_nonce(&nonce).await? else {
         return Err(ApiError::NonceInvalid);
     };
-    let outcome = signin_with(st, chain, req, client, &nonce, &taken, attempt).await;
+    let outcome = signin_with(st, message, req, client, &taken, attempt).await;
     if matches!(
         outcome,
         Err(ApiError::StoreUnavailable(_) | ApiError::VerifierUnavailable(_))
@@ -442,26 +443,25 @@ async fn signin(
     outcome
 }
 
-/// [`signin`] once the nonce is taken: `taken` is what it was stored with.
+/// [`signin`] once the nonce of `message` is taken: `taken` is what it was stored with.
 async fn signin_with(
     st: &AuthState,
-    chain: Chain,
+    message: ParsedMessage,
     req: &VerifyRequest,
     client: &crate::session::RequestContext,
-    nonce: &str,
     taken: &[u8],
     attempt: &mut Attempt,
 ) -> ApiResult<(String, SessionInfo)> {
+    let chain = message.chain;
     let bound: NonceBinding = serde_json::from_slice(taken).map_err(|_| ApiError::NonceInvalid)?;
     if bound.chain != chain {
         return Err(ApiError::NonceInvalid);
     }
     let nonce_issued_at = bound.issued_at_ms.map(crate::session::from_unix_ms);
-    let policy = policy(st, chain, nonce.to_owned(), nonce_issued_at)?;
+    let policy = policy(st, chain, message.nonce.clone(), nonce_issued_at)?;
     let contracts = st.contract_wallets();
     let verified = verify::verify_or_defer(
-        chain,
-        &req.message,
+        message,
         &req.signature,
         req.public_key.as_deref(),
         &policy,

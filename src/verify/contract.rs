@@ -8,7 +8,8 @@
 
 use alloy_primitives::{Address, B256};
 
-use super::VerifyError;
+use super::error::VerifyError;
+use super::ethereum::strip_hex_prefix;
 
 /// The longest signature accepted (contract-wallet signatures included), in bytes.
 pub const MAX_SIGNATURE_BYTES: usize = 8 * 1024;
@@ -67,10 +68,7 @@ pub struct ContractClaim {
 /// # Errors
 /// [`VerifyError::InvalidSignature`] when it is not hex or is too long.
 pub fn decode_signature_bytes(signature: &str) -> Result<Vec<u8>, VerifyError> {
-    let digits = signature
-        .strip_prefix("0x")
-        .or_else(|| signature.strip_prefix("0X"))
-        .unwrap_or(signature);
+    let digits = strip_hex_prefix(signature);
     if digits.len() > 2 * MAX_SIGNATURE_BYTES {
         return Err(VerifyError::signature(format!(
             "a signature is at most {MAX_SIGNATURE_BYTES} bytes"

@@ -13,7 +13,7 @@
 use base64::Engine as _;
 use ed25519_dalek::{Signature, VerifyingKey};
 
-use super::VerifyError;
+use super::error::VerifyError;
 
 /// The longest base58 text of 32 bytes.
 const MAX_BASE58_KEY_LEN: usize = 44;
