@@ -18,19 +18,25 @@ use serde_json::{json, Value};
 use support::evm::Owner;
 use support::redis_server::RedisServer;
 
-/// The example's binary, built (or found up to date) with the test's own profile.
+/// The example's binary. `cargo test` builds the examples with the tests (with the same
+/// profile), before running any; a binary older than the example's source is refused.
 fn example_binary() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "--example", "embed"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building examples/embed.rs failed");
     // This test runs from <target>/<profile>/deps/; examples land in <target>/<profile>/examples/.
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    profile_dir.join("examples").join("embed")
+    let bin = profile_dir.join("examples").join("embed");
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/embed.rs");
+    let built = std::fs::metadata(&bin).and_then(|m| m.modified());
+    let written = std::fs::metadata(source)
+        .and_then(|m| m.modified())
+        .unwrap();
+    assert!(
+        built.is_ok_and(|built| built >= written),
+        "{} is missing or older than examples/embed.rs: `cargo test` (all targets) builds it, \
+         or `cargo build --example embed`",
+        bin.display()
+    );
+    bin
 }
 
 /// The running example; killed when dropped.
