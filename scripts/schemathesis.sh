@@ -104,7 +104,7 @@ for path in /auth/refresh /auth/logout /auth/logout-all; do
     -H "User-Agent: $SIGNIN_UA" --include-path "$path"
   n=$((n + 1))
 done
-run "wallet session: DELETE /auth/sessions/{session_id}" -H "Authorization: Bearer $(token "$n")" \
+run "wallet session: DELETE /auth/sessions/{sessionId}" -H "Authorization: Bearer $(token "$n")" \
   -H "User-Agent: $SIGNIN_UA" --include-path-regex '^/auth/sessions/'
 
 # What the server answered, by route (from its request log): schemathesis counts an operation

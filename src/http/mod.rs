@@ -249,7 +249,7 @@ fn ops_registrations() -> OpenApiRouter<AuthState> {
 /// user sessions, tokens for other services (`/auth/token`, `/.well-known/jwks.json`) and the
 /// operator routes (`/admin/*`), with what the contract needs around them: the session
 /// headers, `Cache-Control: no-store` (unless a route says otherwise), and the layers of
-/// [`contract_layers`]. It claims neither `/` nor a fallback, so an app can `merge` it.
+/// `contract_layers`. It claims neither `/` nor a fallback, so an app can `merge` it.
 pub fn auth_router(state: AuthState) -> Router {
     let (routes, _) = auth_registrations().split_for_parts();
     let routes = with_session_headers(routes).layer(SetResponseHeaderLayer::if_not_present(
@@ -260,7 +260,7 @@ pub fn auth_router(state: AuthState) -> Router {
 }
 
 /// Operations: `/health`, `/ready`, `/metrics` and `/openapi.json`, with the layers of
-/// [`contract_layers`]. An app with its own `/health` leaves this router out (or nests it).
+/// `contract_layers`. An app with its own `/health` leaves this router out (or nests it).
 pub fn ops_router(state: AuthState) -> Router {
     let (routes, _) = ops_registrations().split_for_parts();
     contract_layers(routes, &state).with_state(state)
