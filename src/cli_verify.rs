@@ -18,6 +18,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::contract_wallets::{ContractWallets, Probe};
+use crate::http::ErrorCode;
 use crate::verify::{
     self, Chain, ChainIdPolicy, NoncePolicy, Policy, Verified, VerifyError, WalletType,
 };
@@ -96,9 +97,9 @@ pub fn run(args: VerifyArgs) -> ExitCode {
         }
         Ok(Err(refusal)) => {
             let (code, message) = match refusal {
-                Refusal::Verify(error) => (error.code(), error.to_string()),
+                Refusal::Verify(error) => (ErrorCode::from(&error).as_str(), error.to_string()),
                 Refusal::NodeUnavailable(reason) => (
-                    "verifier_unavailable",
+                    ErrorCode::VerifierUnavailable.as_str(),
                     format!(
                         "the node at --rpc-url cannot check contract-wallet signatures: {reason}"
                     ),

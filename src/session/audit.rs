@@ -64,7 +64,7 @@ const COUNT_SIGNIN: &str = "signin";
 const COUNT_FAILURE: &str = "signin_failure";
 
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditKind {
     /// A wallet signed in.
@@ -94,7 +94,7 @@ pub enum AuditKind {
 }
 
 /// One audit event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// When, RFC 3339.
     #[serde(with = "time::serde::rfc3339")]

@@ -4,9 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A chain whose wallets can sign in.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Chain {
     /// Ethereum and EVM chains: EIP-4361 messages, secp256k1 `personal_sign`.
