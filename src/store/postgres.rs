@@ -6,16 +6,16 @@
 //! The schema is in `migrations/` (embedded in the binary, applied at start-up and by
 //! `wallet-auth migrate`):
 //!
-//! | table | one row per | holds |
-//! |---|---|---|
-//! | `wa_nonces` | nonce | its binding |
-//! | `wa_sessions` | session (`tag`, `session_id`) | token hash, creation time, record: the live record *and* the wallet's index entry |
-//! | `wa_retired` | retired token (`tag`, `session_id`, `token_hash`) | retirement time; the rows of one list share its expiry |
-//! | `wa_values` | plain value | preferences, legacy user sessions, users |
-//! | `wa_rate` | rate budget | its sliding-window log of hits (an array of at most `limit` times) |
-//! | `wa_audit` | audit event | log name, append order, time |
-//! | `wa_event_counts` | event name and minute | occurrences |
-//! | `wa_active` | chain and expiry minute | sessions |
+//! | table | one row per | holds | `expires_ms` |
+//! |---|---|---|---|
+//! | `wa_nonces` | nonce | its binding | the nonce's TTL |
+//! | `wa_sessions` | session (`tag`, `session_id`) | token hash, creation time, record: the live record *and* the wallet's index entry | the session's TTL (reset by a refresh or rotation) |
+//! | `wa_retired` | retired token (`tag`, `session_id`, `token_hash`) | retirement time (`at_ms`) | `retain` after the session's last rotation, shared by the rows of one list |
+//! | `wa_values` | plain value (`prefs:<tag>`, `usess:<hash>`, `user:<name>`, `token-signing-keys`) | the value | as written; `NULL` (never) for users and signing keys |
+//! | `wa_rate` | rate budget | its sliding-window log of hits (an array of at most `limit` times) | one window after its last hit |
+//! | `wa_audit` | audit event | log name (`security`, `activity`, `w:<tag>:security`, `w:<tag>:activity`), append order, time, event | the log's maximum age after the append |
+//! | `wa_event_counts` | event name and minute | occurrences | none: rows older than [`EVENT_COUNT_RETENTION`] are pruned by their minute |
+//! | `wa_active` | chain and expiry minute | sessions | none: rows of past minutes are pruned by their minute |
 //!
 //! # TTLs
 //! Every row has an expiry in Unix milliseconds by the database's clock (`wa_now_ms()`), except

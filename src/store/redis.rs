@@ -6,20 +6,20 @@
 //! wallet carries the wallet tag in a Redis hash tag `{tag}`, so that all of a wallet's keys
 //! live in one cluster slot and every multi-key change of one wallet is one script on one node.
 //!
-//! | key | type | holds |
-//! |---|---|---|
-//! | `P{tag}:s:<token_hash>` | string | a live session record: `L` + record bytes |
-//! | `P{tag}:i` | hash | the wallet's index: field session id → `<token_hash>\|<created_ms>` |
-//! | `P{tag}:m:<session_id>` | sorted set | a session's retired tokens: member token hash, score = retirement time (ms) |
-//! | `Pn:<nonce>` | string | a nonce's binding (`SET NX PX` to create, `GETDEL` to take) |
-//! | `Pv:<key>` | string | a plain value (preferences, legacy user sessions, users) |
-//! | `Pr:<key>` | sorted set | a rate-limit budget: a sliding-window log of hits, score = time |
-//! | `Paudit:security` | stream | security events of every wallet (see [`AuditLog`]) |
-//! | `Paudit:activity` | stream | the other events of every wallet |
-//! | `P{tag}:as` | stream | the security events of one wallet |
-//! | `P{tag}:aa` | stream | the other events of one wallet |
-//! | `Pcount:{<name>}:<minute>` | string | occurrences of an event in one minute (failed sign-ins…) |
-//! | `Pactive:<chain>` | sorted set | active sessions of a chain, score = expiry (ms) |
+//! | key | type | holds | expires |
+//! |---|---|---|---|
+//! | `P{tag}:s:<token_hash>` | string | a live session record: `L` + record bytes | the session's TTL (reset by a refresh) |
+//! | `P{tag}:i` | hash | the wallet's index: field session id → `<token_hash>\|<created_ms>` | the longest remaining TTL of the sessions it lists; deleted with the last |
+//! | `P{tag}:m:<session_id>` | sorted set | a session's retired tokens: member token hash, score = retirement time (ms) | `retain` after the session's last rotation |
+//! | `P{tag}:as` | stream | the security events of one wallet (field `e`) | its maximum age after its last append |
+//! | `P{tag}:aa` | stream | the other events of one wallet (field `e`) | its maximum age after its last append |
+//! | `Pn:<nonce>` | string | a nonce's binding (`SET NX PX` to create, `GETDEL` to take) | the nonce's TTL |
+//! | `Pv:<key>` | string | a plain value: `prefs:<tag>` (preferences), `usess:<hash>` (legacy user sessions), `user:<name>` (users), `token-signing-keys` | as written; users and signing keys never |
+//! | `Pr:<key>` | sorted set | a rate-limit budget (`nonce:<ip>`, `verify:<ip>`, `login:<ip>`, `login-user:<name>`, `token-mint:<sid>`, `audit:<tag>`): a sliding-window log of hits, score = time (ms) | one window after its last hit |
+//! | `Paudit:security` | stream | security events of every wallet (field `e`; see [`AuditLog`]) | its maximum age after its last append |
+//! | `Paudit:activity` | stream | the other events of every wallet (field `e`) | its maximum age after its last append |
+//! | `Pcount:{<name>}:<minute>` | string | occurrences of an event in one minute (`INCR`; sign-ins, failed sign-ins) | [`EVENT_COUNT_RETENTION`] after its first count |
+//! | `Pactive:<chain>` | hash | active sessions of a chain: field expiry minute → sessions | the latest expiry written plus [`ACTIVE_SLACK`] |
 //!
 //! The first byte of a session entry is `L` (live). Servers before the retired-token lists wrote
 //! rotation markers `R<to_hash>|<at_ms>` under the old token's key; the scripts still read them
