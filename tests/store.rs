@@ -1401,64 +1401,36 @@ async fn rate_limit_window(f: Fixture) {
     let t0 = now_ms();
     for i in 0..3 {
         assert_eq!(
-            s.rate_limit(
-                "ip",
-                RateBudget {
-                    limit: 3,
-                    window: window
-                },
-                t0 + i
-            )
-            .await
-            .unwrap(),
+            s.rate_limit("ip", RateBudget { limit: 3, window }, t0 + i)
+                .await
+                .unwrap(),
             RateDecision::Allowed
         );
     }
     assert_eq!(
-        s.rate_limit(
-            "ip",
-            RateBudget {
-                limit: 3,
-                window: window
-            },
-            t0 + 3
-        )
-        .await
-        .unwrap(),
+        s.rate_limit("ip", RateBudget { limit: 3, window }, t0 + 3)
+            .await
+            .unwrap(),
         RateDecision::Limited {
             retry_after: Duration::from_millis(997)
         }
     );
     // Other budgets are independent.
     assert_eq!(
-        s.rate_limit(
-            "other",
-            RateBudget {
-                limit: 3,
-                window: window
-            },
-            t0 + 3
-        )
-        .await
-        .unwrap(),
+        s.rate_limit("other", RateBudget { limit: 3, window }, t0 + 3)
+            .await
+            .unwrap(),
         RateDecision::Allowed
     );
     // Once the oldest hit leaves the window, one more is allowed.
     assert_eq!(
-        s.rate_limit(
-            "ip",
-            RateBudget {
-                limit: 3,
-                window: window
-            },
-            t0 + 1000
-        )
-        .await
-        .unwrap(),
+        s.rate_limit("ip", RateBudget { limit: 3, window }, t0 + 1000)
+            .await
+            .unwrap(),
         RateDecision::Allowed
     );
     assert!(matches!(
-        s.rate_limit("ip", RateBudget { limit: 3, window: window }, t0 + 1000).await.unwrap(),
+        s.rate_limit("ip", RateBudget { limit: 3, window }, t0 + 1000).await.unwrap(),
         RateDecision::Limited { retry_after } if retry_after > Duration::ZERO
     ));
 }
