@@ -54,6 +54,7 @@
 
 pub mod cli;
 pub mod cli_verify;
+pub mod clock;
 pub mod config;
 pub mod contract_wallets;
 pub mod http;

@@ -222,7 +222,7 @@ pub struct WalletSession {
 impl WalletSession {
     /// The wallet tag (for session-manager calls about this wallet).
     #[must_use]
-    pub fn tag(&self) -> &str {
+    pub fn tag(&self) -> &crate::store::WalletTag {
         &self.auth.tag
     }
 

@@ -96,7 +96,10 @@ impl AuthState {
         for (chain_id, _) in &config.eth_rpc_urls {
             metrics.declare_node(*chain_id);
         }
-        let store: Arc<dyn Store> = Arc::new(metrics::MeteredStore::new(store, metrics.clone()));
+        let store: Arc<dyn Store> = Arc::new(crate::store::MeteredStore::new(
+            store,
+            Arc::new(metrics.clone()),
+        ));
         let audit = Audit::new(store.clone());
         let sessions = WalletSessions::new(
             store.clone(),
@@ -217,7 +220,14 @@ impl AuthState {
         match self
             .inner
             .store
-            .rate_limit(&key, limit, Duration::from_secs(60), now)
+            .rate_limit(
+                &key,
+                crate::store::RateBudget {
+                    limit,
+                    window: Duration::from_secs(60),
+                },
+                now,
+            )
             .await?
         {
             RateDecision::Allowed => Ok(()),

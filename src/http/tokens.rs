@@ -158,8 +158,10 @@ async fn mint(State(st): State<AuthState>, req: axum::extract::Request) -> ApiRe
         .store()
         .rate_limit(
             &format!("token-mint:{sid}"),
-            MINTS_PER_MINUTE,
-            Duration::from_secs(60),
+            crate::store::RateBudget {
+                limit: MINTS_PER_MINUTE,
+                window: Duration::from_secs(60),
+            },
             unix_ms(now),
         )
         .await?
