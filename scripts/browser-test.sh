@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Tests of the JavaScript client and the demo page: Node tests against a real server, and a real
-# headless Chromium driven by playwright-core, and the npm package installed into fresh ESM and
-# CommonJS projects. Installs Debian's chromium when it is missing.
+# Tests of the JavaScript client, its React hook and the demo page: Node tests against a real
+# server, a real headless Chromium driven by playwright-core, and the npm package installed into
+# fresh ESM and CommonJS projects (with React for its React entry point). Installs Debian's
+# chromium when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

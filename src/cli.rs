@@ -10,7 +10,6 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, LogFormat, StoreConfig};
 use crate::http::{shutdown_signal, AuthState, Server};
 use crate::session::user::UserAccounts;
-use crate::store::{MemoryStore, PostgresStore, RedisStore, Store};
 
 /// wallet-auth: wallet-signature authentication server (EIP-4361 and Sign In With Solana).
 #[derive(Debug, Parser)]
@@ -225,47 +224,12 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-/// Opens the configured store.
-///
-/// # Errors
-/// The Redis or PostgreSQL store cannot be reached (or its schema cannot be migrated).
-pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, crate::store::StoreError> {
-    match &config.store.backend {
-        StoreConfig::Memory => Ok(Arc::new(MemoryStore::new())),
-        StoreConfig::Redis(url) => Ok(Arc::new(
-            RedisStore::connect(url, &config.store.redis_prefix, config.store.timeout).await?,
-        )),
-        StoreConfig::Postgres(url) => Ok(Arc::new(
-            PostgresStore::connect(url, config.store.timeout, config.store.prune_interval).await?,
-        )),
-    }
-}
-
 /// The store kind a configuration names, as `/ready` reports it.
 fn kind_of(store: &StoreConfig) -> &'static str {
     match store {
         StoreConfig::Memory => "memory",
         StoreConfig::Redis(_) => "redis",
         StoreConfig::Postgres(_) => "postgres",
-    }
-}
-
-/// [`open_store`] for the background reconnection of a store that was down at start-up: owns
-/// what it reads, so its future is `Send` for any lifetime.
-async fn reconnect(config: Config) -> Result<Arc<dyn Store>, crate::store::StoreError> {
-    match config.store.backend.clone() {
-        StoreConfig::Memory => Ok(Arc::new(MemoryStore::new())),
-        StoreConfig::Redis(url) => {
-            let prefix = config.store.redis_prefix.clone();
-            Ok(Arc::new(
-                RedisStore::connect(&url, &prefix, config.store.timeout).await?,
-            ))
-        }
-        // Not reached: a PostgreSQL store that cannot be opened at start-up stops the server
-        // (its pool connects on demand once opened, so only the first connection can fail here).
-        StoreConfig::Postgres(_) => Err(crate::store::StoreError::Unavailable(
-            "the PostgreSQL store reconnects through its own pool".into(),
-        )),
     }
 }
 
@@ -313,7 +277,7 @@ async fn serve() -> ExitCode {
             "COOKIE_SECURE=false: cookies are sent over plain HTTP; use only for local development"
         );
     }
-    let store = match open_store(&config).await {
+    let store = match crate::store::open(&config).await {
         Ok(s) => s,
         Err(e) if matches!(config.store.backend, StoreConfig::Postgres(_)) => {
             tracing::error!(error = %e, "cannot open the PostgreSQL store");
@@ -326,14 +290,7 @@ async fn serve() -> ExitCode {
                 error = %e,
                 "cannot reach the session store: serving anyway, /ready answers 503 until it answers; retrying in the background"
             );
-            let config = config.clone();
-            Arc::new(crate::store::LazyStore::connect_in_background(
-                kind_of(&config.store.backend),
-                Box::new(move || {
-                    let config = config.clone();
-                    Box::pin(async move { reconnect(config).await })
-                }),
-            ))
+            Arc::new(crate::store::open_in_background(&config))
         }
     };
     let kind = store.kind();
@@ -376,7 +333,7 @@ async fn probe_services(config: Config) -> ExitCode {
         StoreConfig::Memory => println!("store memory: in this process, nothing to reach"),
         StoreConfig::Redis(_) | StoreConfig::Postgres(_) => {
             let kind = kind_of(&config.store.backend);
-            let answered = match open_store(&config).await {
+            let answered = match crate::store::open(&config).await {
                 Ok(store) => store.ping().await,
                 Err(e) => Err(e),
             };
@@ -462,7 +419,7 @@ async fn user(action: UserAction) -> ExitCode {
         eprintln!("wallet-auth: users are kept in the store; set REDIS_URL or DATABASE_URL (the in-memory store forgets them when this command ends)");
         return ExitCode::from(2);
     }
-    let store = match open_store(&config).await {
+    let store = match crate::store::open(&config).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("wallet-auth: cannot open the session store: {e}");
@@ -520,7 +477,7 @@ async fn rotate_keys(force: bool) -> ExitCode {
         eprintln!("wallet-auth: the signing keys are kept in the store; set REDIS_URL (the in-memory store belongs to one server process)");
         return ExitCode::from(2);
     }
-    let store = match open_store(&config).await {
+    let store = match crate::store::open(&config).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("wallet-auth: cannot open the session store: {e}");

@@ -18,6 +18,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::contract_wallets::{ContractWallets, Probe};
+use crate::http::ErrorCode;
 use crate::verify::{
     self, Chain, ChainIdPolicy, NoncePolicy, Policy, Verified, VerifyError, WalletType,
 };
@@ -86,19 +87,19 @@ pub fn run(args: VerifyArgs) -> ExitCode {
         Ok(Ok((sign_in, wallet_type))) => {
             print_json(&json!({
                 "valid": true,
-                "chain": sign_in.chain,
+                "chain": sign_in.message.chain,
                 "address": sign_in.address,
                 "chainId": sign_in.chain_id,
-                "nonce": sign_in.nonce,
+                "nonce": sign_in.message.nonce,
                 "walletType": wallet_type,
             }));
             ExitCode::SUCCESS
         }
         Ok(Err(refusal)) => {
             let (code, message) = match refusal {
-                Refusal::Verify(error) => (error.code(), error.to_string()),
+                Refusal::Verify(error) => (ErrorCode::from(&error).as_str(), error.to_string()),
                 Refusal::NodeUnavailable(reason) => (
-                    "verifier_unavailable",
+                    ErrorCode::VerifierUnavailable.as_str(),
                     format!(
                         "the node at --rpc-url cannot check contract-wallet signatures: {reason}"
                     ),
@@ -165,19 +166,21 @@ fn check(args: &VerifyArgs) -> Result<Checked, UsageError> {
         )
         .into()));
     };
+    let message = match verify::parse_message(args.chain, &message) {
+        Ok(m) => m,
+        Err(e) => return Ok(Err(e.into())),
+    };
     // With a node, the message's own chain is the one contract wallets are checked on.
     let contract_chains: Vec<u64> = match (&args.rpc_url, args.chain) {
-        (Some(_), Chain::Ethereum) => verify::parse_message(args.chain, &message)
-            .ok()
-            .and_then(|m| m.normalized_chain_id())
+        (Some(_), Chain::Ethereum) => message
+            .normalized_chain_id()
             .and_then(|id| id.parse().ok())
             .into_iter()
             .collect(),
         _ => Vec::new(),
     };
     let verified = match verify::verify_or_defer(
-        args.chain,
-        &message,
+        message,
         &args.signature,
         args.public_key.as_deref(),
         &policy,

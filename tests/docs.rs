@@ -72,12 +72,12 @@ fn every_error_code_is_in_the_table_with_its_status() {
         })
         .collect();
     assert!(table.len() >= 15, "{table:?}");
-    let codes = wallet_auth::http::openapi::ErrorCode::ALL;
+    let codes = wallet_auth::http::ErrorCode::ALL;
     for code in codes {
         let row = table.iter().find(|(c, _)| c == code.as_str());
         assert_eq!(
             row.map(|(_, s)| *s),
-            Some(code.status()),
+            Some(code.status().as_u16()),
             "{}: docs/API.md's table against the server's status",
             code.as_str()
         );
@@ -137,4 +137,29 @@ fn the_readme_configuration_table_is_the_servers() {
             var.name
         );
     }
+}
+
+/// The document is a valid OpenAPI document, as an independent validator judges it
+/// (`scripts/openapi-validate.sh`: openapi-spec-validator, installed into a venv under the
+/// target directory on first use).
+#[test]
+fn the_document_passes_an_openapi_validator() {
+    let dir = std::env::temp_dir().join(format!("wallet-auth-openapi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("openapi.json");
+    std::fs::write(&file, wallet_auth::http::openapi::document()).unwrap();
+    let out = std::process::Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/openapi-validate.sh"
+    ))
+    .arg(&file)
+    .output()
+    .expect("scripts/openapi-validate.sh runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "the OpenAPI document is not valid:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -19,18 +19,23 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use redis::AsyncCommands;
 use support::postgres_server::{shared_postgres, PostgresServer};
 use support::redis_server::{shared_cluster, shared_redis, RedisCluster, RedisServer};
+use wallet_auth::clock::ManualClock;
 use wallet_auth::store::{
-    AuditBounds, AuditLog, IndexEntry, MemoryStore, NewSession, PostgresStore, RateDecision,
-    RedisStore, Rotated, Rotation, SessionEntry, Store, StoreError,
+    ActiveMove, AuditBounds, AuditLog, CurrentToken, IndexEntry, MemoryStore, NewSession,
+    PostgresStore, RateBudget, RateDecision, RedisStore, Rotated, Rotation, SessionEntry,
+    SessionId, SessionUpdate, Span, Store, StoreError, Swap, TokenHash, WalletTag,
 };
 
 /// Per-call bound of the stores under test (generous: the machine is shared).
 const TIMEOUT: Duration = Duration::from_secs(5);
 const LONG: Duration = Duration::from_secs(60);
-/// A TTL short enough to wait out in a test.
+/// A TTL short enough to wait out in a test, long enough for the few calls a test makes
+/// before it must still be alive.
 const SHORT: Duration = Duration::from_millis(300);
-/// How long to sleep to be sure a [`SHORT`] TTL has passed.
-const PAST_SHORT: Duration = Duration::from_millis(500);
+/// How long a real backend sleeps to be sure a [`SHORT`] TTL has passed: Redis and PostgreSQL
+/// expire to the millisecond by one clock, so a small margin is enough. The memory store moves
+/// its clock instead (see [`Fixture::pass`]).
+const PAST_SHORT: Duration = Duration::from_millis(350);
 
 static PREFIX_SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -157,6 +162,8 @@ impl Raw {
 /// A store under test, plus what is needed to open a second handle on the same data.
 struct Fixture {
     store: Arc<dyn Store>,
+    /// The memory store's clock, which tests move instead of sleeping.
+    clock: Option<Arc<ManualClock>>,
     raw: Option<Raw>,
     /// The database URL of a PostgreSQL store.
     pg: Option<String>,
@@ -168,10 +175,21 @@ const PRUNE_NEVER: Duration = Duration::from_secs(86_400);
 
 impl Fixture {
     async fn memory() -> Self {
+        let clock = Arc::new(ManualClock::starting_now());
         Self {
-            store: Arc::new(MemoryStore::new()),
+            store: Arc::new(MemoryStore::with_clock(clock.clone())),
+            clock: Some(clock),
             raw: None,
             pg: None,
+        }
+    }
+
+    /// Lets a [`SHORT`] time to live pass: the memory store's clock moves past it, a real
+    /// backend sleeps [`PAST_SHORT`].
+    async fn pass_short(&self) {
+        match &self.clock {
+            Some(clock) => clock.advance(PAST_SHORT),
+            None => tokio::time::sleep(PAST_SHORT).await,
         }
     }
 
@@ -182,6 +200,7 @@ impl Fixture {
             .unwrap();
         Self {
             store: Arc::new(store),
+            clock: None,
             raw: None,
             pg: Some(url),
         }
@@ -202,6 +221,7 @@ impl Fixture {
         let store = RedisStore::connect(&url, &prefix, TIMEOUT).await.unwrap();
         Self {
             store: Arc::new(store),
+            clock: None,
             raw: Some(Raw { url, nodes, prefix }),
             pg: None,
         }
@@ -228,16 +248,37 @@ impl Fixture {
     }
 }
 
+/// A wallet tag, by its text.
+fn w(tag: &str) -> WalletTag {
+    WalletTag::new(tag)
+}
+
+/// A token hash, by its text.
+fn h(hash: &str) -> TokenHash {
+    TokenHash::new(hash)
+}
+
+/// A session id, by its text.
+fn sid(id: &str) -> SessionId {
+    SessionId::new(id)
+}
+
+/// A value that lives for the rest of the test binary (the parameter structs of the store
+/// borrow their names; the tests name them with literals).
+fn leak<T>(value: T) -> &'static T {
+    Box::leak(Box::new(value))
+}
+
 fn session<'a>(
-    id: &'a str,
-    hash: &'a str,
+    id: &str,
+    hash: &str,
     created_ms: i64,
     record: &'a [u8],
     ttl: Duration,
 ) -> NewSession<'a> {
     NewSession {
-        session_id: id,
-        token_hash: hash,
+        session_id: leak(sid(id)),
+        token_hash: leak(h(hash)),
         created_ms,
         record,
         ttl,
@@ -246,8 +287,8 @@ fn session<'a>(
 
 fn entry(id: &str, hash: &str, created_ms: i64) -> IndexEntry {
     IndexEntry {
-        session_id: id.to_owned(),
-        token_hash: hash.to_owned(),
+        session_id: sid(id),
+        token_hash: h(hash),
         created_ms,
     }
 }
@@ -259,17 +300,17 @@ fn live(record: &[u8]) -> Option<SessionEntry> {
 /// A rotation retaining retired tokens for `retain`, with limits no test reaches unless it
 /// sets them.
 fn rotation<'a>(
-    sid: &'a str,
-    old: &'a str,
-    new: &'a str,
+    session_id: &str,
+    old: &str,
+    new: &str,
     record: &'a [u8],
     retain: Duration,
     now_ms: i64,
 ) -> Rotation<'a> {
     Rotation {
-        session_id: sid,
-        old_hash: old,
-        new_hash: new,
+        session_id: leak(sid(session_id)),
+        old_hash: leak(h(old)),
+        new_hash: leak(h(new)),
         record,
         ttl: LONG,
         retain,
@@ -281,11 +322,14 @@ fn rotation<'a>(
 }
 
 /// What a retired token of the session `sid` reads as, with the session's current record.
-fn retired(sid: &str, at_ms: i64, current: Option<(&str, &[u8])>) -> Option<SessionEntry> {
+fn retired(id: &str, at_ms: i64, current: Option<(&str, &[u8])>) -> Option<SessionEntry> {
     Some(SessionEntry::Retired {
-        session_id: sid.to_owned(),
+        session_id: sid(id),
         at_ms,
-        current: current.map(|(h, r)| (h.to_owned(), r.to_vec())),
+        current: current.map(|(hash, record)| CurrentToken {
+            token_hash: h(hash),
+            record: record.to_vec(),
+        }),
     })
 }
 
@@ -328,7 +372,7 @@ async fn nonce_expires(f: Fixture) {
     let s = &f.store;
     assert!(s.put_nonce("short", b"v", SHORT).await.unwrap());
     assert!(s.put_nonce("long", b"v", LONG).await.unwrap());
-    tokio::time::sleep(PAST_SHORT).await;
+    f.pass_short().await;
     assert_eq!(s.take_nonce("short").await.unwrap(), None);
     assert!(s.put_nonce("short", b"again", LONG).await.unwrap());
     assert_eq!(s.take_nonce("long").await.unwrap(), Some(b"v".to_vec()));
@@ -364,30 +408,77 @@ async fn session_crud(f: Fixture) {
     let s = &f.store;
     let t0 = now_ms();
     let evicted = s
-        .create_session("w", session("s1", "h1", t0, b"r1", LONG), 5)
+        .create_session(&w("w"), session("s1", "h1", t0, b"r1", LONG), 5)
         .await
         .unwrap();
     assert!(evicted.is_empty());
-    assert_eq!(s.get_session("w", "h1", None).await.unwrap(), live(b"r1"));
-    assert_eq!(s.get_session("w", "nope", None).await.unwrap(), None);
-    assert_eq!(s.get_session("other", "h1", None).await.unwrap(), None);
+    assert_eq!(
+        s.get_session(&w("w"), &h("h1"), None).await.unwrap(),
+        live(b"r1")
+    );
+    assert_eq!(
+        s.get_session(&w("w"), &h("nope"), None).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.get_session(&w("other"), &h("h1"), None).await.unwrap(),
+        None
+    );
 
-    assert!(s.update_session("w", "h1", b"r2", None).await.unwrap());
-    assert_eq!(s.get_session("w", "h1", None).await.unwrap(), live(b"r2"));
-    assert!(!s.update_session("w", "nope", b"x", None).await.unwrap());
-    assert_eq!(s.get_session("w", "nope", None).await.unwrap(), None);
+    assert!(s
+        .update_session(
+            &w("w"),
+            SessionUpdate {
+                token_hash: &h("h1"),
+                record: b"r2",
+                ttl: None
+            }
+        )
+        .await
+        .unwrap());
+    assert_eq!(
+        s.get_session(&w("w"), &h("h1"), None).await.unwrap(),
+        live(b"r2")
+    );
+    assert!(!s
+        .update_session(
+            &w("w"),
+            SessionUpdate {
+                token_hash: &h("nope"),
+                record: b"x",
+                ttl: None
+            }
+        )
+        .await
+        .unwrap());
+    assert_eq!(
+        s.get_session(&w("w"), &h("nope"), None).await.unwrap(),
+        None
+    );
 
     assert_eq!(
-        s.list_sessions("w").await.unwrap(),
+        s.list_sessions(&w("w")).await.unwrap(),
         vec![(entry("s1", "h1", t0), b"r2".to_vec())]
     );
-    assert!(s.list_sessions("other").await.unwrap().is_empty());
+    assert!(s.list_sessions(&w("other")).await.unwrap().is_empty());
 
-    assert!(s.delete_session("w", "unknown").await.unwrap().is_none());
-    assert!(s.delete_session("w", "s1").await.unwrap().is_some());
-    assert_eq!(s.get_session("w", "h1", None).await.unwrap(), None);
-    assert!(s.list_sessions("w").await.unwrap().is_empty());
-    assert!(s.delete_session("w", "s1").await.unwrap().is_none());
+    assert!(s
+        .delete_session(&w("w"), &sid("unknown"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .delete_session(&w("w"), &sid("s1"))
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(s.get_session(&w("w"), &h("h1"), None).await.unwrap(), None);
+    assert!(s.list_sessions(&w("w")).await.unwrap().is_empty());
+    assert!(s
+        .delete_session(&w("w"), &sid("s1"))
+        .await
+        .unwrap()
+        .is_none());
 
     if let Some(raw) = &f.raw {
         assert!(
@@ -400,11 +491,14 @@ async fn session_crud(f: Fixture) {
 async fn session_records_are_binary(f: Fixture) {
     let s = &f.store;
     let record: Vec<u8> = (0..=255u8).chain([b'|', b'R', b'L', 0]).collect();
-    s.create_session("w", session("s1", "h1", now_ms(), &record, LONG), 5)
+    s.create_session(&w("w"), session("s1", "h1", now_ms(), &record, LONG), 5)
         .await
         .unwrap();
-    assert_eq!(s.get_session("w", "h1", None).await.unwrap(), live(&record));
-    let listed = s.list_sessions("w").await.unwrap();
+    assert_eq!(
+        s.get_session(&w("w"), &h("h1"), None).await.unwrap(),
+        live(&record)
+    );
+    let listed = s.list_sessions(&w("w")).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].1, record);
 }
@@ -412,31 +506,61 @@ async fn session_records_are_binary(f: Fixture) {
 async fn update_session_ttl(f: Fixture) {
     let s = &f.store;
     let t0 = now_ms();
-    s.create_session("w", session("s1", "h1", t0, b"r", SHORT), 5)
+    s.create_session(&w("w"), session("s1", "h1", t0, b"r", SHORT), 5)
         .await
         .unwrap();
-    s.create_session("w", session("s2", "h2", t0 + 1, b"r", SHORT), 5)
+    s.create_session(&w("w"), session("s2", "h2", t0 + 1, b"r", SHORT), 5)
         .await
         .unwrap();
     assert!(s
-        .update_session("w", "h1", b"r1", Some(LONG))
+        .update_session(
+            &w("w"),
+            SessionUpdate {
+                token_hash: &h("h1"),
+                record: b"r1",
+                ttl: Some(LONG)
+            }
+        )
         .await
         .unwrap());
-    assert!(s.update_session("w", "h2", b"r2", None).await.unwrap());
+    assert!(s
+        .update_session(
+            &w("w"),
+            SessionUpdate {
+                token_hash: &h("h2"),
+                record: b"r2",
+                ttl: None
+            }
+        )
+        .await
+        .unwrap());
     if let Some(raw) = &f.raw {
         let ttl = raw.pttl(&raw.index_key("w")).await;
         assert!(ttl > 50_000, "index TTL follows its longest session: {ttl}");
     }
-    tokio::time::sleep(PAST_SHORT).await;
-    assert_eq!(s.get_session("w", "h1", None).await.unwrap(), live(b"r1"));
+    f.pass_short().await;
     assert_eq!(
-        s.get_session("w", "h2", None).await.unwrap(),
+        s.get_session(&w("w"), &h("h1"), None).await.unwrap(),
+        live(b"r1")
+    );
+    assert_eq!(
+        s.get_session(&w("w"), &h("h2"), None).await.unwrap(),
         None,
         "an update without ttl keeps the old expiry"
     );
-    assert!(!s.update_session("w", "h2", b"late", None).await.unwrap());
+    assert!(!s
+        .update_session(
+            &w("w"),
+            SessionUpdate {
+                token_hash: &h("h2"),
+                record: b"late",
+                ttl: None
+            }
+        )
+        .await
+        .unwrap());
     assert_eq!(
-        s.list_sessions("w").await.unwrap(),
+        s.list_sessions(&w("w")).await.unwrap(),
         vec![(entry("s1", "h1", t0), b"r1".to_vec())]
     );
 }
@@ -447,13 +571,13 @@ async fn eviction_keeps_newest(f: Fixture) {
     for i in 0..3 {
         let (id, hash) = (format!("s{i}"), format!("h{i}"));
         let evicted = s
-            .create_session("w", session(&id, &hash, t0 + i, b"r", LONG), 3)
+            .create_session(&w("w"), session(&id, &hash, t0 + i, b"r", LONG), 3)
             .await
             .unwrap();
         assert!(evicted.is_empty());
     }
     let evicted = s
-        .create_session("w", session("s3", "h3", t0 + 3, b"r", LONG), 3)
+        .create_session(&w("w"), session("s3", "h3", t0 + 3, b"r", LONG), 3)
         .await
         .unwrap();
     assert_eq!(
@@ -462,7 +586,7 @@ async fn eviction_keeps_newest(f: Fixture) {
         "with its record"
     );
     let evicted = s
-        .create_session("w", session("s4", "h4", t0 + 4, b"r", LONG), 2)
+        .create_session(&w("w"), session("s4", "h4", t0 + 4, b"r", LONG), 2)
         .await
         .unwrap();
     let entries: Vec<_> = evicted.into_iter().map(|(e, _)| e).collect();
@@ -473,24 +597,24 @@ async fn eviction_keeps_newest(f: Fixture) {
     );
     // A session older than all the others is itself the one evicted.
     let evicted = s
-        .create_session("w", session("old", "hold", t0 - 10, b"r", LONG), 2)
+        .create_session(&w("w"), session("old", "hold", t0 - 10, b"r", LONG), 2)
         .await
         .unwrap();
     let entries: Vec<_> = evicted.into_iter().map(|(e, _)| e).collect();
     assert_eq!(entries, vec![entry("old", "hold", t0 - 10)]);
     for gone in ["h0", "h1", "h2", "hold"] {
         assert_eq!(
-            s.get_session("w", gone, None).await.unwrap(),
+            s.get_session(&w("w"), &h(gone), None).await.unwrap(),
             None,
             "{gone}"
         );
     }
     let ids: Vec<String> = s
-        .list_sessions("w")
+        .list_sessions(&w("w"))
         .await
         .unwrap()
         .into_iter()
-        .map(|(e, _)| e.session_id)
+        .map(|(e, _)| e.session_id.into_string())
         .collect();
     assert_eq!(ids, ["s3", "s4"]);
     if let Some(raw) = &f.raw {
@@ -514,7 +638,7 @@ async fn eviction_under_concurrency(f: Fixture) {
             };
             tokio::spawn(async move {
                 let (id, hash) = (format!("s{i:02}"), format!("h{i:02}"));
-                s.create_session("w", session(&id, &hash, t0 + i, b"r", LONG), 5)
+                s.create_session(&w("w"), session(&id, &hash, t0 + i, b"r", LONG), 5)
                     .await
                     .unwrap()
             })
@@ -527,22 +651,31 @@ async fn eviction_under_concurrency(f: Fixture) {
         }
     }
     assert_eq!(evicted.len(), 25);
-    let listed = f.store.list_sessions("w").await.unwrap();
-    let kept: Vec<String> = listed.iter().map(|(e, _)| e.session_id.clone()).collect();
+    let listed = f.store.list_sessions(&w("w")).await.unwrap();
+    let kept: Vec<&str> = listed.iter().map(|(e, _)| e.session_id.as_str()).collect();
     assert_eq!(kept, ["s25", "s26", "s27", "s28", "s29"], "the newest five");
     for id in &evicted {
-        let hash = id.replace('s', "h");
-        assert_eq!(f.store.get_session("w", &hash, None).await.unwrap(), None);
+        let hash = id.as_str().replace('s', "h");
+        assert_eq!(
+            f.store.get_session(&w("w"), &h(&hash), None).await.unwrap(),
+            None
+        );
     }
     for (e, _) in &listed {
         assert_eq!(
-            f.store.get_session("w", &e.token_hash, None).await.unwrap(),
+            f.store
+                .get_session(&w("w"), &e.token_hash, None)
+                .await
+                .unwrap(),
             live(b"r")
         );
     }
     if let Some(raw) = &f.raw {
         assert_eq!(raw.hlen(&raw.index_key("w")).await, 5);
-        let expected: BTreeSet<String> = listed.iter().map(|(e, _)| e.token_hash.clone()).collect();
+        let expected: BTreeSet<String> = listed
+            .iter()
+            .map(|(e, _)| e.token_hash.to_string())
+            .collect();
         assert_eq!(raw.record_hashes("w").await, expected, "no orphan record");
     }
 }
@@ -550,66 +683,87 @@ async fn eviction_under_concurrency(f: Fixture) {
 async fn rotate_session(f: Fixture) {
     let s = &f.store;
     let t0 = now_ms();
-    s.create_session("w", session("s1", "h1", t0, b"r1", LONG), 5)
+    s.create_session(&w("w"), session("s1", "h1", t0, b"r1", LONG), 5)
         .await
         .unwrap();
     let at = t0 + 5;
     assert_eq!(
-        s.rotate_session("w", rotation("s1", "h1", "h2", b"r2", LONG, at))
+        s.rotate_session(&w("w"), rotation("s1", "h1", "h2", b"r2", LONG, at))
             .await
             .unwrap(),
         Rotated::Done
     );
     for named in [Some("s1"), None] {
         assert_eq!(
-            s.get_session("w", "h1", named).await.unwrap(),
+            s.get_session(&w("w"), &h("h1"), named.map(sid).as_ref())
+                .await
+                .unwrap(),
             retired("s1", at, Some(("h2", b"r2"))),
             "the retired token leads to the session's current record ({named:?})"
         );
     }
     assert_eq!(
-        s.get_session("w", "h1", Some("s9")).await.unwrap(),
+        s.get_session(&w("w"), &h("h1"), Some(&sid("s9")))
+            .await
+            .unwrap(),
         None,
         "a retired token is found only under its own session"
     );
-    assert_eq!(s.get_session("w", "h2", None).await.unwrap(), live(b"r2"));
     assert_eq!(
-        s.list_sessions("w").await.unwrap(),
+        s.get_session(&w("w"), &h("h2"), None).await.unwrap(),
+        live(b"r2")
+    );
+    assert_eq!(
+        s.list_sessions(&w("w")).await.unwrap(),
         vec![(entry("s1", "h2", t0), b"r2".to_vec())],
         "the index follows the rotation and keeps the creation time"
     );
     // The old token is no longer live: it can be neither rotated again nor updated.
     assert_eq!(
-        s.rotate_session("w", rotation("s1", "h1", "h3", b"x", LONG, at))
+        s.rotate_session(&w("w"), rotation("s1", "h1", "h3", b"x", LONG, at))
             .await
             .unwrap(),
         Rotated::NotCurrent
     );
-    assert!(!s.update_session("w", "h1", b"x", None).await.unwrap());
+    assert!(!s
+        .update_session(
+            &w("w"),
+            SessionUpdate {
+                token_hash: &h("h1"),
+                record: b"x",
+                ttl: None
+            }
+        )
+        .await
+        .unwrap());
     // Unknown session id, unknown hash.
     for (sid, old) in [("nope", "h2"), ("s1", "unknown")] {
         assert_eq!(
-            s.rotate_session("w", rotation(sid, old, "h3", b"x", LONG, at))
+            s.rotate_session(&w("w"), rotation(sid, old, "h3", b"x", LONG, at))
                 .await
                 .unwrap(),
             Rotated::NotCurrent
         );
     }
-    assert_eq!(s.get_session("w", "h3", None).await.unwrap(), None);
+    assert_eq!(s.get_session(&w("w"), &h("h3"), None).await.unwrap(), None);
     // A rotated session rotates again: every token it retired still leads to it.
     assert_eq!(
-        s.rotate_session("w", rotation("s1", "h2", "h3", b"r3", LONG, at + 1))
+        s.rotate_session(&w("w"), rotation("s1", "h2", "h3", b"r3", LONG, at + 1))
             .await
             .unwrap(),
         Rotated::Done
     );
     for named in [Some("s1"), None] {
         assert_eq!(
-            s.get_session("w", "h1", named).await.unwrap(),
+            s.get_session(&w("w"), &h("h1"), named.map(sid).as_ref())
+                .await
+                .unwrap(),
             retired("s1", at, Some(("h3", b"r3")))
         );
         assert_eq!(
-            s.get_session("w", "h2", named).await.unwrap(),
+            s.get_session(&w("w"), &h("h2"), named.map(sid).as_ref())
+                .await
+                .unwrap(),
             retired("s1", at + 1, Some(("h3", b"r3")))
         );
     }
@@ -622,11 +776,20 @@ async fn rotate_session(f: Fixture) {
         assert_eq!(raw.zcard(&raw.retired_key("w", "s1")).await, 2);
     }
     // Deleted by its id, with its retired tokens.
-    assert!(s.delete_session("w", "s1").await.unwrap().is_some());
+    assert!(s
+        .delete_session(&w("w"), &sid("s1"))
+        .await
+        .unwrap()
+        .is_some());
     for hash in ["h1", "h2", "h3"] {
-        assert_eq!(s.get_session("w", hash, Some("s1")).await.unwrap(), None);
+        assert_eq!(
+            s.get_session(&w("w"), &h(hash), Some(&sid("s1")))
+                .await
+                .unwrap(),
+            None
+        );
     }
-    assert!(s.list_sessions("w").await.unwrap().is_empty());
+    assert!(s.list_sessions(&w("w")).await.unwrap().is_empty());
     if let Some(raw) = &f.raw {
         assert!(
             raw.keys().await.is_empty(),
@@ -639,15 +802,17 @@ async fn rotate_session(f: Fixture) {
 async fn retired_token_of_an_ended_session(f: Fixture) {
     let s = &f.store;
     let t0 = now_ms();
-    s.create_session("w", session("s1", "h1", t0, b"r1", LONG), 5)
+    s.create_session(&w("w"), session("s1", "h1", t0, b"r1", LONG), 5)
         .await
         .unwrap();
     let mut rot = rotation("s1", "h1", "h2", b"r2", LONG, t0);
     rot.ttl = SHORT;
-    assert_eq!(s.rotate_session("w", rot).await.unwrap(), Rotated::Done);
-    tokio::time::sleep(PAST_SHORT).await;
+    assert_eq!(s.rotate_session(&w("w"), rot).await.unwrap(), Rotated::Done);
+    f.pass_short().await;
     assert_eq!(
-        s.get_session("w", "h1", Some("s1")).await.unwrap(),
+        s.get_session(&w("w"), &h("h1"), Some(&sid("s1")))
+            .await
+            .unwrap(),
         retired("s1", t0, None)
     );
 }
@@ -657,23 +822,29 @@ async fn retired_token_of_an_ended_session(f: Fixture) {
 async fn rotate_checks_the_session_owns_the_token(f: Fixture) {
     let s = &f.store;
     let t0 = now_ms();
-    s.create_session("w", session("s1", "h1", t0, b"r1", LONG), 5)
+    s.create_session(&w("w"), session("s1", "h1", t0, b"r1", LONG), 5)
         .await
         .unwrap();
-    s.create_session("w", session("s2", "h2", t0 + 1, b"r2", LONG), 5)
+    s.create_session(&w("w"), session("s2", "h2", t0 + 1, b"r2", LONG), 5)
         .await
         .unwrap();
     assert_eq!(
-        s.rotate_session("w", rotation("s1", "h2", "h3", b"x", LONG, t0))
+        s.rotate_session(&w("w"), rotation("s1", "h2", "h3", b"x", LONG, t0))
             .await
             .unwrap(),
         Rotated::NotCurrent
     );
-    assert_eq!(s.get_session("w", "h1", None).await.unwrap(), live(b"r1"));
-    assert_eq!(s.get_session("w", "h2", None).await.unwrap(), live(b"r2"));
-    assert_eq!(s.get_session("w", "h3", None).await.unwrap(), None);
     assert_eq!(
-        s.list_sessions("w").await.unwrap(),
+        s.get_session(&w("w"), &h("h1"), None).await.unwrap(),
+        live(b"r1")
+    );
+    assert_eq!(
+        s.get_session(&w("w"), &h("h2"), None).await.unwrap(),
+        live(b"r2")
+    );
+    assert_eq!(s.get_session(&w("w"), &h("h3"), None).await.unwrap(), None);
+    assert_eq!(
+        s.list_sessions(&w("w")).await.unwrap(),
         vec![
             (entry("s1", "h1", t0), b"r1".to_vec()),
             (entry("s2", "h2", t0 + 1), b"r2".to_vec())
@@ -684,11 +855,11 @@ async fn rotate_checks_the_session_owns_the_token(f: Fixture) {
 async fn rotation_marker_expires(f: Fixture) {
     let s = &f.store;
     let t0 = now_ms();
-    s.create_session("w", session("s1", "h1", t0, b"r1", LONG), 5)
+    s.create_session(&w("w"), session("s1", "h1", t0, b"r1", LONG), 5)
         .await
         .unwrap();
     assert_eq!(
-        s.rotate_session("w", rotation("s1", "h1", "h2", b"r2", SHORT, t0))
+        s.rotate_session(&w("w"), rotation("s1", "h1", "h2", b"r2", SHORT, t0))
             .await
             .unwrap(),
         Rotated::Done
@@ -697,9 +868,17 @@ async fn rotation_marker_expires(f: Fixture) {
         let ttl = raw.pttl(&raw.retired_key("w", "s1")).await;
         assert!(ttl > 0 && ttl <= 300, "the list lives `retain`: {ttl}");
     }
-    tokio::time::sleep(PAST_SHORT).await;
-    assert_eq!(s.get_session("w", "h1", Some("s1")).await.unwrap(), None);
-    assert_eq!(s.get_session("w", "h2", None).await.unwrap(), live(b"r2"));
+    f.pass_short().await;
+    assert_eq!(
+        s.get_session(&w("w"), &h("h1"), Some(&sid("s1")))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.get_session(&w("w"), &h("h2"), None).await.unwrap(),
+        live(b"r2")
+    );
 }
 
 /// Whatever the rotation rate, a session keeps at most `max_retired` retired tokens (and the
@@ -709,7 +888,7 @@ async fn rotation_marker_expires(f: Fixture) {
 async fn rotation_history_is_bounded(f: Fixture) {
     let s = &f.store;
     let t0 = now_ms();
-    s.create_session("w", session("s1", "h0", t0, b"r", LONG), 5)
+    s.create_session(&w("w"), session("s1", "h0", t0, b"r", LONG), 5)
         .await
         .unwrap();
     let retain = Duration::from_secs(100);
@@ -730,7 +909,7 @@ async fn rotation_history_is_bounded(f: Fixture) {
         let now = t0 + i * 50;
         let (old, new) = (format!("h{current}"), format!("h{}", current + 1));
         match s
-            .rotate_session("w", limited("s1", &old, &new, now))
+            .rotate_session(&w("w"), limited("s1", &old, &new, now))
             .await
             .unwrap()
         {
@@ -756,7 +935,7 @@ async fn rotation_history_is_bounded(f: Fixture) {
     let (old, new) = (format!("h{current}"), "x".to_owned());
     assert_eq!(
         s.rotate_session(
-            "w",
+            &w("w"),
             Rotation {
                 max_retired: 100,
                 ..limited("s1", &old, &new, t0 + 2060)
@@ -770,7 +949,7 @@ async fn rotation_history_is_bounded(f: Fixture) {
     );
     // ... and the full history when its oldest leaves the retention window.
     assert_eq!(
-        s.rotate_session("w", limited("s1", &old, &new, t0 + 2060))
+        s.rotate_session(&w("w"), limited("s1", &old, &new, t0 + 2060))
             .await
             .unwrap(),
         Rotated::Limited {
@@ -778,14 +957,16 @@ async fn rotation_history_is_bounded(f: Fixture) {
         }
     );
     assert_eq!(
-        s.get_session("w", "x", None).await.unwrap(),
+        s.get_session(&w("w"), &h("x"), None).await.unwrap(),
         None,
         "refused: nothing changed"
     );
     // Every token retired inside the window is still recognised.
     for (hash, at) in &retired_at {
         assert_eq!(
-            s.get_session("w", hash, Some("s1")).await.unwrap(),
+            s.get_session(&w("w"), &h(hash), Some(&sid("s1")))
+                .await
+                .unwrap(),
             retired("s1", *at, Some((&old, b"r"))),
             "{hash}"
         );
@@ -797,14 +978,19 @@ async fn rotation_history_is_bounded(f: Fixture) {
     }
     // Once the oldest has left the window, a rotation passes and the oldest is forgotten.
     assert_eq!(
-        s.rotate_session("w", limited("s1", &old, &new, t0 + 100_001))
+        s.rotate_session(&w("w"), limited("s1", &old, &new, t0 + 100_001))
             .await
             .unwrap(),
         Rotated::Done
     );
-    assert_eq!(s.get_session("w", "h0", Some("s1")).await.unwrap(), None);
+    assert_eq!(
+        s.get_session(&w("w"), &h("h0"), Some(&sid("s1")))
+            .await
+            .unwrap(),
+        None
+    );
     assert!(s
-        .get_session("w", "h1", Some("s1"))
+        .get_session(&w("w"), &h("h1"), Some(&sid("s1")))
         .await
         .unwrap()
         .is_some());
@@ -818,7 +1004,7 @@ async fn rotate_concurrently(f: Fixture) {
     let other = f.second().await;
     let t0 = now_ms();
     f.store
-        .create_session("w", session("s1", "h0", t0, b"r0", LONG), 5)
+        .create_session(&w("w"), session("s1", "h0", t0, b"r0", LONG), 5)
         .await
         .unwrap();
     let tasks: Vec<_> = (0..20)
@@ -831,7 +1017,7 @@ async fn rotate_concurrently(f: Fixture) {
             tokio::spawn(async move {
                 let new = format!("n{i:02}");
                 let won = s
-                    .rotate_session("w", rotation("s1", "h0", &new, b"r1", LONG, t0 + 1))
+                    .rotate_session(&w("w"), rotation("s1", "h0", &new, b"r1", LONG, t0 + 1))
                     .await
                     .unwrap()
                     == Rotated::Done;
@@ -852,18 +1038,27 @@ async fn rotate_concurrently(f: Fixture) {
     assert_eq!(winners.len(), 1, "exactly one rotation wins: {winners:?}");
     let winner = &winners[0];
     assert_eq!(
-        f.store.get_session("w", "h0", Some("s1")).await.unwrap(),
+        f.store
+            .get_session(&w("w"), &h("h0"), Some(&sid("s1")))
+            .await
+            .unwrap(),
         retired("s1", t0 + 1, Some((winner, b"r1")))
     );
     assert_eq!(
-        f.store.get_session("w", winner, None).await.unwrap(),
+        f.store
+            .get_session(&w("w"), &h(winner), None)
+            .await
+            .unwrap(),
         live(b"r1")
     );
     for l in &losers {
-        assert_eq!(f.store.get_session("w", l, None).await.unwrap(), None);
+        assert_eq!(
+            f.store.get_session(&w("w"), &h(l), None).await.unwrap(),
+            None
+        );
     }
     assert_eq!(
-        f.store.list_sessions("w").await.unwrap(),
+        f.store.list_sessions(&w("w")).await.unwrap(),
         vec![(entry("s1", winner, t0), b"r1".to_vec())]
     );
     if let Some(raw) = &f.raw {
@@ -882,32 +1077,40 @@ async fn delete_wallet_sessions(f: Fixture) {
     let t0 = now_ms();
     for i in 0..3 {
         let (id, hash) = (format!("s{i}"), format!("h{i}"));
-        s.create_session("w", session(&id, &hash, t0 + i, b"r", LONG), 5)
+        s.create_session(&w("w"), session(&id, &hash, t0 + i, b"r", LONG), 5)
             .await
             .unwrap();
     }
-    s.create_session("other", session("s9", "h9", t0, b"r", LONG), 5)
+    s.create_session(&w("other"), session("s9", "h9", t0, b"r", LONG), 5)
         .await
         .unwrap();
     assert_eq!(
-        s.rotate_session("w", rotation("s1", "h1", "h1b", b"r", LONG, t0))
+        s.rotate_session(&w("w"), rotation("s1", "h1", "h1b", b"r", LONG, t0))
             .await
             .unwrap(),
         Rotated::Done
     );
-    assert_eq!(s.delete_wallet_sessions("w").await.unwrap().len(), 3);
-    assert_eq!(s.get_session("w", "h1", Some("s1")).await.unwrap(), None);
+    assert_eq!(s.delete_wallet_sessions(&w("w")).await.unwrap().len(), 3);
+    assert_eq!(
+        s.get_session(&w("w"), &h("h1"), Some(&sid("s1")))
+            .await
+            .unwrap(),
+        None
+    );
     for hash in ["h0", "h1b", "h2"] {
         assert_eq!(
-            s.get_session("w", hash, None).await.unwrap(),
+            s.get_session(&w("w"), &h(hash), None).await.unwrap(),
             None,
             "{hash}"
         );
     }
-    assert!(s.list_sessions("w").await.unwrap().is_empty());
-    assert_eq!(s.delete_wallet_sessions("w").await.unwrap().len(), 0);
-    assert_eq!(s.list_sessions("other").await.unwrap().len(), 1);
-    assert_eq!(s.delete_wallet_sessions("nobody").await.unwrap().len(), 0);
+    assert!(s.list_sessions(&w("w")).await.unwrap().is_empty());
+    assert_eq!(s.delete_wallet_sessions(&w("w")).await.unwrap().len(), 0);
+    assert_eq!(s.list_sessions(&w("other")).await.unwrap().len(), 1);
+    assert_eq!(
+        s.delete_wallet_sessions(&w("nobody")).await.unwrap().len(),
+        0
+    );
     if let Some(raw) = &f.raw {
         assert_eq!(raw.hlen(&raw.index_key("w")).await, 0);
         assert!(
@@ -920,36 +1123,40 @@ async fn delete_wallet_sessions(f: Fixture) {
 async fn expired_sessions_are_pruned(f: Fixture) {
     let s = &f.store;
     let t0 = now_ms();
-    s.create_session("w", session("s1", "h1", t0, b"r", SHORT), 5)
+    s.create_session(&w("w"), session("s1", "h1", t0, b"r", SHORT), 5)
         .await
         .unwrap();
-    s.create_session("w", session("s2", "h2", t0 + 1, b"r", LONG), 5)
+    s.create_session(&w("w"), session("s2", "h2", t0 + 1, b"r", LONG), 5)
         .await
         .unwrap();
-    tokio::time::sleep(PAST_SHORT).await;
+    f.pass_short().await;
     assert_eq!(
-        s.list_sessions("w").await.unwrap(),
+        s.list_sessions(&w("w")).await.unwrap(),
         vec![(entry("s2", "h2", t0 + 1), b"r".to_vec())]
     );
     if let Some(raw) = &f.raw {
         assert_eq!(raw.hlen(&raw.index_key("w")).await, 1, "pruned from index");
     }
-    assert!(s.delete_session("w", "s1").await.unwrap().is_none());
-    assert_eq!(s.delete_wallet_sessions("w").await.unwrap().len(), 1);
+    assert!(s
+        .delete_session(&w("w"), &sid("s1"))
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(s.delete_wallet_sessions(&w("w")).await.unwrap().len(), 1);
 }
 
 async fn expired_sessions_do_not_count(f: Fixture) {
     let s = &f.store;
     let t0 = now_ms();
-    s.create_session("w", session("s1", "h1", t0, b"r", SHORT), 2)
+    s.create_session(&w("w"), session("s1", "h1", t0, b"r", SHORT), 2)
         .await
         .unwrap();
-    s.create_session("w", session("s2", "h2", t0 + 1, b"r", LONG), 2)
+    s.create_session(&w("w"), session("s2", "h2", t0 + 1, b"r", LONG), 2)
         .await
         .unwrap();
-    tokio::time::sleep(PAST_SHORT).await;
+    f.pass_short().await;
     let evicted = s
-        .create_session("w", session("s3", "h3", t0 + 2, b"r", LONG), 2)
+        .create_session(&w("w"), session("s3", "h3", t0 + 2, b"r", LONG), 2)
         .await
         .unwrap();
     assert!(
@@ -957,26 +1164,26 @@ async fn expired_sessions_do_not_count(f: Fixture) {
         "an expired session is not evicted: {evicted:?}"
     );
     let ids: Vec<String> = s
-        .list_sessions("w")
+        .list_sessions(&w("w"))
         .await
         .unwrap()
         .into_iter()
-        .map(|(e, _)| e.session_id)
+        .map(|(e, _)| e.session_id.into_string())
         .collect();
     assert_eq!(ids, ["s2", "s3"]);
 }
 
 async fn index_dies_with_its_sessions(f: Fixture) {
     let s = &f.store;
-    s.create_session("w", session("s1", "h1", now_ms(), b"r", SHORT), 5)
+    s.create_session(&w("w"), session("s1", "h1", now_ms(), b"r", SHORT), 5)
         .await
         .unwrap();
     if let Some(raw) = &f.raw {
         let ttl = raw.pttl(&raw.index_key("w")).await;
         assert!(ttl > 0 && ttl <= 300, "index TTL is its session's: {ttl}");
     }
-    tokio::time::sleep(PAST_SHORT).await;
-    assert!(s.list_sessions("w").await.unwrap().is_empty());
+    f.pass_short().await;
+    assert!(s.list_sessions(&w("w")).await.unwrap().is_empty());
     if let Some(raw) = &f.raw {
         assert!(raw.keys().await.is_empty(), "nothing outlives the session");
     }
@@ -997,7 +1204,7 @@ async fn plain_values(f: Fixture) {
     s.set("kept", b"v", Some(SHORT)).await.unwrap();
     s.set("kept", b"forever", None).await.unwrap();
     assert_eq!(s.get("short").await.unwrap(), Some(b"v".to_vec()));
-    tokio::time::sleep(PAST_SHORT).await;
+    f.pass_short().await;
     assert_eq!(s.get("short").await.unwrap(), None);
     assert!(!s.delete("short").await.unwrap());
     assert_eq!(
@@ -1010,43 +1217,114 @@ async fn plain_values(f: Fixture) {
 async fn compare_and_swap_values(f: Fixture) {
     let s = &f.store;
     // Set-if-absent.
-    assert!(s.compare_and_swap("c", None, b"v1", None).await.unwrap());
-    assert!(!s.compare_and_swap("c", None, b"other", None).await.unwrap());
+    assert!(s
+        .compare_and_swap(
+            "c",
+            Swap {
+                expected: None,
+                value: b"v1",
+                ttl: None
+            }
+        )
+        .await
+        .unwrap());
+    assert!(!s
+        .compare_and_swap(
+            "c",
+            Swap {
+                expected: None,
+                value: b"other",
+                ttl: None
+            }
+        )
+        .await
+        .unwrap());
     assert_eq!(s.get("c").await.unwrap(), Some(b"v1".to_vec()));
     // Swap only from the exact expected value.
     assert!(!s
-        .compare_and_swap("c", Some(b"v"), b"x", None)
+        .compare_and_swap(
+            "c",
+            Swap {
+                expected: Some(b"v"),
+                value: b"x",
+                ttl: None
+            }
+        )
         .await
         .unwrap());
     assert!(!s
-        .compare_and_swap("c", Some(b"v1\0"), b"x", None)
+        .compare_and_swap(
+            "c",
+            Swap {
+                expected: Some(b"v1\0"),
+                value: b"x",
+                ttl: None
+            }
+        )
         .await
         .unwrap());
     assert!(!s
-        .compare_and_swap("absent", Some(b"v1"), b"x", None)
+        .compare_and_swap(
+            "absent",
+            Swap {
+                expected: Some(b"v1"),
+                value: b"x",
+                ttl: None
+            }
+        )
         .await
         .unwrap());
     assert_eq!(s.get("absent").await.unwrap(), None);
     assert!(s
-        .compare_and_swap("c", Some(b"v1"), b"v2", None)
+        .compare_and_swap(
+            "c",
+            Swap {
+                expected: Some(b"v1"),
+                value: b"v2",
+                ttl: None
+            }
+        )
         .await
         .unwrap());
     assert_eq!(s.get("c").await.unwrap(), Some(b"v2".to_vec()));
     assert!(!s
-        .compare_and_swap("c", Some(b"v1"), b"v3", None)
+        .compare_and_swap(
+            "c",
+            Swap {
+                expected: Some(b"v1"),
+                value: b"v3",
+                ttl: None
+            }
+        )
         .await
         .unwrap());
     // Binary values, and a time to live.
     let bin = [0u8, 255, 1, 0x80];
     assert!(s
-        .compare_and_swap("c", Some(b"v2"), &bin, Some(SHORT))
+        .compare_and_swap(
+            "c",
+            Swap {
+                expected: Some(b"v2"),
+                value: &bin,
+                ttl: Some(SHORT)
+            }
+        )
         .await
         .unwrap());
     assert_eq!(s.get("c").await.unwrap(), Some(bin.to_vec()));
-    tokio::time::sleep(PAST_SHORT).await;
+    f.pass_short().await;
     assert_eq!(s.get("c").await.unwrap(), None);
     assert!(
-        s.compare_and_swap("c", None, b"again", None).await.unwrap(),
+        s.compare_and_swap(
+            "c",
+            Swap {
+                expected: None,
+                value: b"again",
+                ttl: None
+            }
+        )
+        .await
+        .unwrap(),
         "an expired value is absent"
     );
 }
@@ -1064,10 +1342,17 @@ async fn compare_and_swap_concurrently(f: Fixture) {
             };
             tokio::spawn(async move {
                 let v = format!("w{i}");
-                s.compare_and_swap("once", None, v.as_bytes(), None)
-                    .await
-                    .unwrap()
-                    .then_some(v)
+                s.compare_and_swap(
+                    "once",
+                    Swap {
+                        expected: None,
+                        value: v.as_bytes(),
+                        ttl: None,
+                    },
+                )
+                .await
+                .unwrap()
+                .then_some(v)
             })
         })
         .collect();
@@ -1092,9 +1377,11 @@ async fn compare_and_swap_concurrently(f: Fixture) {
             tokio::spawn(async move {
                 s.compare_and_swap(
                     "once",
-                    Some(from.as_bytes()),
-                    format!("s{i}").as_bytes(),
-                    None,
+                    Swap {
+                        expected: Some(from.as_bytes()),
+                        value: format!("s{i}").as_bytes(),
+                        ttl: None,
+                    },
                 )
                 .await
                 .unwrap()
@@ -1114,28 +1401,36 @@ async fn rate_limit_window(f: Fixture) {
     let t0 = now_ms();
     for i in 0..3 {
         assert_eq!(
-            s.rate_limit("ip", 3, window, t0 + i).await.unwrap(),
+            s.rate_limit("ip", RateBudget { limit: 3, window }, t0 + i)
+                .await
+                .unwrap(),
             RateDecision::Allowed
         );
     }
     assert_eq!(
-        s.rate_limit("ip", 3, window, t0 + 3).await.unwrap(),
+        s.rate_limit("ip", RateBudget { limit: 3, window }, t0 + 3)
+            .await
+            .unwrap(),
         RateDecision::Limited {
             retry_after: Duration::from_millis(997)
         }
     );
     // Other budgets are independent.
     assert_eq!(
-        s.rate_limit("other", 3, window, t0 + 3).await.unwrap(),
+        s.rate_limit("other", RateBudget { limit: 3, window }, t0 + 3)
+            .await
+            .unwrap(),
         RateDecision::Allowed
     );
     // Once the oldest hit leaves the window, one more is allowed.
     assert_eq!(
-        s.rate_limit("ip", 3, window, t0 + 1000).await.unwrap(),
+        s.rate_limit("ip", RateBudget { limit: 3, window }, t0 + 1000)
+            .await
+            .unwrap(),
         RateDecision::Allowed
     );
     assert!(matches!(
-        s.rate_limit("ip", 3, window, t0 + 1000).await.unwrap(),
+        s.rate_limit("ip", RateBudget { limit: 3, window }, t0 + 1000).await.unwrap(),
         RateDecision::Limited { retry_after } if retry_after > Duration::ZERO
     ));
 }
@@ -1146,13 +1441,22 @@ async fn rate_limit_is_shared(f: Fixture) {
     for i in 0..4 {
         let s = if i % 2 == 0 { &f.store } else { &other };
         assert_eq!(
-            s.rate_limit("ip", 4, LONG, t0 + i).await.unwrap(),
+            s.rate_limit(
+                "ip",
+                RateBudget {
+                    limit: 4,
+                    window: LONG
+                },
+                t0 + i
+            )
+            .await
+            .unwrap(),
             RateDecision::Allowed
         );
     }
     for s in [&f.store, &other] {
         assert!(matches!(
-            s.rate_limit("ip", 4, LONG, t0 + 10).await.unwrap(),
+            s.rate_limit("ip", RateBudget { limit: 4, window: LONG }, t0 + 10).await.unwrap(),
             RateDecision::Limited { retry_after } if retry_after > Duration::ZERO
         ));
     }
@@ -1168,7 +1472,18 @@ async fn rate_limit_concurrent(f: Fixture) {
             } else {
                 Arc::clone(&other)
             };
-            tokio::spawn(async move { s.rate_limit("ip", 10, LONG, t0).await.unwrap() })
+            tokio::spawn(async move {
+                s.rate_limit(
+                    "ip",
+                    RateBudget {
+                        limit: 10,
+                        window: LONG,
+                    },
+                    t0,
+                )
+                .await
+                .unwrap()
+            })
         })
         .collect();
     let mut allowed = 0;
@@ -1191,8 +1506,8 @@ async fn audit_trail(f: Fixture) {
     for log in [
         AuditLog::Security,
         AuditLog::Activity,
-        AuditLog::WalletSecurity("w"),
-        AuditLog::WalletActivity("w"),
+        AuditLog::WalletSecurity(&w("w")),
+        AuditLog::WalletActivity(&w("w")),
     ] {
         assert!(s.audit_read(log, 10, LOG).await.unwrap().is_empty());
     }
@@ -1228,10 +1543,10 @@ async fn audit_logs_are_separate(f: Fixture) {
     let logs = [
         AuditLog::Security,
         AuditLog::Activity,
-        AuditLog::WalletSecurity("w1"),
-        AuditLog::WalletActivity("w1"),
-        AuditLog::WalletSecurity("w2"),
-        AuditLog::WalletActivity("w2"),
+        AuditLog::WalletSecurity(&w("w1")),
+        AuditLog::WalletActivity(&w("w1")),
+        AuditLog::WalletSecurity(&w("w2")),
+        AuditLog::WalletActivity(&w("w2")),
     ];
     for (i, log) in logs.iter().enumerate() {
         s.audit_append(*log, format!("first{i}").as_bytes(), LOG)
@@ -1241,7 +1556,7 @@ async fn audit_logs_are_separate(f: Fixture) {
     // Flood one of them.
     for i in 0..50 {
         s.audit_append(
-            AuditLog::WalletActivity("w1"),
+            AuditLog::WalletActivity(&w("w1")),
             format!("x{i}").as_bytes(),
             LOG,
         )
@@ -1250,7 +1565,7 @@ async fn audit_logs_are_separate(f: Fixture) {
     }
     for (i, log) in logs.iter().enumerate() {
         let got = s.audit_read(*log, 10, LOG).await.unwrap();
-        if *log == AuditLog::WalletActivity("w1") {
+        if *log == AuditLog::WalletActivity(&w("w1")) {
             assert_eq!(got, vec![b"x49".to_vec(), b"x48".to_vec(), b"x47".to_vec()]);
         } else {
             assert_eq!(got, vec![format!("first{i}").into_bytes()], "{log:?}");
@@ -1266,15 +1581,15 @@ async fn audit_logs_age_out(f: Fixture) {
         max_len: 100,
         max_age: SHORT,
     };
-    s.audit_append(AuditLog::WalletSecurity("w"), b"old", short)
+    s.audit_append(AuditLog::WalletSecurity(&w("w")), b"old", short)
         .await
         .unwrap();
-    tokio::time::sleep(PAST_SHORT).await;
-    s.audit_append(AuditLog::WalletSecurity("w"), b"new", short)
+    f.pass_short().await;
+    s.audit_append(AuditLog::WalletSecurity(&w("w")), b"new", short)
         .await
         .unwrap();
     assert_eq!(
-        s.audit_read(AuditLog::WalletSecurity("w"), 10, short)
+        s.audit_read(AuditLog::WalletSecurity(&w("w")), 10, short)
             .await
             .unwrap(),
         vec![b"new".to_vec()]
@@ -1284,9 +1599,9 @@ async fn audit_logs_age_out(f: Fixture) {
         let ttl = raw.pttl(&key).await;
         assert!(ttl > 0 && ttl <= 300, "{key}: {ttl}");
     }
-    tokio::time::sleep(PAST_SHORT).await;
+    f.pass_short().await;
     assert!(s
-        .audit_read(AuditLog::WalletSecurity("w"), 10, short)
+        .audit_read(AuditLog::WalletSecurity(&w("w")), 10, short)
         .await
         .unwrap()
         .is_empty());
@@ -1297,9 +1612,15 @@ async fn event_counters(f: Fixture) {
     let s = &f.store;
     let now = now_ms() / MIN * MIN + MIN / 2;
     assert_eq!(
-        s.count_events_since("fail", now - 3_600_000, now)
-            .await
-            .unwrap(),
+        s.count_events_since(
+            "fail",
+            Span {
+                since_ms: now - 3_600_000,
+                now_ms: now
+            }
+        )
+        .await
+        .unwrap(),
         0
     );
     for _ in 0..3 {
@@ -1309,18 +1630,68 @@ async fn event_counters(f: Fixture) {
     s.count_event("fail", now - 90 * MIN).await.unwrap();
     s.count_event("ok", now).await.unwrap();
     let hour = now - 60 * MIN;
-    assert_eq!(s.count_events_since("fail", hour, now).await.unwrap(), 4);
     assert_eq!(
-        s.count_events_since("fail", now - 100 * MIN, now)
-            .await
-            .unwrap(),
+        s.count_events_since(
+            "fail",
+            Span {
+                since_ms: hour,
+                now_ms: now
+            }
+        )
+        .await
+        .unwrap(),
+        4
+    );
+    assert_eq!(
+        s.count_events_since(
+            "fail",
+            Span {
+                since_ms: now - 100 * MIN,
+                now_ms: now
+            }
+        )
+        .await
+        .unwrap(),
         5
     );
-    assert_eq!(s.count_events_since("fail", now, now).await.unwrap(), 3);
-    assert_eq!(s.count_events_since("ok", hour, now).await.unwrap(), 1);
+    assert_eq!(
+        s.count_events_since(
+            "fail",
+            Span {
+                since_ms: now,
+                now_ms: now
+            }
+        )
+        .await
+        .unwrap(),
+        3
+    );
+    assert_eq!(
+        s.count_events_since(
+            "ok",
+            Span {
+                since_ms: hour,
+                now_ms: now
+            }
+        )
+        .await
+        .unwrap(),
+        1
+    );
     // Never further back than the retention.
     s.count_event("fail", now - 200 * MIN).await.unwrap();
-    assert_eq!(s.count_events_since("fail", 0, now).await.unwrap(), 5);
+    assert_eq!(
+        s.count_events_since(
+            "fail",
+            Span {
+                since_ms: 0,
+                now_ms: now
+            }
+        )
+        .await
+        .unwrap(),
+        5
+    );
     // Concurrent counts are all kept.
     let mut tasks = Vec::new();
     for _ in 0..20 {
@@ -1332,7 +1703,18 @@ async fn event_counters(f: Fixture) {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    assert_eq!(s.count_events_since("burst", hour, now).await.unwrap(), 20);
+    assert_eq!(
+        s.count_events_since(
+            "burst",
+            Span {
+                since_ms: hour,
+                now_ms: now
+            }
+        )
+        .await
+        .unwrap(),
+        20
+    );
 }
 
 async fn active_sessions(f: Fixture) {
@@ -1346,7 +1728,16 @@ async fn active_sessions(f: Fixture) {
         ("ethereum", now - 2 * MIN),
         ("solana", now + 10 * MIN),
     ] {
-        s.track_active(chain, None, Some(to), now).await.unwrap();
+        s.track_active(
+            chain,
+            ActiveMove {
+                from_ms: None,
+                to_ms: Some(to),
+            },
+            now,
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(
         s.count_active("ethereum", now).await.unwrap(),
@@ -1356,25 +1747,53 @@ async fn active_sessions(f: Fixture) {
     assert_eq!(s.count_active("solana", now).await.unwrap(), 1);
     assert_eq!(s.count_active("ethereum", now + 15 * MIN).await.unwrap(), 1);
     // A refresh moves a session to a later bucket; an end removes it.
-    s.track_active("ethereum", Some(now + 20 * MIN), Some(now + 30 * MIN), now)
-        .await
-        .unwrap();
+    s.track_active(
+        "ethereum",
+        ActiveMove {
+            from_ms: Some(now + 20 * MIN),
+            to_ms: Some(now + 30 * MIN),
+        },
+        now,
+    )
+    .await
+    .unwrap();
     assert_eq!(s.count_active("ethereum", now + 25 * MIN).await.unwrap(), 1);
-    s.track_active("ethereum", Some(now + 30 * MIN), None, now)
-        .await
-        .unwrap();
+    s.track_active(
+        "ethereum",
+        ActiveMove {
+            from_ms: Some(now + 30 * MIN),
+            to_ms: None,
+        },
+        now,
+    )
+    .await
+    .unwrap();
     assert_eq!(s.count_active("ethereum", now + 25 * MIN).await.unwrap(), 0);
     // Ending a session whose bucket has already passed changes nothing.
-    s.track_active("solana", Some(now - 5 * MIN), None, now)
-        .await
-        .unwrap();
+    s.track_active(
+        "solana",
+        ActiveMove {
+            from_ms: Some(now - 5 * MIN),
+            to_ms: None,
+        },
+        now,
+    )
+    .await
+    .unwrap();
     assert_eq!(s.count_active("solana", now).await.unwrap(), 1);
     assert_eq!(s.count_active("nochain", now).await.unwrap(), 0);
     // Many sessions cost one counter per minute, not one entry per session.
     for _ in 0..50 {
-        s.track_active("solana", None, Some(now + 10 * MIN + 1), now)
-            .await
-            .unwrap();
+        s.track_active(
+            "solana",
+            ActiveMove {
+                from_ms: None,
+                to_ms: Some(now + 10 * MIN + 1),
+            },
+            now,
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(s.count_active("solana", now).await.unwrap(), 51);
 }
@@ -1465,44 +1884,110 @@ async fn every_key_has_a_ttl(f: Fixture) {
     s.take_nonce("n2").await.unwrap();
     for i in 0..4 {
         let (id, hash) = (format!("s{i}"), format!("h{i}"));
-        s.create_session("w", session(&id, &hash, t0 + i, b"r", LONG), 3)
+        s.create_session(&w("w"), session(&id, &hash, t0 + i, b"r", LONG), 3)
             .await
             .unwrap();
     }
-    s.create_session("w2", session("x", "hx", t0, b"r", LONG), 3)
+    s.create_session(&w("w2"), session("x", "hx", t0, b"r", LONG), 3)
         .await
         .unwrap();
-    s.update_session("w", "h1", b"r", None).await.unwrap();
-    s.update_session("w", "h2", b"r", Some(LONG)).await.unwrap();
-    s.rotate_session("w", rotation("s3", "h3", "h3b", b"r", LONG, t0))
+    s.update_session(
+        &w("w"),
+        SessionUpdate {
+            token_hash: &h("h1"),
+            record: b"r",
+            ttl: None,
+        },
+    )
+    .await
+    .unwrap();
+    s.update_session(
+        &w("w"),
+        SessionUpdate {
+            token_hash: &h("h2"),
+            record: b"r",
+            ttl: Some(LONG),
+        },
+    )
+    .await
+    .unwrap();
+    s.rotate_session(&w("w"), rotation("s3", "h3", "h3b", b"r", LONG, t0))
         .await
         .unwrap();
-    s.list_sessions("w").await.unwrap();
-    s.delete_session("w", "s1").await.unwrap();
-    s.delete_wallet_sessions("w2").await.unwrap();
+    s.list_sessions(&w("w")).await.unwrap();
+    s.delete_session(&w("w"), &sid("s1")).await.unwrap();
+    s.delete_wallet_sessions(&w("w2")).await.unwrap();
     s.set("with-ttl", b"v", Some(LONG)).await.unwrap();
     s.set("forever", b"v", None).await.unwrap();
-    s.rate_limit("ip", 2, LONG, t0).await.unwrap();
-    s.rate_limit("ip", 2, LONG, t0).await.unwrap();
-    s.rate_limit("ip", 2, LONG, t0).await.unwrap();
+    s.rate_limit(
+        "ip",
+        RateBudget {
+            limit: 2,
+            window: LONG,
+        },
+        t0,
+    )
+    .await
+    .unwrap();
+    s.rate_limit(
+        "ip",
+        RateBudget {
+            limit: 2,
+            window: LONG,
+        },
+        t0,
+    )
+    .await
+    .unwrap();
+    s.rate_limit(
+        "ip",
+        RateBudget {
+            limit: 2,
+            window: LONG,
+        },
+        t0,
+    )
+    .await
+    .unwrap();
     for log in [
         AuditLog::Security,
         AuditLog::Activity,
-        AuditLog::WalletSecurity("w"),
-        AuditLog::WalletActivity("w"),
+        AuditLog::WalletSecurity(&w("w")),
+        AuditLog::WalletActivity(&w("w")),
     ] {
         s.audit_append(log, b"event", LOG).await.unwrap();
     }
     s.count_event("fail", t0).await.unwrap();
-    s.track_active("ethereum", None, Some(t0 + 60_000), t0)
-        .await
-        .unwrap();
-    s.track_active("solana", None, Some(t0 + 60_000), t0)
-        .await
-        .unwrap();
-    s.track_active("solana", Some(t0 + 60_000), None, t0)
-        .await
-        .unwrap();
+    s.track_active(
+        "ethereum",
+        ActiveMove {
+            from_ms: None,
+            to_ms: Some(t0 + 60_000),
+        },
+        t0,
+    )
+    .await
+    .unwrap();
+    s.track_active(
+        "solana",
+        ActiveMove {
+            from_ms: None,
+            to_ms: Some(t0 + 60_000),
+        },
+        t0,
+    )
+    .await
+    .unwrap();
+    s.track_active(
+        "solana",
+        ActiveMove {
+            from_ms: Some(t0 + 60_000),
+            to_ms: None,
+        },
+        t0,
+    )
+    .await
+    .unwrap();
     s.count_active("ethereum", t0).await.unwrap();
 
     let keys = raw.keys().await;
@@ -1551,7 +2036,7 @@ async fn older_rotation_markers_are_followed(f: Fixture) {
     let s = &f.store;
     let raw = f.raw.as_ref().unwrap();
     let t0 = now_ms();
-    s.create_session("w", session("s1", "h2", t0, b"r2", LONG), 5)
+    s.create_session(&w("w"), session("s1", "h2", t0, b"r2", LONG), 5)
         .await
         .unwrap();
     let record = |h: &str| format!("{}{{w}}:s:{h}", raw.prefix);
@@ -1560,24 +2045,30 @@ async fn older_rotation_markers_are_followed(f: Fixture) {
     raw.set_px(&record("h1"), &format!("Rh2|{}", t0 + 1), LONG)
         .await;
     let found = |at| retired("s1", at, Some(("h2", b"r2")));
-    assert_eq!(s.get_session("w", "h0", None).await.unwrap(), found(t0));
-    assert_eq!(s.get_session("w", "h1", None).await.unwrap(), found(t0 + 1));
+    assert_eq!(
+        s.get_session(&w("w"), &h("h0"), None).await.unwrap(),
+        found(t0)
+    );
+    assert_eq!(
+        s.get_session(&w("w"), &h("h1"), None).await.unwrap(),
+        found(t0 + 1)
+    );
     // h2 is rotated by this server: h0 still leads to the session.
     assert_eq!(
-        s.rotate_session("w", rotation("s1", "h2", "h3", b"r3", LONG, t0 + 2))
+        s.rotate_session(&w("w"), rotation("s1", "h2", "h3", b"r3", LONG, t0 + 2))
             .await
             .unwrap(),
         Rotated::Done
     );
     assert_eq!(
-        s.get_session("w", "h0", None).await.unwrap(),
+        s.get_session(&w("w"), &h("h0"), None).await.unwrap(),
         retired("s1", t0, Some(("h3", b"r3")))
     );
     // A marker leading nowhere, or malformed, is an unknown token.
     raw.set_px(&record("h8"), "Rgone|1", LONG).await;
     raw.set_px(&record("h9"), "Rno-time", LONG).await;
-    assert_eq!(s.get_session("w", "h8", None).await.unwrap(), None);
-    assert_eq!(s.get_session("w", "h9", None).await.unwrap(), None);
+    assert_eq!(s.get_session(&w("w"), &h("h8"), None).await.unwrap(), None);
+    assert_eq!(s.get_session(&w("w"), &h("h9"), None).await.unwrap(), None);
 }
 
 mod redis_legacy {
@@ -1631,7 +2122,7 @@ async fn outage_fails_fast_and_recovers() {
         assert!(is_failure(&r), "round {round}: {r:?}");
         let started2 = Instant::now();
         let r2 = store
-            .create_session("w", session("s", "h", now_ms(), b"r", LONG), 5)
+            .create_session(&w("w"), session("s", "h", now_ms(), b"r", LONG), 5)
             .await;
         assert!(is_failure(&r2), "round {round}: {r2:?}");
         assert!(started.elapsed() < bound * 2, "round {round} took too long");
@@ -1660,10 +2151,10 @@ async fn outage_fails_fast_and_recovers() {
     );
     assert_eq!(store.get("k").await.unwrap(), Some(b"v2".to_vec()));
     store
-        .create_session("w", session("s", "h", now_ms(), b"r", LONG), 5)
+        .create_session(&w("w"), session("s", "h", now_ms(), b"r", LONG), 5)
         .await
         .unwrap();
-    assert_eq!(store.list_sessions("w").await.unwrap().len(), 1);
+    assert_eq!(store.list_sessions(&w("w")).await.unwrap().len(), 1);
 }
 
 /// With nothing listening, connecting fails promptly (the server decides what to do).
@@ -1713,7 +2204,7 @@ async fn cluster_node_outage_fails_fast_and_recovers() {
     let tags: Vec<String> = (0..9).map(|i| format!("wallet{i}")).collect();
     for tag in &tags {
         store
-            .create_session(tag, session("s", "h", now_ms(), b"r", LONG), 5)
+            .create_session(&w(tag), session("s", "h", now_ms(), b"r", LONG), 5)
             .await
             .unwrap();
     }
@@ -1722,7 +2213,7 @@ async fn cluster_node_outage_fails_fast_and_recovers() {
     let (mut served, mut failed) = (0, 0);
     for tag in &tags {
         let started = Instant::now();
-        match store.get_session(tag, "h", None).await {
+        match store.get_session(&w(tag), &h("h"), None).await {
             Ok(found) => {
                 assert_eq!(found, live(b"r"));
                 served += 1;
@@ -1749,7 +2240,7 @@ async fn cluster_node_outage_fails_fast_and_recovers() {
     'recovering: loop {
         for tag in &tags {
             if store
-                .create_session(tag, session("s2", "h2", now_ms(), b"r2", LONG), 5)
+                .create_session(&w(tag), session("s2", "h2", now_ms(), b"r2", LONG), 5)
                 .await
                 .is_err()
             {
@@ -1765,7 +2256,7 @@ async fn cluster_node_outage_fails_fast_and_recovers() {
     }
     for tag in &tags {
         assert_eq!(
-            store.get_session(tag, "h2", None).await.unwrap(),
+            store.get_session(&w(tag), &h("h2"), None).await.unwrap(),
             live(b"r2")
         );
     }
@@ -1813,28 +2304,41 @@ async fn postgres_prune_deletes_expired_rows() {
         max_age: SHORT,
     };
     s.put_nonce("n", b"v", SHORT).await.unwrap();
-    s.create_session("w", session("s1", "h1", t0, b"r1", SHORT), 5)
+    s.create_session(&w("w"), session("s1", "h1", t0, b"r1", SHORT), 5)
         .await
         .unwrap();
-    s.create_session("w", session("s2", "h2", t0, b"r2", LONG), 5)
+    s.create_session(&w("w"), session("s2", "h2", t0, b"r2", LONG), 5)
         .await
         .unwrap();
     let mut rot = rotation("s1", "h1", "h1b", b"r1b", SHORT, t0);
     rot.ttl = SHORT;
-    assert_eq!(s.rotate_session("w", rot).await.unwrap(), Rotated::Done);
+    assert_eq!(s.rotate_session(&w("w"), rot).await.unwrap(), Rotated::Done);
     s.set("v:short", b"v", Some(SHORT)).await.unwrap();
     s.set("v:forever", b"v", None).await.unwrap();
-    s.rate_limit("r", 5, SHORT, t0).await.unwrap();
-    s.audit_append(AuditLog::WalletActivity("w"), b"e", short_audit)
+    s.rate_limit(
+        "r",
+        RateBudget {
+            limit: 5,
+            window: SHORT,
+        },
+        t0,
+    )
+    .await
+    .unwrap();
+    s.audit_append(AuditLog::WalletActivity(&w("w")), b"e", short_audit)
         .await
         .unwrap();
     // A deleted session leaves nothing behind, at once.
-    s.create_session("x", session("s3", "h3", t0, b"r3", LONG), 5)
+    s.create_session(&w("x"), session("s3", "h3", t0, b"r3", LONG), 5)
         .await
         .unwrap();
     let rot = rotation("s3", "h3", "h3b", b"r3b", LONG, t0);
-    assert_eq!(s.rotate_session("x", rot).await.unwrap(), Rotated::Done);
-    assert!(s.delete_session("x", "s3").await.unwrap().is_some());
+    assert_eq!(s.rotate_session(&w("x"), rot).await.unwrap(), Rotated::Done);
+    assert!(s
+        .delete_session(&w("x"), &sid("s3"))
+        .await
+        .unwrap()
+        .is_some());
     assert_eq!(pg_rows(&url, "wa_sessions").await, 2);
     assert_eq!(pg_rows(&url, "wa_retired").await, 1);
 
@@ -1850,7 +2354,7 @@ async fn postgres_prune_deletes_expired_rows() {
         assert_eq!(pg_rows(&url, table).await, expected, "{table}");
     }
     assert_eq!(s.get("v:forever").await.unwrap(), Some(b"v".to_vec()));
-    assert_eq!(s.list_sessions("w").await.unwrap().len(), 1);
+    assert_eq!(s.list_sessions(&w("w")).await.unwrap().len(), 1);
 }
 
 /// The counters and active-session buckets are pruned by their minute.
@@ -1865,11 +2369,25 @@ async fn postgres_prune_drops_old_counters() {
     store.count_event("fail", now - 200 * MIN).await.unwrap();
     store.count_event("fail", now).await.unwrap();
     store
-        .track_active("ethereum", None, Some(now - 5 * MIN), now - 10 * MIN)
+        .track_active(
+            "ethereum",
+            ActiveMove {
+                from_ms: None,
+                to_ms: Some(now - 5 * MIN),
+            },
+            now - 10 * MIN,
+        )
         .await
         .unwrap();
     store
-        .track_active("ethereum", None, Some(now + 5 * MIN), now)
+        .track_active(
+            "ethereum",
+            ActiveMove {
+                from_ms: None,
+                to_ms: Some(now + 5 * MIN),
+            },
+            now,
+        )
         .await
         .unwrap();
     assert_eq!(store.prune().await.unwrap(), 2);
@@ -1917,21 +2435,21 @@ async fn postgres_calls_are_bounded_by_the_timeout() {
         .unwrap();
     let started = Instant::now();
     let r = store
-        .create_session("w", session("s", "h", now_ms(), b"r", LONG), 5)
+        .create_session(&w("w"), session("s", "h", now_ms(), b"r", LONG), 5)
         .await;
     assert!(matches!(r, Err(StoreError::Timeout)), "{r:?}");
     assert!(started.elapsed() < timeout + Duration::from_millis(400));
     // Another wallet is not held up, and the held one works once released.
     store
-        .create_session("v", session("s", "h", now_ms(), b"r", LONG), 5)
+        .create_session(&w("v"), session("s", "h", now_ms(), b"r", LONG), 5)
         .await
         .unwrap();
     let _ = holder.close().await;
     store
-        .create_session("w", session("s", "h", now_ms(), b"r", LONG), 5)
+        .create_session(&w("w"), session("s", "h", now_ms(), b"r", LONG), 5)
         .await
         .unwrap();
-    assert_eq!(store.list_sessions("w").await.unwrap().len(), 1);
+    assert_eq!(store.list_sessions(&w("w")).await.unwrap().len(), 1);
 }
 
 /// PostgreSQL stops under a connected store: calls fail within the timeout instead of hanging;
@@ -1947,7 +2465,7 @@ async fn postgres_outage_fails_fast_and_recovers() {
         .unwrap();
     store.set("k", b"v", Some(LONG)).await.unwrap();
     store
-        .create_session("w", session("s0", "h0", now_ms(), b"r0", LONG), 5)
+        .create_session(&w("w"), session("s0", "h0", now_ms(), b"r0", LONG), 5)
         .await
         .unwrap();
 
@@ -1959,7 +2477,7 @@ async fn postgres_outage_fails_fast_and_recovers() {
         assert!(started.elapsed() < bound, "round {round} took too long");
         let started = Instant::now();
         let r = store
-            .create_session("w", session("s", "h", now_ms(), b"r", LONG), 5)
+            .create_session(&w("w"), session("s", "h", now_ms(), b"r", LONG), 5)
             .await;
         assert!(is_failure(&r), "round {round}: {r:?}");
         assert!(started.elapsed() < bound, "round {round} took too long");
@@ -1981,13 +2499,16 @@ async fn postgres_outage_fails_fast_and_recovers() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(store.get("k").await.unwrap(), Some(b"v".to_vec()));
-    assert_eq!(store.list_sessions("w").await.unwrap().len(), 1);
+    assert_eq!(store.list_sessions(&w("w")).await.unwrap().len(), 1);
     // A new store on the same database (a restarted server) sees the same data.
     let again = PostgresStore::connect(&url, timeout, PRUNE_NEVER)
         .await
         .unwrap();
     assert_eq!(
-        again.get_session("w", "h0", Some("s0")).await.unwrap(),
+        again
+            .get_session(&w("w"), &h("h0"), Some(&sid("s0")))
+            .await
+            .unwrap(),
         live(b"r0")
     );
 }

@@ -13,6 +13,7 @@ use k256::ecdsa::SigningKey;
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
+use wallet_auth::http::ErrorCode;
 use wallet_auth::verify::{
     self, ethereum, Chain, ChainIdPolicy, NoncePolicy, Policy, SignIn, VerifyError,
 };
@@ -159,7 +160,7 @@ fn every_case_gives_its_expected_answer() {
                 }
                 "valid".to_owned()
             }
-            Err(e) => e.code().to_owned(),
+            Err(e) => ErrorCode::from(&e).as_str().to_owned(),
         };
         if outcome != case.expect {
             failures.push(format!(

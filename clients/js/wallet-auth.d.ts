@@ -134,7 +134,10 @@ export interface ClientOptions {
   onRefresh?: (info: { expiresAt: string | null }) => void;
   /** A fetch implementation (default: the global fetch). */
   fetch?: typeof fetch;
-  /** Called when another tab of this origin signed in (the session) or out (null). */
+  /**
+   * Called when another tab of this origin signed in (the session) or out (null). One listener;
+   * `client.subscribe` adds any number, of every change.
+   */
   onSessionChange?: (session: Session | null) => void;
   /** Cross-tab session sync (BroadcastChannel, else storage events); default: true in a browser. */
   sync?: boolean;
@@ -159,9 +162,20 @@ export interface WalletAuthClient {
    * the server's own origin; any other origin gets a plain fetch, without token or cookie.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  /** Stops this client's cross-tab sync. */
+  /**
+   * Adds a listener of every change of `current`, whatever its cause: this client's sign-in,
+   * logout or revoke of its own session, a session read from the server that differs, a new
+   * expiry, another tab's sign-in or logout (cross-tab sync). Any number of listeners; the same
+   * function subscribed twice is called twice. Returns the function that removes this one.
+   * (`@wallet-auth/client/react`'s useWalletAuth is built on it.)
+   */
+  subscribe(listener: (session: Session | null) => void): () => void;
+  /** Stops this client's cross-tab sync (its subscribers stay). */
   close(): void;
-  /** The session this client knows of, without asking the server. */
+  /**
+   * The session this client knows of, without asking the server. The object is replaced only
+   * when the session changed, so it can be compared by identity.
+   */
   readonly current: Session | null;
   readonly csrfToken: string | null;
   /** The session's expiry as last told by the server (RFC 3339). */

@@ -213,6 +213,14 @@ export function discoverEthereumWallets({ timeout = 400, target } = {}) {
   });
 }
 
+// Whether two descriptions of the session say the same (flat objects of strings and numbers).
+function sameSession(a, b) {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.is(a[k], b[k]));
+}
+
 /**
  * Creates a client for the wallet-auth server at `baseUrl` ('' = this page's origin).
  * Options: `onRefresh({expiresAt})`, called when the server extended the session;
@@ -220,6 +228,10 @@ export function discoverEthereumWallets({ timeout = 400, target } = {}) {
  * cross-tab session sync: a sign-in or logout in one tab is announced to the other tabs of the
  * same origin (BroadcastChannel, else `storage` events), whose clients then call
  * `onSessionChange(session | null)`.
+ *
+ * `client.subscribe(listener)` adds a listener of every change of `client.current`, whatever
+ * its cause (this client's sign-in, logout or revoke, a session read from the server, an
+ * extended expiry, another tab's sign-in or logout); it returns the function that removes it.
  *
  * The session cookie and the CSRF token go only to the server's own origin: `client.fetch` of
  * another origin's URL is a plain fetch (no token, the browser's default credentials).
@@ -240,6 +252,9 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
   let expiresAt = null;
   let refreshListener = onRefresh || null;
   let changeListener = onSessionChange || null;
+  // subscribe()'s listeners: one entry per call, so that the same function subscribed twice is
+  // removed once per unsubscribe.
+  const subscribers = new Set();
   const hintKey = HINT_PREFIX + (serverOrigin || base);
   const channelName = SYNC_PREFIX + (serverOrigin || base);
 
@@ -281,6 +296,30 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
     } catch {
       return true;
     }
+  }
+
+  // Sets the session this client knows of; an equal description keeps the current object, so
+  // that `current` changes (and the subscribers hear of it) only when the session did.
+  function setCurrent(session) {
+    if (sameSession(current, session)) return;
+    current = session;
+    for (const entry of [...subscribers]) {
+      if (!subscribers.has(entry)) continue; // removed by an earlier listener
+      try {
+        entry.listener(current);
+      } catch {
+        // a listener's error must not break the client or the other listeners
+      }
+    }
+  }
+
+  function subscribe(listener) {
+    if (typeof listener !== 'function') throw new TypeError('subscribe(listener): the listener must be a function');
+    const entry = { listener };
+    subscribers.add(entry);
+    return () => {
+      subscribers.delete(entry);
+    };
   }
 
   function notify() {
@@ -347,11 +386,12 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
     }
   }
 
+  // The listeners run last, when the token, the expiry and the hint are already the session's.
   function remember(session) {
-    current = session;
     csrfToken = session ? session.csrfToken || null : null;
     expiresAt = session ? session.expiresAt || null : null;
     hint(!!session);
+    setCurrent(session);
   }
 
   // The wrapper every call goes through: cookies, CSRF token, expiry tracking; for the server's
@@ -384,7 +424,7 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
     const newExpiry = res.headers.get('x-session-expires-at');
     if (newExpiry) {
       expiresAt = newExpiry;
-      if (current) current = { ...current, expiresAt: newExpiry };
+      if (current && current.expiresAt !== newExpiry) setCurrent({ ...current, expiresAt: newExpiry });
     }
     if ((res.headers.get('x-session-refreshed') || '').toLowerCase() === 'true' && refreshListener) {
       try {
@@ -639,7 +679,8 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
       }
     },
     fetch: authFetch,
-    /** Stops the cross-tab sync of this client. */
+    subscribe,
+    /** Stops the cross-tab sync of this client (its subscribers stay). */
     close() {
       if (channel) channel.close();
       channel = null;

@@ -36,6 +36,6 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(sign_in) = verify(chain, message, signature, public_key, &policy) {
-        assert_eq!(sign_in.chain, chain);
+        assert_eq!(sign_in.message.chain, chain);
     }
 });

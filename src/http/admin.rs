@@ -2,29 +2,34 @@
 //! constant time): session statistics, the audit trail, forced logout of a wallet. With no
 //! token configured every `/admin` route answers `404 not_found`.
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{FromRef, FromRequestParts, Path, Query, State};
+use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::Json;
+use serde::{Deserialize, Serialize};
 use time::Duration;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::body::{rfc3339, ChainName, Revoked};
+use super::error::ErrorCode as E;
+use super::extract::{PathParam, QueryParams};
+use super::openapi::Op;
 use super::{ApiError, ApiResult, AuthState};
 use crate::session::audit::parse_wallet;
 use crate::session::crypto::ct_eq;
 use crate::session::{AuditEvent, AuditKind};
 use crate::verify::{self, Chain};
 
-pub(crate) fn router() -> Router<AuthState> {
-    Router::new()
-        .route("/admin/sessions/stats", get(stats))
-        .route("/admin/audit", get(audit))
-        .route(
-            "/admin/wallets/{chain}/{address}/logout-all",
-            post(force_logout),
+pub(crate) fn router() -> OpenApiRouter<AuthState> {
+    OpenApiRouter::new()
+        .routes(Op::admin().on(routes!(stats)))
+        .routes(Op::admin().errors(&[E::BadRequest]).on(routes!(audit)))
+        .routes(
+            Op::admin()
+                .errors(&[E::BadRequest])
+                .on(routes!(force_logout)),
         )
 }
 
@@ -59,27 +64,66 @@ where
     }
 }
 
+/// Active sessions by chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ByChain {
+    /// Ethereum sessions.
+    pub ethereum: u64,
+    /// Solana sessions.
+    pub solana: u64,
+}
+
+/// Active sessions.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveSessions {
+    /// All chains.
+    pub total: u64,
+    /// Per chain.
+    pub by_chain: ByChain,
+}
+
+/// Sign-ins in the last hour.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastHour {
+    /// Successful sign-ins.
+    pub sign_ins: u64,
+    /// Failed sign-ins.
+    pub failures: u64,
+}
+
+/// `GET /admin/sessions/stats`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Active sessions.
+    pub active_sessions: ActiveSessions,
+    /// The last hour's sign-ins.
+    pub last_hour: LastHour,
+}
+
 #[utoipa::path(get, path = "/admin/sessions/stats", tag = "admin",
-    responses((status = 200, description = "Active sessions and the last hour's sign-ins", body = super::openapi::Stats)))]
-async fn stats(State(st): State<AuthState>, _: Admin) -> ApiResult<Json<Value>> {
-    let mut by_chain = serde_json::Map::new();
-    let mut total = 0u64;
-    for chain in [Chain::Ethereum, Chain::Solana] {
-        let n = st.sessions().count_active(chain).await?;
-        total += n;
-        by_chain.insert(chain.as_str().to_owned(), json!(n));
-    }
+    responses((status = 200, description = "Active sessions and the last hour's sign-ins", body = Stats)))]
+async fn stats(State(st): State<AuthState>, _: Admin) -> ApiResult<Json<Stats>> {
+    let ethereum = st.sessions().count_active(Chain::Ethereum).await?;
+    let solana = st.sessions().count_active(Chain::Solana).await?;
     // Counted, not read from the audit logs: anonymous failures are never stored as events.
     let now = st.clock().now();
     let counts = st
         .audit()
         .sign_ins_since(now - Duration::hours(1), now)
         .await?;
-    let (ok, failed) = (counts.ok, counts.failed);
-    Ok(Json(json!({
-        "activeSessions": { "total": total, "byChain": by_chain },
-        "lastHour": { "signIns": ok, "failures": failed },
-    })))
+    Ok(Json(Stats {
+        active_sessions: ActiveSessions {
+            total: ethereum + solana,
+            by_chain: ByChain { ethereum, solana },
+        },
+        last_hour: LastHour {
+            sign_ins: counts.ok,
+            failures: counts.failed,
+        },
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -94,15 +138,117 @@ struct AuditQuery {
     limit: Option<String>,
 }
 
+/// What happened (the audit trail's event kinds).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = AuditKind)]
+pub enum AuditKindName {
+    /// A wallet signed in.
+    SignIn,
+    /// A sign-in attempt failed (see `code`).
+    SignInFailure,
+    /// A session was extended in its refresh window.
+    Refresh,
+    /// A session's token was rotated.
+    Rotation,
+    /// A session was ended by its owner.
+    Logout,
+    /// Every session of a wallet was ended by its owner.
+    LogoutAll,
+    /// A session was revoked by id.
+    Revoke,
+    /// The per-wallet limit evicted the oldest session.
+    Eviction,
+    /// A token was presented from another device (`code` `device_mismatch`), or in strict
+    /// mode from another IP (`ip_mismatch`).
+    BindingMismatch,
+    /// A rotated token was replayed after its grace; the session was revoked.
+    TokenReuse,
+    /// An operator logged a wallet out everywhere.
+    ForcedLogout,
+}
+
+impl From<AuditKind> for AuditKindName {
+    fn from(k: AuditKind) -> Self {
+        match k {
+            AuditKind::SignIn => AuditKindName::SignIn,
+            AuditKind::SignInFailure => AuditKindName::SignInFailure,
+            AuditKind::Refresh => AuditKindName::Refresh,
+            AuditKind::Rotation => AuditKindName::Rotation,
+            AuditKind::Logout => AuditKindName::Logout,
+            AuditKind::LogoutAll => AuditKindName::LogoutAll,
+            AuditKind::Revoke => AuditKindName::Revoke,
+            AuditKind::Eviction => AuditKindName::Eviction,
+            AuditKind::BindingMismatch => AuditKindName::BindingMismatch,
+            AuditKind::TokenReuse => AuditKindName::TokenReuse,
+            AuditKind::ForcedLogout => AuditKindName::ForcedLogout,
+        }
+    }
+}
+
+/// One audit event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = AuditEvent)]
+pub struct AuditEventBody {
+    /// When, RFC 3339.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// What.
+    pub kind: AuditKindName,
+    /// Chain of the wallet concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainName>,
+    /// Wallet address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Session id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Error code of a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Client IP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// Number of sessions ended (logout-all, forced logout, strict binding mismatch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
+    /// Coarse device fingerprint of the client (binding mismatch), e.g. `firefox/linux`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+impl From<AuditEvent> for AuditEventBody {
+    fn from(e: AuditEvent) -> Self {
+        AuditEventBody {
+            at: rfc3339(e.at),
+            kind: e.kind.into(),
+            chain: e.chain.map(ChainName::from),
+            address: e.address,
+            session_id: e.session_id,
+            code: e.code,
+            ip: e.ip,
+            count: e.count,
+            device: e.device,
+        }
+    }
+}
+
+/// `GET /admin/audit`: newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// The events.
+    pub events: Vec<AuditEventBody>,
+}
+
 #[utoipa::path(get, path = "/admin/audit", tag = "admin", params(AuditQuery),
-    responses((status = 200, description = "The audit trail, newest first", body = super::openapi::AuditPage)))]
+    responses((status = 200, description = "The audit trail, newest first", body = AuditPage)))]
 async fn audit(
     State(st): State<AuthState>,
     _: Admin,
-    q: Result<Query<AuditQuery>, QueryRejection>,
-) -> ApiResult<Json<Value>> {
-    // A malformed query gets the contract's JSON error, not axum's plain-text rejection.
-    let Query(q) = q.map_err(|_| super::input::bad_query())?;
+    QueryParams(q): QueryParams<AuditQuery>,
+) -> ApiResult<Json<AuditPage>> {
     let limit = match q.limit.as_deref().map(str::trim) {
         None | Some("") => 100,
         Some(l) => l
@@ -117,19 +263,20 @@ async fn audit(
         ));
     }
     let events = st.audit().read(wallet, limit).await?;
-    Ok(Json(json!({ "events": events })))
+    Ok(Json(AuditPage {
+        events: events.into_iter().map(AuditEventBody::from).collect(),
+    }))
 }
 
 #[utoipa::path(post, path = "/admin/wallets/{chain}/{address}/logout-all", tag = "admin",
-    params(("chain" = Chain, Path, description = "`ethereum` or `solana`"),
+    params(("chain" = ChainName, Path, description = "`ethereum` or `solana`"),
            ("address" = String, Path, description = "The wallet's address")),
-    responses((status = 200, description = "Every session of that wallet is gone", body = super::openapi::Revoked)))]
+    responses((status = 200, description = "Every session of that wallet is gone", body = Revoked)))]
 async fn force_logout(
     State(st): State<AuthState>,
     _: Admin,
-    path: Result<Path<(String, String)>, PathRejection>,
-) -> ApiResult<Json<Value>> {
-    let Path((chain, address)) = path.map_err(|_| super::input::bad_path("chain/address"))?;
+    PathParam((chain, address)): PathParam<(String, String)>,
+) -> ApiResult<Json<Revoked>> {
     let chain: Chain = chain.parse().map_err(|_| {
         ApiError::BadRequest("unknown chain in the path: use ethereum or solana".into())
     })?;
@@ -143,5 +290,5 @@ async fn force_logout(
                 .count(n),
         )
         .await;
-    Ok(Json(json!({ "revoked": n })))
+    Ok(Json(Revoked { revoked: n }))
 }

@@ -3,44 +3,61 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::body::{rfc3339, ChainId, ChainName, Revoked, WalletKind};
 use super::cookie::SessionCookie;
-use super::extract::{ClientInfo, JsonBody, OptionalJsonBody};
+use super::error::ErrorCode as E;
+use super::extract::{ClientInfo, JsonBody, OptionalJsonBody, PathParam};
+use super::openapi::Op;
 use super::{ApiError, ApiResult, AuthState, WalletSession};
 use crate::config::EthChainIds;
 use crate::session::crypto::random_alphanumeric;
 use crate::session::unix_ms;
 use crate::session::{AuditEvent, AuditKind, RotateOutcome, SessionInfo};
 use crate::verify::{
-    self, Chain, ChainIdPolicy, MessageParams, NoncePolicy, Policy, Verified, VerifyError,
-    WalletType,
+    self, Chain, ChainIdPolicy, MessageParams, NoncePolicy, ParsedMessage, Policy, Verified,
+    VerifyError, WalletType,
 };
 
 /// Nonce length: 24 alphanumeric characters ≈ 142 bits.
 pub const NONCE_LEN: usize = 24;
 
-pub(crate) fn router() -> Router<AuthState> {
-    Router::new()
-        .route("/auth/nonce", post(nonce))
-        .route("/auth/verify", post(verify_signin))
-        .route("/auth/session", get(current))
-        .route("/auth/refresh", post(refresh))
-        .route("/auth/logout", post(logout))
-        .route("/auth/logout-all", post(logout_all))
-        .route("/auth/sessions", get(list))
-        .route("/auth/sessions/{session_id}", delete(revoke))
-}
-
-pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
+pub(crate) fn router() -> OpenApiRouter<AuthState> {
+    let signin = Op::public().json_body().rate_limited();
+    OpenApiRouter::new()
+        .routes(signin.errors(&[E::ChainNotAllowed]).on(routes!(nonce)))
+        .routes(
+            signin
+                .errors(&[
+                    E::InvalidMessage,
+                    E::InvalidSignature,
+                    E::DomainMismatch,
+                    E::ChainNotAllowed,
+                    E::NonceInvalid,
+                    E::MessageExpired,
+                    E::MessageNotYetValid,
+                    E::VerifierUnavailable,
+                ])
+                .on(routes!(verify_signin)),
+        )
+        .routes(Op::wallet().on(routes!(current)))
+        // Rotations are limited per session (not per client IP).
+        .routes(Op::wallet().errors(&[E::RateLimited]).on(routes!(refresh)))
+        .routes(Op::wallet().on(routes!(logout)))
+        .routes(Op::wallet().on(routes!(logout_all)))
+        .routes(Op::wallet().on(routes!(list)))
+        .routes(
+            Op::wallet()
+                .errors(&[E::BadRequest, E::NotFound])
+                .on(routes!(revoke)),
+        )
 }
 
 fn parse_chain(s: Option<&str>) -> ApiResult<Chain> {
@@ -57,13 +74,13 @@ fn parse_chain(s: Option<&str>) -> ApiResult<Chain> {
 #[serde(deny_unknown_fields)]
 struct NonceRequest {
     /// `ethereum` (default) or `solana`.
-    #[schema(value_type = Option<Chain>)]
+    #[schema(value_type = Option<ChainName>)]
     chain: Option<String>,
     /// Binds the nonce to this wallet and asks for a ready-to-sign `message`.
     address: Option<String>,
     /// EIP-155 chain id (number) or SIWS chain id (string); default: the first allowed.
     #[serde(rename = "chainId")]
-    #[schema(value_type = Option<super::openapi::ChainId>)]
+    #[schema(value_type = Option<ChainId>)]
     chain_id: Option<serde_json::Value>,
 }
 
@@ -104,10 +121,9 @@ struct NonceResponse {
     expires_at: String,
     domain: String,
     uri: String,
-    chain: Chain,
+    chain: ChainName,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<super::openapi::ChainId>)]
-    chain_id: Option<serde_json::Value>,
+    chain_id: Option<ChainId>,
     /// A ready-to-sign message, when `address` was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<String>,
@@ -234,8 +250,8 @@ async fn nonce(
         expires_at: rfc3339(expires_at),
         domain,
         uri: cfg.signin.uri.clone(),
-        chain,
-        chain_id: chain_id_json(chain, chain_id.as_deref()),
+        chain: chain.into(),
+        chain_id: ChainId::of(chain, chain_id.as_deref()),
         message,
     };
     Ok(no_store(Json(res).into_response()))
@@ -245,7 +261,7 @@ async fn nonce(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct VerifyRequest {
     /// `ethereum` or `solana`.
-    #[schema(value_type = Chain)]
+    #[schema(value_type = ChainName)]
     chain: String,
     /// The exact EIP-4361 / SIWS text that was signed.
     message: String,
@@ -264,12 +280,11 @@ pub(crate) struct SessionBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     token: Option<String>,
     session_id: String,
-    chain: Chain,
+    chain: ChainName,
     address: String,
-    #[schema(value_type = Option<super::openapi::ChainId>)]
-    chain_id: Option<serde_json::Value>,
+    chain_id: Option<ChainId>,
     /// `eoa`, or `contract` for a smart-contract wallet (EIP-1271 / ERC-6492).
-    wallet_type: WalletType,
+    wallet_type: WalletKind,
     #[schema(format = DateTime)]
     created_at: String,
     #[schema(format = DateTime)]
@@ -279,22 +294,15 @@ pub(crate) struct SessionBody {
     csrf_token: String,
 }
 
-pub(crate) fn chain_id_json(chain: Chain, id: Option<&str>) -> Option<serde_json::Value> {
-    id.map(|id| match (chain, id.parse::<u64>()) {
-        (Chain::Ethereum, Ok(n)) => serde_json::Value::from(n),
-        _ => serde_json::Value::from(id),
-    })
-}
-
 impl SessionBody {
     fn new(s: &SessionInfo, token: Option<String>) -> Self {
         SessionBody {
             token,
             session_id: s.session_id.clone(),
-            chain: s.chain,
+            chain: s.chain.into(),
             address: s.address.clone(),
-            chain_id: chain_id_json(s.chain, s.chain_id.as_deref()),
-            wallet_type: s.wallet_type,
+            chain_id: ChainId::of(s.chain, s.chain_id.as_deref()),
+            wallet_type: s.wallet_type.into(),
             created_at: rfc3339(s.created_at),
             expires_at: rfc3339(s.expires_at),
             refresh_after: rfc3339(s.refresh_after),
@@ -384,13 +392,14 @@ async fn verify_signin(
                 .await;
         }
         Err(e) => {
-            st.metrics().signin(chain.as_str(), wallet_label, e.code());
+            st.metrics()
+                .signin(chain.as_str(), wallet_label, e.code().as_str());
             if !matches!(e, ApiError::StoreUnavailable(_)) {
                 // With no proven wallet the failure is only counted (never stored), so
                 // anonymous traffic cannot flush the audit logs; a failure after a valid
                 // signature goes to that wallet's log.
                 let mut ev = AuditEvent::new(AuditKind::SignInFailure, st.clock().now())
-                    .code(e.code())
+                    .code(e.code().as_str())
                     .ip(&client.ip);
                 ev.chain = Some(chain);
                 ev.address = proven;
@@ -432,11 +441,12 @@ async fn signin(
     client: &crate::session::RequestContext,
     attempt: &mut Attempt,
 ) -> ApiResult<(String, SessionInfo)> {
-    let nonce = verify::parse_message(chain, &req.message)?.nonce;
+    let message = verify::parse_message(chain, &req.message)?;
+    let nonce = message.nonce.clone();
     let Some(taken) = st.store().take_nonce(&nonce).await? else {
         return Err(ApiError::NonceInvalid);
     };
-    let outcome = signin_with(st, chain, req, client, &nonce, &taken, attempt).await;
+    let outcome = signin_with(st, message, req, client, &taken, attempt).await;
     if matches!(
         outcome,
         Err(ApiError::StoreUnavailable(_) | ApiError::VerifierUnavailable(_))
@@ -446,26 +456,25 @@ async fn signin(
     outcome
 }
 
-/// [`signin`] once the nonce is taken: `taken` is what it was stored with.
+/// [`signin`] once the nonce of `message` is taken: `taken` is what it was stored with.
 async fn signin_with(
     st: &AuthState,
-    chain: Chain,
+    message: ParsedMessage,
     req: &VerifyRequest,
     client: &crate::session::RequestContext,
-    nonce: &str,
     taken: &[u8],
     attempt: &mut Attempt,
 ) -> ApiResult<(String, SessionInfo)> {
+    let chain = message.chain;
     let bound: NonceBinding = serde_json::from_slice(taken).map_err(|_| ApiError::NonceInvalid)?;
     if bound.chain != chain {
         return Err(ApiError::NonceInvalid);
     }
     let nonce_issued_at = bound.issued_at_ms.map(crate::session::from_unix_ms);
-    let policy = policy(st, chain, nonce.to_owned(), nonce_issued_at)?;
+    let policy = policy(st, chain, message.nonce.clone(), nonce_issued_at)?;
     let contracts = st.contract_wallets();
     let verified = verify::verify_or_defer(
-        chain,
-        &req.message,
+        message,
         &req.signature,
         req.public_key.as_deref(),
         &policy,
@@ -615,7 +624,7 @@ async fn logout(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Res
 }
 
 #[utoipa::path(post, path = "/auth/logout-all", tag = "wallet sessions",
-    responses((status = 200, description = "Every session of this wallet is gone", body = super::openapi::Revoked)))]
+    responses((status = 200, description = "Every session of this wallet is gone", body = Revoked)))]
 async fn logout_all(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Response> {
     let n = st
         .sessions()
@@ -630,7 +639,7 @@ async fn logout_all(State(st): State<AuthState>, ws: WalletSession) -> ApiResult
                 .count(n),
         )
         .await;
-    let mut res = Json(serde_json::json!({ "revoked": n })).into_response();
+    let mut res = Json(Revoked { revoked: n }).into_response();
     SessionCookie::Wallet.append_clear(res.headers_mut(), st.config());
     Ok(res)
 }
@@ -651,12 +660,16 @@ pub(crate) struct ListedSession {
     current: bool,
 }
 
+/// `GET /auth/sessions`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct SessionList {
+    /// This wallet's live sessions.
+    sessions: Vec<ListedSession>,
+}
+
 #[utoipa::path(get, path = "/auth/sessions", tag = "wallet sessions",
-    responses((status = 200, description = "This wallet's sessions", body = super::openapi::SessionList)))]
-async fn list(
-    State(st): State<AuthState>,
-    ws: WalletSession,
-) -> ApiResult<Json<serde_json::Value>> {
+    responses((status = 200, description = "This wallet's sessions", body = SessionList)))]
+async fn list(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Json<SessionList>> {
     let sessions: Vec<ListedSession> = st
         .sessions()
         .list(ws.tag())
@@ -672,7 +685,7 @@ async fn list(
             ip: s.ip,
         })
         .collect();
-    Ok(Json(serde_json::json!({ "sessions": sessions })))
+    Ok(Json(SessionList { sessions }))
 }
 
 #[utoipa::path(delete, path = "/auth/sessions/{sessionId}", tag = "wallet sessions",
@@ -681,10 +694,8 @@ async fn list(
 async fn revoke(
     State(st): State<AuthState>,
     ws: WalletSession,
-    session_id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    PathParam(session_id): PathParam<String>,
 ) -> ApiResult<Response> {
-    // A malformed path gets the contract's JSON error, not axum's plain-text rejection.
-    let Path(session_id) = session_id.map_err(|_| super::input::bad_path("sessionId"))?;
     if !st
         .sessions()
         .revoke(ws.tag(), ws.session.chain, &session_id)

@@ -14,8 +14,9 @@
 //!   still read, for one release, and deleted whenever the new cookie is written.
 
 use axum::http::{header, HeaderMap, HeaderValue};
+use cookie::{Cookie, SameSite};
 
-use crate::config::Config;
+use crate::config::{self, Config};
 
 /// Name of the wallet session cookie without `Secure` (and its legacy name with it).
 pub const WALLET_COOKIE: &str = "wallet_session";
@@ -61,35 +62,31 @@ impl SessionCookie {
     /// The cookie is there more than once (same name twice, or both names).
     pub fn read(self, headers: &HeaderMap) -> Result<Option<String>, DuplicateCookie> {
         let names = self.names();
-        let mut found = pairs(headers).filter(|(k, _)| names.contains(k));
+        let mut found = request_cookies(headers).filter(|c| names.contains(&c.name()));
         let first = found.next();
         if found.next().is_some() {
             return Err(DuplicateCookie);
         }
-        Ok(first.map(|(_, v)| v.trim_matches('"').to_owned()))
+        Ok(first.map(|c| c.value_trimmed().to_owned()))
     }
 
     /// Appends the `Set-Cookie` headers writing `token` for `max_age_secs` (and, under the
     /// `__Host-` name, deleting the legacy one).
     pub fn append_set(self, h: &mut HeaderMap, config: &Config, token: &str, max_age_secs: i64) {
-        if let Ok(v) = HeaderValue::from_str(&format!(
-            "{}={token}; Path=/; Max-Age={}{}",
-            self.name(config),
-            max_age_secs.max(0),
-            attributes(config)
-        )) {
-            h.append(header::SET_COOKIE, v);
-        }
+        append(
+            h,
+            session_cookie(self.name(config), token, max_age_secs, config),
+        );
         if config.cookies.secure {
-            h.append(header::SET_COOKIE, deletion(self.names()[0], config));
+            append(h, session_cookie(self.names()[0], "", 0, config));
         }
     }
 
     /// Appends the `Set-Cookie` headers deleting the cookie (under the legacy name too).
     pub fn append_clear(self, h: &mut HeaderMap, config: &Config) {
-        h.append(header::SET_COOKIE, deletion(self.name(config), config));
+        append(h, session_cookie(self.name(config), "", 0, config));
         if config.cookies.secure {
-            h.append(header::SET_COOKIE, deletion(self.names()[0], config));
+            append(h, session_cookie(self.names()[0], "", 0, config));
         }
     }
 
@@ -99,46 +96,56 @@ impl SessionCookie {
         h.get_all(header::SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.split_once('='))
-            .any(|(k, _)| self.names().contains(&k.trim()))
+            .filter_map(|v| Cookie::parse(v).ok())
+            .any(|c| self.names().contains(&c.name()))
     }
 }
 
-/// The `name=value` pairs of the request's `Cookie` headers.
-fn pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+/// Every session cookie the server writes, and every deletion (`max_age_secs` 0, empty
+/// value): `Path=/`, `Max-Age`, `HttpOnly`, the configured `SameSite`, `Secure` with
+/// `COOKIE_SECURE` (never implied), and never a `Domain`.
+fn session_cookie(
+    name: &'static str,
+    value: &str,
+    max_age_secs: i64,
+    config: &Config,
+) -> Cookie<'static> {
+    Cookie::build((name, value.to_owned()))
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(max_age_secs.max(0)))
+        .http_only(true)
+        .same_site(match config.cookies.same_site {
+            config::SameSite::Lax => SameSite::Lax,
+            config::SameSite::Strict => SameSite::Strict,
+            config::SameSite::None => SameSite::None,
+        })
+        .secure(config.cookies.secure)
+        .build()
+}
+
+fn append(h: &mut HeaderMap, cookie: Cookie<'_>) {
+    if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
+        h.append(header::SET_COOKIE, v);
+    }
+}
+
+/// The cookies of the request's `Cookie` headers (pairs that do not parse are skipped).
+fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = Cookie<'_>> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .map(|(k, v)| (k.trim(), v.trim()))
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers (the first, when repeated:
 /// session cookies are read with [`SessionCookie::read`], which refuses repeats).
 #[must_use]
 pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
-    pairs(headers)
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"').to_owned())
-}
-
-fn attributes(config: &Config) -> String {
-    let secure = if config.cookies.secure {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!(
-        "; HttpOnly; SameSite={}{secure}",
-        config.cookies.same_site.as_str()
-    )
-}
-
-fn deletion(name: &str, config: &Config) -> HeaderValue {
-    HeaderValue::from_str(&format!("{name}=; Path=/; Max-Age=0{}", attributes(config)))
-        .unwrap_or_else(|_| HeaderValue::from_static("wallet_session=; Path=/; Max-Age=0"))
+    request_cookies(headers)
+        .find(|c| c.name() == name)
+        .map(|c| c.value_trimmed().to_owned())
 }
 
 #[cfg(test)]
@@ -192,21 +199,36 @@ mod tests {
         let mut c = Config::default();
         let mut h = HeaderMap::new();
         SessionCookie::Wallet.append_set(&mut h, &c, "tok", 60);
-        let set: Vec<_> = h.get_all(header::SET_COOKIE).iter().collect();
+        let set: Vec<Cookie> = h
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| Cookie::parse(v.to_str().unwrap().to_owned()).unwrap())
+            .collect();
         assert_eq!(set.len(), 2);
-        let v = set[0].to_str().unwrap();
-        assert!(v.starts_with("__Host-wallet_session=tok; Path=/; Max-Age=60; HttpOnly"));
-        assert!(v.ends_with("; Secure") && !v.contains("Domain"));
-        assert!(set[1]
-            .to_str()
-            .unwrap()
-            .starts_with("wallet_session=; Path=/; Max-Age=0"));
+        assert_eq!(
+            (set[0].name(), set[0].value()),
+            ("__Host-wallet_session", "tok")
+        );
+        assert_eq!(set[0].path(), Some("/"));
+        assert_eq!(set[0].max_age(), Some(cookie::time::Duration::seconds(60)));
+        assert_eq!(set[0].http_only(), Some(true));
+        assert_eq!(set[0].secure(), Some(true));
+        assert_eq!(set[0].same_site(), Some(SameSite::Lax));
+        assert_eq!(set[0].domain(), None);
+        assert_eq!((set[1].name(), set[1].value()), ("wallet_session", ""));
+        assert_eq!(set[1].max_age(), Some(cookie::time::Duration::ZERO));
+        assert_eq!(set[1].http_only(), Some(true));
         c.cookies.secure = false;
+        c.cookies.same_site = config::SameSite::Strict;
         let mut h = HeaderMap::new();
         SessionCookie::User.append_set(&mut h, &c, "tok", 60);
         let set: Vec<_> = h.get_all(header::SET_COOKIE).iter().collect();
         assert_eq!(set.len(), 1);
-        assert!(set[0].to_str().unwrap().starts_with("sid=tok;"));
+        let v = set[0].to_str().unwrap();
+        assert!(v.starts_with("sid=tok;"), "{v}");
+        let parsed = Cookie::parse(v).unwrap();
+        assert_eq!(parsed.secure(), None, "{v}");
+        assert_eq!(parsed.same_site(), Some(SameSite::Strict));
         assert!(SessionCookie::User.is_set_in(&h));
         assert!(!SessionCookie::Wallet.is_set_in(&h));
     }

@@ -1,18 +1,22 @@
 //! Extractors: [`WalletSession`] (required), [`OptionalWalletSession`] (public routes),
-//! [`ClientInfo`], and [`JsonBody`] (JSON with the contract's error shape).
+//! [`ClientInfo`], and the contract's versions of axum's own: [`JsonBody`], [`OptionalJsonBody`],
+//! [`PathParam`] and [`QueryParams`], whose rejections are the contract's JSON errors (mapped
+//! once, in `super::input`).
 //!
 //! The session extractors are generic over the host application's state (`AuthState:
 //! FromRef<S>`), so an app embedding this crate can use them on its own routes. The response
 //! headers of an authenticated request (`X-Session-Expires-At`, `X-Session-Refreshed`, a renewed
-//! cookie) are added by the [`session_headers`] middleware, which [`crate::http::router`]
-//! installs; an embedding app adds it with
-//! `.layer(axum::middleware::from_fn(wallet_auth::http::extract::session_headers))`, and calls
-//! [`WalletSession::end_current`] when a handler ends the request's own session.
+//! cookie, `Cache-Control: no-store`) are added by the [`session_headers`] middleware, which
+//! every router of the crate installs and which an embedding app puts around its own routes
+//! with [`super::with_session_headers`]. Without it the session extractors refuse to work
+//! (`500 session_layer_missing`, and a log line naming the missing layer) rather than silently
+//! never sending a renewed cookie. A handler that ends the request's own session calls
+//! [`WalletSession::end_current`].
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
@@ -27,78 +31,13 @@ use crate::session::crypto::ct_eq;
 use crate::session::{Authenticated, RequestContext, SessionInfo, Validation};
 
 /// JSON request body with the contract's errors: 415 without a JSON content type, 413 over the
-/// body limit, 400 for malformed JSON or a wrong shape.
-#[derive(Debug, Clone)]
+/// body limit, 400 for malformed JSON or a wrong shape (naming the field, never the value).
+#[derive(Debug, Clone, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
 pub struct JsonBody<T>(pub T);
 
-/// Whether the request declares a JSON body (`application/json`, `+json`, any parameters).
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|m| m.trim().to_ascii_lowercase())
-        .is_some_and(|m| {
-            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-        })
-}
-
-/// Parses `bytes` as JSON of `T`, with the contract's errors. `Ok(None)` for an empty body
-/// when `optional`.
-///
-/// # Errors
-/// `unsupported_media_type`, `bad_request`.
-pub fn parse_json<T: DeserializeOwned>(
-    headers: &HeaderMap,
-    bytes: &[u8],
-    optional: bool,
-) -> Result<Option<T>, ApiError> {
-    if optional && bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    if !is_json(headers) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    // The error names the field and the expectation, never the value sent.
-    super::input::from_json(bytes).map(Some)
-}
-
-async fn body_bytes<S: Send + Sync>(
-    req: Request,
-    state: &S,
-) -> Result<(HeaderMap, Bytes), ApiError> {
-    let headers = req.headers().clone();
-    let limit = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let bytes = Bytes::from_request(req, state).await.map_err(|r| {
-        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(limit.unwrap_or(0))
-        } else {
-            ApiError::BadRequest("the request body could not be read".into())
-        }
-    })?;
-    Ok((headers, bytes))
-}
-
-impl<S, T> FromRequest<S> for JsonBody<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let (headers, bytes) = body_bytes(req, state).await?;
-        parse_json(&headers, &bytes, false)?
-            .map(JsonBody)
-            .ok_or_else(|| ApiError::BadRequest("a JSON body is required".into()))
-    }
-}
-
-/// An optional JSON body: `None` when the body is empty.
+/// An optional JSON body: `None` when the body is empty (or only whitespace), whatever its
+/// content type; otherwise as [`JsonBody`].
 #[derive(Debug, Clone)]
 pub struct OptionalJsonBody<T>(pub Option<T>);
 
@@ -110,10 +49,27 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let (headers, bytes) = body_bytes(req, state).await?;
-        Ok(OptionalJsonBody(parse_json(&headers, &bytes, true)?))
+        let (parts, body) = req.into_parts();
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(None));
+        }
+        let req = Request::from_parts(parts, Body::from(bytes));
+        let JsonBody(value) = JsonBody::from_request(req, state).await?;
+        Ok(OptionalJsonBody(Some(value)))
     }
 }
+
+/// Path parameters, with the contract's `400 bad_request` (naming the parameter) when a segment
+/// cannot be read.
+#[derive(Debug, Clone, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct PathParam<T>(pub T);
+
+/// The query string, with the contract's `400 bad_request` when it cannot be read.
+#[derive(Debug, Clone, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct QueryParams<T>(pub T);
 
 /// Who is calling: user agent and client IP (from the socket, or, when `TRUST_PROXY=true`,
 /// from the `X-Forwarded-For` entry the trusted proxies appended; see [`forwarded_client`]).
@@ -219,8 +175,9 @@ impl SessionSlot {
     }
 }
 
-/// Middleware adding `X-Session-Expires-At`, `X-Session-Refreshed` and a renewed cookie to
-/// responses of requests authenticated by a wallet session. It adds nothing when the handler
+/// Middleware adding `X-Session-Expires-At`, `X-Session-Refreshed`, a renewed cookie and
+/// `Cache-Control: no-store` to responses of requests authenticated by a wallet session (what
+/// is personal is never cached). It adds nothing when the handler
 /// ended the session ([`WalletSession::end_current`]: logout, logout-all, revoking the current
 /// session, rotation), nor when the handler set its own expiry header or wallet cookie: a
 /// response never re-sends a cookie the handler cleared or replaced.
@@ -238,6 +195,7 @@ pub async fn session_headers(mut req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&d.expires_at) {
         h.insert("x-session-expires-at", v);
     }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if d.refreshed {
         h.insert("x-session-refreshed", HeaderValue::from_static("true"));
         for c in d.set_cookie.get_all(header::SET_COOKIE) {
@@ -249,7 +207,8 @@ pub async fn session_headers(mut req: Request, next: Next) -> Response {
 
 /// A request authenticated by a wallet session (bearer token or `wallet_session` cookie).
 /// Rejects with `unauthenticated`, `session_binding_mismatch`, `csrf_failed` or
-/// `store_unavailable`.
+/// `store_unavailable`; with `500 session_layer_missing` on a route that lacks the
+/// [`session_headers`] layer ([`super::with_session_headers`]).
 #[derive(Debug, Clone)]
 pub struct WalletSession {
     /// The session.
@@ -257,13 +216,13 @@ pub struct WalletSession {
     /// Whether the token came from the cookie (rather than `Authorization: Bearer`).
     pub via_cookie: bool,
     pub(crate) auth: Authenticated,
-    slot: Option<SessionSlot>,
+    slot: SessionSlot,
 }
 
 impl WalletSession {
     /// The wallet tag (for session-manager calls about this wallet).
     #[must_use]
-    pub fn tag(&self) -> &str {
+    pub fn tag(&self) -> &crate::store::WalletTag {
         &self.auth.tag
     }
 
@@ -271,13 +230,11 @@ impl WalletSession {
     /// replaced its token (rotation): [`session_headers`] then adds no session header and no
     /// renewed cookie to the response.
     pub fn end_current(&self) {
-        if let Some(slot) = &self.slot {
-            slot.with(|d| {
-                if let Some(d) = d {
-                    d.ended = true;
-                }
-            });
-        }
+        self.slot.with(|d| {
+            if let Some(d) = d {
+                d.ended = true;
+            }
+        });
     }
 }
 
@@ -325,7 +282,11 @@ pub(crate) fn csrf_ok(parts: &Parts, st: &AuthState, csrf_token: &str) -> bool {
         .is_some_and(|o| st.config().origins.csrf_trusts(o))
 }
 
-async fn authenticate(parts: &mut Parts, st: &AuthState) -> Result<WalletSession, ApiError> {
+async fn authenticate(
+    parts: &mut Parts,
+    st: &AuthState,
+    slot: SessionSlot,
+) -> Result<WalletSession, ApiError> {
     let (token, via_cookie) = find_token(&parts.headers)?;
     let ctx = client_context(parts, st.config());
     let auth = match st.sessions().validate(&token, &ctx).await? {
@@ -335,21 +296,18 @@ async fn authenticate(parts: &mut Parts, st: &AuthState) -> Result<WalletSession
     if via_cookie && !csrf_ok(parts, st, &auth.info.csrf_token) {
         return Err(ApiError::CsrfFailed);
     }
-    let slot = parts.extensions.get::<SessionSlot>().cloned();
-    if let Some(slot) = &slot {
-        let mut set_cookie = HeaderMap::new();
-        if via_cookie && auth.refreshed {
-            let secs = (auth.info.expires_at - st.clock().now()).whole_seconds();
-            SessionCookie::Wallet.append_set(&mut set_cookie, st.config(), &token, secs);
-        }
-        let data = SlotData {
-            expires_at: auth.info.expires_at.format(&Rfc3339).unwrap_or_default(),
-            refreshed: auth.refreshed,
-            set_cookie,
-            ended: false,
-        };
-        slot.with(|d| *d = Some(data));
+    let mut set_cookie = HeaderMap::new();
+    if via_cookie && auth.refreshed {
+        let secs = (auth.info.expires_at - st.clock().now()).whole_seconds();
+        SessionCookie::Wallet.append_set(&mut set_cookie, st.config(), &token, secs);
     }
+    let data = SlotData {
+        expires_at: auth.info.expires_at.format(&Rfc3339).unwrap_or_default(),
+        refreshed: auth.refreshed,
+        set_cookie,
+        ended: false,
+    };
+    slot.with(|d| *d = Some(data));
     Ok(WalletSession {
         session: auth.info.clone(),
         via_cookie,
@@ -369,8 +327,13 @@ where
         if let Some(ws) = parts.extensions.get::<WalletSession>() {
             return Ok(ws.clone());
         }
+        // Checked before anything else, so a route without the layer fails on its first
+        // request, signed in or not.
+        let Some(slot) = parts.extensions.get::<SessionSlot>().cloned() else {
+            return Err(ApiError::SessionLayerMissing);
+        };
         let st = AuthState::from_ref(state);
-        let ws = authenticate(parts, &st).await?;
+        let ws = authenticate(parts, &st, slot).await?;
         parts.extensions.insert(ws.clone());
         Ok(ws)
     }
@@ -379,6 +342,7 @@ where
 /// A wallet session if the request has a valid one; anonymous otherwise. An invalid, expired or
 /// revoked token — or one failing CSRF on an unsafe method — is treated as anonymous, never as
 /// an error. A store failure is logged and treated as anonymous too, so public pages stay up.
+/// Only a route without the session layer is refused (`500 session_layer_missing`).
 #[derive(Debug, Clone)]
 pub struct OptionalWalletSession(pub Option<WalletSession>);
 
@@ -387,11 +351,12 @@ where
     AuthState: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = std::convert::Infallible;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match WalletSession::from_request_parts(parts, state).await {
             Ok(ws) => Ok(OptionalWalletSession(Some(ws))),
+            Err(ApiError::SessionLayerMissing) => Err(ApiError::SessionLayerMissing),
             Err(ApiError::StoreUnavailable(e)) => {
                 tracing::warn!(error = %e, "store unavailable: serving an optional-auth request anonymously");
                 Ok(OptionalWalletSession(None))

@@ -3,8 +3,16 @@
 //! (`invalid type: integer `123`, expected a string`), and a quoted value reflects whatever a
 //! client sent (a password typed in the wrong field, markup, kilobytes of text) into responses
 //! and logs.
+//!
+//! Here too, once for every handler, the rejections of axum's extractors (JSON body, path,
+//! query) become the contract's errors: the extractors of `super::extract` name [`ApiError`] as
+//! their rejection, and the conversions below do the rest.
 
-use serde::de::DeserializeOwned;
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::{
+    BytesRejection, FailedToDeserializePathParams, JsonRejection, PathRejection, QueryRejection,
+};
+use axum::http::StatusCode;
 use serde_path_to_error::Segment;
 
 use super::ApiError;
@@ -12,24 +20,82 @@ use super::ApiError;
 /// The longest field name shown in a message.
 const MAX_NAME: usize = 64;
 
-/// Parses `bytes` as JSON of `T`; the error names the field and the expectation only.
-///
-/// # Errors
-/// `bad_request`.
-pub(crate) fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let mut segments: Vec<&Segment> = e.path().iter().collect();
-        if is_unknown_field(e.inner()) {
-            // The last segment is the unknown key itself: the client's text.
-            segments.pop();
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+            JsonRejection::BytesRejection(r) => r.into(),
+            // The parser's own error, found under the rejection: described by field and
+            // expectation only.
+            r => ApiError::BadRequest(describe_rejection(&r)),
         }
-        let path = describe_path(&segments);
-        ApiError::BadRequest(describe_json_error(path.as_deref(), e.inner()))
-    })?;
-    de.end()
-        .map_err(|_| ApiError::BadRequest("the request body is not valid JSON".into()))?;
-    Ok(value)
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::BodyTooLarge
+        } else {
+            ApiError::BadRequest("the request body could not be read".into())
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        // The key is the route template's own parameter name, never the client's text.
+        let key = match &r {
+            PathRejection::FailedToDeserializePathParams(e) => path_key(e),
+            _ => None,
+        };
+        ApiError::BadRequest(match key {
+            Some(key) => format!("the path parameter `{key}` is not valid"),
+            None => "a path parameter is not valid".to_owned(),
+        })
+    }
+}
+
+fn path_key(e: &FailedToDeserializePathParams) -> Option<&str> {
+    match e.kind() {
+        ErrorKind::ParseErrorAtKey { key, .. }
+        | ErrorKind::InvalidUtf8InPathParam { key }
+        | ErrorKind::DeserializeError { key, .. } => Some(key.as_str()),
+        _ => None,
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(_: QueryRejection) -> Self {
+        ApiError::BadRequest("the query string is not valid".into())
+    }
+}
+
+/// The message of a JSON body that did not parse: from the `serde_json` error (with its path)
+/// that the rejection carries.
+fn describe_rejection(r: &JsonRejection) -> String {
+    let mut source = std::error::Error::source(r);
+    while let Some(e) = source {
+        if let Some(e) = e.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>() {
+            return describe(e);
+        }
+        if let Some(e) = e.downcast_ref::<serde_json::Error>() {
+            return describe_json_error(None, e);
+        }
+        source = e.source();
+    }
+    "the request body has the wrong shape".to_owned()
+}
+
+/// The message of a JSON error at a path: the field and the expectation, never the value.
+fn describe(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let mut segments: Vec<&Segment> = e.path().iter().collect();
+    if is_unknown_field(e.inner()) {
+        // The last segment is the unknown key itself: the client's text.
+        segments.pop();
+    }
+    let path = describe_path(&segments);
+    describe_json_error(path.as_deref(), e.inner())
 }
 
 /// The path to a field as `a.b[0]`, or `None` at the top level. A segment that is not a plain
@@ -125,16 +191,6 @@ fn describe_json_error(path: Option<&str>, e: &serde_json::Error) -> String {
     }
 }
 
-/// The error for a path segment that cannot be read (named by its route parameter).
-pub(crate) fn bad_path(param: &'static str) -> ApiError {
-    ApiError::BadRequest(format!("the path parameter `{param}` is not valid"))
-}
-
-/// The error for a query string that cannot be read.
-pub(crate) fn bad_query() -> ApiError {
-    ApiError::BadRequest("the query string is not valid".into())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -163,8 +219,9 @@ mod tests {
         Beta,
     }
 
-    fn msg<T: DeserializeOwned + std::fmt::Debug>(body: &str) -> String {
-        from_json::<T>(body.as_bytes()).unwrap_err().to_string()
+    fn msg<T: serde::de::DeserializeOwned + std::fmt::Debug>(body: &str) -> String {
+        let rejection = axum::Json::<T>::from_bytes(body.as_bytes()).unwrap_err();
+        ApiError::from(rejection).to_string()
     }
 
     #[test]

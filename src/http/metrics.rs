@@ -1,12 +1,11 @@
 //! Prometheus metrics: requests by route and status with latency, sign-ins by chain, wallet
 //! type and outcome, active sessions by chain (read from the store at scrape time), store
-//! latency and errors (every store call, through [`MeteredStore`]), and the latency and
+//! latency and errors (every store call, through [`crate::store::MeteredStore`]), and the latency and
 //! outcome of calls to the chains' nodes (contract-wallet signatures).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::extract::MatchedPath;
 use axum::http::Method;
 
@@ -17,10 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::store::{
-    AuditBounds, AuditLog, IndexEntry, NewSession, RateDecision, Rotated, Rotation, SessionEntry,
-    Store, StoreResult,
-};
+use crate::store::StoreRecorder;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
@@ -262,7 +258,7 @@ impl Metrics {
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
-    /// Records one store operation (`op` names a [`Store`] method).
+    /// Records one store operation (`op` names a [`crate::store::Store`] method).
     pub fn store_op(&self, op: &'static str, seconds: f64, ok: bool) {
         let label = OpLabel { op };
         self.store_latency.get_or_create(&label).observe(seconds);
@@ -345,183 +341,9 @@ fn openmetrics_to_text(om: &str) -> String {
     out
 }
 
-/// A [`Store`] that times every operation and counts failures in [`Metrics`].
-pub struct MeteredStore {
-    inner: Arc<dyn Store>,
-    metrics: Metrics,
-}
-
-impl MeteredStore {
-    /// Wraps `inner`.
-    #[must_use]
-    pub fn new(inner: Arc<dyn Store>, metrics: Metrics) -> Self {
-        MeteredStore { inner, metrics }
-    }
-
-    async fn timed<T>(
-        &self,
-        op: &'static str,
-        fut: impl std::future::Future<Output = StoreResult<T>> + Send,
-    ) -> StoreResult<T> {
-        let started = Instant::now();
-        let r = fut.await;
-        self.metrics
-            .store_op(op, started.elapsed().as_secs_f64(), r.is_ok());
-        r
-    }
-}
-
-#[async_trait]
-impl Store for MeteredStore {
-    fn kind(&self) -> &'static str {
-        self.inner.kind()
-    }
-    async fn ping(&self) -> StoreResult<()> {
-        self.timed("ping", self.inner.ping()).await
-    }
-    async fn put_nonce(&self, nonce: &str, value: &[u8], ttl: Duration) -> StoreResult<bool> {
-        self.timed("put_nonce", self.inner.put_nonce(nonce, value, ttl))
-            .await
-    }
-    async fn take_nonce(&self, nonce: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.timed("take_nonce", self.inner.take_nonce(nonce)).await
-    }
-    async fn create_session(
-        &self,
-        tag: &str,
-        new: NewSession<'_>,
-        max: usize,
-    ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
-        self.timed("create_session", self.inner.create_session(tag, new, max))
-            .await
-    }
-    async fn get_session(
-        &self,
-        tag: &str,
-        token_hash: &str,
-        session_id: Option<&str>,
-    ) -> StoreResult<Option<SessionEntry>> {
-        self.timed(
-            "get_session",
-            self.inner.get_session(tag, token_hash, session_id),
-        )
-        .await
-    }
-    async fn update_session(
-        &self,
-        tag: &str,
-        token_hash: &str,
-        record: &[u8],
-        ttl: Option<Duration>,
-    ) -> StoreResult<bool> {
-        self.timed(
-            "update_session",
-            self.inner.update_session(tag, token_hash, record, ttl),
-        )
-        .await
-    }
-    async fn rotate_session(&self, tag: &str, rotation: Rotation<'_>) -> StoreResult<Rotated> {
-        self.timed("rotate_session", self.inner.rotate_session(tag, rotation))
-            .await
-    }
-    async fn delete_session(
-        &self,
-        tag: &str,
-        session_id: &str,
-    ) -> StoreResult<Option<(IndexEntry, Vec<u8>)>> {
-        self.timed("delete_session", self.inner.delete_session(tag, session_id))
-            .await
-    }
-    async fn list_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
-        self.timed("list_sessions", self.inner.list_sessions(tag))
-            .await
-    }
-    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
-        self.timed(
-            "delete_wallet_sessions",
-            self.inner.delete_wallet_sessions(tag),
-        )
-        .await
-    }
-    async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.timed("get", self.inner.get(key)).await
-    }
-    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> StoreResult<()> {
-        self.timed("set", self.inner.set(key, value, ttl)).await
-    }
-    async fn delete(&self, key: &str) -> StoreResult<bool> {
-        self.timed("delete", self.inner.delete(key)).await
-    }
-    async fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        value: &[u8],
-        ttl: Option<Duration>,
-    ) -> StoreResult<bool> {
-        self.timed(
-            "compare_and_swap",
-            self.inner.compare_and_swap(key, expected, value, ttl),
-        )
-        .await
-    }
-    async fn rate_limit(
-        &self,
-        key: &str,
-        limit: u32,
-        window: Duration,
-        now_ms: i64,
-    ) -> StoreResult<RateDecision> {
-        self.timed(
-            "rate_limit",
-            self.inner.rate_limit(key, limit, window, now_ms),
-        )
-        .await
-    }
-    async fn audit_append(
-        &self,
-        log: AuditLog<'_>,
-        event: &[u8],
-        bounds: AuditBounds,
-    ) -> StoreResult<()> {
-        self.timed("audit_append", self.inner.audit_append(log, event, bounds))
-            .await
-    }
-    async fn audit_read(
-        &self,
-        log: AuditLog<'_>,
-        limit: usize,
-        bounds: AuditBounds,
-    ) -> StoreResult<Vec<Vec<u8>>> {
-        self.timed("audit_read", self.inner.audit_read(log, limit, bounds))
-            .await
-    }
-    async fn count_event(&self, name: &str, now_ms: i64) -> StoreResult<()> {
-        self.timed("count_event", self.inner.count_event(name, now_ms))
-            .await
-    }
-    async fn count_events_since(&self, name: &str, since_ms: i64, now_ms: i64) -> StoreResult<u64> {
-        self.timed(
-            "count_events_since",
-            self.inner.count_events_since(name, since_ms, now_ms),
-        )
-        .await
-    }
-    async fn track_active(
-        &self,
-        chain: &str,
-        from_ms: Option<i64>,
-        to_ms: Option<i64>,
-        now_ms: i64,
-    ) -> StoreResult<()> {
-        self.timed(
-            "track_active",
-            self.inner.track_active(chain, from_ms, to_ms, now_ms),
-        )
-        .await
-    }
-    async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64> {
-        self.timed("count_active", self.inner.count_active(chain, now_ms))
-            .await
+/// The store decorator ([`crate::store::MeteredStore`]) reports into these metrics.
+impl StoreRecorder for Metrics {
+    fn store_op(&self, op: &'static str, elapsed: Duration, ok: bool) {
+        Metrics::store_op(self, op, elapsed.as_secs_f64(), ok);
     }
 }

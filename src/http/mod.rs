@@ -1,5 +1,11 @@
-//! The HTTP layer: state, routes (each module its own `router()`, merged once here),
-//! extractors, the one error type, middleware.
+//! The HTTP layer: state, routes, extractors, the one error type, middleware.
+//!
+//! Each route module registers its routes once (`router()`, an `OpenApiRouter` of `routes!`
+//! with the route's contract, see [`openapi::Op`]); [`registrations`] merges them, and from that
+//! come both the axum routes and the OpenAPI document. They are served as three routers an app
+//! can merge separately — [`auth_router`], [`ops_router`], [`demo_router`] — none of which
+//! claims a fallback; [`router`] is the whole server the binary runs. Routes of an embedding app
+//! that read a wallet session go inside [`with_session_headers`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +17,9 @@ use axum::response::Response;
 use axum::Router;
 use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
 use crate::contract_wallets::ContractWallets;
@@ -24,6 +32,7 @@ use crate::store::{RateDecision, Store};
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod body;
 pub mod cookie;
 pub mod error;
 pub mod extract;
@@ -36,8 +45,11 @@ mod serve;
 pub mod tokens;
 pub mod user;
 
-pub use error::{ApiError, ApiResult};
-pub use extract::{ClientInfo, JsonBody, OptionalWalletSession, WalletSession};
+pub use error::{ApiError, ApiResult, ErrorCode};
+pub use extract::{
+    ClientInfo, JsonBody, OptionalJsonBody, OptionalWalletSession, PathParam, QueryParams,
+    WalletSession,
+};
 pub use metrics::Metrics;
 pub use protect::protect;
 
@@ -85,7 +97,10 @@ impl AuthState {
         for (chain_id, _) in &config.contract_wallets.rpc_urls {
             metrics.declare_node(*chain_id);
         }
-        let store: Arc<dyn Store> = Arc::new(metrics::MeteredStore::new(store, metrics.clone()));
+        let store: Arc<dyn Store> = Arc::new(crate::store::MeteredStore::new(
+            store,
+            Arc::new(metrics.clone()),
+        ));
         let audit = Audit::new(store.clone());
         let keys = KeyRing::from_config(&config.store.encryption_keys);
         let sessions = WalletSessions::new(
@@ -198,7 +213,14 @@ impl AuthState {
         match self
             .inner
             .store
-            .rate_limit(&key, limit, Duration::from_secs(60), now)
+            .rate_limit(
+                &key,
+                crate::store::RateBudget {
+                    limit,
+                    window: Duration::from_secs(60),
+                },
+                now,
+            )
             .await?
         {
             RateDecision::Allowed => Ok(()),
@@ -207,37 +229,94 @@ impl AuthState {
     }
 }
 
-/// The full router of the server: every route of the contract, with its middleware. An
-/// embedding app can `merge` or `nest` it.
-pub fn router(state: AuthState) -> Router {
-    let config = state.config().clone();
-    let mut app = Router::new()
+/// Every route of the contract, registered once: the auth API and the operations. The
+/// OpenAPI document ([`openapi::document`]) derives from these registrations.
+pub(crate) fn registrations() -> OpenApiRouter<AuthState> {
+    auth_registrations().merge(ops_registrations())
+}
+
+fn auth_registrations() -> OpenApiRouter<AuthState> {
+    OpenApiRouter::new()
         .merge(auth::router())
         .merge(api::router())
-        .merge(admin::router())
-        .merge(ops::router())
-        .merge(openapi::router())
         .merge(user::router())
         .merge(tokens::router())
-        .fallback(|| async { ApiError::NotFound("no such route") })
-        // axum adds the `Allow` header (the path's methods) to this answer.
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
-    if config.http.demo_page {
-        app = app.merge(ops::demo_router());
+        .merge(admin::router())
+}
+
+fn ops_registrations() -> OpenApiRouter<AuthState> {
+    ops::router().merge(openapi::router())
+}
+
+/// The auth API: wallet sign-in and sessions (`/auth/*`), the example routes (`/api/*`), legacy
+/// user sessions, tokens for other services (`/auth/token`, `/.well-known/jwks.json`) and the
+/// operator routes (`/admin/*`), with what the contract needs around them: the session
+/// headers, `Cache-Control: no-store` (unless a route says otherwise), and the layers of
+/// `contract_layers`. It claims neither `/` nor a fallback, so an app can `merge` it.
+pub fn auth_router(state: AuthState) -> Router {
+    let (routes, _) = auth_registrations().split_for_parts();
+    let routes = with_session_headers(routes).layer(SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ));
+    contract_layers(routes, &state).with_state(state)
+}
+
+/// Operations: `/health`, `/ready`, `/metrics` and `/openapi.json`, with the layers of
+/// `contract_layers`. An app with its own `/health` leaves this router out (or nests it).
+pub fn ops_router(state: AuthState) -> Router {
+    let (routes, _) = ops_registrations().split_for_parts();
+    contract_layers(routes, &state).with_state(state)
+}
+
+/// The demo page at `/` with its scripts under `/assets/`: only for an app that asks for it
+/// (the binary does, unless `DEMO_PAGE=false`).
+pub fn demo_router(state: AuthState) -> Router {
+    contract_layers(ops::demo_router(), &state).with_state(state)
+}
+
+/// What every route that reads a wallet session ([`WalletSession`], [`OptionalWalletSession`])
+/// needs around it: the [`extract::session_headers`] layer, which sends the renewed cookie of a
+/// session extended in its refresh window, `X-Session-Expires-At`, `X-Session-Refreshed` and
+/// `Cache-Control: no-store`. The crate's routers have it; an embedding app wraps its own
+/// routes with this call. Without it those extractors answer `500 session_layer_missing`.
+pub fn with_session_headers<S>(routes: Router<S>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    routes.layer(axum::middleware::from_fn(extract::session_headers))
+}
+
+/// The layers each of the crate's routers carries, so that it keeps the contract wherever it is
+/// merged: `405 method_not_allowed` in the JSON shape (with `Allow`), [`protect`] (request
+/// timeout, panic catcher, JSON errors), the body limit, and CORS when `CORS_ORIGINS` is set.
+fn contract_layers(routes: Router<AuthState>, state: &AuthState) -> Router<AuthState> {
+    let config = state.config();
+    // axum adds the `Allow` header (the path's methods) to this answer.
+    let routes = routes.method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
+    let routes = protect(routes, config.http.request_timeout)
+        .layer(axum::extract::DefaultBodyLimit::max(config.http.max_body_bytes));
+    match cors_layer(config) {
+        Some(cors) => routes.layer(cors),
+        None => routes,
     }
-    let app = app.layer(axum::middleware::from_fn(extract::session_headers));
-    let app = protect(app, config.http.request_timeout).layer(
-        axum::extract::DefaultBodyLimit::max(config.http.max_body_bytes),
-    );
-    let app = match cors_layer(&config) {
-        Some(cors) => app.layer(cors),
-        None => app,
-    };
+}
+
+/// The whole server, as the binary serves it: [`auth_router`], [`ops_router`] and (with
+/// `DEMO_PAGE`) [`demo_router`], a JSON `404` fallback, and the request-level layers (request
+/// id, request log, security headers, metrics). An app embedding the crate merges the routers
+/// it wants instead.
+pub fn router(state: AuthState) -> Router {
+    let mut app = auth_router(state.clone()).merge(ops_router(state.clone()));
+    if state.config().http.demo_page {
+        app = app.merge(demo_router(state.clone()));
+    }
+    let app = app.fallback(|| async { ApiError::NotFound("no such route") });
     // Outermost first: a client's request id is kept only when sane, else one is generated;
     // the request is traced (one INFO line when its response is ready) with that id; the id is
     // returned on the response; `observe` (innermost of these) adds the security headers,
     // counts the request and hands the log line its method, route and client address.
-    app.layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+    app.layer(axum::middleware::from_fn_with_state(state, observe))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
@@ -248,7 +327,6 @@ pub fn router(state: AuthState) -> Router {
         )
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
         .layer(axum::middleware::from_fn(sane_request_id))
-        .with_state(state)
 }
 
 /// The request-id header: propagated when the client sends a sane one, generated otherwise,
@@ -312,7 +390,10 @@ fn log_response(res: &Response, latency: Duration, _span: &tracing::Span) {
         .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let error_code = res.extensions().get::<error::ErrorCodeTag>().map(|t| t.0);
+    let error_code = res
+        .extensions()
+        .get::<error::ErrorCodeTag>()
+        .map(|t| t.0.as_str());
     tracing::info!(
         method = facts.map_or("other", |f| f.method),
         route = facts.map_or("unmatched", |f| f.route.as_str()),
@@ -366,8 +447,6 @@ async fn observe(State(state): State<AuthState>, req: Request, next: Next) -> Re
     let method = req.method().clone();
     let route = metrics::route_label(req.extensions().get::<MatchedPath>());
     let client_ip = extract::client_ip(req.headers(), req.extensions(), state.config());
-    let path_is_auth =
-        req.uri().path().starts_with("/auth") || req.uri().path().starts_with("/admin");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(
@@ -379,10 +458,6 @@ async fn observe(State(state): State<AuthState>, req: Request, next: Next) -> Re
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    if path_is_auth || res.headers().contains_key("x-session-expires-at") {
-        res.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
     let status = res.status().as_u16();
     let secs = start.elapsed().as_secs_f64();
     state.metrics().request(&method, &route, status, secs);

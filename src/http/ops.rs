@@ -1,25 +1,41 @@
-//! Operations: `/health`, `/ready`, `/metrics`, `/openapi.json`, and the demo page at `/` (with
-//! its script and the JavaScript client under `/assets/`, for the demo page only: apps install
-//! the client's package).
+//! Operations: `/health`, `/ready`, `/metrics` (the OpenAPI document, `/openapi.json`, is
+//! registered by `super::openapi`), and the demo page at `/` (with its script and the
+//! JavaScript client under `/assets/`, for the demo page only: apps install the client's
+//! package). The demo is a router of its own, so that an app embedding the crate keeps its `/`.
+
+use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use sha2::{Digest as _, Sha256};
 
+use super::error::ErrorCode as E;
+use super::openapi::Op;
 use super::{metrics, ApiError, ApiResult, AuthState};
 use crate::session::crypto::ct_eq;
 use crate::verify::Chain;
 
-pub(crate) fn router() -> Router<AuthState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
+pub(crate) fn router() -> OpenApiRouter<AuthState> {
+    OpenApiRouter::new()
+        .routes(Op::public().on(routes!(health)))
+        .routes(
+            Op::public()
+                .errors(&[E::StoreUnavailable])
+                .on(routes!(ready)),
+        )
+        .routes(
+            Op::public()
+                .errors(&[E::Unauthenticated])
+                .on(routes!(metrics)),
+        )
 }
 
 pub(crate) fn demo_router() -> Router<AuthState> {
@@ -29,33 +45,77 @@ pub(crate) fn demo_router() -> Router<AuthState> {
         .route("/assets/demo.js", get(demo_js))
 }
 
+/// `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    #[schema(pattern = "^ok$")]
+    pub status: &'static str,
+}
+
+/// `GET /ready`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    /// Always `ready`.
+    #[schema(pattern = "^ready$")]
+    pub status: &'static str,
+    /// The store in use: `redis` (single node or cluster), `postgres` or `memory`.
+    #[schema(pattern = "^(redis|postgres|memory)$")]
+    pub store: &'static str,
+    /// Each contract-wallet node by chain id: `up` or `down` as last seen (a node that is
+    /// down does not make the server unready: EOA sign-in still works). Empty without
+    /// `ETH_RPC_URLS`.
+    pub verifiers: BTreeMap<String, VerifierState>,
+}
+
+/// A contract-wallet node's state.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifierState {
+    /// Its last answer was a proper one, for the chain it is listed under.
+    Up,
+    /// It did not answer, answered garbage, serves another chain, or was not asked yet.
+    Down,
+}
+
 #[utoipa::path(get, path = "/health", tag = "operations",
-    responses((status = 200, description = "The process runs", body = super::openapi::Health)))]
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+    responses((status = 200, description = "The process runs", body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 #[utoipa::path(get, path = "/ready", tag = "operations",
-    responses((status = 200, description = "The store answers (a contract-wallet node that is down does not make the server unready)", body = super::openapi::Ready)))]
-async fn ready(State(st): State<AuthState>) -> ApiResult<Json<serde_json::Value>> {
+    responses((status = 200, description = "The store answers (a contract-wallet node that is down does not make the server unready)", body = Ready)))]
+async fn ready(State(st): State<AuthState>) -> ApiResult<Json<Ready>> {
     st.store().ping().await?;
     // The nodes' state as last seen; a stale one is refreshed in the background, so a slow
     // node never slows readiness probes.
     let contracts = st.contract_wallets();
     contracts.refresh_in_background();
-    Ok(Json(json!({
-        "status": "ready",
-        "store": st.store().kind(),
-        "verifiers": contracts.states(),
-    })))
+    let verifiers = contracts
+        .states()
+        .into_iter()
+        .map(|(chain, state)| {
+            let state = if state == "up" {
+                VerifierState::Up
+            } else {
+                VerifierState::Down
+            };
+            (chain, state)
+        })
+        .collect();
+    Ok(Json(Ready {
+        status: "ready",
+        store: st.store().kind(),
+        verifiers,
+    }))
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses(
         (status = 200, description = "The metrics: OpenMetrics 1.0.0 text when `Accept` asks for `application/openmetrics-text`, Prometheus text format 0.0.4 otherwise", content(
             (String = "text/plain; version=0.0.4; charset=utf-8"),
-            (String = "application/openmetrics-text; version=1.0.0; charset=utf-8"))),
-        (status = 401, description = "`METRICS_TOKEN` is set and the request does not carry it as a bearer token", body = super::openapi::Error)))]
+            (String = "application/openmetrics-text; version=1.0.0; charset=utf-8")))))]
 async fn metrics(State(st): State<AuthState>, headers: HeaderMap) -> Response {
     if let Some(expected) = &st.config().ops.metrics_token {
         let presented = headers

@@ -13,6 +13,7 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use super::error::{ErrorBody, ErrorCode, ErrorCodeTag};
 use super::ApiError;
 
 /// Wraps `app` in the protective layers: `408 request_timeout` once handling a request (its
@@ -51,37 +52,16 @@ fn has_json_body(res: &Response) -> bool {
         .is_some_and(|m| m == "application/json")
 }
 
-/// The contract's code and a generic message for an error status that came without a body.
-/// A 5xx is always `500 internal`: a bare 5xx says nothing a client could act on, and its cause
-/// was logged where it arose.
-fn describe(status: StatusCode) -> (StatusCode, &'static str, &'static str) {
-    match status.as_u16() {
-        400 => (status, "bad_request", "the request is malformed"),
-        401 => (status, "unauthenticated", "authentication is required"),
-        403 => (status, "forbidden", "this request is not allowed"),
-        404 => (status, "not_found", "no such route"),
-        405 => (
+/// The contract's status, code and a generic message for an error status that came without a
+/// body, from the code table ([`ErrorCode::for_bare_status`]). A 5xx is always `500 internal`:
+/// a bare 5xx says nothing a client could act on, and its cause was logged where it arose.
+fn describe(status: StatusCode) -> (StatusCode, ErrorCode, &'static str) {
+    match ErrorCode::for_bare_status(status) {
+        Some(code) => (code.status(), code, code.generic_message()),
+        None => (
             status,
-            "method_not_allowed",
-            "this route does not accept this method",
-        ),
-        408 => (
-            status,
-            "request_timeout",
-            "the request took too long to arrive or to handle",
-        ),
-        413 => (status, "payload_too_large", "the request body is too large"),
-        415 => (
-            status,
-            "unsupported_media_type",
-            "the request body must be JSON with Content-Type: application/json",
-        ),
-        429 => (status, "rate_limited", "too many requests; retry later"),
-        _ if status.is_client_error() => (status, "bad_request", "the request cannot be served"),
-        _ => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error",
+            ErrorCode::BadRequest,
+            "the request cannot be served",
         ),
     }
 }
@@ -103,7 +83,7 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         );
     }
     let (mut parts, _) = res.into_parts();
-    let body = serde_json::json!({"error": {"code": code, "message": message}}).to_string();
+    let body = serde_json::to_vec(&ErrorBody::new(code, message)).unwrap_or_default();
     parts.status = status;
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.remove(header::TRANSFER_ENCODING);
@@ -112,6 +92,6 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    parts.extensions.insert(super::error::ErrorCodeTag(code));
+    parts.extensions.insert(ErrorCodeTag(code));
     Response::from_parts(parts, axum::body::Body::from(body))
 }

@@ -13,14 +13,17 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Serialize;
+use axum::Json;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::auth::rfc3339;
+use super::body::rfc3339;
 use super::cookie::SessionCookie;
+use super::error::ErrorCode as E;
+use super::openapi::Op;
 use super::user::UserSession;
 use super::{ApiError, ApiResult, AuthState, WalletSession};
 use crate::session::tokens::{
@@ -30,10 +33,19 @@ use crate::session::{unix_ms, SessionInfo};
 use crate::store::RateDecision;
 use crate::verify::Chain;
 
-pub(crate) fn router() -> Router<AuthState> {
-    Router::new()
-        .route("/auth/token", post(mint))
-        .route("/.well-known/jwks.json", get(jwks))
+pub(crate) fn router() -> OpenApiRouter<AuthState> {
+    OpenApiRouter::new()
+        // Minting is limited per session (not per client IP).
+        .routes(
+            Op::any_session()
+                .errors(&[E::RateLimited])
+                .on(routes!(mint)),
+        )
+        .routes(
+            Op::public()
+                .errors(&[E::StoreUnavailable])
+                .on(routes!(jwks)),
+        )
 }
 
 /// A minted token.
@@ -48,7 +60,7 @@ pub struct MintedToken {
 }
 
 /// The JSON Web Key Set of the token signing keys (RFC 7517).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Jwks {
     /// EC P-256 public keys: `{"kty":"EC","crv":"P-256","x","y","kid","alg":"ES256","use":"sig"}`.
     pub keys: Vec<serde_json::Map<String, Value>>,
@@ -146,8 +158,10 @@ async fn mint(State(st): State<AuthState>, req: axum::extract::Request) -> ApiRe
         .store()
         .rate_limit(
             &format!("token-mint:{sid}"),
-            MINTS_PER_MINUTE,
-            Duration::from_secs(60),
+            crate::store::RateBudget {
+                limit: MINTS_PER_MINUTE,
+                window: Duration::from_secs(60),
+            },
             unix_ms(now),
         )
         .await?
@@ -189,6 +203,8 @@ async fn mint(State(st): State<AuthState>, req: axum::extract::Request) -> ApiRe
         headers(("Cache-Control" = String, description = "`public, max-age=300`")))))]
 async fn jwks(State(st): State<AuthState>) -> ApiResult<Response> {
     let set = st.token_keys().jwks().await.map_err(keys_failed)?;
+    let set: Jwks = serde_json::from_value(set)
+        .map_err(|e| ApiError::Internal(format!("the key set has the wrong shape: {e}")))?;
     let mut res = Json(set).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={JWKS_MAX_AGE_SECS}")) {
         res.headers_mut().insert(header::CACHE_CONTROL, v);

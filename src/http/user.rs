@@ -10,25 +10,54 @@ use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::cookie::SessionCookie;
+use super::error::ErrorCode as E;
 use super::extract::{csrf_ok, ClientInfo};
+use super::openapi::Op;
 use super::{ApiError, ApiResult, AuthState, JsonBody};
 use crate::session::user::{CheckError, USER_SESSION_TTL};
 
-pub(crate) fn router() -> Router<AuthState> {
-    Router::new()
-        .route("/auth/user/login", post(login))
-        .route("/auth/user/logout", post(logout))
-        .route("/api/user/me", get(me))
+pub(crate) fn router() -> OpenApiRouter<AuthState> {
+    OpenApiRouter::new()
+        .routes(
+            Op::public()
+                .json_body()
+                .rate_limited()
+                .errors(&[E::Unauthenticated])
+                .on(routes!(login)),
+        )
+        .routes(Op::user().on(routes!(logout)))
+        .routes(Op::user().errors(&[E::Unauthenticated]).on(routes!(me)))
+}
+
+/// The signed-in user: `POST /auth/user/login`, `GET /api/user/me`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Username {
+    /// The user's name.
+    pub username: String,
+    /// The session's CSRF token: send it as `X-CSRF-Token` on cookie-authenticated unsafe
+    /// requests.
+    #[serde(rename = "csrfToken")]
+    pub csrf_token: String,
+}
+
+impl Username {
+    fn of(session: &crate::session::user::UserSession) -> Self {
+        Username {
+            username: session.username.clone(),
+            csrf_token: session.csrf_token.clone(),
+        }
+    }
 }
 
 /// Legacy sign-in.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, ToSchema)]
 struct Login {
     username: String,
     password: String,
@@ -88,9 +117,9 @@ fn check_failed(e: CheckError) -> ApiError {
     }
 }
 
-#[utoipa::path(post, path = "/auth/user/login", tag = "user sessions",
+#[utoipa::path(post, path = "/auth/user/login", tag = "user sessions", operation_id = "user_login",
     request_body = Login,
-    responses((status = 200, description = "Signed in; sets the `sid` cookie (`__Host-sid` with `COOKIE_SECURE`)", body = super::openapi::Username,
+    responses((status = 200, description = "Signed in; sets the `sid` cookie (`__Host-sid` with `COOKIE_SECURE`)", body = Username,
         headers(("Set-Cookie" = String, description = "`sid` cookie")))))]
 async fn login(
     State(st): State<AuthState>,
@@ -116,17 +145,13 @@ async fn login(
     // Written here, before answering: a store failure is a 503, and no cookie is sent for a
     // session that does not exist.
     let (token, session) = st.user_sessions().create(&who).await?;
-    let mut res = Json(json!({
-        "username": session.username,
-        "csrfToken": session.csrf_token,
-    }))
-    .into_response();
+    let mut res = Json(Username::of(&session)).into_response();
     let secs = i64::try_from(USER_SESSION_TTL.as_secs()).unwrap_or(i64::MAX);
     SessionCookie::User.append_set(res.headers_mut(), st.config(), &token, secs);
     Ok(res)
 }
 
-#[utoipa::path(post, path = "/auth/user/logout", tag = "user sessions",
+#[utoipa::path(post, path = "/auth/user/logout", tag = "user sessions", operation_id = "user_logout",
     responses((status = 204, description = "The user session is gone")))]
 async fn logout(State(st): State<AuthState>, us: UserSession) -> ApiResult<Response> {
     st.user_sessions().end(&us.token).await?;
@@ -135,11 +160,8 @@ async fn logout(State(st): State<AuthState>, us: UserSession) -> ApiResult<Respo
     Ok(res)
 }
 
-#[utoipa::path(get, path = "/api/user/me", tag = "user sessions",
-    responses((status = 200, description = "The signed-in user", body = super::openapi::Username)))]
-async fn me(us: UserSession) -> Json<serde_json::Value> {
-    Json(json!({
-        "username": us.session.username,
-        "csrfToken": us.session.csrf_token,
-    }))
+#[utoipa::path(get, path = "/api/user/me", tag = "user sessions", operation_id = "user_me",
+    responses((status = 200, description = "The signed-in user", body = Username)))]
+async fn me(us: UserSession) -> Json<Username> {
+    Json(Username::of(&us.session))
 }

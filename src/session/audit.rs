@@ -26,8 +26,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::crypto::wallet_tag;
-use super::unix_ms;
-use crate::store::{AuditBounds, AuditLog, RateDecision, Store, StoreError};
+use crate::clock::unix_ms;
+use crate::store::{
+    AuditBounds, AuditLog, RateBudget, RateDecision, Span, Store, StoreError, WalletTag,
+};
 use crate::verify::{self, Chain};
 
 const DAY: u64 = 86_400;
@@ -64,7 +66,7 @@ const COUNT_SIGNIN: &str = "signin";
 const COUNT_FAILURE: &str = "signin_failure";
 
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditKind {
     /// A wallet signed in.
@@ -94,7 +96,7 @@ pub enum AuditKind {
 }
 
 /// One audit event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// When, RFC 3339.
     #[serde(with = "time::serde::rfc3339")]
@@ -316,15 +318,14 @@ impl Audit {
 
     /// Whether the wallet `tag` may add one more event to the shared security log. A store
     /// failure answers yes: the append will tell whether the store is there.
-    async fn within_budget(&self, tag: &str, now_ms: i64) -> bool {
+    async fn within_budget(&self, tag: &WalletTag, now_ms: i64) -> bool {
+        let budget = RateBudget {
+            limit: SECURITY_BUDGET,
+            window: SECURITY_WINDOW,
+        };
         !matches!(
             self.store
-                .rate_limit(
-                    &format!("audit:{tag}"),
-                    SECURITY_BUDGET,
-                    SECURITY_WINDOW,
-                    now_ms
-                )
+                .rate_limit(&format!("audit:{tag}"), budget, now_ms)
                 .await,
             Ok(RateDecision::Limited { .. })
         )
@@ -340,10 +341,13 @@ impl Audit {
         since: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<SignInCounts, StoreError> {
-        let (since, now) = (unix_ms(since), unix_ms(now));
+        let span = Span {
+            since_ms: unix_ms(since),
+            now_ms: unix_ms(now),
+        };
         let (ok, failed) = tokio::join!(
-            self.store.count_events_since(COUNT_SIGNIN, since, now),
-            self.store.count_events_since(COUNT_FAILURE, since, now),
+            self.store.count_events_since(COUNT_SIGNIN, span),
+            self.store.count_events_since(COUNT_FAILURE, span),
         );
         Ok(SignInCounts {
             ok: ok?,

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::EncryptionKeys;
+use crate::store::WalletTag;
 
 const NONCE_LEN: usize = 12;
 /// Format byte in front of every sealed value (room for a future format).
@@ -156,8 +157,11 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 /// URL-safe base64 (12 characters). It names the wallet's keys (one cluster slot) in tokens, in
 /// session records and in the audit logs; it is not secret.
 #[must_use]
-pub fn wallet_tag(chain: crate::verify::Chain, address: &str) -> String {
-    hash_b64(format!("{}:{}", chain.as_str(), address).as_bytes(), 9)
+pub fn wallet_tag(chain: crate::verify::Chain, address: &str) -> WalletTag {
+    WalletTag::new(hash_b64(
+        format!("{}:{}", chain.as_str(), address).as_bytes(),
+        9,
+    ))
 }
 
 #[cfg(test)]

@@ -35,8 +35,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::crypto::KeyRing;
-use super::{unix_ms, Clock};
-use crate::store::{Store, StoreError};
+use crate::clock::{unix_ms, Clock};
+use crate::store::{Store, StoreError, Swap};
 
 /// The store key of the signing keys (a plain value, see [`Store::get`]).
 pub const KEYS_STORE_KEY: &str = "token-signing-keys";
@@ -282,7 +282,14 @@ impl TokenKeys {
             let sealed = self.seal(&set)?;
             if self
                 .store
-                .compare_and_swap(KEYS_STORE_KEY, None, &sealed, None)
+                .compare_and_swap(
+                    KEYS_STORE_KEY,
+                    Swap {
+                        expected: None,
+                        value: &sealed,
+                        ttl: None,
+                    },
+                )
                 .await?
             {
                 tracing::info!("generated the token signing keys");
@@ -395,7 +402,14 @@ impl TokenKeys {
             let new_sealed = self.seal(&set)?;
             if self
                 .store
-                .compare_and_swap(KEYS_STORE_KEY, Some(&old.sealed), &new_sealed, None)
+                .compare_and_swap(
+                    KEYS_STORE_KEY,
+                    Swap {
+                        expected: Some(&old.sealed),
+                        value: &new_sealed,
+                        ttl: None,
+                    },
+                )
                 .await?
             {
                 let loaded = self.open(new_sealed, now_ms)?;

@@ -43,9 +43,12 @@ use time::OffsetDateTime;
 use super::audit::{Audit, AuditEvent, AuditKind};
 use super::crypto::{ct_eq, hash_b64, random_token, KeyRing};
 use super::device::fingerprint;
-use super::{from_unix_ms, unix_ms, Clock};
+use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::Binding;
-use crate::store::{self, IndexEntry, NewSession, Rotated, SessionEntry, Store, StoreError};
+use crate::store::{
+    self, ActiveMove, CurrentToken, IndexEntry, NewSession, Rotated, SessionEntry, SessionId,
+    SessionUpdate, Store, StoreError, TokenHash, WalletTag,
+};
 use crate::verify::{Chain, WalletType};
 
 /// `lastSeenAt` is written at most this often per session.
@@ -139,6 +142,13 @@ struct RecordV1 {
 /// Decodes a record of the current layout or of an older one. A current record is always
 /// longer than its older form (it has more fields), and postcard refuses input that ends
 /// before the last field, so the current layout is tried first.
+impl Record {
+    /// The session's id, as the store names it.
+    fn session_id(&self) -> SessionId {
+        SessionId::new(self.sid.as_str())
+    }
+}
+
 fn decode_record(plain: &[u8]) -> Option<Record> {
     if let Ok(r) = postcard::from_bytes::<Record>(plain) {
         return Some(r);
@@ -194,9 +204,9 @@ pub struct Authenticated {
     /// The session.
     pub info: SessionInfo,
     /// The wallet tag.
-    pub tag: String,
-    /// Hash of the token presented (the record's key).
-    pub token_hash: String,
+    pub tag: WalletTag,
+    /// Hash of the session's current token (the record's key).
+    pub token_hash: TokenHash,
     /// Whether this request extended the session.
     pub refreshed: bool,
     /// Whether the token presented is the session's current one (not a rotated token still
@@ -270,12 +280,12 @@ fn token_parts(token: &str) -> Option<(&str, Option<&str>)> {
 }
 
 /// A new token of the session `sid` of the wallet `tag`.
-fn new_token(tag: &str, sid: &str) -> String {
+fn new_token(tag: &WalletTag, sid: &str) -> String {
     format!("{tag}.{sid}.{}", random_token(32))
 }
 
-fn token_hash(token: &str) -> String {
-    hash_b64(token.as_bytes(), 16)
+fn token_hash(token: &str) -> TokenHash {
+    TokenHash::new(hash_b64(token.as_bytes(), 16))
 }
 
 /// The user agent as kept in a record: at most [`MAX_USER_AGENT`] bytes, cut at a character
@@ -343,17 +353,17 @@ impl WalletSessions {
         &self.settings
     }
 
-    fn aad(tag: &str, hash: &str) -> Vec<u8> {
+    fn aad(tag: &WalletTag, hash: &TokenHash) -> Vec<u8> {
         format!("s:{tag}:{hash}").into_bytes()
     }
 
-    fn seal(&self, tag: &str, hash: &str, r: &Record) -> Vec<u8> {
+    fn seal(&self, tag: &WalletTag, hash: &TokenHash, r: &Record) -> Vec<u8> {
         // Serializing a plain struct of strings and integers cannot fail.
         let plain = postcard::to_allocvec(r).unwrap_or_default();
         self.keys.seal(&plain, &Self::aad(tag, hash))
     }
 
-    fn open(&self, tag: &str, hash: &str, sealed: &[u8]) -> Option<Record> {
+    fn open(&self, tag: &WalletTag, hash: &TokenHash, sealed: &[u8]) -> Option<Record> {
         let plain = self.keys.open(sealed, &Self::aad(tag, hash))?;
         decode_record(&plain)
     }
@@ -415,7 +425,7 @@ impl WalletSessions {
             .create_session(
                 &tag,
                 NewSession {
-                    session_id: &record.sid,
+                    session_id: &record.session_id(),
                     token_hash: &hash,
                     created_ms: now,
                     record: &sealed,
@@ -432,7 +442,7 @@ impl WalletSessions {
                 .record(
                     AuditEvent::new(AuditKind::Eviction, self.clock.now())
                         .wallet(chain, address)
-                        .session(&e.session_id),
+                        .session(e.session_id.as_str()),
                 )
                 .await;
         }
@@ -443,7 +453,11 @@ impl WalletSessions {
     /// `from`/`to`: the session's expiry before and after (`None`: did not exist / ended).
     async fn track(&self, chain: Chain, from: Option<i64>, to: Option<i64>) {
         let now = unix_ms(self.clock.now());
-        if let Err(e) = self.store.track_active(chain.as_str(), from, to, now).await {
+        let moved = ActiveMove {
+            from_ms: from,
+            to_ms: to,
+        };
+        if let Err(e) = self.store.track_active(chain.as_str(), moved, now).await {
             tracing::warn!(error = %e, "could not update the active-session statistics");
         }
     }
@@ -463,13 +477,19 @@ impl WalletSessions {
         let Some((tag, named_sid)) = token_parts(token) else {
             return Ok(Validation::Invalid);
         };
+        let (tag, named_sid) = (WalletTag::new(tag), named_sid.map(SessionId::new));
+        let tag = &tag;
         let hash = token_hash(token);
         let now_t = self.clock.now();
         let now = unix_ms(now_t);
-        let (record, key_hash) = match self.store.get_session(tag, &hash, named_sid).await? {
+        let entry = self
+            .store
+            .get_session(tag, &hash, named_sid.as_ref())
+            .await?;
+        let (record, key_hash) = match entry {
             None => return Ok(Validation::Invalid),
             Some(SessionEntry::Live(sealed)) => match self.open(tag, &hash, &sealed) {
-                Some(r) if named_sid.is_none_or(|sid| sid == r.sid) => (r, hash),
+                Some(r) if named_sid.as_ref().is_none_or(|sid| sid.as_str() == r.sid) => (r, hash),
                 _ => return Ok(Validation::Invalid),
             },
             Some(SessionEntry::Retired {
@@ -477,10 +497,10 @@ impl WalletSessions {
                 at_ms,
                 current,
             }) => {
-                let current = current.and_then(|(h, sealed)| {
-                    self.open(tag, &h, &sealed)
-                        .filter(|r| r.sid == session_id)
-                        .map(|r| (h, r))
+                let current = current.and_then(|CurrentToken { token_hash, record }| {
+                    self.open(tag, &token_hash, &record)
+                        .filter(|r| r.sid == session_id.as_str())
+                        .map(|r| (token_hash, r))
                 });
                 let Some((current_hash, r)) = current else {
                     // The session is gone: nothing left to protect.
@@ -494,7 +514,7 @@ impl WalletSessions {
                     self.check_binding(tag, &r, ctx).await?;
                     return Ok(Validation::Valid(Authenticated {
                         info: self.info(&r),
-                        tag: tag.to_owned(),
+                        tag: tag.clone(),
                         token_hash: current_hash,
                         refreshed: false,
                         current: false,
@@ -503,7 +523,7 @@ impl WalletSessions {
                 // A retired token replayed after its grace — whichever rotation retired it: it
                 // was stolen, or the client is broken. Either way the session can no longer be
                 // trusted.
-                self.store.delete_session(tag, &r.sid).await?;
+                self.store.delete_session(tag, &r.session_id()).await?;
                 self.track(r.chain, Some(r.ex), None).await;
                 self.audit
                     .record(
@@ -534,7 +554,14 @@ impl WalletSessions {
                 let ttl = ttl_until(now, new_ex);
                 if self
                     .store
-                    .update_session(tag, &key_hash, &sealed, Some(ttl))
+                    .update_session(
+                        tag,
+                        SessionUpdate {
+                            token_hash: &key_hash,
+                            record: &sealed,
+                            ttl: Some(ttl),
+                        },
+                    )
                     .await?
                 {
                     refreshed = true;
@@ -553,12 +580,19 @@ impl WalletSessions {
             record.ls = now;
             let sealed = self.seal(tag, &key_hash, &record);
             self.store
-                .update_session(tag, &key_hash, &sealed, None)
+                .update_session(
+                    tag,
+                    SessionUpdate {
+                        token_hash: &key_hash,
+                        record: &sealed,
+                        ttl: None,
+                    },
+                )
                 .await?;
         }
         Ok(Validation::Valid(Authenticated {
             info: self.info(&record),
-            tag: tag.to_owned(),
+            tag: tag.clone(),
             token_hash: key_hash,
             refreshed,
             current: true,
@@ -571,7 +605,7 @@ impl WalletSessions {
     /// replayed from elsewhere, must not log the owner out).
     async fn check_binding(
         &self,
-        tag: &str,
+        tag: &WalletTag,
         record: &Record,
         ctx: &RequestContext,
     ) -> Result<(), SessionError> {
@@ -596,7 +630,12 @@ impl WalletSessions {
             .device(&fingerprint(stored_user_agent(&ctx.user_agent)))
             .ip(&ctx.ip);
         if binding == Binding::Strict {
-            if self.store.delete_session(tag, &record.sid).await?.is_some() {
+            if self
+                .store
+                .delete_session(tag, &record.session_id())
+                .await?
+                .is_some()
+            {
                 self.track(record.chain, Some(record.ex), None).await;
             }
             event = event.count(1);
@@ -623,7 +662,11 @@ impl WalletSessions {
         let now = unix_ms(now_t);
         let Some(SessionEntry::Live(sealed)) = self
             .store
-            .get_session(&auth.tag, &auth.token_hash, Some(&auth.info.session_id))
+            .get_session(
+                &auth.tag,
+                &auth.token_hash,
+                Some(&SessionId::new(auth.info.session_id.as_str())),
+            )
             .await?
         else {
             return Ok(RotateOutcome::NotCurrent);
@@ -646,7 +689,7 @@ impl WalletSessions {
             .rotate_session(
                 &auth.tag,
                 store::Rotation {
-                    session_id: &record.sid,
+                    session_id: &record.session_id(),
                     old_hash: &auth.token_hash,
                     new_hash: &new_hash,
                     record: &sealed,
@@ -683,11 +726,12 @@ impl WalletSessions {
     /// The store failed.
     pub async fn revoke(
         &self,
-        tag: &str,
+        tag: &WalletTag,
         chain: Chain,
         session_id: &str,
     ) -> Result<bool, StoreError> {
-        let Some((e, sealed)) = self.store.delete_session(tag, session_id).await? else {
+        let session_id = SessionId::new(session_id);
+        let Some((e, sealed)) = self.store.delete_session(tag, &session_id).await? else {
             return Ok(false);
         };
         let expiry = self.open(tag, &e.token_hash, &sealed).map(|r| r.ex);
@@ -713,7 +757,7 @@ impl WalletSessions {
     ///
     /// # Errors
     /// The store failed.
-    pub async fn list(&self, tag: &str) -> Result<Vec<SessionInfo>, StoreError> {
+    pub async fn list(&self, tag: &WalletTag) -> Result<Vec<SessionInfo>, StoreError> {
         let now = unix_ms(self.clock.now());
         Ok(self
             .store
@@ -726,7 +770,7 @@ impl WalletSessions {
             .collect())
     }
 
-    fn prefs_key(tag: &str) -> String {
+    fn prefs_key(tag: &WalletTag) -> String {
         format!("prefs:{tag}")
     }
 
@@ -734,7 +778,7 @@ impl WalletSessions {
     ///
     /// # Errors
     /// The store failed.
-    pub async fn preferences(&self, tag: &str) -> Result<serde_json::Value, StoreError> {
+    pub async fn preferences(&self, tag: &WalletTag) -> Result<serde_json::Value, StoreError> {
         let key = Self::prefs_key(tag);
         let Some(sealed) = self.store.get(&key).await? else {
             return Ok(serde_json::json!({}));
@@ -752,7 +796,7 @@ impl WalletSessions {
     /// The store failed.
     pub async fn set_preferences(
         &self,
-        tag: &str,
+        tag: &WalletTag,
         value: &serde_json::Value,
     ) -> Result<(), StoreError> {
         let key = Self::prefs_key(tag);
@@ -780,7 +824,7 @@ mod tests {
     #[test]
     fn token_shape() {
         let tag = wallet_tag(Chain::Ethereum, "0xabc");
-        assert_eq!(tag.len(), TAG_LEN);
+        assert_eq!(tag.as_str().len(), TAG_LEN);
         let sid = random_token(16);
         assert_eq!(sid.len(), SID_LEN);
         let token = new_token(&tag, &sid);

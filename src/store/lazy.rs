@@ -15,8 +15,9 @@ use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
 use super::{
-    AuditBounds, AuditLog, IndexEntry, NewSession, RateDecision, Rotated, Rotation, SessionEntry,
-    Store, StoreError, StoreResult,
+    ActiveMove, AuditBounds, AuditLog, IndexEntry, NewSession, RateBudget, RateDecision, Rotated,
+    Rotation, SessionEntry, SessionId, SessionUpdate, Span, Store, StoreError, StoreResult, Swap,
+    TokenHash, WalletTag,
 };
 
 /// First delay between two connection attempts.
@@ -115,7 +116,7 @@ impl Store for LazyStore {
     }
     async fn create_session(
         &self,
-        tag: &str,
+        tag: &WalletTag,
         new: NewSession<'_>,
         max: usize,
     ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
@@ -123,9 +124,9 @@ impl Store for LazyStore {
     }
     async fn get_session(
         &self,
-        tag: &str,
-        token_hash: &str,
-        session_id: Option<&str>,
+        tag: &WalletTag,
+        token_hash: &TokenHash,
+        session_id: Option<&SessionId>,
     ) -> StoreResult<Option<SessionEntry>> {
         self.connected()?
             .get_session(tag, token_hash, session_id)
@@ -133,29 +134,32 @@ impl Store for LazyStore {
     }
     async fn update_session(
         &self,
-        tag: &str,
-        token_hash: &str,
-        record: &[u8],
-        ttl: Option<Duration>,
+        tag: &WalletTag,
+        update: SessionUpdate<'_>,
     ) -> StoreResult<bool> {
-        self.connected()?
-            .update_session(tag, token_hash, record, ttl)
-            .await
+        self.connected()?.update_session(tag, update).await
     }
-    async fn rotate_session(&self, tag: &str, rotation: Rotation<'_>) -> StoreResult<Rotated> {
+    async fn rotate_session(
+        &self,
+        tag: &WalletTag,
+        rotation: Rotation<'_>,
+    ) -> StoreResult<Rotated> {
         self.connected()?.rotate_session(tag, rotation).await
     }
     async fn delete_session(
         &self,
-        tag: &str,
-        session_id: &str,
+        tag: &WalletTag,
+        session_id: &SessionId,
     ) -> StoreResult<Option<(IndexEntry, Vec<u8>)>> {
         self.connected()?.delete_session(tag, session_id).await
     }
-    async fn list_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+    async fn list_sessions(&self, tag: &WalletTag) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
         self.connected()?.list_sessions(tag).await
     }
-    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+    async fn delete_wallet_sessions(
+        &self,
+        tag: &WalletTag,
+    ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
         self.connected()?.delete_wallet_sessions(tag).await
     }
     async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
@@ -167,27 +171,16 @@ impl Store for LazyStore {
     async fn delete(&self, key: &str) -> StoreResult<bool> {
         self.connected()?.delete(key).await
     }
-    async fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        value: &[u8],
-        ttl: Option<Duration>,
-    ) -> StoreResult<bool> {
-        self.connected()?
-            .compare_and_swap(key, expected, value, ttl)
-            .await
+    async fn compare_and_swap(&self, key: &str, swap: Swap<'_>) -> StoreResult<bool> {
+        self.connected()?.compare_and_swap(key, swap).await
     }
     async fn rate_limit(
         &self,
         key: &str,
-        limit: u32,
-        window: Duration,
+        budget: RateBudget,
         now_ms: i64,
     ) -> StoreResult<RateDecision> {
-        self.connected()?
-            .rate_limit(key, limit, window, now_ms)
-            .await
+        self.connected()?.rate_limit(key, budget, now_ms).await
     }
     async fn audit_append(
         &self,
@@ -208,21 +201,11 @@ impl Store for LazyStore {
     async fn count_event(&self, name: &str, now_ms: i64) -> StoreResult<()> {
         self.connected()?.count_event(name, now_ms).await
     }
-    async fn count_events_since(&self, name: &str, since_ms: i64, now_ms: i64) -> StoreResult<u64> {
-        self.connected()?
-            .count_events_since(name, since_ms, now_ms)
-            .await
+    async fn count_events_since(&self, name: &str, span: Span) -> StoreResult<u64> {
+        self.connected()?.count_events_since(name, span).await
     }
-    async fn track_active(
-        &self,
-        chain: &str,
-        from_ms: Option<i64>,
-        to_ms: Option<i64>,
-        now_ms: i64,
-    ) -> StoreResult<()> {
-        self.connected()?
-            .track_active(chain, from_ms, to_ms, now_ms)
-            .await
+    async fn track_active(&self, chain: &str, moved: ActiveMove, now_ms: i64) -> StoreResult<()> {
+        self.connected()?.track_active(chain, moved, now_ms).await
     }
     async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64> {
         self.connected()?.count_active(chain, now_ms).await

@@ -5,17 +5,23 @@
 //! construction. Expiry is checked on read and swept periodically, so memory stays bounded by
 //! what is live; nonces are additionally capped at [`MAX_NONCES`], and audit logs at
 //! [`MAX_AUDIT_LOGS`].
+//!
+//! Time to live is measured on an injected [`Clock`] ([`MemoryStore::with_clock`]; the system
+//! clock by default), so that tests move a [`crate::clock::ManualClock`] past a TTL instead of
+//! sleeping through it.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::{
-    active_bucket, AuditBounds, AuditLog, IndexEntry, NewSession, RateDecision, Rotated, Rotation,
-    SessionEntry, Store, StoreResult, EVENT_COUNT_RETENTION,
+    active_bucket, ActiveMove, AuditBounds, AuditLog, CurrentToken, IndexEntry, NewSession,
+    RateBudget, RateDecision, Rotated, Rotation, SessionEntry, SessionId, SessionUpdate, Span,
+    Store, StoreResult, Swap, TokenHash, WalletTag, EVENT_COUNT_RETENTION,
 };
+use crate::clock::{unix_ms, Clock, SystemClock};
 
 /// Upper bound on outstanding nonces; beyond it the oldest are dropped.
 pub const MAX_NONCES: usize = 200_000;
@@ -25,23 +31,26 @@ pub const MAX_AUDIT_LOGS: usize = 100_000;
 /// Writes between two full sweeps of expired entries.
 const SWEEP_EVERY: u64 = 4096;
 
+/// A point in time of the store's clock, Unix milliseconds.
+type Ms = i64;
+
 #[derive(Debug)]
 struct Expiring<T> {
     value: T,
-    expires: Option<Instant>,
+    expires: Option<Ms>,
 }
 
 impl<T> Expiring<T> {
-    fn live(&self, now: Instant) -> bool {
+    fn live(&self, now: Ms) -> bool {
         self.expires.is_none_or(|e| e > now)
     }
 }
 
 /// A retired token: its hash and retirement time (Unix ms).
-type Retired = (String, i64);
+type Retired = (TokenHash, i64);
 
 /// An audit log's entries, oldest first, with their append time.
-type AuditEntries = VecDeque<(Instant, Vec<u8>)>;
+type AuditEntries = VecDeque<(Ms, Vec<u8>)>;
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -49,30 +58,30 @@ struct Inner {
     nonces: HashMap<String, Expiring<Vec<u8>>>,
     nonce_order: VecDeque<String>,
     /// Live session records by (wallet tag, token hash).
-    sessions: HashMap<(String, String), Expiring<Vec<u8>>>,
-    index: HashMap<String, Vec<IndexEntry>>,
+    sessions: HashMap<(WalletTag, TokenHash), Expiring<Vec<u8>>>,
+    index: HashMap<WalletTag, Vec<IndexEntry>>,
     /// Retired tokens by (wallet tag, session id): token hash and retirement time (Unix ms),
     /// oldest first.
-    retired: HashMap<(String, String), Expiring<Vec<Retired>>>,
+    retired: HashMap<(WalletTag, SessionId), Expiring<Vec<Retired>>>,
     rate: HashMap<String, Expiring<VecDeque<i64>>>,
     /// Audit logs by name: entries with their append time, and the log's expiry.
     audit: HashMap<String, Expiring<AuditEntries>>,
     /// Per event name: minute → occurrences.
-    counters: HashMap<String, std::collections::BTreeMap<i64, u64>>,
+    counters: HashMap<String, BTreeMap<i64, u64>>,
     /// Per chain: expiry minute → sessions.
-    active: HashMap<String, std::collections::BTreeMap<i64, i64>>,
+    active: HashMap<String, BTreeMap<i64, i64>>,
     writes: u64,
 }
 
 impl Inner {
-    fn wrote(&mut self, now: Instant) {
+    fn wrote(&mut self, now: Ms) {
         self.writes += 1;
         if self.writes % SWEEP_EVERY == 0 {
             self.sweep(now);
         }
     }
 
-    fn sweep(&mut self, now: Instant) {
+    fn sweep(&mut self, now: Ms) {
         self.values.retain(|_, v| v.live(now));
         self.nonces.retain(|_, v| v.live(now));
         let nonces = &self.nonces;
@@ -81,41 +90,47 @@ impl Inner {
         self.retired.retain(|_, v| v.live(now));
         self.rate.retain(|_, v| v.live(now));
         self.audit.retain(|_, v| v.live(now));
-        let tags: Vec<String> = self.index.keys().cloned().collect();
+        let tags: Vec<WalletTag> = self.index.keys().cloned().collect();
         for tag in tags {
             self.prune_index(&tag, now);
         }
     }
 
-    fn live_session(&self, tag: &str, hash: &str, now: Instant) -> Option<&Vec<u8>> {
+    fn live_session(&self, tag: &WalletTag, hash: &TokenHash, now: Ms) -> Option<&Vec<u8>> {
         self.sessions
-            .get(&(tag.to_owned(), hash.to_owned()))
+            .get(&(tag.clone(), hash.clone()))
             .filter(|e| e.live(now))
             .map(|e| &e.value)
     }
 
     /// Removes a session's record and retired-token list, returning its record when it was
     /// live.
-    fn take_live(&mut self, tag: &str, entry: &IndexEntry, now: Instant) -> Option<Vec<u8>> {
+    fn take_live(&mut self, tag: &WalletTag, entry: &IndexEntry, now: Ms) -> Option<Vec<u8>> {
         self.retired
-            .remove(&(tag.to_owned(), entry.session_id.clone()));
+            .remove(&(tag.clone(), entry.session_id.clone()));
         self.sessions
-            .remove(&(tag.to_owned(), entry.token_hash.clone()))
+            .remove(&(tag.clone(), entry.token_hash.clone()))
             .filter(|e| e.live(now))
             .map(|e| e.value)
     }
 
     /// When `hash` is a retired token of the session `sid`: its retirement time.
-    fn retired_at(&self, tag: &str, sid: &str, hash: &str, now: Instant) -> Option<i64> {
+    fn retired_at(
+        &self,
+        tag: &WalletTag,
+        sid: &SessionId,
+        hash: &TokenHash,
+        now: Ms,
+    ) -> Option<i64> {
         self.retired
-            .get(&(tag.to_owned(), sid.to_owned()))
+            .get(&(tag.clone(), sid.clone()))
             .filter(|l| l.live(now))
             .and_then(|l| l.value.iter().find(|(h, _)| h == hash))
             .map(|(_, at)| *at)
     }
 
     /// Drops index entries whose record is gone, and the index when it is empty.
-    fn prune_index(&mut self, tag: &str, now: Instant) {
+    fn prune_index(&mut self, tag: &WalletTag, now: Ms) {
         let Some(entries) = self.index.get(tag) else {
             return;
         };
@@ -127,7 +142,7 @@ impl Inner {
         if keep.is_empty() {
             self.index.remove(tag);
         } else {
-            self.index.insert(tag.to_owned(), keep);
+            self.index.insert(tag.clone(), keep);
         }
     }
 }
@@ -145,7 +160,7 @@ fn audit_name(log: AuditLog<'_>) -> String {
 impl Inner {
     /// Makes room for one more audit log: drops the expired ones and, when that is not enough,
     /// the eighth that would expire first.
-    fn make_room_for_audit_log(&mut self, now: Instant) {
+    fn make_room_for_audit_log(&mut self, now: Ms) {
         if self.audit.len() < MAX_AUDIT_LOGS {
             return;
         }
@@ -153,7 +168,7 @@ impl Inner {
         if self.audit.len() < MAX_AUDIT_LOGS {
             return;
         }
-        let mut expiries: Vec<Option<Instant>> = self.audit.values().map(|v| v.expires).collect();
+        let mut expiries: Vec<Option<Ms>> = self.audit.values().map(|v| v.expires).collect();
         let cut = (MAX_AUDIT_LOGS / 8).max(1);
         // `None` (never expires) sorts first: such logs do not exist, but would be dropped
         // last if they did.
@@ -172,16 +187,42 @@ impl Inner {
 }
 
 /// The in-memory store. Cheap to create; share it behind an `Arc`.
-#[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store on the system clock.
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// An empty store whose times to live run on `clock`.
+    #[must_use]
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        MemoryStore {
+            inner: Mutex::new(Inner::default()),
+            clock,
+        }
+    }
+
+    /// Now, by the store's clock.
+    fn now(&self) -> Ms {
+        unix_ms(self.clock.now())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -197,8 +238,8 @@ fn retention_ms() -> i64 {
     i64::try_from(EVENT_COUNT_RETENTION.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn deadline(now: Instant, ttl: Duration) -> Option<Instant> {
-    now.checked_add(ttl)
+fn deadline(now: Ms, ttl: Duration) -> Option<Ms> {
+    now.checked_add(ms(ttl))
 }
 
 fn ms(d: Duration) -> i64 {
@@ -238,7 +279,7 @@ impl Store for MemoryStore {
     }
 
     async fn put_nonce(&self, nonce: &str, value: &[u8], ttl: Duration) -> StoreResult<bool> {
-        let now = Instant::now();
+        let now = self.now();
         let mut g = self.lock();
         if g.nonces.get(nonce).is_some_and(|e| e.live(now)) {
             return Ok(false);
@@ -264,7 +305,7 @@ impl Store for MemoryStore {
     }
 
     async fn take_nonce(&self, nonce: &str) -> StoreResult<Option<Vec<u8>>> {
-        let now = Instant::now();
+        let now = self.now();
         let mut g = self.lock();
         Ok(g.nonces
             .remove(nonce)
@@ -274,29 +315,29 @@ impl Store for MemoryStore {
 
     async fn create_session(
         &self,
-        tag: &str,
+        tag: &WalletTag,
         new: NewSession<'_>,
         max: usize,
     ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
-        let now = Instant::now();
+        let now = self.now();
         let mut g = self.lock();
         g.prune_index(tag, now);
         let mut entries = g.index.remove(tag).unwrap_or_default();
         // A session id is unique; should it come again, it replaces the old session.
-        if let Some(pos) = entries.iter().position(|e| e.session_id == new.session_id) {
+        if let Some(pos) = entries.iter().position(|e| &e.session_id == new.session_id) {
             let old = entries.remove(pos);
             g.take_live(tag, &old, now);
         }
         g.sessions.insert(
-            (tag.to_owned(), new.token_hash.to_owned()),
+            (tag.clone(), new.token_hash.clone()),
             Expiring {
                 value: new.record.to_vec(),
                 expires: deadline(now, new.ttl),
             },
         );
         entries.push(IndexEntry {
-            session_id: new.session_id.to_owned(),
-            token_hash: new.token_hash.to_owned(),
+            session_id: new.session_id.clone(),
+            token_hash: new.token_hash.clone(),
             created_ms: new.created_ms,
         });
         entries.sort_by_key(|e| e.created_ms);
@@ -306,18 +347,18 @@ impl Store for MemoryStore {
             let record = g.take_live(tag, &e, now).unwrap_or_default();
             evicted.push((e, record));
         }
-        g.index.insert(tag.to_owned(), entries);
+        g.index.insert(tag.clone(), entries);
         g.wrote(now);
         Ok(evicted)
     }
 
     async fn get_session(
         &self,
-        tag: &str,
-        token_hash: &str,
-        session_id: Option<&str>,
+        tag: &WalletTag,
+        token_hash: &TokenHash,
+        session_id: Option<&SessionId>,
     ) -> StoreResult<Option<SessionEntry>> {
-        let now = Instant::now();
+        let now = self.now();
         let g = self.lock();
         if let Some(r) = g.live_session(tag, token_hash, now) {
             return Ok(Some(SessionEntry::Live(r.clone())));
@@ -326,7 +367,7 @@ impl Store for MemoryStore {
         let found = match session_id {
             Some(sid) => g
                 .retired_at(tag, sid, token_hash, now)
-                .map(|at| (sid.to_owned(), at)),
+                .map(|at| (sid.clone(), at)),
             None => index.iter().find_map(|e| {
                 g.retired_at(tag, &e.session_id, token_hash, now)
                     .map(|at| (e.session_id.clone(), at))
@@ -337,7 +378,10 @@ impl Store for MemoryStore {
         };
         let current = index.iter().find(|e| e.session_id == sid).and_then(|e| {
             g.live_session(tag, &e.token_hash, now)
-                .map(|r| (e.token_hash.clone(), r.clone()))
+                .map(|r| CurrentToken {
+                    token_hash: e.token_hash.clone(),
+                    record: r.clone(),
+                })
         });
         Ok(Some(SessionEntry::Retired {
             session_id: sid,
@@ -348,18 +392,16 @@ impl Store for MemoryStore {
 
     async fn update_session(
         &self,
-        tag: &str,
-        token_hash: &str,
-        record: &[u8],
-        ttl: Option<Duration>,
+        tag: &WalletTag,
+        update: SessionUpdate<'_>,
     ) -> StoreResult<bool> {
-        let now = Instant::now();
+        let now = self.now();
         let mut g = self.lock();
-        let key = (tag.to_owned(), token_hash.to_owned());
+        let key = (tag.clone(), update.token_hash.clone());
         match g.sessions.get_mut(&key) {
             Some(e) if e.live(now) => {
-                e.value = record.to_vec();
-                if let Some(ttl) = ttl {
+                e.value = update.record.to_vec();
+                if let Some(ttl) = update.ttl {
                     e.expires = deadline(now, ttl);
                 }
                 Ok(true)
@@ -368,22 +410,22 @@ impl Store for MemoryStore {
         }
     }
 
-    async fn rotate_session(&self, tag: &str, rot: Rotation<'_>) -> StoreResult<Rotated> {
-        let now = Instant::now();
+    async fn rotate_session(&self, tag: &WalletTag, rot: Rotation<'_>) -> StoreResult<Rotated> {
+        let now = self.now();
         let mut g = self.lock();
         if g.live_session(tag, rot.old_hash, now).is_none() {
             return Ok(Rotated::NotCurrent);
         }
         let owns = g.index.get(tag).is_some_and(|es| {
             es.iter()
-                .any(|e| e.session_id == rot.session_id && e.token_hash == rot.old_hash)
+                .any(|e| &e.session_id == rot.session_id && &e.token_hash == rot.old_hash)
         });
         if !owns {
             return Ok(Rotated::NotCurrent);
         }
-        let key = (tag.to_owned(), rot.session_id.to_owned());
+        let key = (tag.clone(), rot.session_id.clone());
         let oldest_kept = rot.now_ms.saturating_sub(ms(rot.retain));
-        let mut list: Vec<(String, i64)> = g
+        let mut list: Vec<Retired> = g
             .retired
             .get(&key)
             .filter(|l| l.live(now))
@@ -401,20 +443,19 @@ impl Store for MemoryStore {
         if let Some(e) = g
             .index
             .get_mut(tag)
-            .and_then(|es| es.iter_mut().find(|e| e.session_id == rot.session_id))
+            .and_then(|es| es.iter_mut().find(|e| &e.session_id == rot.session_id))
         {
-            e.token_hash = rot.new_hash.to_owned();
+            e.token_hash = rot.new_hash.clone();
         }
-        g.sessions
-            .remove(&(tag.to_owned(), rot.old_hash.to_owned()));
+        g.sessions.remove(&(tag.clone(), rot.old_hash.clone()));
         g.sessions.insert(
-            (tag.to_owned(), rot.new_hash.to_owned()),
+            (tag.clone(), rot.new_hash.clone()),
             Expiring {
                 value: rot.record.to_vec(),
                 expires: deadline(now, rot.ttl),
             },
         );
-        list.push((rot.old_hash.to_owned(), rot.now_ms));
+        list.push((rot.old_hash.clone(), rot.now_ms));
         g.retired.insert(
             key,
             Expiring {
@@ -428,16 +469,16 @@ impl Store for MemoryStore {
 
     async fn delete_session(
         &self,
-        tag: &str,
-        session_id: &str,
+        tag: &WalletTag,
+        session_id: &SessionId,
     ) -> StoreResult<Option<(IndexEntry, Vec<u8>)>> {
-        let now = Instant::now();
+        let now = self.now();
         let mut g = self.lock();
         g.prune_index(tag, now);
         let Some(entries) = g.index.get_mut(tag) else {
             return Ok(None);
         };
-        let Some(pos) = entries.iter().position(|e| e.session_id == session_id) else {
+        let Some(pos) = entries.iter().position(|e| &e.session_id == session_id) else {
             return Ok(None);
         };
         let entry = entries.remove(pos);
@@ -448,8 +489,8 @@ impl Store for MemoryStore {
         Ok(Some((entry, record)))
     }
 
-    async fn list_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
-        let now = Instant::now();
+    async fn list_sessions(&self, tag: &WalletTag) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+        let now = self.now();
         let g = self.lock();
         let Some(entries) = g.index.get(tag) else {
             return Ok(Vec::new());
@@ -463,8 +504,11 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
-        let now = Instant::now();
+    async fn delete_wallet_sessions(
+        &self,
+        tag: &WalletTag,
+    ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+        let now = self.now();
         let mut g = self.lock();
         let entries = g.index.remove(tag).unwrap_or_default();
         Ok(entries
@@ -474,7 +518,7 @@ impl Store for MemoryStore {
     }
 
     async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        let now = Instant::now();
+        let now = self.now();
         let g = self.lock();
         Ok(g.values
             .get(key)
@@ -483,7 +527,7 @@ impl Store for MemoryStore {
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> StoreResult<()> {
-        let now = Instant::now();
+        let now = self.now();
         let mut g = self.lock();
         g.values.insert(
             key.to_owned(),
@@ -497,33 +541,27 @@ impl Store for MemoryStore {
     }
 
     async fn delete(&self, key: &str) -> StoreResult<bool> {
-        let now = Instant::now();
+        let now = self.now();
         let mut g = self.lock();
         Ok(g.values.remove(key).is_some_and(|e| e.live(now)))
     }
 
-    async fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        value: &[u8],
-        ttl: Option<Duration>,
-    ) -> StoreResult<bool> {
-        let now = Instant::now();
+    async fn compare_and_swap(&self, key: &str, swap: Swap<'_>) -> StoreResult<bool> {
+        let now = self.now();
         let mut g = self.lock();
         let current = g
             .values
             .get(key)
             .filter(|e| e.live(now))
             .map(|e| e.value.as_slice());
-        if current != expected {
+        if current != swap.expected {
             return Ok(false);
         }
         g.values.insert(
             key.to_owned(),
             Expiring {
-                value: value.to_vec(),
-                expires: ttl.and_then(|t| deadline(now, t)),
+                value: swap.value.to_vec(),
+                expires: swap.ttl.and_then(|t| deadline(now, t)),
             },
         );
         g.wrote(now);
@@ -533,12 +571,12 @@ impl Store for MemoryStore {
     async fn rate_limit(
         &self,
         key: &str,
-        limit: u32,
-        window: Duration,
+        budget: RateBudget,
         now_ms: i64,
     ) -> StoreResult<RateDecision> {
-        let now = Instant::now();
-        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        let now = self.now();
+        let RateBudget { limit, window } = budget;
+        let window_ms = ms(window);
         let mut g = self.lock();
         let slot = g.rate.entry(key.to_owned()).or_insert_with(|| Expiring {
             value: VecDeque::new(),
@@ -569,7 +607,7 @@ impl Store for MemoryStore {
         event: &[u8],
         bounds: AuditBounds,
     ) -> StoreResult<()> {
-        let now = Instant::now();
+        let now = self.now();
         let name = audit_name(log);
         let mut g = self.lock();
         if !g.audit.get(&name).is_some_and(|l| l.live(now)) {
@@ -585,7 +623,7 @@ impl Store for MemoryStore {
             || entries
                 .value
                 .front()
-                .is_some_and(|(at, _)| now.duration_since(*at) > bounds.max_age)
+                .is_some_and(|(at, _)| now - *at > ms(bounds.max_age))
         {
             entries.value.pop_front();
         }
@@ -600,7 +638,7 @@ impl Store for MemoryStore {
         limit: usize,
         bounds: AuditBounds,
     ) -> StoreResult<Vec<Vec<u8>>> {
-        let now = Instant::now();
+        let now = self.now();
         let g = self.lock();
         let Some(entries) = g.audit.get(&audit_name(log)).filter(|l| l.live(now)) else {
             return Ok(Vec::new());
@@ -609,7 +647,7 @@ impl Store for MemoryStore {
             .value
             .iter()
             .rev()
-            .take_while(|(at, _)| now.duration_since(*at) <= bounds.max_age)
+            .take_while(|(at, _)| now - *at <= ms(bounds.max_age))
             .take(limit)
             .map(|(_, e)| e.clone())
             .collect())
@@ -625,31 +663,21 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn count_events_since(&self, name: &str, since_ms: i64, now_ms: i64) -> StoreResult<u64> {
-        let from = active_bucket(since_ms.max(now_ms - retention_ms()));
-        let to = active_bucket(now_ms);
+    async fn count_events_since(&self, name: &str, span: Span) -> StoreResult<u64> {
         let g = self.lock();
         Ok(g.counters
             .get(name)
-            .map_or(0, |c| c.range(from..=to).map(|(_, n)| *n).sum()))
+            .map_or(0, |c| c.range(span.event_buckets()).map(|(_, n)| *n).sum()))
     }
 
-    async fn track_active(
-        &self,
-        chain: &str,
-        from_ms: Option<i64>,
-        to_ms: Option<i64>,
-        now_ms: i64,
-    ) -> StoreResult<()> {
+    async fn track_active(&self, chain: &str, moved: ActiveMove, now_ms: i64) -> StoreResult<()> {
+        let (from, to) = moved.buckets(now_ms);
         let mut g = self.lock();
         let buckets = g.active.entry(chain.to_owned()).or_default();
-        if let Some(b) = from_ms
-            .map(active_bucket)
-            .filter(|b| *b >= active_bucket(now_ms))
-        {
+        if let Some(b) = from {
             *buckets.entry(b).or_default() -= 1;
         }
-        if let Some(b) = to_ms.map(active_bucket) {
+        if let Some(b) = to {
             *buckets.entry(b).or_default() += 1;
         }
         Ok(())
@@ -680,14 +708,15 @@ mod tests {
             max_age: Duration::from_secs(3600),
         };
         for i in 0..=MAX_AUDIT_LOGS {
-            s.audit_append(AuditLog::WalletActivity(&format!("w{i}")), b"e", bounds)
+            let tag = WalletTag::new(format!("w{i}"));
+            s.audit_append(AuditLog::WalletActivity(&tag), b"e", bounds)
                 .await
                 .unwrap();
         }
         let n = s.lock().audit.len();
         assert!(n <= MAX_AUDIT_LOGS && n > MAX_AUDIT_LOGS / 2, "{n} logs");
         // The newest log is kept, and one that would expire first is gone.
-        let newest = format!("w{MAX_AUDIT_LOGS}");
+        let newest = WalletTag::new(format!("w{MAX_AUDIT_LOGS}"));
         assert_eq!(
             s.audit_read(AuditLog::WalletActivity(&newest), 10, bounds)
                 .await
@@ -695,7 +724,7 @@ mod tests {
             vec![b"e".to_vec()]
         );
         assert!(s
-            .audit_read(AuditLog::WalletActivity("w0"), 10, bounds)
+            .audit_read(AuditLog::WalletActivity(&WalletTag::new("w0")), 10, bounds)
             .await
             .unwrap()
             .is_empty());

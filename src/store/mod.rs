@@ -12,19 +12,77 @@
 //! `{hash tag}` so that one wallet's keys live in one cluster slot and every multi-key change of
 //! one wallet is a single atomic script.
 
+use std::fmt;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 pub mod lazy;
 pub mod memory;
+pub mod metered;
+pub mod open;
 pub mod postgres;
 pub mod redis;
 
 pub use self::redis::RedisStore;
 pub use lazy::LazyStore;
 pub use memory::MemoryStore;
+pub use metered::{MeteredStore, StoreRecorder};
+pub use open::{open, open_in_background};
 pub use postgres::PostgresStore;
+
+/// Defines a string newtype of the store boundary: the three names the session layer hands
+/// the store are all strings, and typing them apart makes passing one for another (a token
+/// hash for a session id, say) a compile error instead of a silent miss.
+macro_rules! store_name {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a value (the store checks nothing of its shape).
+            #[must_use]
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+
+            /// The value as text.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The value as an owned `String`.
+            #[must_use]
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+store_name!(
+    /// A *wallet tag*: the short name of one wallet, under which everything of that wallet
+    /// (sessions, index, retired tokens, preferences, audit logs) is stored.
+    WalletTag
+);
+store_name!(
+    /// The hash of a session token: the key of the session's live record. The token itself
+    /// never reaches the store.
+    TokenHash
+);
+store_name!(
+    /// The public id of a wallet session: stable across rotations of its token.
+    SessionId
+);
 
 /// A store operation failed for a reason that is not the caller's: the backend is unreachable,
 /// timed out, or answered something the store cannot read.
@@ -64,9 +122,9 @@ pub enum AuditLog<'a> {
     /// The other events of every wallet (sign-ins, refreshes, rotations, logouts…).
     Activity,
     /// The security events of one wallet, by its tag (stored with the wallet's keys).
-    WalletSecurity(&'a str),
+    WalletSecurity(&'a WalletTag),
     /// The other events of one wallet, by its tag (stored with the wallet's keys).
-    WalletActivity(&'a str),
+    WalletActivity(&'a WalletTag),
 }
 
 /// Bounds of an audit log: entries beyond the newest `max_len`, or older than `max_age`, are
@@ -92,24 +150,33 @@ pub enum SessionEntry {
     /// grace period and a replay after it can be detected.
     Retired {
         /// The session the token belonged to.
-        session_id: String,
+        session_id: SessionId,
         /// When the token was retired, Unix milliseconds.
         at_ms: i64,
-        /// The session's current token hash and live record; `None` when the session no
-        /// longer lives.
-        current: Option<(String, Vec<u8>)>,
+        /// The session's current token and live record; `None` when the session no longer
+        /// lives.
+        current: Option<CurrentToken>,
     },
+}
+
+/// The token a session has now, with its live record (see [`SessionEntry::Retired`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentToken {
+    /// Hash of the session's current token.
+    pub token_hash: TokenHash,
+    /// The session's live (encrypted) record.
+    pub record: Vec<u8>,
 }
 
 /// A rotation of a session's token (see [`Store::rotate_session`]).
 #[derive(Debug, Clone)]
 pub struct Rotation<'a> {
     /// Public id of the session.
-    pub session_id: &'a str,
+    pub session_id: &'a SessionId,
     /// Hash of the token being retired: must be the session's live token.
-    pub old_hash: &'a str,
+    pub old_hash: &'a TokenHash,
     /// Hash of the new token: the new record's key.
-    pub new_hash: &'a str,
+    pub new_hash: &'a TokenHash,
     /// The new (encrypted) record.
     pub record: &'a [u8],
     /// Time to live of the new record.
@@ -148,9 +215,9 @@ pub enum Rotated {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexEntry {
     /// Public session id.
-    pub session_id: String,
+    pub session_id: SessionId,
     /// Hash of the session's current token (its record key).
-    pub token_hash: String,
+    pub token_hash: TokenHash,
     /// Creation time, Unix milliseconds (eviction order).
     pub created_ms: i64,
 }
@@ -159,15 +226,91 @@ pub struct IndexEntry {
 #[derive(Debug, Clone)]
 pub struct NewSession<'a> {
     /// Public session id (unique).
-    pub session_id: &'a str,
+    pub session_id: &'a SessionId,
     /// Hash of the session token: the record's key.
-    pub token_hash: &'a str,
+    pub token_hash: &'a TokenHash,
     /// Creation time, Unix milliseconds.
     pub created_ms: i64,
     /// Encrypted session record.
     pub record: &'a [u8],
     /// Time to live of the record.
     pub ttl: Duration,
+}
+
+/// A change of a live session record (see [`Store::update_session`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionUpdate<'a> {
+    /// Hash of the session's token: the record's key.
+    pub token_hash: &'a TokenHash,
+    /// The new (encrypted) record.
+    pub record: &'a [u8],
+    /// A new time to live; `None` keeps the record's.
+    pub ttl: Option<Duration>,
+}
+
+/// A conditional write of a plain value (see [`Store::compare_and_swap`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Swap<'a> {
+    /// The value that must be there, byte for byte; `None`: there must be none.
+    pub expected: Option<&'a [u8]>,
+    /// The value written.
+    pub value: &'a [u8],
+    /// Time to live of the value written (`None`: kept until deleted).
+    pub ttl: Option<Duration>,
+}
+
+/// A rate-limit budget: at most `limit` hits in any sliding `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateBudget {
+    /// Most hits allowed in a window.
+    pub limit: u32,
+    /// Length of the sliding window.
+    pub window: Duration,
+}
+
+/// A session's move in the active-session statistics (see [`Store::track_active`]): from the
+/// minute of its old expiry to that of its new one, Unix milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveMove {
+    /// The old expiry; `None`: a new session.
+    pub from_ms: Option<i64>,
+    /// The new expiry; `None`: the session ended.
+    pub to_ms: Option<i64>,
+}
+
+/// A span of time, Unix milliseconds from `since_ms` to `now_ms` (see
+/// [`Store::count_events_since`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// Start of the span.
+    pub since_ms: i64,
+    /// End of the span: now.
+    pub now_ms: i64,
+}
+
+impl Span {
+    /// The minute buckets of the event counters the span covers: from the minute of
+    /// `since_ms`, but at most [`EVENT_COUNT_RETENTION`] back, to the minute of `now_ms`
+    /// (empty when `since_ms` is later).
+    #[must_use]
+    pub fn event_buckets(self) -> RangeInclusive<i64> {
+        let retention = i64::try_from(EVENT_COUNT_RETENTION.as_millis()).unwrap_or(i64::MAX);
+        let since = self.since_ms.max(self.now_ms.saturating_sub(retention));
+        active_bucket(since)..=active_bucket(self.now_ms)
+    }
+}
+
+impl ActiveMove {
+    /// The minute buckets the session leaves and joins: its old expiry's (unless that minute
+    /// is already past at `now_ms`, when its bucket is gone) and its new expiry's.
+    #[must_use]
+    pub fn buckets(self, now_ms: i64) -> (Option<i64>, Option<i64>) {
+        let from = self
+            .from_ms
+            .map(active_bucket)
+            .filter(|b| *b >= active_bucket(now_ms));
+        (from, self.to_ms.map(active_bucket))
+    }
 }
 
 /// Outcome of a rate-limit check.
@@ -234,7 +377,7 @@ pub trait Store: Send + Sync + 'static {
     /// Any backend failure.
     async fn create_session(
         &self,
-        tag: &str,
+        tag: &WalletTag,
         new: NewSession<'_>,
         max: usize,
     ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>>;
@@ -249,23 +392,19 @@ pub trait Store: Send + Sync + 'static {
     /// Any backend failure.
     async fn get_session(
         &self,
-        tag: &str,
-        token_hash: &str,
-        session_id: Option<&str>,
+        tag: &WalletTag,
+        token_hash: &TokenHash,
+        session_id: Option<&SessionId>,
     ) -> StoreResult<Option<SessionEntry>>;
 
-    /// Replaces a live session record; with `ttl`, also resets its time to live. Returns `false`
-    /// when there is no live record under `token_hash` (it was deleted or rotated meanwhile).
+    /// Replaces the live session record under `update.token_hash`; with `update.ttl`, also
+    /// resets its time to live. Returns `false` when there is no live record under that hash
+    /// (it was deleted or rotated meanwhile).
     ///
     /// # Errors
     /// Any backend failure.
-    async fn update_session(
-        &self,
-        tag: &str,
-        token_hash: &str,
-        record: &[u8],
-        ttl: Option<Duration>,
-    ) -> StoreResult<bool>;
+    async fn update_session(&self, tag: &WalletTag, update: SessionUpdate<'_>)
+        -> StoreResult<bool>;
 
     /// Moves the live session `rotation.session_id` from `old_hash` to `new_hash` in one atomic
     /// step: the new record is written with `ttl`, the index entry points at `new_hash`, the old
@@ -278,7 +417,8 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// # Errors
     /// Any backend failure.
-    async fn rotate_session(&self, tag: &str, rotation: Rotation<'_>) -> StoreResult<Rotated>;
+    async fn rotate_session(&self, tag: &WalletTag, rotation: Rotation<'_>)
+        -> StoreResult<Rotated>;
 
     /// Deletes one live session of the wallet by its public id (record, index entry and
     /// retired-token list). Returns the deleted
@@ -288,15 +428,15 @@ pub trait Store: Send + Sync + 'static {
     /// Any backend failure.
     async fn delete_session(
         &self,
-        tag: &str,
-        session_id: &str,
+        tag: &WalletTag,
+        session_id: &SessionId,
     ) -> StoreResult<Option<(IndexEntry, Vec<u8>)>>;
 
     /// Lists a wallet's live sessions: index entries with their records, oldest first.
     ///
     /// # Errors
     /// Any backend failure.
-    async fn list_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>>;
+    async fn list_sessions(&self, tag: &WalletTag) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>>;
 
     /// Deletes every session of a wallet (records, retired-token lists and index) in one atomic
     /// step; returns the
@@ -304,7 +444,10 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// # Errors
     /// Any backend failure.
-    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>>;
+    async fn delete_wallet_sessions(
+        &self,
+        tag: &WalletTag,
+    ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>>;
 
     /// Reads a plain value (preferences, legacy user sessions, users).
     ///
@@ -326,9 +469,9 @@ pub trait Store: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> StoreResult<bool>;
 
     /// Compare-and-swap of a plain value (the values of [`Store::get`] / [`Store::set`]), in
-    /// one atomic step: writes `value` (with `ttl`; `None`: kept until deleted) only when the
-    /// value under `key` is exactly `expected` byte for byte, or, with `expected` `None`, when
-    /// there is no (live) value under `key` (set-if-absent). Returns whether it wrote; of
+    /// one atomic step: writes `swap.value` (with `swap.ttl`; `None`: kept until deleted) only
+    /// when the value under `key` is exactly `swap.expected` byte for byte, or, with `expected`
+    /// `None`, when there is no (live) value under `key` (set-if-absent). Returns whether it wrote; of
     /// concurrent callers expecting the same value, exactly one writes. Used for the token
     /// signing keys, which every instance shares and which must be generated exactly once.
     ///
@@ -338,24 +481,17 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// # Errors
     /// Any backend failure.
-    async fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        value: &[u8],
-        ttl: Option<Duration>,
-    ) -> StoreResult<bool>;
+    async fn compare_and_swap(&self, key: &str, swap: Swap<'_>) -> StoreResult<bool>;
 
-    /// Counts one hit against the budget `key` (sliding window of `window`, at most `limit`
-    /// hits), atomically across every process sharing the store.
+    /// Counts one hit at `now_ms` against the budget `key` (at most `budget.limit` hits in a
+    /// sliding window of `budget.window`), atomically across every process sharing the store.
     ///
     /// # Errors
     /// Any backend failure.
     async fn rate_limit(
         &self,
         key: &str,
-        limit: u32,
-        window: Duration,
+        budget: RateBudget,
         now_ms: i64,
     ) -> StoreResult<RateDecision>;
 
@@ -392,27 +528,21 @@ pub trait Store: Send + Sync + 'static {
     /// Any backend failure.
     async fn count_event(&self, name: &str, now_ms: i64) -> StoreResult<()>;
 
-    /// Occurrences of the event `name` counted from the minute of `since_ms` to that of
-    /// `now_ms` (at most [`EVENT_COUNT_RETENTION`] back).
+    /// Occurrences of the event `name` counted from the minute of `span.since_ms` to that of
+    /// `span.now_ms` (at most [`EVENT_COUNT_RETENTION`] back).
     ///
     /// # Errors
     /// Any backend failure.
-    async fn count_events_since(&self, name: &str, since_ms: i64, now_ms: i64) -> StoreResult<u64>;
+    async fn count_events_since(&self, name: &str, span: Span) -> StoreResult<u64>;
 
     /// Moves one session of `chain` in the active-session statistics: from the minute bucket of
-    /// its old expiry `from_ms` (`None`: a new session) to that of its new expiry `to_ms`
-    /// (`None`: it ended). The statistics cost a counter per chain and minute, not an entry per
-    /// session.
+    /// its old expiry `moved.from_ms` (`None`: a new session) to that of its new expiry
+    /// `moved.to_ms` (`None`: it ended); a bucket already past at `now_ms` is left alone. The
+    /// statistics cost a counter per chain and minute, not an entry per session.
     ///
     /// # Errors
     /// Any backend failure.
-    async fn track_active(
-        &self,
-        chain: &str,
-        from_ms: Option<i64>,
-        to_ms: Option<i64>,
-        now_ms: i64,
-    ) -> StoreResult<()>;
+    async fn track_active(&self, chain: &str, moved: ActiveMove, now_ms: i64) -> StoreResult<()>;
 
     /// Number of sessions of `chain` tracked as active at `now_ms`, to the minute: sessions whose
     /// expiry falls in the current minute still count. Buckets of past minutes are pruned.

@@ -6,16 +6,16 @@
 //! The schema is in `migrations/` (embedded in the binary, applied at start-up and by
 //! `wallet-auth migrate`):
 //!
-//! | table | one row per | holds |
-//! |---|---|---|
-//! | `wa_nonces` | nonce | its binding |
-//! | `wa_sessions` | session (`tag`, `session_id`) | token hash, creation time, record: the live record *and* the wallet's index entry |
-//! | `wa_retired` | retired token (`tag`, `session_id`, `token_hash`) | retirement time; the rows of one list share its expiry |
-//! | `wa_values` | plain value | preferences, legacy user sessions, users |
-//! | `wa_rate` | rate budget | its sliding-window log of hits (an array of at most `limit` times) |
-//! | `wa_audit` | audit event | log name, append order, time |
-//! | `wa_event_counts` | event name and minute | occurrences |
-//! | `wa_active` | chain and expiry minute | sessions |
+//! | table | one row per | holds | `expires_ms` |
+//! |---|---|---|---|
+//! | `wa_nonces` | nonce | its binding | the nonce's TTL |
+//! | `wa_sessions` | session (`tag`, `session_id`) | token hash, creation time, record: the live record *and* the wallet's index entry | the session's TTL (reset by a refresh or rotation) |
+//! | `wa_retired` | retired token (`tag`, `session_id`, `token_hash`) | retirement time (`at_ms`) | `retain` after the session's last rotation, shared by the rows of one list |
+//! | `wa_values` | plain value (`prefs:<tag>`, `usess:<hash>`, `user:<name>`, `token-signing-keys`) | the value | as written; `NULL` (never) for users and signing keys |
+//! | `wa_rate` | rate budget | its sliding-window log of hits (an array of at most `limit` times) | one window after its last hit |
+//! | `wa_audit` | audit event | log name (`security`, `activity`, `w:<tag>:security`, `w:<tag>:activity`), append order, time, event | the log's maximum age after the append |
+//! | `wa_event_counts` | event name and minute | occurrences | none: rows older than [`EVENT_COUNT_RETENTION`] are pruned by their minute |
+//! | `wa_active` | chain and expiry minute | sessions | none: rows of past minutes are pruned by their minute |
 //!
 //! # TTLs
 //! Every row has an expiry in Unix milliseconds by the database's clock (`wa_now_ms()`), except
@@ -52,8 +52,10 @@ use sqlx::Row as _;
 
 use super::memory::rotation_wait;
 use super::{
-    active_bucket, AuditBounds, AuditLog, IndexEntry, NewSession, RateDecision, Rotated, Rotation,
-    SessionEntry, Store, StoreError, StoreResult, ACTIVE_BUCKET_MS, EVENT_COUNT_RETENTION,
+    active_bucket, ActiveMove, AuditBounds, AuditLog, CurrentToken, IndexEntry, NewSession,
+    RateBudget, RateDecision, Rotated, Rotation, SessionEntry, SessionId, SessionUpdate, Span,
+    Store, StoreError, StoreResult, Swap, TokenHash, WalletTag, ACTIVE_BUCKET_MS,
+    EVENT_COUNT_RETENTION,
 };
 
 /// The embedded schema migrations.
@@ -96,6 +98,36 @@ impl Drop for PostgresStore {
         }
     }
 }
+
+/// The names of the store boundary are `text` columns, read and written as their string.
+macro_rules! text_column {
+    ($($name:ident),*) => {$(
+        impl sqlx::Type<sqlx::Postgres> for $name {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <String as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <String as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+        impl sqlx::Encode<'_, sqlx::Postgres> for $name {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.as_str(), buf)
+            }
+        }
+        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $name {
+            fn decode(
+                value: sqlx::postgres::PgValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                Ok(Self::new(<String as sqlx::Decode<sqlx::Postgres>>::decode(value)?))
+            }
+        }
+    )*};
+}
+text_column!(WalletTag, TokenHash, SessionId);
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -352,7 +384,7 @@ fn audit_name(log: AuditLog<'_>) -> String {
 
 async fn lock_wallet(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    tag: &str,
+    tag: &WalletTag,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
         .bind(WALLET_LOCK_CLASS)
@@ -423,7 +455,7 @@ impl Store for PostgresStore {
 
     async fn create_session(
         &self,
-        tag: &str,
+        tag: &WalletTag,
         new: NewSession<'_>,
         max: usize,
     ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
@@ -484,9 +516,9 @@ impl Store for PostgresStore {
 
     async fn get_session(
         &self,
-        tag: &str,
-        token_hash: &str,
-        session_id: Option<&str>,
+        tag: &WalletTag,
+        token_hash: &TokenHash,
+        session_id: Option<&SessionId>,
     ) -> StoreResult<Option<SessionEntry>> {
         self.run(async {
             let row = sqlx::query(
@@ -516,10 +548,10 @@ impl Store for PostgresStore {
                 return Ok(Some(SessionEntry::Live(row.try_get(4)?)));
             }
             let current = match (
-                row.try_get::<Option<String>, _>(3)?,
+                row.try_get::<Option<TokenHash>, _>(3)?,
                 row.try_get::<Option<Vec<u8>>, _>(4)?,
             ) {
-                (Some(h), Some(r)) => Some((h, r)),
+                (Some(token_hash), Some(record)) => Some(CurrentToken { token_hash, record }),
                 _ => None,
             };
             Ok(Some(SessionEntry::Retired {
@@ -533,10 +565,8 @@ impl Store for PostgresStore {
 
     async fn update_session(
         &self,
-        tag: &str,
-        token_hash: &str,
-        record: &[u8],
-        ttl: Option<Duration>,
+        tag: &WalletTag,
+        update: SessionUpdate<'_>,
     ) -> StoreResult<bool> {
         self.run(async {
             let done = sqlx::query(
@@ -545,9 +575,9 @@ impl Store for PostgresStore {
                  WHERE tag = $1 AND token_hash = $2 AND expires_ms > wa_now_ms()",
             )
             .bind(tag)
-            .bind(token_hash)
-            .bind(record)
-            .bind(ttl.map(ms))
+            .bind(update.token_hash)
+            .bind(update.record)
+            .bind(update.ttl.map(ms))
             .execute(&self.pool)
             .await?;
             Ok(done.rows_affected() == 1)
@@ -555,7 +585,7 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn rotate_session(&self, tag: &str, rot: Rotation<'_>) -> StoreResult<Rotated> {
+    async fn rotate_session(&self, tag: &WalletTag, rot: Rotation<'_>) -> StoreResult<Rotated> {
         self.run(async {
             let mut tx = self.pool.begin().await?;
             lock_wallet(&mut tx, tag).await?;
@@ -638,15 +668,15 @@ impl Store for PostgresStore {
 
     async fn delete_session(
         &self,
-        tag: &str,
-        session_id: &str,
+        tag: &WalletTag,
+        session_id: &SessionId,
     ) -> StoreResult<Option<(IndexEntry, Vec<u8>)>> {
         self.run(async {
             let mut tx = self.pool.begin().await?;
             lock_wallet(&mut tx, tag).await?;
             let rows = sqlx::query(DELETE_SESSIONS)
                 .bind(tag)
-                .bind(&[session_id][..])
+                .bind(&[session_id.as_str()][..])
                 .fetch_all(&mut *tx)
                 .await?;
             tx.commit().await?;
@@ -655,7 +685,7 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn list_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+    async fn list_sessions(&self, tag: &WalletTag) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
         self.run(async {
             sqlx::query(
                 "SELECT session_id, token_hash, created_ms, record FROM wa_sessions
@@ -671,7 +701,10 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+    async fn delete_wallet_sessions(
+        &self,
+        tag: &WalletTag,
+    ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
         self.run(async {
             let mut tx = self.pool.begin().await?;
             lock_wallet(&mut tx, tag).await?;
@@ -738,13 +771,12 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        value: &[u8],
-        ttl: Option<Duration>,
-    ) -> StoreResult<bool> {
+    async fn compare_and_swap(&self, key: &str, swap: Swap<'_>) -> StoreResult<bool> {
+        let Swap {
+            expected,
+            value,
+            ttl,
+        } = swap;
         self.run(async {
             let wrote: Option<i32> = match expected {
                 // Set-if-absent: an expired row counts as absent and is replaced.
@@ -789,10 +821,10 @@ impl Store for PostgresStore {
     async fn rate_limit(
         &self,
         key: &str,
-        limit: u32,
-        window: Duration,
+        budget: RateBudget,
         now_ms: i64,
     ) -> StoreResult<RateDecision> {
+        let RateBudget { limit, window } = budget;
         let window_ms = ms(window);
         if limit == 0 {
             return Ok(RateDecision::Limited {
@@ -912,10 +944,8 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn count_events_since(&self, name: &str, since_ms: i64, now_ms: i64) -> StoreResult<u64> {
-        let retention = ms(EVENT_COUNT_RETENTION);
-        let from = active_bucket(since_ms.max(now_ms - retention));
-        let to = active_bucket(now_ms);
+    async fn count_events_since(&self, name: &str, span: Span) -> StoreResult<u64> {
+        let (from, to) = span.event_buckets().into_inner();
         let n: i64 = self
             .run(async {
                 sqlx::query_scalar(
@@ -932,17 +962,8 @@ impl Store for PostgresStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    async fn track_active(
-        &self,
-        chain: &str,
-        from_ms: Option<i64>,
-        to_ms: Option<i64>,
-        now_ms: i64,
-    ) -> StoreResult<()> {
-        let from = from_ms
-            .map(active_bucket)
-            .filter(|b| *b >= active_bucket(now_ms));
-        let to = to_ms.map(active_bucket);
+    async fn track_active(&self, chain: &str, moved: ActiveMove, now_ms: i64) -> StoreResult<()> {
+        let (from, to) = moved.buckets(now_ms);
         // (minute, delta), in minute order so that concurrent calls lock rows in one order.
         let mut moves: Vec<(i64, i64)> = match (from, to) {
             (Some(a), Some(b)) if a == b => Vec::new(),

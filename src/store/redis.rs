@@ -6,20 +6,20 @@
 //! wallet carries the wallet tag in a Redis hash tag `{tag}`, so that all of a wallet's keys
 //! live in one cluster slot and every multi-key change of one wallet is one script on one node.
 //!
-//! | key | type | holds |
-//! |---|---|---|
-//! | `P{tag}:s:<token_hash>` | string | a live session record: `L` + record bytes |
-//! | `P{tag}:i` | hash | the wallet's index: field session id → `<token_hash>\|<created_ms>` |
-//! | `P{tag}:m:<session_id>` | sorted set | a session's retired tokens: member token hash, score = retirement time (ms) |
-//! | `Pn:<nonce>` | string | a nonce's binding (`SET NX PX` to create, `GETDEL` to take) |
-//! | `Pv:<key>` | string | a plain value (preferences, legacy user sessions, users) |
-//! | `Pr:<key>` | sorted set | a rate-limit budget: a sliding-window log of hits, score = time |
-//! | `Paudit:security` | stream | security events of every wallet (see [`AuditLog`]) |
-//! | `Paudit:activity` | stream | the other events of every wallet |
-//! | `P{tag}:as` | stream | the security events of one wallet |
-//! | `P{tag}:aa` | stream | the other events of one wallet |
-//! | `Pcount:{<name>}:<minute>` | string | occurrences of an event in one minute (failed sign-ins…) |
-//! | `Pactive:<chain>` | sorted set | active sessions of a chain, score = expiry (ms) |
+//! | key | type | holds | expires |
+//! |---|---|---|---|
+//! | `P{tag}:s:<token_hash>` | string | a live session record: `L` + record bytes | the session's TTL (reset by a refresh) |
+//! | `P{tag}:i` | hash | the wallet's index: field session id → `<token_hash>\|<created_ms>` | the longest remaining TTL of the sessions it lists; deleted with the last |
+//! | `P{tag}:m:<session_id>` | sorted set | a session's retired tokens: member token hash, score = retirement time (ms) | `retain` after the session's last rotation |
+//! | `P{tag}:as` | stream | the security events of one wallet (field `e`) | its maximum age after its last append |
+//! | `P{tag}:aa` | stream | the other events of one wallet (field `e`) | its maximum age after its last append |
+//! | `Pn:<nonce>` | string | a nonce's binding (`SET NX PX` to create, `GETDEL` to take) | the nonce's TTL |
+//! | `Pv:<key>` | string | a plain value: `prefs:<tag>` (preferences), `usess:<hash>` (legacy user sessions), `user:<name>` (users), `token-signing-keys` | as written; users and signing keys never |
+//! | `Pr:<key>` | sorted set | a rate-limit budget (`nonce:<ip>`, `verify:<ip>`, `login:<ip>`, `login-user:<name>`, `token-mint:<sid>`, `audit:<tag>`): a sliding-window log of hits, score = time (ms) | one window after its last hit |
+//! | `Paudit:security` | stream | security events of every wallet (field `e`; see [`AuditLog`]) | its maximum age after its last append |
+//! | `Paudit:activity` | stream | the other events of every wallet (field `e`) | its maximum age after its last append |
+//! | `Pcount:{<name>}:<minute>` | string | occurrences of an event in one minute (`INCR`; sign-ins, failed sign-ins) | [`EVENT_COUNT_RETENTION`] after its first count |
+//! | `Pactive:<chain>` | hash | active sessions of a chain: field expiry minute → sessions | the latest expiry written plus [`ACTIVE_SLACK`] |
 //!
 //! The first byte of a session entry is `L` (live). Servers before the retired-token lists wrote
 //! rotation markers `R<to_hash>|<at_ms>` under the old token's key; the scripts still read them
@@ -68,11 +68,12 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, Value};
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Value};
 
 use super::{
-    active_bucket, AuditBounds, AuditLog, IndexEntry, NewSession, RateDecision, Rotated, Rotation,
-    SessionEntry, Store, StoreError, StoreResult, EVENT_COUNT_RETENTION,
+    active_bucket, ActiveMove, AuditBounds, AuditLog, CurrentToken, IndexEntry, NewSession,
+    RateBudget, RateDecision, Rotated, Rotation, SessionEntry, SessionId, SessionUpdate, Span,
+    Store, StoreError, StoreResult, Swap, TokenHash, WalletTag, EVENT_COUNT_RETENTION,
 };
 
 /// Type byte of a live session record.
@@ -89,10 +90,11 @@ const ERROR_TEXT_MAX: usize = 120;
 /// Helpers shared by the session scripts (prepended to each of them).
 ///
 /// An index value is `<token_hash>|<created_ms>`. `live_entries` reads an index, drops the
-/// entries whose record is gone or no longer live, and returns the others as
-/// `{session_id, token_hash, created (string), pttl, created (number), record}`.
-/// `expire_index` gives the index the longest remaining TTL of the entries it lists, or deletes
-/// it when it lists none.
+/// entries whose record is gone or no longer live, and returns the others as tables with named
+/// fields (`sid`, `hash`, `created` as the index has it, `created_ms` as a number, `pttl`,
+/// `record`, and `new`, set only for the session being created). `expire_index` gives the index
+/// the longest remaining TTL of the entries it lists, or deletes it when it lists none.
+/// `push_session` appends one session to a flat reply in the layout [`SessionReply`] reads.
 const LUA_PRELUDE: &str = r"
 local function split(v)
   return string.match(v, '^(.*)|(%-?%d+)$')
@@ -107,7 +109,8 @@ local function live_entries(idx, rp)
       local k = rp .. h
       local v = redis.call('GET', k)
       if v and string.sub(v, 1, 1) == 'L' then
-        out[#out + 1] = {sid, h, c, redis.call('PTTL', k), tonumber(c), string.sub(v, 2)}
+        out[#out + 1] = {sid = sid, hash = h, created = c, created_ms = tonumber(c),
+                         pttl = redis.call('PTTL', k), record = string.sub(v, 2), new = false}
         keep = true
       end
     end
@@ -122,32 +125,37 @@ local function expire_index(idx, entries)
   end
   local longest = 1
   for _, e in ipairs(entries) do
-    if e[4] < 0 then
+    if e.pttl < 0 then
       redis.call('PERSIST', idx)
       return
     end
-    if e[4] > longest then longest = e[4] end
+    if e.pttl > longest then longest = e.pttl end
   end
   redis.call('PEXPIRE', idx, longest)
 end
 local function oldest_first(a, b)
-  if a[5] ~= b[5] then return a[5] < b[5] end
-  if (a[7] or 0) ~= (b[7] or 0) then return (a[7] or 0) < (b[7] or 0) end
-  return a[1] < b[1]
+  if a.created_ms ~= b.created_ms then return a.created_ms < b.created_ms end
+  if a.new ~= b.new then return b.new end
+  return a.sid < b.sid
+end
+local function push_session(out, e)
+  out[#out + 1] = e.sid
+  out[#out + 1] = e.hash
+  out[#out + 1] = e.created
+  out[#out + 1] = e.record
 end
 ";
 
 /// KEYS: index, new record. ARGV: record prefix, session id, token hash, created ms, entry,
-/// ttl ms, max, retired-list prefix. Returns the evicted entries, flat: id, hash, created,
-/// record.
+/// ttl ms, max, retired-list prefix. Returns the evicted sessions ([`SessionReply`]s).
 const LUA_CREATE: &str = r"
 local idx, rec, rp, mp = KEYS[1], KEYS[2], ARGV[1], ARGV[8]
 local sid, hash, created = ARGV[2], ARGV[3], ARGV[4]
 local ttl, max = tonumber(ARGV[6]), math.max(tonumber(ARGV[7]), 1)
 local entries = {}
 for _, e in ipairs(live_entries(idx, rp)) do
-  if e[1] == sid then
-    if e[2] ~= hash then redis.call('DEL', rp .. e[2]) end
+  if e.sid == sid then
+    if e.hash ~= hash then redis.call('DEL', rp .. e.hash) end
     redis.call('DEL', mp .. sid)
   else
     entries[#entries + 1] = e
@@ -155,18 +163,16 @@ for _, e in ipairs(live_entries(idx, rp)) do
 end
 redis.call('SET', rec, ARGV[5], 'PX', ttl)
 redis.call('HSET', idx, sid, hash .. '|' .. created)
-entries[#entries + 1] = {sid, hash, created, ttl, tonumber(created), '', 1}
+entries[#entries + 1] = {sid = sid, hash = hash, created = created,
+                         created_ms = tonumber(created), pttl = ttl, record = '', new = true}
 table.sort(entries, oldest_first)
 local excess = #entries - max
 local evicted, kept = {}, {}
 for i, e in ipairs(entries) do
   if i <= excess then
-    redis.call('DEL', rp .. e[2], mp .. e[1])
-    redis.call('HDEL', idx, e[1])
-    evicted[#evicted + 1] = e[1]
-    evicted[#evicted + 1] = e[2]
-    evicted[#evicted + 1] = e[3]
-    evicted[#evicted + 1] = e[6]
+    redis.call('DEL', rp .. e.hash, mp .. e.sid)
+    redis.call('HDEL', idx, e.sid)
+    push_session(evicted, e)
   else
     kept[#kept + 1] = e
   end
@@ -190,9 +196,9 @@ return 1
 ";
 
 /// KEYS: the token's record, index. ARGV: record prefix, retired-list prefix, token hash, session
-/// id named by the token ('' when it names none). Returns, flat: nothing (unknown token), `L`
-/// and the live record, or `R`, session id, retirement ms and, when the session still lives,
-/// its current hash and record.
+/// id named by the token ('' when it names none). Returns an [`EntryReply`], flat: nothing
+/// (unknown token), `L` and the live record, or `R`, session id, retirement ms and, when the
+/// session still lives, its current hash and record.
 const LUA_GET: &str = r"
 local idx, rp, mp, hash, sid = KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local v = redis.call('GET', KEYS[1])
@@ -241,8 +247,8 @@ return {}
 
 /// KEYS: index, old record, new record, retired list. ARGV: record prefix, session id, old hash,
 /// new hash, entry, ttl ms, retain ms, now ms, max retired, burst, burst window ms. Returns
-/// {1, 0} when this call rotated the session, {0, 0} when the old hash is not its live token,
-/// {2, wait ms} when it rotated too often.
+/// (read as a [`Rotated`]) {1, 0} when this call rotated the session, {0, 0} when the old hash
+/// is not its live token, {2, wait ms} when it rotated too often.
 const LUA_ROTATE: &str = r"
 local idx, old, new, ret, rp = KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1]
 local v = redis.call('GET', old)
@@ -277,20 +283,20 @@ return {1, 0}
 ";
 
 /// KEYS: index. ARGV: record prefix, session id, retired-list prefix. Returns the deleted live
-/// session, flat: id, hash, created, record (nothing when there was none).
+/// session (a [`SessionReply`]; nothing when there was none).
 const LUA_DELETE: &str = r"
-local idx, rp = KEYS[1], ARGV[1]
-local cur = redis.call('HGET', idx, ARGV[2])
+local idx, rp, sid = KEYS[1], ARGV[1], ARGV[2]
+local cur = redis.call('HGET', idx, sid)
 local out = {}
 if cur then
-  redis.call('HDEL', idx, ARGV[2])
-  redis.call('DEL', ARGV[3] .. ARGV[2])
+  redis.call('HDEL', idx, sid)
+  redis.call('DEL', ARGV[3] .. sid)
   local h, c = split(cur)
   if h then
     local v = redis.call('GET', rp .. h)
     if v and string.sub(v, 1, 1) == 'L' then
       redis.call('DEL', rp .. h)
-      out = {ARGV[2], h, c, string.sub(v, 2)}
+      push_session(out, {sid = sid, hash = h, created = c, record = string.sub(v, 2)})
     end
   end
 end
@@ -298,36 +304,28 @@ expire_index(idx, live_entries(idx, rp))
 return out
 ";
 
-/// KEYS: index. ARGV: record prefix. Returns the live sessions oldest first, flat: id, hash,
-/// created, record.
+/// KEYS: index. ARGV: record prefix. Returns the live sessions oldest first
+/// ([`SessionReply`]s).
 const LUA_LIST: &str = r"
 local idx = KEYS[1]
 local entries = live_entries(idx, ARGV[1])
 expire_index(idx, entries)
 table.sort(entries, oldest_first)
 local out = {}
-for _, e in ipairs(entries) do
-  out[#out + 1] = e[1]
-  out[#out + 1] = e[2]
-  out[#out + 1] = e[3]
-  out[#out + 1] = e[6]
-end
+for _, e in ipairs(entries) do push_session(out, e) end
 return out
 ";
 
-/// KEYS: index. ARGV: record prefix, retired-list prefix. Returns the deleted live sessions,
-/// flat: id, hash, created, record.
+/// KEYS: index. ARGV: record prefix, retired-list prefix. Returns the deleted live sessions
+/// ([`SessionReply`]s).
 const LUA_DELETE_ALL: &str = r"
 local idx, rp = KEYS[1], ARGV[1]
 local ids = redis.call('HKEYS', idx)
 for _, sid in ipairs(ids) do redis.call('DEL', ARGV[2] .. sid) end
 local out = {}
 for _, e in ipairs(live_entries(idx, rp)) do
-  redis.call('DEL', rp .. e[2])
-  out[#out + 1] = e[1]
-  out[#out + 1] = e[2]
-  out[#out + 1] = e[3]
-  out[#out + 1] = e[6]
+  redis.call('DEL', rp .. e.hash)
+  push_session(out, e)
 end
 redis.call('DEL', idx)
 return out
@@ -389,8 +387,8 @@ return 1
 const LUA_AUDIT_READ: &str = r"
 local min = string.format('%d', math.max(now_ms() - tonumber(ARGV[2]), 0))
 local out = {}
-for _, e in ipairs(redis.call('XREVRANGE', KEYS[1], '+', min, 'COUNT', ARGV[1])) do
-  local f, v = e[2], false
+for _, entry in ipairs(redis.call('XREVRANGE', KEYS[1], '+', min, 'COUNT', ARGV[1])) do
+  local f, v = entry[2], false
   for i = 1, #f, 2 do
     if f[i] == 'e' then v = f[i + 1] end
   end
@@ -563,41 +561,6 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
 }
 
-fn parse_ms(bytes: &[u8]) -> Option<i64> {
-    std::str::from_utf8(bytes).ok()?.parse().ok()
-}
-
-/// Reads what [`LUA_GET`] returns.
-fn entry_from_flat(flat: Vec<Vec<u8>>) -> StoreResult<Option<SessionEntry>> {
-    let text = |b: Vec<u8>, what: &str| {
-        String::from_utf8(b).map_err(|_| corrupt(&format!("{what} is not text")))
-    };
-    let mut it = flat.into_iter();
-    match (
-        it.next().as_deref(),
-        it.next(),
-        it.next(),
-        it.next(),
-        it.next(),
-    ) {
-        (None, ..) => Ok(None),
-        (Some(b"L"), Some(record), None, ..) => Ok(Some(SessionEntry::Live(record))),
-        (Some(b"R"), Some(sid), Some(at), hash, record) => {
-            let current = match (hash, record) {
-                (Some(h), Some(r)) => Some((text(h, "token hash")?, r)),
-                (None, None) => None,
-                _ => return Err(corrupt("retired token without its session's record")),
-            };
-            Ok(Some(SessionEntry::Retired {
-                session_id: text(sid, "session id")?,
-                at_ms: parse_ms(&at).ok_or_else(|| corrupt("retirement time"))?,
-                current,
-            }))
-        }
-        _ => Err(corrupt("session entry of unknown type")),
-    }
-}
-
 fn live_entry(record: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(record.len() + 1);
     v.push(LIVE);
@@ -605,24 +568,166 @@ fn live_entry(record: &[u8]) -> Vec<u8> {
     v
 }
 
-fn index_entry(id: Vec<u8>, hash: Vec<u8>, created: &[u8]) -> StoreResult<IndexEntry> {
-    Ok(IndexEntry {
-        session_id: String::from_utf8(id).map_err(|_| corrupt("session id is not text"))?,
-        token_hash: String::from_utf8(hash).map_err(|_| corrupt("token hash is not text"))?,
-        created_ms: parse_ms(created).ok_or_else(|| corrupt("index creation time"))?,
-    })
+/// A script's reply as the store returns it. Each reply layout the scripts write is read here,
+/// in one place, into named fields; [`RedisStore::eval`] runs a script and decodes its reply.
+trait ScriptReply: Sized {
+    /// What Redis answers.
+    type Raw: redis::FromRedisValue;
+    /// Reads the answer.
+    fn decode(raw: Self::Raw) -> StoreResult<Self>;
 }
 
-/// Sessions returned by a script as a flat list of id, hash, created, record.
-fn sessions_from_flat(flat: Vec<Vec<u8>>) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
-    let mut out = Vec::with_capacity(flat.len() / 4);
-    let mut it = flat.into_iter();
-    while let (Some(id), Some(hash), Some(created), Some(record)) =
-        (it.next(), it.next(), it.next(), it.next())
-    {
-        out.push((index_entry(id, hash, &created)?, record));
+fn text(bytes: Vec<u8>, what: &str) -> StoreResult<String> {
+    String::from_utf8(bytes).map_err(|_| corrupt(&format!("{what} is not text")))
+}
+
+fn parse_ms(bytes: &[u8], what: &str) -> StoreResult<i64> {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| corrupt(what))
+}
+
+/// One session in a flat script reply: four items, id, token hash, creation time (the index's
+/// text) and record (what the Lua `push_session` writes).
+struct SessionReply {
+    session_id: SessionId,
+    token_hash: TokenHash,
+    created_ms: i64,
+    record: Vec<u8>,
+}
+
+impl SessionReply {
+    fn into_pair(self) -> (IndexEntry, Vec<u8>) {
+        let entry = IndexEntry {
+            session_id: self.session_id,
+            token_hash: self.token_hash,
+            created_ms: self.created_ms,
+        };
+        (entry, self.record)
     }
-    Ok(out)
+}
+
+/// Sessions returned by a script ([`SessionReply`]s one after the other).
+struct Sessions(Vec<(IndexEntry, Vec<u8>)>);
+
+impl ScriptReply for Sessions {
+    type Raw = Vec<Vec<u8>>;
+    fn decode(flat: Vec<Vec<u8>>) -> StoreResult<Self> {
+        if flat.len() % 4 != 0 {
+            return Err(corrupt("session list of an odd length"));
+        }
+        let mut out = Vec::with_capacity(flat.len() / 4);
+        let mut it = flat.into_iter();
+        while let (Some(id), Some(hash), Some(created), Some(record)) =
+            (it.next(), it.next(), it.next(), it.next())
+        {
+            let reply = SessionReply {
+                session_id: SessionId::new(text(id, "session id")?),
+                token_hash: TokenHash::new(text(hash, "token hash")?),
+                created_ms: parse_ms(&created, "index creation time")?,
+                record,
+            };
+            out.push(reply.into_pair());
+        }
+        Ok(Sessions(out))
+    }
+}
+
+/// What [`LUA_GET`] returns: nothing, `L` and a live record, or `R`, session id, retirement time
+/// and, when the session still lives, its current hash and record.
+impl ScriptReply for Option<SessionEntry> {
+    type Raw = Vec<Vec<u8>>;
+    fn decode(flat: Vec<Vec<u8>>) -> StoreResult<Self> {
+        let mut it = flat.into_iter();
+        match (
+            it.next().as_deref(),
+            it.next(),
+            it.next(),
+            it.next(),
+            it.next(),
+        ) {
+            (None, ..) => Ok(None),
+            (Some(b"L"), Some(record), None, ..) => Ok(Some(SessionEntry::Live(record))),
+            (Some(b"R"), Some(sid), Some(at), hash, record) => {
+                let current = match (hash, record) {
+                    (Some(h), Some(record)) => Some(CurrentToken {
+                        token_hash: TokenHash::new(text(h, "token hash")?),
+                        record,
+                    }),
+                    (None, None) => None,
+                    _ => return Err(corrupt("retired token without its session's record")),
+                };
+                Ok(Some(SessionEntry::Retired {
+                    session_id: SessionId::new(text(sid, "session id")?),
+                    at_ms: parse_ms(&at, "retirement time")?,
+                    current,
+                }))
+            }
+            _ => Err(corrupt("session entry of unknown type")),
+        }
+    }
+}
+
+/// What [`LUA_ROTATE`] returns: a status and a wait in milliseconds.
+impl ScriptReply for Rotated {
+    type Raw = (i64, i64);
+    fn decode((status, wait): (i64, i64)) -> StoreResult<Self> {
+        match status {
+            1 => Ok(Rotated::Done),
+            0 => Ok(Rotated::NotCurrent),
+            2 => Ok(Rotated::Limited {
+                retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(1).max(1)),
+            }),
+            _ => Err(corrupt("rotation outcome")),
+        }
+    }
+}
+
+/// What [`LUA_RATE`] returns: 0 when allowed, else the milliseconds to wait.
+impl ScriptReply for RateDecision {
+    type Raw = i64;
+    fn decode(wait: i64) -> StoreResult<Self> {
+        Ok(if wait <= 0 {
+            RateDecision::Allowed
+        } else {
+            RateDecision::Limited {
+                retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(1)),
+            }
+        })
+    }
+}
+
+/// A script answering 1 when it changed something, 0 when not.
+impl ScriptReply for bool {
+    type Raw = i64;
+    fn decode(done: i64) -> StoreResult<Self> {
+        Ok(done == 1)
+    }
+}
+
+/// A script whose answer says nothing.
+impl ScriptReply for () {
+    type Raw = redis::Value;
+    fn decode(_: redis::Value) -> StoreResult<Self> {
+        Ok(())
+    }
+}
+
+/// A count.
+impl ScriptReply for u64 {
+    type Raw = u64;
+    fn decode(n: u64) -> StoreResult<Self> {
+        Ok(n)
+    }
+}
+
+/// Events of an audit log.
+impl ScriptReply for Vec<Vec<u8>> {
+    type Raw = Vec<Vec<u8>>;
+    fn decode(events: Vec<Vec<u8>>) -> StoreResult<Self> {
+        Ok(events)
+    }
 }
 
 /// A process-wide counter that keeps rate-limit members unique within one millisecond.
@@ -719,21 +824,36 @@ impl RedisStore {
             .await
     }
 
+    /// Runs one script call (`EVALSHA`, loading the script when the node does not know it) and
+    /// decodes its reply: every script of the store goes through here.
+    async fn eval<R: ScriptReply>(&self, call: ScriptInvocation<'_>) -> StoreResult<R> {
+        let raw: R::Raw = self
+            .run(|mut c| async move { call.invoke_async(&mut c).await })
+            .await?;
+        R::decode(raw)
+    }
+
     /// `P{tag}:s:` — the prefix of a wallet's session entries.
-    fn record_prefix(&self, tag: &str) -> String {
+    fn record_prefix(&self, tag: &WalletTag) -> String {
         format!("{}{{{tag}}}:s:", self.prefix)
     }
 
-    fn record_key(&self, tag: &str, token_hash: &str) -> String {
+    fn record_key(&self, tag: &WalletTag, token_hash: &TokenHash) -> String {
         format!("{}{token_hash}", self.record_prefix(tag))
     }
 
     /// `P{tag}:m:` — the prefix of a wallet's retired-token lists (one per session).
-    fn retired_prefix(&self, tag: &str) -> String {
+    fn retired_prefix(&self, tag: &WalletTag) -> String {
         format!("{}{{{tag}}}:m:", self.prefix)
     }
 
-    fn index_key(&self, tag: &str) -> String {
+    /// `P{tag}:m:<session_id>` — a session's retired-token list.
+    fn retired_key(&self, tag: &WalletTag, session_id: &SessionId) -> String {
+        format!("{}{session_id}", self.retired_prefix(tag))
+    }
+
+    /// `P{tag}:i` — a wallet's session index.
+    fn index_key(&self, tag: &WalletTag) -> String {
         format!("{}{{{tag}}}:i", self.prefix)
     }
 
@@ -799,75 +919,70 @@ impl Store for RedisStore {
 
     async fn create_session(
         &self,
-        tag: &str,
+        tag: &WalletTag,
         new: NewSession<'_>,
         max: usize,
     ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
-        let mut inv = self.scripts.create.prepare_invoke();
-        inv.key(self.index_key(tag))
+        let mut call = self.scripts.create.prepare_invoke();
+        call.key(self.index_key(tag))
             .key(self.record_key(tag, new.token_hash))
             .arg(self.record_prefix(tag))
-            .arg(new.session_id)
-            .arg(new.token_hash)
+            .arg(new.session_id.as_str())
+            .arg(new.token_hash.as_str())
             .arg(new.created_ms)
             .arg(live_entry(new.record))
             .arg(ttl_ms(new.ttl))
             .arg(max)
             .arg(self.retired_prefix(tag));
-        let flat: Vec<Vec<u8>> = self
-            .run(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await?;
-        sessions_from_flat(flat)
+        let Sessions(evicted) = self.eval(call).await?;
+        Ok(evicted)
     }
 
     async fn get_session(
         &self,
-        tag: &str,
-        token_hash: &str,
-        session_id: Option<&str>,
+        tag: &WalletTag,
+        token_hash: &TokenHash,
+        session_id: Option<&SessionId>,
     ) -> StoreResult<Option<SessionEntry>> {
-        let mut inv = self.scripts.get.prepare_invoke();
-        inv.key(self.record_key(tag, token_hash))
+        let mut call = self.scripts.get.prepare_invoke();
+        call.key(self.record_key(tag, token_hash))
             .key(self.index_key(tag))
             .arg(self.record_prefix(tag))
             .arg(self.retired_prefix(tag))
-            .arg(token_hash)
-            .arg(session_id.unwrap_or(""));
-        let flat: Vec<Vec<u8>> = self
-            .run(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await?;
-        entry_from_flat(flat)
+            .arg(token_hash.as_str())
+            .arg(session_id.map_or("", SessionId::as_str));
+        self.eval(call).await
     }
 
     async fn update_session(
         &self,
-        tag: &str,
-        token_hash: &str,
-        record: &[u8],
-        ttl: Option<Duration>,
+        tag: &WalletTag,
+        update: SessionUpdate<'_>,
     ) -> StoreResult<bool> {
-        let mut inv = self.scripts.update.prepare_invoke();
-        inv.key(self.record_key(tag, token_hash))
+        let mut call = self.scripts.update.prepare_invoke();
+        call.key(self.record_key(tag, update.token_hash))
             .key(self.index_key(tag))
-            .arg(live_entry(record))
-            .arg(ttl.map(|t| ttl_ms(t).to_string()).unwrap_or_default())
+            .arg(live_entry(update.record))
+            .arg(
+                update
+                    .ttl
+                    .map(|t| ttl_ms(t).to_string())
+                    .unwrap_or_default(),
+            )
             .arg(self.record_prefix(tag));
-        let done: i64 = self
-            .run(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await?;
-        Ok(done == 1)
+        self.eval(call).await
     }
 
-    async fn rotate_session(&self, tag: &str, rot: Rotation<'_>) -> StoreResult<Rotated> {
-        let mut inv = self.scripts.rotate.prepare_invoke();
-        inv.key(self.index_key(tag))
+    async fn rotate_session(&self, tag: &WalletTag, rot: Rotation<'_>) -> StoreResult<Rotated> {
+        let mut call = self.scripts.rotate.prepare_invoke();
+        call.key(self.index_key(tag))
             .key(self.record_key(tag, rot.old_hash))
             .key(self.record_key(tag, rot.new_hash))
-            .key(format!("{}{}", self.retired_prefix(tag), rot.session_id))
+            .key(self.retired_key(tag, rot.session_id))
             .arg(self.record_prefix(tag))
-            .arg(rot.session_id)
-            .arg(rot.old_hash)
-            .arg(rot.new_hash)
+            .arg(rot.session_id.as_str())
+            .arg(rot.old_hash.as_str())
+            .arg(rot.new_hash.as_str())
             .arg(live_entry(rot.record))
             .arg(ttl_ms(rot.ttl))
             .arg(ttl_ms(rot.retain))
@@ -875,53 +990,40 @@ impl Store for RedisStore {
             .arg(rot.max_retired)
             .arg(rot.burst)
             .arg(ttl_ms(rot.burst_window));
-        let (status, wait): (i64, i64) = self
-            .run(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await?;
-        match status {
-            1 => Ok(Rotated::Done),
-            0 => Ok(Rotated::NotCurrent),
-            2 => Ok(Rotated::Limited {
-                retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(1).max(1)),
-            }),
-            _ => Err(corrupt("rotation outcome")),
-        }
+        self.eval(call).await
     }
 
     async fn delete_session(
         &self,
-        tag: &str,
-        session_id: &str,
+        tag: &WalletTag,
+        session_id: &SessionId,
     ) -> StoreResult<Option<(IndexEntry, Vec<u8>)>> {
-        let mut inv = self.scripts.delete.prepare_invoke();
-        inv.key(self.index_key(tag))
+        let mut call = self.scripts.delete.prepare_invoke();
+        call.key(self.index_key(tag))
             .arg(self.record_prefix(tag))
-            .arg(session_id)
+            .arg(session_id.as_str())
             .arg(self.retired_prefix(tag));
-        let flat: Vec<Vec<u8>> = self
-            .run(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await?;
-        Ok(sessions_from_flat(flat)?.pop())
+        let Sessions(mut deleted) = self.eval(call).await?;
+        Ok(deleted.pop())
     }
 
-    async fn list_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
-        let mut inv = self.scripts.list.prepare_invoke();
-        inv.key(self.index_key(tag)).arg(self.record_prefix(tag));
-        let flat: Vec<Vec<u8>> = self
-            .run(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await?;
-        sessions_from_flat(flat)
+    async fn list_sessions(&self, tag: &WalletTag) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+        let mut call = self.scripts.list.prepare_invoke();
+        call.key(self.index_key(tag)).arg(self.record_prefix(tag));
+        let Sessions(live) = self.eval(call).await?;
+        Ok(live)
     }
 
-    async fn delete_wallet_sessions(&self, tag: &str) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
-        let mut inv = self.scripts.delete_all.prepare_invoke();
-        inv.key(self.index_key(tag))
+    async fn delete_wallet_sessions(
+        &self,
+        tag: &WalletTag,
+    ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+        let mut call = self.scripts.delete_all.prepare_invoke();
+        call.key(self.index_key(tag))
             .arg(self.record_prefix(tag))
             .arg(self.retired_prefix(tag));
-        let flat: Vec<Vec<u8>> = self
-            .run(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await?;
-        sessions_from_flat(flat)
+        let Sessions(deleted) = self.eval(call).await?;
+        Ok(deleted)
     }
 
     async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
@@ -947,58 +1049,39 @@ impl Store for RedisStore {
         Ok(n > 0)
     }
 
-    async fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        value: &[u8],
-        ttl: Option<Duration>,
-    ) -> StoreResult<bool> {
-        let Some(expected) = expected else {
+    async fn compare_and_swap(&self, key: &str, swap: Swap<'_>) -> StoreResult<bool> {
+        let Some(expected) = swap.expected else {
             let mut cmd = redis::cmd("SET");
-            cmd.arg(self.value_key(key)).arg(value).arg("NX");
-            if let Some(ttl) = ttl {
+            cmd.arg(self.value_key(key)).arg(swap.value).arg("NX");
+            if let Some(ttl) = swap.ttl {
                 cmd.arg("PX").arg(ttl_ms(ttl));
             }
             let set: Option<String> = self.query(cmd).await?;
             return Ok(set.is_some());
         };
-        let mut inv = self.scripts.cas.prepare_invoke();
-        inv.key(self.value_key(key))
+        let mut call = self.scripts.cas.prepare_invoke();
+        call.key(self.value_key(key))
             .arg(expected)
-            .arg(value)
-            .arg(ttl.map_or(0, ttl_ms));
-        let n: i64 = self
-            .run(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await?;
-        Ok(n == 1)
+            .arg(swap.value)
+            .arg(swap.ttl.map_or(0, ttl_ms));
+        self.eval(call).await
     }
 
     async fn rate_limit(
         &self,
         key: &str,
-        limit: u32,
-        window: Duration,
+        budget: RateBudget,
         now_ms: i64,
     ) -> StoreResult<RateDecision> {
         let seq = RATE_SEQ.fetch_add(1, Ordering::Relaxed);
         let member = format!("{now_ms}-{:016x}-{seq}", rand::random::<u64>());
-        let mut inv = self.scripts.rate.prepare_invoke();
-        inv.key(self.rate_key(key))
+        let mut call = self.scripts.rate.prepare_invoke();
+        call.key(self.rate_key(key))
             .arg(now_ms)
-            .arg(ttl_ms(window))
-            .arg(limit)
+            .arg(ttl_ms(budget.window))
+            .arg(budget.limit)
             .arg(member);
-        let wait: i64 = self
-            .run(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await?;
-        Ok(if wait <= 0 {
-            RateDecision::Allowed
-        } else {
-            RateDecision::Limited {
-                retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(1)),
-            }
-        })
+        self.eval(call).await
     }
 
     async fn audit_append(
@@ -1007,15 +1090,12 @@ impl Store for RedisStore {
         event: &[u8],
         bounds: AuditBounds,
     ) -> StoreResult<()> {
-        let mut inv = self.scripts.audit.prepare_invoke();
-        inv.key(self.audit_key(log))
+        let mut call = self.scripts.audit.prepare_invoke();
+        call.key(self.audit_key(log))
             .arg(event)
             .arg(bounds.max_len.max(1))
             .arg(ttl_ms(bounds.max_age));
-        let _: i64 = self
-            .run(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await?;
-        Ok(())
+        self.eval(call).await
     }
 
     async fn audit_read(
@@ -1027,74 +1107,51 @@ impl Store for RedisStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut inv = self.scripts.audit_read.prepare_invoke();
-        inv.key(self.audit_key(log))
+        let mut call = self.scripts.audit_read.prepare_invoke();
+        call.key(self.audit_key(log))
             .arg(limit)
             .arg(ttl_ms(bounds.max_age));
-        self.run(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await
+        self.eval(call).await
     }
 
     async fn count_event(&self, name: &str, now_ms: i64) -> StoreResult<()> {
-        let mut inv = self.scripts.count_event.prepare_invoke();
-        inv.key(self.count_key(name, active_bucket(now_ms)))
+        let mut call = self.scripts.count_event.prepare_invoke();
+        call.key(self.count_key(name, active_bucket(now_ms)))
             .arg(ttl_ms(EVENT_COUNT_RETENTION));
-        let _: i64 = self
-            .run(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await?;
-        Ok(())
+        self.eval(call).await
     }
 
-    async fn count_events_since(&self, name: &str, since_ms: i64, now_ms: i64) -> StoreResult<u64> {
-        let retention = i64::try_from(EVENT_COUNT_RETENTION.as_millis()).unwrap_or(i64::MAX);
-        let from = active_bucket(since_ms.max(now_ms - retention));
-        let to = active_bucket(now_ms);
-        if from > to {
+    async fn count_events_since(&self, name: &str, span: Span) -> StoreResult<u64> {
+        let buckets = span.event_buckets();
+        if buckets.is_empty() {
             return Ok(0);
         }
         let mut cmd = redis::cmd("MGET");
-        for b in from..=to {
+        for b in buckets {
             cmd.arg(self.count_key(name, b));
         }
         let counts: Vec<Option<u64>> = self.query(cmd).await?;
         Ok(counts.into_iter().flatten().sum())
     }
 
-    async fn track_active(
-        &self,
-        chain: &str,
-        from_ms: Option<i64>,
-        to_ms: Option<i64>,
-        now_ms: i64,
-    ) -> StoreResult<()> {
-        let keep_ms = to_ms.map_or(0, |to| {
+    async fn track_active(&self, chain: &str, moved: ActiveMove, now_ms: i64) -> StoreResult<()> {
+        let keep_ms = moved.to_ms.map_or(0, |to| {
             (to - now_ms).max(0) + i64::try_from(ttl_ms(ACTIVE_SLACK)).unwrap_or(i64::MAX)
         });
-        let mut inv = self.scripts.track.prepare_invoke();
-        inv.key(self.active_key(chain))
-            .arg(
-                from_ms
-                    .map(|ms| active_bucket(ms).to_string())
-                    .unwrap_or_default(),
-            )
-            .arg(
-                to_ms
-                    .map(|ms| active_bucket(ms).to_string())
-                    .unwrap_or_default(),
-            )
+        let bucket = |ms: Option<i64>| ms.map(|ms| active_bucket(ms).to_string());
+        let mut call = self.scripts.track.prepare_invoke();
+        call.key(self.active_key(chain))
+            .arg(bucket(moved.from_ms).unwrap_or_default())
+            .arg(bucket(moved.to_ms).unwrap_or_default())
             .arg(active_bucket(now_ms))
             .arg(keep_ms);
-        let _: i64 = self
-            .run(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await?;
-        Ok(())
+        self.eval(call).await
     }
 
     async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64> {
-        let mut inv = self.scripts.count.prepare_invoke();
-        inv.key(self.active_key(chain)).arg(active_bucket(now_ms));
-        self.run(|mut c| async move { inv.invoke_async(&mut c).await })
-            .await
+        let mut call = self.scripts.count.prepare_invoke();
+        call.key(self.active_key(chain)).arg(active_bucket(now_ms));
+        self.eval(call).await
     }
 }
 
@@ -1102,33 +1159,60 @@ impl Store for RedisStore {
 mod tests {
     use super::*;
 
+    fn decode_entry(flat: &[&str]) -> StoreResult<Option<SessionEntry>> {
+        ScriptReply::decode(flat.iter().map(|s| s.as_bytes().to_vec()).collect())
+    }
+
     #[test]
     fn entries_round_trip() {
-        let b = |s: &str| s.as_bytes().to_vec();
-        assert_eq!(entry_from_flat(vec![]).ok(), Some(None));
+        assert_eq!(decode_entry(&[]).ok(), Some(None));
         assert_eq!(
-            entry_from_flat(vec![b("L"), b("abc")]).ok(),
+            decode_entry(&["L", "abc"]).ok(),
             Some(Some(SessionEntry::Live(b"abc".to_vec())))
         );
         assert_eq!(
-            entry_from_flat(vec![b("R"), b("sid"), b("1700000000000"), b("h2"), b("r")]).ok(),
+            decode_entry(&["R", "sid", "1700000000000", "h2", "r"]).ok(),
             Some(Some(SessionEntry::Retired {
-                session_id: "sid".to_owned(),
+                session_id: SessionId::new("sid"),
                 at_ms: 1_700_000_000_000,
-                current: Some(("h2".to_owned(), b"r".to_vec())),
+                current: Some(CurrentToken {
+                    token_hash: TokenHash::new("h2"),
+                    record: b"r".to_vec(),
+                }),
             }))
         );
         assert_eq!(
-            entry_from_flat(vec![b("R"), b("sid"), b("5")]).ok(),
+            decode_entry(&["R", "sid", "5"]).ok(),
             Some(Some(SessionEntry::Retired {
-                session_id: "sid".to_owned(),
+                session_id: SessionId::new("sid"),
                 at_ms: 5,
                 current: None,
             }))
         );
-        assert!(entry_from_flat(vec![b("X"), b("abc")]).is_err());
-        assert!(entry_from_flat(vec![b("R"), b("sid"), b("soon")]).is_err());
-        assert!(entry_from_flat(vec![b("R"), b("sid"), b("5"), b("h2")]).is_err());
+        assert!(decode_entry(&["X", "abc"]).is_err());
+        assert!(decode_entry(&["R", "sid", "soon"]).is_err());
+        assert!(decode_entry(&["R", "sid", "5", "h2"]).is_err());
+    }
+
+    #[test]
+    fn session_lists_decode_by_four() {
+        let flat = |items: &[&str]| items.iter().map(|s| s.as_bytes().to_vec()).collect();
+        let Ok(Sessions(one)) = Sessions::decode(flat(&["s1", "h1", "-5", "rec"])) else {
+            panic!("a session list of four items decodes");
+        };
+        assert_eq!(
+            one,
+            vec![(
+                IndexEntry {
+                    session_id: SessionId::new("s1"),
+                    token_hash: TokenHash::new("h1"),
+                    created_ms: -5,
+                },
+                b"rec".to_vec()
+            )]
+        );
+        assert!(Sessions::decode(flat(&["s1", "h1", "-5"])).is_err());
+        assert!(Sessions::decode(flat(&["s1", "h1", "x", "rec"])).is_err());
     }
 
     #[test]

@@ -21,55 +21,71 @@
 
 use alloy_primitives::Address;
 
-use super::grammar::{self, Field, ETHEREUM_HEADER};
-use super::{Chain, ParsedMessage, VerifyError};
+use super::error::VerifyError;
+use super::grammar::{self, Field, Standard};
 
-const REQUIRED: [Field; 5] = [
-    Field::Uri,
-    Field::Version,
-    Field::ChainId,
-    Field::Nonce,
-    Field::IssuedAt,
-];
+/// What EIP-4361 does differently from SIWS.
+pub(crate) const EIP4361: Standard = Standard {
+    header: " wants you to sign in with your Ethereum account:",
+    is_address,
+    bad_address: "line 2: the address is not an Ethereum address in EIP-55 checksum form or in \
+                  uniformly lower- or upper-case hex",
+    statement,
+    keeps_empty_statement_line: true,
+    required: &[
+        Field::Uri,
+        Field::Version,
+        Field::ChainId,
+        Field::Nonce,
+        Field::IssuedAt,
+    ],
+    normalize_chain_id,
+};
 
-/// Parses an EIP-4361 message (already checked for size, `\r` and a trailing newline).
-pub(crate) fn parse(text: &str) -> Result<ParsedMessage, VerifyError> {
-    let lines: Vec<&str> = text.split('\n').collect();
+fn is_address(text: &str) -> bool {
+    parse_address(text).is_some()
+}
+
+/// Line 3 is blank; line 4 is the statement or blank; after a statement, line 5 is blank.
+fn statement<'a>(lines: &[&'a str]) -> Result<(Option<&'a str>, usize), VerifyError> {
     let line = |i: usize| lines.get(i).copied();
-    let header = line(0).unwrap_or_default();
-    let (scheme, domain) = grammar::parse_header(header, ETHEREUM_HEADER)?;
-
-    let address = line(1).ok_or_else(|| VerifyError::message("line 2 (the address) is missing"))?;
-    if parse_address(address).is_none() {
-        return Err(VerifyError::message(
-            "line 2: the address is not an Ethereum address in EIP-55 checksum form or in \
-             uniformly lower- or upper-case hex",
-        ));
-    }
     if line(2) != Some("") {
         return Err(VerifyError::message("line 3 must be blank"));
     }
-    let (statement, first_field) = match line(3) {
-        Some("") => (None, 4),
+    match line(3) {
+        Some("") => Ok((None, 4)),
         Some(statement) => {
             if line(4) != Some("") {
                 return Err(VerifyError::message(
                     "line 5 must be blank (the statement is a single line)",
                 ));
             }
-            if !grammar::is_ethereum_statement(statement) {
+            if !is_statement(statement) {
                 return Err(VerifyError::message(
                     "line 4: the statement holds characters EIP-4361 does not allow",
                 ));
             }
-            (Some(statement), 5)
+            Ok((Some(statement), 5))
         }
-        None => return Err(VerifyError::message("the `URI` field is missing")),
-    };
-    let field_lines = lines.get(first_field..).unwrap_or_default();
-    let fields = grammar::parse_fields(Chain::Ethereum, field_lines, first_field + 1)?;
-    fields.require(&REQUIRED)?;
-    ParsedMessage::assemble(Chain::Ethereum, scheme, domain, address, statement, fields)
+        None => Err(Field::Uri.missing()),
+    }
+}
+
+/// EIP-4361 statement: `*( reserved / unreserved / " " )`, non-empty (an empty one would be an
+/// extra blank line).
+pub(crate) fn is_statement(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| grammar::is_reserved(c) || grammar::is_unreserved(c) || c == ' ')
+}
+
+/// EIP-4361 `chain-id = 1*DIGIT`, when it fits in a u64, normalized to plain decimal (`"01"` ->
+/// `"1"`).
+fn normalize_chain_id(s: &str) -> Option<String> {
+    if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<u64>().ok().map(|n| n.to_string())
 }
 
 /// An Ethereum address as a message or a client writes it: `0x` and 40 hex digits, either in
@@ -89,20 +105,6 @@ pub(crate) fn parse_address(text: &str) -> Option<Address> {
     } else {
         Some(Address::from(bytes))
     }
-}
-
-/// Formats a message in the EIP-4361 layout.
-pub(crate) fn format(m: &ParsedMessage) -> String {
-    let mut out = String::with_capacity(256);
-    grammar::format_header(&mut out, m, ETHEREUM_HEADER);
-    out.push_str("\n\n");
-    if let Some(statement) = &m.statement {
-        out.push_str(statement);
-        out.push('\n');
-    }
-    out.push('\n');
-    grammar::format_fields(&mut out, &m.fields());
-    out
 }
 
 #[cfg(test)]

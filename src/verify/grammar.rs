@@ -1,24 +1,41 @@
-//! The line grammar both message formats share: the header line, the field lines
-//! (`URI`, `Version`, `Chain ID`, `Nonce`, `Issued At`, `Expiration Time`, `Not Before`,
-//! `Request ID`, `Resources`) in their one fixed order, and the RFC 3986 character classes the
-//! EIP-4361 ABNF is written in.
+//! What EIP-4361 and SIWS messages share: the header line's shape, the field lines (`URI`,
+//! `Version`, `Chain ID`, `Nonce`, `Issued At`, `Expiration Time`, `Not Before`, `Request ID`,
+//! `Resources`) with their names and their one fixed order ([`Field`]), the values' grammars,
+//! and the RFC 3986 character classes the EIP-4361 ABNF is written in. What the two formats do
+//! differently is listed in one [`Standard`] each (`eip4361.rs`, `siws.rs`); `message.rs` reads
+//! and writes a message with the two.
 //!
 //! Errors name a line number or a field, never the text found there.
 
 use iri_string::spec::UriSpec;
 use iri_string::types::UriStr;
 
-use super::timestamp::Timestamp;
-use super::{Chain, VerifyError};
-use crate::config::normalize_solana_chain_id;
-
-/// What ends the first line of an Ethereum message (after `[scheme "://"] domain`).
-pub(crate) const ETHEREUM_HEADER: &str = " wants you to sign in with your Ethereum account:";
-/// What ends the first line of a Solana message (after `[scheme "://"] domain`).
-pub(crate) const SOLANA_HEADER: &str = " wants you to sign in with your Solana account:";
+use super::error::VerifyError;
 
 /// The shortest nonce EIP-4361 allows.
 pub(crate) const MIN_NONCE_LEN: usize = 8;
+
+/// Given every line of a message, its statement (if any) and the index of its first field line.
+pub(crate) type SplitStatement =
+    for<'a> fn(&[&'a str]) -> Result<(Option<&'a str>, usize), VerifyError>;
+
+/// What one message format does differently from the other; everything else is this module's.
+pub(crate) struct Standard {
+    /// What ends the first line (after `[scheme "://"] domain`).
+    pub header: &'static str,
+    /// Whether line 2 is an address of this format.
+    pub is_address: fn(&str) -> bool,
+    /// The reason given when it is not.
+    pub bad_address: &'static str,
+    /// The lines between the address and the fields.
+    pub statement: SplitStatement,
+    /// Whether a message without a statement keeps the statement's (empty) line.
+    pub keeps_empty_statement_line: bool,
+    /// The fields a message must have, in order.
+    pub required: &'static [Field],
+    /// A `Chain ID` as written, checked and normalized for comparisons; `None` when invalid.
+    pub normalize_chain_id: fn(&str) -> Option<String>,
+}
 
 // --- RFC 3986 ---
 //
@@ -76,7 +93,7 @@ pub(crate) fn is_uri(s: &str) -> bool {
 }
 
 /// RFC 3986 `pchar` (what a `Request ID` is made of).
-fn is_pchars(s: &str) -> bool {
+pub(crate) fn is_pchars(s: &str) -> bool {
     s.chars()
         .all(|c| is_unreserved(c) || is_sub_delim(c) || matches!(c, ':' | '@' | '%'))
         && percent_encoding_ok(s)
@@ -152,79 +169,9 @@ pub(crate) fn parse_header<'a>(
     Ok((scheme, domain))
 }
 
-/// Writes the first two lines shared by both formats: `[scheme://]domain<header>` and the
-/// address, without a trailing line break.
-pub(crate) fn format_header(out: &mut String, m: &super::ParsedMessage, header: &str) {
-    if let Some(scheme) = &m.scheme {
-        out.push_str(scheme);
-        out.push_str("://");
-    }
-    out.push_str(&m.domain);
-    out.push_str(header);
-    out.push('\n');
-    out.push_str(&m.address);
-}
-
-/// EIP-4361 statement: `*( reserved / unreserved / " " )`, non-empty (an empty one would be an
-/// extra blank line).
-pub(crate) fn is_ethereum_statement(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| is_reserved(c) || is_unreserved(c) || c == ' ')
-}
-
-/// SIWS statement: the wallet standard restricts nothing but the line structure, so any text
-/// a person can read on one line, non-empty: no character that [`hides_or_reorders`].
-pub(crate) fn is_solana_statement(s: &str) -> bool {
-    !s.is_empty() && !s.chars().any(hides_or_reorders)
-}
-
-/// Characters that change what a person sees in a wallet's prompt without being visible
-/// themselves: controls (line breaks included), the Unicode line and paragraph separators
-/// (U+2028, U+2029: a second line the parser does not see), the bidirectional controls
-/// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069: text that displays in another order
-/// than it is signed), and invisible characters with no place in a sentence (U+200B zero-width
-/// space, U+2060–U+2064 word joiner and invisible operators, U+FEFF byte-order mark, U+FFF9–U+FFFB
-/// interlinear annotation, the U+E0000 tag block outside emoji tag sequences, which a statement
-/// has no use for). Zero-width (non-)joiners stay allowed: emoji and several scripts need them.
-pub(crate) fn hides_or_reorders(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{2028}'
-                | '\u{2029}'
-                | '\u{061C}'
-                | '\u{200B}'
-                | '\u{200E}'
-                | '\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{2066}'..='\u{2069}'
-                | '\u{FEFF}'
-                | '\u{FFF9}'..='\u{FFFB}'
-                | '\u{E0000}'..='\u{E007F}'
-        )
-}
-
 /// EIP-4361 `nonce = 8*( ALPHA / DIGIT )`.
 pub(crate) fn is_nonce(s: &str) -> bool {
     s.len() >= MIN_NONCE_LEN && s.chars().all(|c| c.is_ascii_alphanumeric())
-}
-
-/// Checks a chain id as written and returns its normalized form: Ethereum `1*DIGIT` that fits
-/// in a u64, normalized to plain decimal (`"01"` -> `"1"`); Solana one of the SIWS ABNF's values
-/// (`mainnet`, `testnet`, `devnet`, `localnet`, `solana:mainnet`, `solana:testnet`,
-/// `solana:devnet`; there is no `solana:localnet`), normalized without the `solana:` prefix.
-pub(crate) fn normalize_chain_id(chain: Chain, s: &str) -> Option<String> {
-    match chain {
-        Chain::Ethereum => {
-            if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            s.parse::<u64>().ok().map(|n| n.to_string())
-        }
-        Chain::Solana => normalize_solana_chain_id(s),
-    }
 }
 
 /// The field lines, in the one order both formats use.
@@ -242,7 +189,8 @@ pub(crate) enum Field {
 }
 
 impl Field {
-    const ALL: [Self; 9] = [
+    /// Every field, in the order a message writes them.
+    pub(crate) const ALL: [Self; 9] = [
         Self::Uri,
         Self::Version,
         Self::ChainId,
@@ -254,7 +202,7 @@ impl Field {
         Self::Resources,
     ];
 
-    /// The field's name as written before the colon.
+    /// The field's name as written before the colon (the only place it is spelled).
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Uri => "URI",
@@ -269,185 +217,28 @@ impl Field {
         }
     }
 
-    /// Which field a line is, and the value after `Name: `. `Resources:` takes no value.
-    fn recognize(line: &str) -> Option<(Self, &str)> {
-        if line == "Resources:" {
-            return Some((Self::Resources, ""));
-        }
+    /// Whether the field is the `Resources:` line, which takes no value: its values are the
+    /// `- <uri>` lines that follow it.
+    pub(crate) fn is_list(self) -> bool {
+        self == Self::Resources
+    }
+
+    /// Which field a line is, and the value after `Name: ` (`Name:` alone for the list).
+    pub(crate) fn recognize(line: &str) -> Option<(Self, &str)> {
         Self::ALL.into_iter().find_map(|field| {
-            let rest = line.strip_prefix(field.name())?.strip_prefix(": ")?;
-            (field != Self::Resources).then_some((field, rest))
+            let rest = line.strip_prefix(field.name())?.strip_prefix(':')?;
+            if field.is_list() {
+                rest.is_empty().then_some((field, rest))
+            } else {
+                rest.strip_prefix(' ').map(|value| (field, value))
+            }
         })
     }
-}
 
-/// The field lines of a message, each as written.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Fields {
-    pub uri: Option<String>,
-    pub version: Option<String>,
-    pub chain_id: Option<String>,
-    pub nonce: Option<String>,
-    pub issued_at: Option<Timestamp>,
-    pub expiration_time: Option<Timestamp>,
-    pub not_before: Option<Timestamp>,
-    pub request_id: Option<String>,
-    pub resources: Option<Vec<String>>,
-}
-
-impl Fields {
-    /// Whether `field` was present.
-    pub(crate) fn has(&self, field: Field) -> bool {
-        match field {
-            Field::Uri => self.uri.is_some(),
-            Field::Version => self.version.is_some(),
-            Field::ChainId => self.chain_id.is_some(),
-            Field::Nonce => self.nonce.is_some(),
-            Field::IssuedAt => self.issued_at.is_some(),
-            Field::ExpirationTime => self.expiration_time.is_some(),
-            Field::NotBefore => self.not_before.is_some(),
-            Field::RequestId => self.request_id.is_some(),
-            Field::Resources => self.resources.is_some(),
-        }
+    /// The refusal of a message without this field.
+    pub(crate) fn missing(self) -> VerifyError {
+        VerifyError::message(format!("the `{}` field is missing", self.name()))
     }
-
-    /// Errors with "missing field" for the first of `required` that is absent.
-    pub(crate) fn require(&self, required: &[Field]) -> Result<(), VerifyError> {
-        match required.iter().find(|f| !self.has(**f)) {
-            Some(f) => Err(VerifyError::message(format!(
-                "the `{}` field is missing",
-                f.name()
-            ))),
-            None => Ok(()),
-        }
-    }
-}
-
-/// Parses the field lines. `first_line` is the 1-based number of `lines[0]` in the message,
-/// for error reasons. Every field at most once, in the fixed order; `Resources:` last, followed
-/// only by `- <uri>` lines; no blank or unknown lines.
-pub(crate) fn parse_fields(
-    chain: Chain,
-    lines: &[&str],
-    first_line: usize,
-) -> Result<Fields, VerifyError> {
-    let mut fields = Fields::default();
-    let mut last: Option<Field> = None;
-    for (i, line) in lines.iter().enumerate() {
-        let n = first_line + i;
-        let at = |what: &str| VerifyError::message(format!("line {n}: {what}"));
-        if let Some(resources) = fields.resources.as_mut() {
-            let uri = line
-                .strip_prefix("- ")
-                .ok_or_else(|| at("only `- <uri>` lines may follow `Resources:`"))?;
-            if !is_uri(uri) {
-                return Err(at("a resource is not a valid URI"));
-            }
-            resources.push(uri.to_owned());
-            continue;
-        }
-        if line.is_empty() {
-            return Err(at("unexpected blank line"));
-        }
-        let (field, value) =
-            Field::recognize(line).ok_or_else(|| at("unknown or malformed field"))?;
-        if let Some(previous) = last {
-            if field == previous {
-                return Err(at(&format!("the `{}` field appears twice", field.name())));
-            }
-            if field < previous {
-                return Err(at(&format!(
-                    "the `{}` field is out of order (or repeated)",
-                    field.name()
-                )));
-            }
-        }
-        last = Some(field);
-        let invalid = || at(&format!("the `{}` value is not valid", field.name()));
-        match field {
-            Field::Uri => {
-                if !is_uri(value) {
-                    return Err(invalid());
-                }
-                fields.uri = Some(value.to_owned());
-            }
-            Field::Version => {
-                if value != "1" {
-                    return Err(at("unsupported `Version` (only 1 is defined)"));
-                }
-                fields.version = Some(value.to_owned());
-            }
-            Field::ChainId => {
-                if normalize_chain_id(chain, value).is_none() {
-                    return Err(invalid());
-                }
-                fields.chain_id = Some(value.to_owned());
-            }
-            Field::Nonce => {
-                if !is_nonce(value) {
-                    return Err(at("the `Nonce` must be at least 8 letters or digits"));
-                }
-                fields.nonce = Some(value.to_owned());
-            }
-            Field::IssuedAt | Field::ExpirationTime | Field::NotBefore => {
-                let stamp = Timestamp::parse(value).ok_or_else(|| {
-                    at(&format!(
-                        "the `{}` value is not an RFC 3339 date-time",
-                        field.name()
-                    ))
-                })?;
-                let slot = match field {
-                    Field::IssuedAt => &mut fields.issued_at,
-                    Field::ExpirationTime => &mut fields.expiration_time,
-                    _ => &mut fields.not_before,
-                };
-                *slot = Some(stamp);
-            }
-            Field::RequestId => {
-                if !is_pchars(value) {
-                    return Err(invalid());
-                }
-                fields.request_id = Some(value.to_owned());
-            }
-            Field::Resources => fields.resources = Some(Vec::new()),
-        }
-    }
-    Ok(fields)
-}
-
-/// Writes the present fields, one per line, in the fixed order (no trailing newline).
-pub(crate) fn format_fields(out: &mut String, fields: &Fields) {
-    let mut lines: Vec<String> = Vec::new();
-    let mut push = |name: &str, value: &str| lines.push(format!("{name}: {value}"));
-    if let Some(v) = &fields.uri {
-        push("URI", v);
-    }
-    if let Some(v) = &fields.version {
-        push("Version", v);
-    }
-    if let Some(v) = &fields.chain_id {
-        push("Chain ID", v);
-    }
-    if let Some(v) = &fields.nonce {
-        push("Nonce", v);
-    }
-    if let Some(v) = &fields.issued_at {
-        push("Issued At", v.as_str());
-    }
-    if let Some(v) = &fields.expiration_time {
-        push("Expiration Time", v.as_str());
-    }
-    if let Some(v) = &fields.not_before {
-        push("Not Before", v.as_str());
-    }
-    if let Some(v) = &fields.request_id {
-        push("Request ID", v);
-    }
-    if let Some(resources) = &fields.resources {
-        lines.push("Resources:".to_owned());
-        lines.extend(resources.iter().map(|r| format!("- {r}")));
-    }
-    out.push_str(&lines.join("\n"));
 }
 
 #[cfg(test)]
@@ -597,145 +388,10 @@ mod tests {
     }
 
     #[test]
-    fn chain_ids() {
-        assert_eq!(
-            normalize_chain_id(Chain::Ethereum, "137").as_deref(),
-            Some("137")
-        );
-        assert_eq!(
-            normalize_chain_id(Chain::Ethereum, "0137").as_deref(),
-            Some("137")
-        );
-        assert_eq!(normalize_chain_id(Chain::Ethereum, ""), None);
-        assert_eq!(normalize_chain_id(Chain::Ethereum, "+1"), None);
-        assert_eq!(normalize_chain_id(Chain::Ethereum, "0x1"), None);
-        assert_eq!(
-            normalize_chain_id(Chain::Ethereum, "99999999999999999999999"),
-            None
-        );
-        assert_eq!(
-            normalize_chain_id(Chain::Solana, "solana:mainnet").as_deref(),
-            Some("mainnet")
-        );
-        assert_eq!(
-            normalize_chain_id(Chain::Solana, "devnet").as_deref(),
-            Some("devnet")
-        );
-        assert_eq!(normalize_chain_id(Chain::Solana, "solana:"), None);
-        assert_eq!(normalize_chain_id(Chain::Solana, "main net"), None);
-        // Exactly the SIWS ABNF's values.
-        for (written, normalized) in [
-            ("mainnet", "mainnet"),
-            ("testnet", "testnet"),
-            ("devnet", "devnet"),
-            ("localnet", "localnet"),
-            ("solana:mainnet", "mainnet"),
-            ("solana:testnet", "testnet"),
-            ("solana:devnet", "devnet"),
-        ] {
-            assert_eq!(
-                normalize_chain_id(Chain::Solana, written).as_deref(),
-                Some(normalized)
-            );
-        }
-        for bad in [
-            "solana:localnet",
-            "mainnet-beta",
-            "Mainnet",
-            "random:mainnet",
-            "eip155:1",
-            "5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp",
-            "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp",
-            " mainnet",
-        ] {
-            assert_eq!(normalize_chain_id(Chain::Solana, bad), None, "{bad}");
-        }
-    }
-
-    #[test]
     fn nonces() {
         assert!(is_nonce("abcd1234"));
         assert!(!is_nonce("abc1234"));
         assert!(!is_nonce("abcd-1234"));
         assert!(!is_nonce("abcd\u{e9}1234"));
-    }
-
-    #[test]
-    fn statements() {
-        assert!(is_ethereum_statement(
-            "I accept the Terms of Service: https://example.com/tos"
-        ));
-        assert!(!is_ethereum_statement(""));
-        assert!(!is_ethereum_statement("tab\there"));
-        assert!(!is_ethereum_statement("caf\u{e9}"));
-        assert!(is_solana_statement("caf\u{e9} \u{1f600}"));
-        assert!(!is_solana_statement("a\rb"));
-        assert!(!is_solana_statement(""));
-        // Emoji sequences keep their zero-width joiner.
-        assert!(is_solana_statement(
-            "family \u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}"
-        ));
-        // Line separators and everything that reorders or hides text, in both formats.
-        for c in [
-            '\u{2028}',
-            '\u{2029}',
-            '\u{061C}',
-            '\u{200B}',
-            '\u{200E}',
-            '\u{200F}',
-            '\u{202A}',
-            '\u{202B}',
-            '\u{202C}',
-            '\u{202D}',
-            '\u{202E}',
-            '\u{2060}',
-            '\u{2066}',
-            '\u{2067}',
-            '\u{2068}',
-            '\u{2069}',
-            '\u{FEFF}',
-            '\u{85}',
-            '\u{E0041}',
-        ] {
-            let text = format!("Pay 10{c} to alice");
-            assert!(!is_solana_statement(&text), "U+{:04X}", u32::from(c));
-            assert!(!is_ethereum_statement(&text), "U+{:04X}", u32::from(c));
-        }
-    }
-
-    #[test]
-    fn field_order_duplicates_and_unknowns() {
-        let ok = [
-            "URI: https://a.b/",
-            "Version: 1",
-            "Nonce: abcdefgh",
-            "Resources:",
-            "- https://x.y/",
-        ];
-        let fields = parse_fields(Chain::Solana, &ok, 4).unwrap();
-        assert_eq!(fields.resources, Some(vec!["https://x.y/".to_owned()]));
-        let mut out = String::new();
-        format_fields(&mut out, &fields);
-        assert_eq!(out, ok.join("\n"));
-
-        let dup = ["Nonce: abcdefgh", "Nonce: abcdefgh"];
-        let err = parse_fields(Chain::Solana, &dup, 4).unwrap_err();
-        assert!(err.to_string().contains("twice"), "{err}");
-        let reordered = ["Version: 1", "URI: https://a.b/"];
-        let err = parse_fields(Chain::Solana, &reordered, 4).unwrap_err();
-        assert!(err.to_string().contains("out of order"), "{err}");
-        for bad in [
-            &["Foo: bar"][..],
-            &["URI:https://a.b/"],
-            &["uri: https://a.b/"],
-            &["Nonce: abcdefgh", ""],
-            &["Resources:", "Nonce: abcdefgh"],
-            &["Resources: x"],
-            &["Version: 2"],
-            &["Issued At: yesterday"],
-            &["Request ID: a b"],
-        ] {
-            assert!(parse_fields(Chain::Solana, bad, 4).is_err(), "{bad:?}");
-        }
     }
 }

@@ -17,12 +17,22 @@
 //! Policy checks come after the signature, so a forged message learns nothing about the
 //! policy.
 //!
-//! [`verify_or_defer`] is [`verify`] for a server that can ask chains' nodes about
-//! smart-contract wallets: an Ethereum signature that is not a valid EOA signature of the
-//! message's address, on a chain listed as having a node, is not refused but deferred as a
-//! [`ContractClaim`] once every other check has passed (policy checks then come before the
-//! node call, which is the expensive part).
+//! [`verify_or_defer`] is [`verify`] for a server: it takes the message already parsed with
+//! [`parse_message`] (a server needs its nonce before it verifies, and parses it once), and it
+//! can leave smart-contract wallets to chains' nodes: an Ethereum signature that is not a valid
+//! EOA signature of the message's address, on a chain listed as having a node, is not refused
+//! but deferred as a [`ContractClaim`] once every other check has passed (policy checks then
+//! come before the node call, which is the expensive part).
+//!
+//! Where things are: [`ParsedMessage`] (`message.rs`) is the one message type of both formats,
+//! read and written from what EIP-4361 and SIWS share (`grammar.rs`: the header's shape, the
+//! field lines and their names, the value grammars) and what each does differently
+//! (`eip4361.rs`, `siws.rs`: one table each). A [`SignIn`] is a verified message with its
+//! account in canonical form. `ethereum.rs` and `solana.rs` check signatures, `contract.rs`
+//! shapes the claim a node is asked about, `policy.rs` holds what the server requires of a
+//! message, and `timestamp.rs` keeps RFC 3339 times as written.
 
+mod chain;
 pub mod contract;
 mod eip4361;
 mod error;
@@ -34,118 +44,40 @@ mod siws;
 pub mod solana;
 mod timestamp;
 
-use std::fmt;
-use std::str::FromStr;
-
 use alloy_primitives::Address;
 use time::OffsetDateTime;
 
+pub use chain::{Chain, UnknownChain};
 pub use contract::{ContractClaim, WalletType, MAX_SIGNATURE_BYTES};
 pub use error::VerifyError;
-pub use message::{parse_message, ParsedMessage};
+pub use message::{normalize_address, parse_message, ParsedMessage, MAX_MESSAGE_BYTES};
+
+use message::parse_eip55;
 pub use policy::{ChainIdPolicy, NoncePolicy, Policy};
+pub use siws::normalize_solana_chain_id;
 pub use timestamp::Timestamp;
 
-/// The largest message accepted; longer ones are refused before parsing.
-pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
-
-/// A chain whose wallets can sign in.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Chain {
-    /// Ethereum and EVM chains: EIP-4361 messages, secp256k1 `personal_sign`.
-    Ethereum,
-    /// Solana: SIWS messages, ed25519.
-    Solana,
-}
-
-impl Chain {
-    /// `"ethereum"` or `"solana"`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ethereum => "ethereum",
-            Self::Solana => "solana",
-        }
-    }
-}
-
-impl fmt::Display for Chain {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A chain name other than `ethereum` or `solana`.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown chain (expected `ethereum` or `solana`)")]
-pub struct UnknownChain;
-
-impl FromStr for Chain {
-    type Err = UnknownChain;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "ethereum" => Ok(Self::Ethereum),
-            "solana" => Ok(Self::Solana),
-            _ => Err(UnknownChain),
-        }
-    }
-}
-
-/// A verified sign-in: who signed in, for what, and the message's values.
+/// A verified sign-in: the message whose signature and policy checks passed, and who signed it
+/// in the forms a server keys sessions by.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignIn {
-    /// The chain.
-    pub chain: Chain,
-    /// The message's domain, without a scheme prefix.
-    pub domain: String,
-    /// The account: EIP-55 for Ethereum (whatever case the message wrote it in), base58 for
-    /// Solana.
+    /// The account ([`ParsedMessage::account`]): EIP-55 for Ethereum (whatever case the
+    /// message wrote it in), base58 for Solana.
     pub address: String,
-    /// The statement line.
-    pub statement: Option<String>,
-    /// `URI`.
-    pub uri: Option<String>,
-    /// `Version` (always `1` when present).
-    pub version: Option<String>,
-    /// The chain id, normalized: `"1"`, `"137"`, `"mainnet"` (no `solana:` prefix).
+    /// The chain id ([`ParsedMessage::normalized_chain_id`]): `"1"`, `"137"`, `"mainnet"` (no
+    /// `solana:` prefix).
     pub chain_id: Option<String>,
-    /// `Nonce` (checked when the policy said [`NoncePolicy::Expect`]; the caller's to check
-    /// otherwise).
-    pub nonce: String,
-    /// `Issued At`.
-    pub issued_at: Option<OffsetDateTime>,
-    /// `Expiration Time`.
-    pub expiration_time: Option<OffsetDateTime>,
-    /// `Not Before`.
-    pub not_before: Option<OffsetDateTime>,
-    /// `Request ID`.
-    pub request_id: Option<String>,
-    /// `Resources`.
-    pub resources: Vec<String>,
+    /// The message, every value as written. Its nonce was checked when the policy said
+    /// [`NoncePolicy::Expect`]; it is the caller's to check otherwise.
+    pub message: ParsedMessage,
 }
 
-impl From<ParsedMessage> for SignIn {
-    fn from(m: ParsedMessage) -> Self {
-        let chain_id = m.normalized_chain_id();
-        let address = m.account();
+impl SignIn {
+    fn of(message: ParsedMessage) -> Self {
         Self {
-            chain: m.chain,
-            domain: m.domain,
-            address,
-            statement: m.statement,
-            uri: m.uri,
-            version: m.version,
-            chain_id,
-            nonce: m.nonce,
-            issued_at: m.issued_at.map(|t| t.value()),
-            expiration_time: m.expiration_time.map(|t| t.value()),
-            not_before: m.not_before.map(|t| t.value()),
-            request_id: m.request_id,
-            resources: m.resources.unwrap_or_default(),
+            address: message.account(),
+            chain_id: message.normalized_chain_id(),
+            message,
         }
     }
 }
@@ -166,7 +98,9 @@ pub fn verify(
     public_key: Option<&str>,
     policy: &Policy,
 ) -> Result<SignIn, VerifyError> {
-    match verify_or_defer(chain, message, signature, public_key, policy, &[])? {
+    policy.validate()?;
+    let parsed = parse_message(chain, message)?;
+    match check(parsed, message, signature, public_key, policy, &[])? {
         Verified::Eoa(sign_in) => Ok(sign_in),
         // Not reachable: no chain was offered for contract wallets.
         Verified::Contract(..) => Err(VerifyError::signature(
@@ -185,7 +119,11 @@ pub enum Verified {
     Contract(SignIn, ContractClaim),
 }
 
-/// [`verify`], deferring contract-wallet signatures on the chains in `contract_chains`.
+/// [`verify`] of a message already parsed (the caller needed its nonce, say, to look it up),
+/// deferring contract-wallet signatures on the chains in `contract_chains`.
+///
+/// The signature is checked over [`ParsedMessage::to_text`], which for a message from
+/// [`parse_message`] is byte for byte the text parsed.
 ///
 /// An Ethereum signature that recovers the message's address is accepted here, whatever the
 /// chain (EOA sign-in never needs a node). Otherwise, when the message's chain id is in
@@ -194,35 +132,52 @@ pub enum Verified {
 /// refused and the reason says that contract wallets are not enabled for that chain.
 ///
 /// # Errors
-/// The first failing check, in the order given in the module docs.
+/// The first failing check, in the order given in the module docs (the message's grammar was
+/// checked by the parse).
 pub fn verify_or_defer(
-    chain: Chain,
-    message: &str,
+    message: ParsedMessage,
     signature: &str,
     public_key: Option<&str>,
     policy: &Policy,
     contract_chains: &[u64],
 ) -> Result<Verified, VerifyError> {
     policy.validate()?;
-    let parsed = parse_message(chain, message)?;
-    match chain {
+    let text = message.to_text();
+    check(
+        message,
+        &text,
+        signature,
+        public_key,
+        policy,
+        contract_chains,
+    )
+}
+
+/// The checks after the policy's inputs and the message's grammar; `text` is what was signed.
+fn check(
+    parsed: ParsedMessage,
+    text: &str,
+    signature: &str,
+    public_key: Option<&str>,
+    policy: &Policy,
+    contract_chains: &[u64],
+) -> Result<Verified, VerifyError> {
+    match parsed.chain {
         Chain::Ethereum => {
             let address = parse_eip55(&parsed.address)?;
-            if let Err(eoa) =
-                ethereum::verify_personal_sign(message.as_bytes(), signature, &address)
-            {
+            if let Err(eoa) = ethereum::verify_personal_sign(text.as_bytes(), signature, &address) {
                 let claim =
-                    contract_claim(&parsed, message, signature, address, &eoa, contract_chains)?;
+                    contract_claim(&parsed, text, signature, address, &eoa, contract_chains)?;
                 policy.check(&parsed)?;
-                return Ok(Verified::Contract(SignIn::from(parsed), claim));
+                return Ok(Verified::Contract(SignIn::of(parsed), claim));
             }
         }
         Chain::Solana => {
-            solana::verify_sign_in(message.as_bytes(), signature, public_key, &parsed.address)?;
+            solana::verify_sign_in(text.as_bytes(), signature, public_key, &parsed.address)?;
         }
     }
     policy.check(&parsed)?;
-    Ok(Verified::Eoa(SignIn::from(parsed)))
+    Ok(Verified::Eoa(SignIn::of(parsed)))
 }
 
 /// The claim to send to the chain's node, or the refusal when the chain has none.
@@ -254,33 +209,6 @@ fn contract_claim(
         hash: ethereum::personal_sign_hash(message.as_bytes()).into(),
         signature: bytes,
     })
-}
-
-fn parse_eip55(address: &str) -> Result<Address, VerifyError> {
-    eip4361::parse_address(address).ok_or_else(|| {
-        VerifyError::message(
-            "the address is not EIP-55 checksummed (nor uniformly lower- or upper-case)",
-        )
-    })
-}
-
-/// Normalizes a wallet address given by a client (e.g. to bind a nonce to it).
-///
-/// Ethereum: `0x` and 40 hex digits; all-lowercase or all-uppercase digits are taken as is,
-/// mixed case must be a correct EIP-55 checksum; returns the EIP-55 form. Solana: base58 of
-/// exactly 32 bytes, returned unchanged.
-///
-/// # Errors
-/// [`VerifyError::InvalidMessage`] when the address is not one of those forms.
-pub fn normalize_address(chain: Chain, address: &str) -> Result<String, VerifyError> {
-    match chain {
-        Chain::Ethereum => parse_eip55(address).map(|a| a.to_checksum(None)),
-        Chain::Solana => solana::decode_public_key(address)
-            .map(|_| address.to_owned())
-            .map_err(|_| {
-                VerifyError::message("a Solana address is base58 of a 32-byte public key")
-            }),
-    }
 }
 
 /// What goes into a ready-to-sign message.
@@ -345,20 +273,6 @@ mod tests {
     use super::*;
     use time::macros::datetime;
     use time::Duration;
-
-    #[test]
-    fn chain_names() {
-        for chain in [Chain::Ethereum, Chain::Solana] {
-            assert_eq!(chain.as_str().parse::<Chain>(), Ok(chain));
-            assert_eq!(chain.to_string(), chain.as_str());
-            assert_eq!(
-                serde_json::to_string(&chain).unwrap(),
-                format!("\"{}\"", chain.as_str())
-            );
-        }
-        assert_eq!("Ethereum".parse::<Chain>(), Err(UnknownChain));
-        assert_eq!("bitcoin".parse::<Chain>(), Err(UnknownChain));
-    }
 
     #[test]
     fn normalize_ethereum_addresses() {
@@ -479,8 +393,9 @@ mod tests {
         };
         let sig = format!("0x{}", "ab".repeat(232));
         let ok = policy("app.example.com");
+        let parsed = || parse_message(Chain::Ethereum, &text).unwrap();
         // Chain 1 has a node: deferred, with the EIP-191 hash of the exact bytes.
-        match verify_or_defer(Chain::Ethereum, &text, &sig, None, &ok, &[1]).unwrap() {
+        match verify_or_defer(parsed(), &sig, None, &ok, &[1]).unwrap() {
             Verified::Contract(sign_in, claim) => {
                 assert_eq!(sign_in.address, address);
                 assert_eq!(claim.chain_id, 1);
@@ -491,43 +406,27 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // The policy is checked before a node would be asked.
-        let err = verify_or_defer(
-            Chain::Ethereum,
-            &text,
-            &sig,
-            None,
-            &policy("other.example"),
-            &[1],
-        )
-        .unwrap_err();
+        let err =
+            verify_or_defer(parsed(), &sig, None, &policy("other.example"), &[1]).unwrap_err();
         assert_eq!(err, VerifyError::DomainMismatch);
         // No node for chain 1: refused as a signature, before the policy, saying why.
         for chains in [&[][..], &[137]] {
-            let err = verify_or_defer(
-                Chain::Ethereum,
-                &text,
-                &sig,
-                None,
-                &policy("other.example"),
-                chains,
-            )
-            .unwrap_err();
-            assert_eq!(err.code(), "invalid_signature");
+            let err = verify_or_defer(parsed(), &sig, None, &policy("other.example"), chains)
+                .unwrap_err();
+            assert!(matches!(err, VerifyError::InvalidSignature(_)), "{err:?}");
             assert!(err.to_string().contains("not enabled for chain 1"), "{err}");
         }
-        assert_eq!(
-            verify(Chain::Ethereum, &text, &sig, None, &ok)
-                .unwrap_err()
-                .code(),
-            "invalid_signature"
-        );
+        assert!(matches!(
+            verify(Chain::Ethereum, &text, &sig, None, &ok).unwrap_err(),
+            VerifyError::InvalidSignature(_)
+        ));
         // Not hex, or over 8 KiB: refused even with a node.
         for bad in [
             "0xzz".to_owned(),
             format!("0x{}", "11".repeat(MAX_SIGNATURE_BYTES + 1)),
         ] {
-            let err = verify_or_defer(Chain::Ethereum, &text, &bad, None, &ok, &[1]).unwrap_err();
-            assert_eq!(err.code(), "invalid_signature");
+            let err = verify_or_defer(parsed(), &bad, None, &ok, &[1]).unwrap_err();
+            assert!(matches!(err, VerifyError::InvalidSignature(_)), "{err:?}");
         }
     }
 
@@ -543,7 +442,7 @@ mod tests {
         .unwrap();
         let huge = "a".repeat(MAX_MESSAGE_BYTES + 1);
         let err = verify(Chain::Solana, &huge, "", None, &policy).unwrap_err();
-        assert_eq!(err.code(), "invalid_message");
+        assert!(matches!(err, VerifyError::InvalidMessage(_)), "{err}");
         assert!(err.to_string().contains("longer than"));
     }
 }

@@ -5,8 +5,11 @@
 use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 
+use super::chain::Chain;
+use super::error::VerifyError;
 use super::grammar;
-use super::{Chain, ParsedMessage, Timestamp, VerifyError};
+use super::message::{standard, ParsedMessage};
+use super::timestamp::Timestamp;
 
 /// Which chain ids are accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,7 +28,7 @@ pub enum NoncePolicy {
     /// The nonce must equal this one (compared in constant time).
     Expect(String),
     /// The caller checks the nonce itself (e.g. consumes it atomically in its store) with the
-    /// nonce returned in [`super::SignIn`].
+    /// nonce of the verified message ([`super::SignIn::message`]).
     ReturnToCaller,
 }
 
@@ -195,9 +198,10 @@ impl Policy {
                 _ => Err(VerifyError::ChainNotAllowed),
             };
         };
+        let normalize = standard(m.chain).normalize_chain_id;
         let listed = allowed
             .iter()
-            .any(|a| grammar::normalize_chain_id(m.chain, a.trim()).is_some_and(|a| a == id));
+            .any(|a| normalize(a.trim()).is_some_and(|a| a == id));
         if listed {
             Ok(())
         } else {

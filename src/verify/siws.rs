@@ -16,26 +16,33 @@
 //! address's blank line is followed by another blank line it is the statement; otherwise it
 //! starts the fields (fields never contain blank lines, so this is unambiguous).
 
-use super::grammar::{self, Field, SOLANA_HEADER};
-use super::{solana, Chain, ParsedMessage, VerifyError};
+use super::error::VerifyError;
+use super::grammar::{Field, Standard};
+use super::solana;
 
-/// Parses a SIWS message (already checked for size, `\r` and a trailing newline).
-pub(crate) fn parse(text: &str) -> Result<ParsedMessage, VerifyError> {
-    let lines: Vec<&str> = text.split('\n').collect();
+/// What SIWS does differently from EIP-4361.
+pub(crate) const SIWS: Standard = Standard {
+    header: " wants you to sign in with your Solana account:",
+    is_address,
+    bad_address: "line 2: the address is not base58 of a 32-byte public key",
+    statement,
+    keeps_empty_statement_line: false,
+    required: &[Field::Nonce],
+    normalize_chain_id: normalize_solana_chain_id,
+};
+
+fn is_address(text: &str) -> bool {
+    solana::decode_public_key(text).is_ok()
+}
+
+/// Nothing after the address, or a blank line and then either the fields, or the statement, a
+/// blank line and the fields.
+fn statement<'a>(lines: &[&'a str]) -> Result<(Option<&'a str>, usize), VerifyError> {
     let line = |i: usize| lines.get(i).copied();
-    let header = line(0).unwrap_or_default();
-    let (scheme, domain) = grammar::parse_header(header, SOLANA_HEADER)?;
-
-    let address = line(1).ok_or_else(|| VerifyError::message("line 2 (the address) is missing"))?;
-    if solana::decode_public_key(address).is_err() {
-        return Err(VerifyError::message(
-            "line 2: the address is not base58 of a 32-byte public key",
-        ));
-    }
     let (statement, first_field) = match (line(2), line(3), line(4)) {
         (None, _, _) => (None, 2),
         (Some(""), Some(statement), Some("")) if !statement.is_empty() => {
-            if !grammar::is_solana_statement(statement) {
+            if !is_statement(statement) {
                 return Err(VerifyError::message(
                     "line 4: the statement contains control characters",
                 ));
@@ -49,25 +56,45 @@ pub(crate) fn parse(text: &str) -> Result<ParsedMessage, VerifyError> {
     if first_field == 5 && line(5).is_none() {
         return Err(VerifyError::message("the message ends with a blank line"));
     }
-    let field_lines = lines.get(first_field..).unwrap_or_default();
-    let fields = grammar::parse_fields(Chain::Solana, field_lines, first_field + 1)?;
-    fields.require(&[Field::Nonce])?;
-    ParsedMessage::assemble(Chain::Solana, scheme, domain, address, statement, fields)
+    Ok((statement, first_field))
 }
 
-/// Formats a message as `createSignInMessageText` does.
-pub(crate) fn format(m: &ParsedMessage) -> String {
-    let mut out = String::with_capacity(256);
-    grammar::format_header(&mut out, m, SOLANA_HEADER);
-    if let Some(statement) = &m.statement {
-        out.push_str("\n\n");
-        out.push_str(statement);
-    }
-    // A parsed message always has at least its nonce, so there is always a fields block.
-    out.push_str("\n\n");
-    grammar::format_fields(&mut out, &m.fields());
-    out
+/// SIWS statement: the wallet standard restricts nothing but the line structure, so any text
+/// a person can read on one line, non-empty: no character that [`hides_or_reorders`].
+pub(crate) fn is_statement(s: &str) -> bool {
+    !s.is_empty() && !s.chars().any(hides_or_reorders)
 }
+
+/// Characters that change what a person sees in a wallet's prompt without being visible
+/// themselves: controls (line breaks included), the Unicode line and paragraph separators
+/// (U+2028, U+2029: a second line the parser does not see), the bidirectional controls
+/// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069: text that displays in another order
+/// than it is signed), and invisible characters with no place in a sentence (U+200B zero-width
+/// space, U+2060–U+2064 word joiner and invisible operators, U+FEFF byte-order mark, U+FFF9–U+FFFB
+/// interlinear annotation, the U+E0000 tag block outside emoji tag sequences, which a statement
+/// has no use for). Zero-width (non-)joiners stay allowed: emoji and several scripts need them.
+fn hides_or_reorders(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{061C}'
+                | '\u{200B}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
+}
+
+/// The SIWS chain ids (the ABNF's `message-chain-id`) are configuration's vocabulary too
+/// (`SOLANA_CHAIN_IDS`): one list, kept with the configuration that every layer reads.
+pub use crate::config::normalize_solana_chain_id;
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,12 @@
-// The demo page in a real headless Chromium, with test wallets injected into the page: an
-// EIP-1193 provider and a wallet-standard Solana wallet whose keys stay in Node.
+// The demo page, and the React hook in a tiny app (react-app.jsx), in a real headless Chromium,
+// with test wallets injected into the page: an EIP-1193 provider and a wallet-standard Solana
+// wallet whose keys stay in Node.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import { createClient } from '../wallet-auth.js';
 import { BASE_URL, RESTRICTED_URL, EthKey, SolKey, cookieFetch, siwsText } from './wallets.mjs';
@@ -118,7 +121,9 @@ function installWallets({ eth, sol, eip6963, noBroadcastChannel }) {
   }
 }
 
-async function openPage({ eth, sol, ethChainId, url = BASE_URL, eip6963, viewport, noBroadcastChannel } = {}) {
+// A browser context (a browser profile: its tabs share cookies and storage) with the requested
+// test wallets in each of its pages.
+async function walletContext({ eth, sol, ethChainId, eip6963, noBroadcastChannel } = {}) {
   const context = await browser.newContext();
   const ethKey = eth ? new EthKey() : null;
   const solKey = sol ? new SolKey() : null;
@@ -135,8 +140,11 @@ async function openPage({ eth, sol, ethChainId, url = BASE_URL, eip6963, viewpor
       siwsText: siwsText.toString(),
     },
   });
-  const page = await context.newPage();
-  if (viewport) await page.setViewportSize(viewport);
+  return { context, ethKey, solKey };
+}
+
+// Records a page's errors, its console's errors and warnings, and its requests.
+function watch(page) {
   const errors = [];
   const consoleErrors = [];
   const requests = [];
@@ -145,6 +153,14 @@ async function openPage({ eth, sol, ethChainId, url = BASE_URL, eip6963, viewpor
     if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(m.text());
   });
   page.on('request', (r) => requests.push(r.url()));
+  return { errors, consoleErrors, requests };
+}
+
+async function openPage({ url = BASE_URL, viewport, ...wallets } = {}) {
+  const { context, ethKey, solKey } = await walletContext(wallets);
+  const page = await context.newPage();
+  if (viewport) await page.setViewportSize(viewport);
+  const { errors, consoleErrors, requests } = watch(page);
   await page.goto(`${url}/`);
   await page.locator('#signed-out').waitFor({ state: 'visible', ...WAIT });
   return { context, page, ethKey, solKey, errors, consoleErrors, requests };
@@ -412,6 +428,119 @@ test('the demo page imports the client; another origin cannot', async () => {
       assert.match(result, /^refused/);
     }
     assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+// The React hook (`@wallet-auth/client/react`) in a tiny app, react-app.jsx, bundled with the
+// pinned react, react-dom and esbuild (React's development build, which warns in the console
+// about a misused useSyncExternalStore) and served on the server's own origin, so that cookies,
+// the CSRF token and cross-tab sync behave as on a real app's page.
+const REACT_APP = `${BASE_URL}/react-test/`;
+let reactBundle;
+
+async function serveReactApp(context) {
+  if (!reactBundle) {
+    const dir = path.dirname(fileURLToPath(import.meta.url));
+    const out = await esbuild.build({
+      entryPoints: [path.join(dir, 'react-app.jsx')],
+      absWorkingDir: dir,
+      bundle: true,
+      write: false,
+      format: 'iife',
+      jsx: 'automatic',
+      // One React for the app and the package's entry, which imports 'react' from outside
+      // this folder.
+      alias: { react: './node_modules/react', 'react-dom': './node_modules/react-dom' },
+      define: { 'process.env.NODE_ENV': '"development"' },
+      logLevel: 'error',
+    });
+    reactBundle = out.outputFiles[0].text;
+  }
+  await context.route(`${REACT_APP}**`, (route) => {
+    const url = new URL(route.request().url());
+    if (url.pathname === '/react-test/app.js') {
+      return route.fulfill({ contentType: 'text/javascript; charset=utf-8', body: reactBundle });
+    }
+    return route.fulfill({
+      contentType: 'text/html; charset=utf-8',
+      body:
+        '<!doctype html><html lang="en"><meta charset="utf-8"><title>wallet-auth React test</title>' +
+        '<div id="root"></div><script src="/react-test/app.js"></script></html>',
+    });
+  });
+}
+
+async function openReactApp(context) {
+  const page = await context.newPage();
+  const seen = watch(page);
+  await page.goto(REACT_APP);
+  return { page, ...seen };
+}
+
+const state = (page) => page.locator('#state');
+
+test('React: useWalletAuth signs in, follows a logout in another tab, and leaves no listener', async () => {
+  const { context, ethKey } = await walletContext({ eth: 'ok' });
+  try {
+    await serveReactApp(context);
+    const first = await openReactApp(context);
+    const { page } = first;
+    await state(page).filter({ hasText: 'anonymous' }).waitFor(WAIT);
+    assert.equal(await page.locator('#badge').textContent(), 'nobody');
+    assert.deepEqual(first.requests.filter((u) => u.includes('/auth/')), [], 'an anonymous visitor asks no session');
+
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#address', { hasText: ethKey.address }).waitFor(WAIT);
+    assert.equal(await state(page).textContent(), 'signed-in');
+    assert.equal(await page.locator('#badge').textContent(), ethKey.address, 'both components see the session');
+    // One subscription to the client for both components (StrictMode's extra mount included).
+    assert.equal(await page.evaluate(() => window.__app.listeners()), 1);
+
+    // A second tab restores the session, then logs out: the first tab's components go anonymous.
+    const second = await openReactApp(context);
+    await second.page.locator('#address', { hasText: ethKey.address }).waitFor(WAIT);
+    await second.page.getByRole('button', { name: 'Log out' }).click();
+    await state(second.page).filter({ hasText: 'anonymous' }).waitFor(WAIT);
+    await state(page).filter({ hasText: 'anonymous' }).waitFor(WAIT);
+    assert.equal(await page.locator('#badge').textContent(), 'nobody');
+    assert.equal(await page.locator('#address').count(), 0);
+
+    // Unmounted, the app keeps no listener on the client, and the client's later changes (a
+    // sign-in in the other tab, which this tab's client hears) render nothing.
+    await page.evaluate(() => window.__app.unmount());
+    assert.equal(await page.evaluate(() => window.__app.listeners()), 0);
+    const renders = await page.evaluate(() => window.__app.renders());
+    await second.page.getByRole('button', { name: 'Sign in' }).click();
+    await second.page.locator('#address', { hasText: ethKey.address }).waitFor(WAIT);
+    await page.waitForFunction(() => window.__app.client.current !== null, null, WAIT);
+    assert.equal(await page.evaluate(() => window.__app.renders()), renders);
+    assert.equal(await page.locator('#root').innerHTML(), '');
+
+    for (const tab of [first, second]) {
+      assert.deepEqual(tab.errors, []);
+      assert.deepEqual(tab.consoleErrors, []);
+    }
+    await second.page.getByRole('button', { name: 'Log out' }).click();
+    await state(second.page).filter({ hasText: 'anonymous' }).waitFor(WAIT);
+  } finally {
+    await context.close();
+  }
+});
+
+test('React: a rejected signature is the hook\'s error, and the page stays anonymous', async () => {
+  const { context } = await walletContext({ eth: 'reject' });
+  try {
+    await serveReactApp(context);
+    const { page, errors, consoleErrors } = await openReactApp(context);
+    await state(page).filter({ hasText: 'anonymous' }).waitFor(WAIT);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#error', { hasText: 'user_rejected' }).waitFor(WAIT);
+    assert.equal(await state(page).textContent(), 'anonymous');
+    assert.equal(await page.getByRole('button', { name: 'Sign in' }).isEnabled(), true, 'no longer loading');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(consoleErrors, []);
   } finally {
     await context.close();
   }

@@ -308,3 +308,86 @@ test('the CSRF token and credentials are never sent to another origin', async ()
     stub.close();
   }
 });
+
+test('subscribe: several listeners hear every session change; each unsubscribes alone', async () => {
+  const key = new EthKey();
+  const { client } = newClient();
+  const heard = { a: [], b: [], twice: [] };
+  const offA = client.subscribe((s) => heard.a.push(s && s.address));
+  const offB = client.subscribe((s) => heard.b.push(s && s.address));
+  // A throwing listener disturbs neither the client nor the others.
+  const offBad = client.subscribe(() => {
+    throw new Error('listener bug');
+  });
+  const twice = (s) => heard.twice.push(s && s.address);
+  const offTwice1 = client.subscribe(twice);
+  const offTwice2 = client.subscribe(twice);
+  assert.throws(() => client.subscribe('not a function'), TypeError);
+
+  assert.equal(await client.session(), null);
+  assert.deepEqual(heard.a, [], 'still signed out: no change');
+
+  const s = await client.signInWithEthereum(key.provider());
+  assert.deepEqual(heard.a, [key.address]);
+  assert.deepEqual(heard.b, [key.address]);
+  assert.deepEqual(heard.twice, [key.address, key.address], 'one call per subscription');
+  assert.equal(client.current.sessionId, s.sessionId);
+
+  // Reading the same session again changes nothing: same object, no call.
+  const known = client.current;
+  await client.session();
+  await client.fetch('/api/me');
+  assert.equal(client.current, known);
+  assert.deepEqual(heard.a, [key.address]);
+
+  offB();
+  offB(); // idempotent
+  offTwice1();
+  await client.logout();
+  assert.deepEqual(heard.a, [key.address, null]);
+  assert.deepEqual(heard.b, [key.address], 'unsubscribed');
+  assert.deepEqual(heard.twice, [key.address, key.address, null], 'the other subscription of the same function stays');
+
+  // Revoking the client's own session is a change too.
+  await client.signInWithEthereum(key.provider());
+  const mine = (await client.listSessions()).find((x) => x.current);
+  await client.revoke(mine.sessionId);
+  assert.deepEqual(heard.a, [key.address, null, key.address, null]);
+  for (const off of [offA, offBad, offTwice2]) off();
+  await client.signInWithEthereum(key.provider());
+  assert.equal(heard.a.length, 4, 'no listener left');
+  await client.logout();
+});
+
+test('subscribe follows cross-tab sync; onSessionChange still gets other tabs\' changes', async (t) => {
+  if (typeof BroadcastChannel !== 'function') return t.skip('no BroadcastChannel in this Node');
+  const key = new EthKey();
+  const f = cookieFetch(); // two "tabs" of one browser: one cookie jar
+  const changes = [];
+  const tabA = createClient({ baseUrl: BASE_URL, fetch: f, sync: true });
+  const tabB = createClient({
+    baseUrl: BASE_URL,
+    fetch: f,
+    sync: true,
+    onSessionChange: (s) => changes.push(s && s.address),
+  });
+  try {
+    const heard = [];
+    const off = tabB.subscribe((s) => heard.push(s && s.address));
+    const waitFor = async (n) => {
+      for (let i = 0; i < 100 && heard.length < n; i++) await new Promise((r) => setTimeout(r, 20));
+    };
+    await tabA.signInWithEthereum(key.provider());
+    await waitFor(1);
+    assert.deepEqual(heard, [key.address], 'the other tab read the new session');
+    await tabA.logout();
+    await waitFor(2);
+    assert.deepEqual(heard, [key.address, null]);
+    assert.deepEqual(changes, [key.address, null]);
+    assert.equal(tabB.current, null);
+    off();
+  } finally {
+    tabA.close();
+    tabB.close();
+  }
+});
