@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{open, spawn_app, spawn_app_with, spawn_on, spawn_sibling, Backend, Wallet};
+use crate::harness::app::{
+    open, spawn_app, spawn_app_with, spawn_on, spawn_sibling, Backend, Wallet,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_restart_keeps_redis_sessions() {
@@ -48,9 +50,9 @@ async fn redis_outage_gives_503_then_recovers() {
     let r = app.post("/auth/nonce", None, None).await;
     r.assert_error(503, "store_unavailable");
     assert_eq!(app.get("/health", None).await.status, StatusCode::OK);
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(metrics.status(), StatusCode::OK, "metrics stay up");
-    let text = metrics.text().await.unwrap();
+    let metrics = app.get("/metrics", None).await;
+    assert_eq!(metrics.status, StatusCode::OK, "metrics stay up");
+    let text = metrics.text;
     assert!(
         !text.contains("wallet_auth_store_errors_total{op=\"get_session\"} 0"),
         "store errors counted"
@@ -115,9 +117,9 @@ async fn two_instances_share_sessions_and_rate_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restart_with_aof_keeps_sessions() {
-    let redis = crate::support::redis_server::RedisServer::start_with_aof();
+    let redis = crate::harness::redis_server::RedisServer::start_with_aof();
     let url = redis.url();
-    let config = crate::helpers::test_config();
+    let config = crate::harness::app::test_config();
     let store = open(&config, Some(&url)).await;
     let clock = std::sync::Arc::new(wallet_auth::session::ManualClock::new(
         time::OffsetDateTime::now_utc(),

@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{open, spawn_app_with, spawn_on, test_config, Backend, Wallet};
-use crate::support::postgres_server::PostgresServer;
+use crate::harness::app::{open, spawn_app_with, spawn_on, test_config, Backend, Wallet};
+use crate::harness::postgres_server::PostgresServer;
 
 /// A new server process (a new `AuthState` and store) on the same database keeps the wallet
 /// and user sessions of the old one.
@@ -110,7 +110,7 @@ async fn binary(args: &[&str], url: &str) -> std::process::Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_command_creates_the_schema() {
     use sqlx::Connection as _;
-    let server = crate::support::postgres_server::shared_postgres();
+    let server = crate::harness::postgres_server::shared_postgres();
     let url = server.empty_database().await;
     for _ in 0..2 {
         let out = binary(&["migrate"], &url).await;

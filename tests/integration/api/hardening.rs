@@ -2,89 +2,16 @@
 //! many, grow `/metrics` with invented methods and paths, have input reflected in error
 //! messages, or make a request panic. The store does not matter here: memory only.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::routing::get;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
 use tower::ServiceExt as _;
 
-use crate::helpers::{spawn_app_with, Backend, Resp, TestApp, ADMIN};
-
-fn addr(app: &TestApp) -> SocketAddr {
-    app.base
-        .trim_start_matches("http://")
-        .parse()
-        .expect("socket address")
-}
-
-/// A connection from a chosen loopback address (`127.0.0.x`).
-async fn connect_from(app: &TestApp, from: [u8; 4]) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket
-        .bind(SocketAddr::from((from, 0)))
-        .expect("bind a loopback source address");
-    socket.connect(addr(app)).await.expect("connect")
-}
-
-/// Reads until the peer closes (or `within` passes: then panics). Returns what was read.
-async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    let res = tokio::time::timeout(within, async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => out.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    assert!(
-        res.is_ok(),
-        "the server kept the connection open for {within:?}"
-    );
-    out
-}
-
-/// Reads one whole response (head and `content-length` body) without waiting for a close.
-async fn read_response(stream: &mut TcpStream) -> String {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
-            .await
-            .expect("a response in time")
-            .expect("read");
-        assert!(n > 0, "closed before a whole response");
-        out.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&out).to_string();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let len = text[..end]
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse::<usize>().unwrap())
-                })
-                .unwrap_or(0);
-            if out.len() >= end + 4 + len {
-                return text;
-            }
-        }
-    }
-}
-
-const GET_HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: app.test\r\n\r\n";
-
-async fn is_open_and_serving(stream: &mut TcpStream) {
-    stream.write_all(GET_HEALTH).await.unwrap();
-    let res = read_response(stream).await;
-    assert!(res.starts_with("HTTP/1.1 200"), "{res}");
-}
+use crate::harness::app::{spawn_app_with, Backend, ADMIN};
+use crate::harness::raw;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_sent_request_head_is_closed_at_the_header_timeout() {
@@ -93,18 +20,18 @@ async fn a_half_sent_request_head_is_closed_at_the_header_timeout() {
         c.idle_timeout = Duration::from_secs(60);
     })
     .await;
-    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+    let mut s = raw::connect(app.addr()).await;
     s.write_all(b"GET /health HTTP/1.1\r\nHost: app.test\r\n")
         .await
         .unwrap();
-    let got = read_until_closed(&mut s, Duration::from_secs(5)).await;
+    let got = raw::read_until_closed(&mut s, Duration::from_secs(5)).await;
     assert!(
         !String::from_utf8_lossy(&got).contains("200 OK"),
         "a half-sent head was served"
     );
 
     // Trickling the head byte by byte does not reset the bound: it runs from the first byte.
-    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+    let mut s = raw::connect(app.addr()).await;
     let started = Instant::now();
     let trickle = async {
         for b in b"GET /health HTTP/1.1\r\nHost: app.test\r\nX-Slow: "
@@ -133,12 +60,12 @@ async fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
     })
     .await;
     // Never sending anything counts as idle.
-    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
-    read_until_closed(&mut s, Duration::from_secs(5)).await;
+    let mut s = raw::connect(app.addr()).await;
+    raw::read_until_closed(&mut s, Duration::from_secs(5)).await;
     // Neither does keep-alive after a response.
-    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
-    is_open_and_serving(&mut s).await;
-    let rest = read_until_closed(&mut s, Duration::from_secs(5)).await;
+    let mut s = raw::connect(app.addr()).await;
+    raw::is_open_and_serving(&mut s).await;
+    let rest = raw::read_until_closed(&mut s, Duration::from_secs(5)).await;
     assert!(rest.is_empty());
 }
 
@@ -150,10 +77,10 @@ async fn keep_alive_outlives_the_header_timeout() {
         c.idle_timeout = Duration::from_secs(60);
     })
     .await;
-    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
-    is_open_and_serving(&mut s).await;
+    let mut s = raw::connect(app.addr()).await;
+    raw::is_open_and_serving(&mut s).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    is_open_and_serving(&mut s).await;
+    raw::is_open_and_serving(&mut s).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,17 +89,20 @@ async fn a_slow_request_body_times_out_with_json_408() {
         c.request_timeout = Duration::from_millis(300);
     })
     .await;
-    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+    let mut s = raw::connect(app.addr()).await;
     s.write_all(
         b"POST /auth/verify HTTP/1.1\r\nHost: app.test\r\nContent-Type: application/json\r\n\
           Content-Length: 100\r\n\r\n{\"chain\":",
     )
     .await
     .unwrap();
-    let res = read_response(&mut s).await;
+    let res = raw::read_response(&mut s).await;
     assert!(res.starts_with("HTTP/1.1 408"), "{res}");
-    let body: Value = serde_json::from_str(&res[res.find("\r\n\r\n").unwrap() + 4..]).unwrap();
-    assert_eq!(body["error"]["code"], "request_timeout", "{res}");
+    assert_eq!(
+        raw::json_body(&res)["error"]["code"],
+        "request_timeout",
+        "{res}"
+    );
     assert!(res
         .to_ascii_lowercase()
         .contains("content-type: application/json"));
@@ -188,30 +118,30 @@ async fn connections_over_the_per_address_cap_do_not_block_other_clients() {
     .await;
     let mut held = Vec::new();
     for _ in 0..3 {
-        let mut s = connect_from(&app, [127, 0, 0, 1]).await;
-        is_open_and_serving(&mut s).await;
+        let mut s = raw::connect_from(app.addr(), [127, 0, 0, 1]).await;
+        raw::is_open_and_serving(&mut s).await;
         held.push(s);
     }
     // One more from the same address: answered 429 and closed at once.
     for _ in 0..5 {
-        let mut s = connect_from(&app, [127, 0, 0, 1]).await;
-        let got = read_until_closed(&mut s, Duration::from_secs(5)).await;
+        let mut s = raw::connect_from(app.addr(), [127, 0, 0, 1]).await;
+        let got = raw::read_until_closed(&mut s, Duration::from_secs(5)).await;
         let got = String::from_utf8_lossy(&got);
         assert!(got.starts_with("HTTP/1.1 429"), "{got}");
         assert!(got.contains(r#""code":"rate_limited""#), "{got}");
     }
     // Another client is served at once.
-    let mut other = connect_from(&app, [127, 0, 0, 2]).await;
-    is_open_and_serving(&mut other).await;
+    let mut other = raw::connect_from(app.addr(), [127, 0, 0, 2]).await;
+    raw::is_open_and_serving(&mut other).await;
     // The held connections still work, and closing one frees its place.
     for s in &mut held {
-        is_open_and_serving(s).await;
+        raw::is_open_and_serving(s).await;
     }
     drop(held.pop());
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let mut s = connect_from(&app, [127, 0, 0, 1]).await;
-        s.write_all(GET_HEALTH).await.unwrap();
+        let mut s = raw::connect_from(app.addr(), [127, 0, 0, 1]).await;
+        s.write_all(raw::GET_HEALTH).await.unwrap();
         let mut buf = [0u8; 12];
         if s.read_exact(&mut buf).await.is_ok() && buf.starts_with(b"HTTP/1.1 200") {
             break;
@@ -233,14 +163,14 @@ async fn at_the_global_cap_the_idlest_connection_makes_room() {
     // Four idle connections from four addresses fill the server.
     let mut idle = Vec::new();
     for i in 1..=4u8 {
-        let mut s = connect_from(&app, [127, 0, 0, i]).await;
-        is_open_and_serving(&mut s).await;
+        let mut s = raw::connect_from(app.addr(), [127, 0, 0, i]).await;
+        raw::is_open_and_serving(&mut s).await;
         idle.push(s);
     }
     // A fifth client is still served: the connection idle the longest was closed for it.
-    let mut s = connect_from(&app, [127, 0, 0, 5]).await;
-    is_open_and_serving(&mut s).await;
-    let first = read_until_closed(&mut idle[0], Duration::from_secs(5)).await;
+    let mut s = raw::connect_from(app.addr(), [127, 0, 0, 5]).await;
+    raw::is_open_and_serving(&mut s).await;
+    let first = raw::read_until_closed(&mut idle[0], Duration::from_secs(5)).await;
     assert!(first.is_empty());
 }
 
@@ -253,12 +183,12 @@ async fn shutdown_finishes_within_its_deadline_while_a_client_holds_a_half_sent_
         c.shutdown_timeout = Duration::from_millis(500);
     })
     .await;
-    let mut half_head = TcpStream::connect(addr(&app)).await.unwrap();
+    let mut half_head = raw::connect(app.addr()).await;
     half_head
         .write_all(b"GET /health HTTP/1.1\r\nHost: app.test\r\n")
         .await
         .unwrap();
-    let mut half_body = TcpStream::connect(addr(&app)).await.unwrap();
+    let mut half_body = raw::connect(app.addr()).await;
     half_body
         .write_all(
             b"POST /auth/verify HTTP/1.1\r\nHost: app.test\r\nContent-Type: application/json\r\n\
@@ -267,12 +197,12 @@ async fn shutdown_finishes_within_its_deadline_while_a_client_holds_a_half_sent_
         .await
         .unwrap();
     // Let the server take both in.
-    let mut probe = TcpStream::connect(addr(&app)).await.unwrap();
-    is_open_and_serving(&mut probe).await;
+    let mut probe = raw::connect(app.addr()).await;
+    raw::is_open_and_serving(&mut probe).await;
     let stopped = tokio::time::timeout(Duration::from_secs(5), app.stop()).await;
     assert!(stopped.is_ok(), "shutdown did not finish");
-    read_until_closed(&mut half_head, Duration::from_secs(1)).await;
-    read_until_closed(&mut half_body, Duration::from_secs(1)).await;
+    raw::read_until_closed(&mut half_head, Duration::from_secs(1)).await;
+    raw::read_until_closed(&mut half_body, Duration::from_secs(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,11 +212,11 @@ async fn shutdown_closes_idle_connections_without_waiting_for_the_deadline() {
         c.shutdown_timeout = Duration::from_secs(120);
     })
     .await;
-    let mut idle = TcpStream::connect(addr(&app)).await.unwrap();
-    is_open_and_serving(&mut idle).await;
+    let mut idle = raw::connect(app.addr()).await;
+    raw::is_open_and_serving(&mut idle).await;
     let stopped = tokio::time::timeout(Duration::from_secs(5), app.stop()).await;
     assert!(stopped.is_ok(), "shutdown waited on an idle connection");
-    read_until_closed(&mut idle, Duration::from_secs(1)).await;
+    raw::read_until_closed(&mut idle, Duration::from_secs(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -476,7 +406,7 @@ async fn error_messages_never_echo_input() {
         let r = admin(reqwest::Method::POST, &p).send().await.unwrap();
         assert_no_echo(&p, r).await;
     }
-    let token = app.token(&crate::helpers::Wallet::ethereum()).await;
+    let token = app.token(&crate::harness::app::Wallet::ethereum()).await;
     for p in [
         "/auth/sessions/%FF%FE31337".to_owned(),
         format!("/auth/sessions/{long}"),
@@ -521,7 +451,7 @@ async fn an_out_of_range_configured_duration_cannot_panic_a_request() {
     .await;
     let r = app.post("/auth/nonce", None, Some(json!({}))).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let wallet = crate::helpers::Wallet::ethereum();
+    let wallet = crate::harness::app::Wallet::ethereum();
     let r = app.sign_in(&wallet).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let token = r.body["token"].as_str().unwrap().to_owned();
@@ -651,36 +581,33 @@ async fn a_panic_does_not_drop_the_connection() {
     tokio::spawn(async move {
         let _ = axum::serve(listener, protected()).await;
     });
-    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut s = raw::connect(addr).await;
     for _ in 0..3 {
         s.write_all(b"GET /boom HTTP/1.1\r\nHost: t\r\n\r\n")
             .await
             .unwrap();
-        let res = read_response(&mut s).await;
+        let res = raw::read_response(&mut s).await;
         assert!(res.starts_with("HTTP/1.1 500"), "{res}");
         assert!(res.contains(r#""code":"internal""#), "{res}");
     }
     s.write_all(b"GET /ok HTTP/1.1\r\nHost: t\r\n\r\n")
         .await
         .unwrap();
-    assert!(read_response(&mut s).await.starts_with("HTTP/1.1 200"));
+    assert!(raw::read_response(&mut s).await.starts_with("HTTP/1.1 200"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_router_answers_json_for_framework_errors() {
     let app = spawn_app_with(Backend::Memory, |_| {}).await;
     // Wrong method on a known path, a body far over the limit on a route that reads it.
-    let r = app.http.put(app.url("/auth/nonce")).send().await.unwrap();
-    let r = Resp::from(r).await;
+    let r = app.send(app.request(Method::PUT, "/auth/nonce")).await;
     r.assert_error(405, "method_not_allowed");
     assert_eq!(r.header("allow").as_deref(), Some("POST"));
-    let r = app
-        .http
-        .post(app.url("/auth/verify"))
-        .header("content-type", "application/json")
-        .body(vec![b' '; 64 * 1024])
-        .send()
-        .await
-        .unwrap();
-    Resp::from(r).await.assert_error(413, "payload_too_large");
+    app.send(
+        app.request(Method::POST, "/auth/verify")
+            .header("content-type", "application/json")
+            .body(vec![b' '; 64 * 1024]),
+    )
+    .await
+    .assert_error(413, "payload_too_large");
 }

@@ -7,7 +7,9 @@
 //! anvil by its pid.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
+
+use super::free_port;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -58,14 +60,6 @@ pub fn anvil_binary() -> PathBuf {
     path
 }
 
-/// A free loopback port.
-pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral loopback port")
-}
-
 /// One JSON-RPC call over a plain blocking socket (used before a runtime exists); `None` when
 /// the node does not answer.
 pub fn blocking_rpc(port: u16, method: &str, params: &str) -> Option<serde_json::Value> {
@@ -89,7 +83,6 @@ pub fn blocking_rpc(port: u16, method: &str, params: &str) -> Option<serde_json:
 /// A running anvil. Killed (by pid, through its watchdog) when dropped.
 pub struct Anvil {
     port: u16,
-    chain_id: u64,
     pid: Option<u32>,
     watchdog: Option<(Child, ChildStdin)>,
 }
@@ -131,7 +124,6 @@ impl Anvil {
         let pid = line.trim().parse().expect("anvil's pid");
         let anvil = Anvil {
             port,
-            chain_id,
             pid: Some(pid),
             watchdog: Some((child, stdin)),
         };
@@ -149,16 +141,6 @@ impl Anvil {
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// The port.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// The chain id.
-    pub fn chain_id(&self) -> u64 {
-        self.chain_id
     }
 
     /// Stops anvil (kill by pid) and waits until its port refuses connections.

@@ -4,13 +4,12 @@
 //! nodes answered; the log names the URL a browser should open.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod support;
-
 use std::io::Read as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::redis_server::RedisServer;
+use crate::harness::free_port;
+use crate::harness::redis_server::RedisServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wallet-auth");
 
@@ -21,13 +20,6 @@ fn command() -> Command {
         .env("SESSION_ENCRYPTION_KEY", "7e".repeat(32))
         .stdin(Stdio::null());
     c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port()
 }
 
 async fn get(http: &reqwest::Client, url: &str) -> (u16, serde_json::Value) {

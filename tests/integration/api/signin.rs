@@ -4,10 +4,10 @@ use reqwest::StatusCode;
 use serde_json::json;
 use wallet_auth::verify::Chain;
 
-use crate::both_stores;
-use crate::helpers::{spawn_app, spawn_app_with, Backend, Wallet, DOMAIN};
+use crate::harness::app::{spawn_app, spawn_app_with, Backend, Wallet, DOMAIN};
+use crate::on_every_backend;
 
-both_stores!(
+on_every_backend!(
     nonce_without_body_uses_defaults,
     nonce_with_address_returns_a_ready_message,
     ethereum_sign_in_opens_a_session,
@@ -89,18 +89,8 @@ async fn ethereum_sign_in_opens_a_session(b: Backend) {
     ] {
         assert!(r.body[f].is_string(), "{f} in {}", r.body);
     }
-    let cookie = r
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("wallet_session="))
-        .expect("cookie");
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("Path=/") && cookie.contains("SameSite=Lax"),
-        "{cookie}"
-    );
-    assert_eq!(r.session_cookie().as_deref(), Some(token));
+    // Every attribute is checked by the harness (crate::harness::cookies).
+    assert_eq!(r.only_cookie("wallet_session"), token);
     let me = app.get("/api/me", Some(token)).await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["address"], w.address);

@@ -9,16 +9,15 @@
 //! connections (every `#[tokio::test]` has its own runtime).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::harness::backends::{Backend, FromBackend};
+use crate::harness::postgres_server::{shared_postgres, PostgresServer};
+use crate::harness::redis_server::{shared_cluster, shared_redis, RedisCluster, RedisServer};
 use redis::AsyncCommands;
-use support::postgres_server::{shared_postgres, PostgresServer};
-use support::redis_server::{shared_cluster, shared_redis, RedisCluster, RedisServer};
 use wallet_auth::store::{
     AuditBounds, AuditLog, IndexEntry, MemoryStore, NewSession, PostgresStore, RateDecision,
     RedisStore, Rotated, Rotation, SessionEntry, Store, StoreError,
@@ -224,6 +223,17 @@ impl Fixture {
                     .unwrap(),
             ),
             None => Arc::clone(&self.store),
+        }
+    }
+}
+
+impl FromBackend for Fixture {
+    async fn from_backend(backend: Backend) -> Self {
+        match backend {
+            Backend::Memory => Self::memory().await,
+            Backend::Redis => Self::redis().await,
+            Backend::Cluster => Self::cluster().await,
+            Backend::Postgres => Self::postgres().await,
         }
     }
 }
@@ -1379,45 +1389,7 @@ async fn active_sessions(f: Fixture) {
     assert_eq!(s.count_active("solana", now).await.unwrap(), 51);
 }
 
-/// Generates one `#[tokio::test]` per backend for each shared behavioural test.
-macro_rules! store_tests {
-    ($($test:ident),* $(,)?) => {
-        mod on_memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Fixture::memory().await).await;
-                }
-            )*
-        }
-        mod on_redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Fixture::redis().await).await;
-                }
-            )*
-        }
-        mod on_cluster {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Fixture::cluster().await).await;
-                }
-            )*
-        }
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Fixture::postgres().await).await;
-                }
-            )*
-        }
-    };
-}
-
-store_tests!(
+crate::on_every_backend!(
     ping_and_kind,
     nonce_single_use,
     nonce_put_is_nx,
@@ -1580,33 +1552,12 @@ async fn older_rotation_markers_are_followed(f: Fixture) {
     assert_eq!(s.get_session("w", "h9", None).await.unwrap(), None);
 }
 
-mod redis_legacy {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn older_rotation_markers_are_followed() {
-        super::older_rotation_markers_are_followed(super::Fixture::redis().await).await;
-    }
-}
+crate::on_backends!(
+    redis_legacy: Redis, cluster_legacy: Cluster;
+    older_rotation_markers_are_followed,
+);
 
-mod cluster_legacy {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn older_rotation_markers_are_followed() {
-        super::older_rotation_markers_are_followed(super::Fixture::cluster().await).await;
-    }
-}
-
-mod redis_keys {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn every_key_has_a_ttl() {
-        super::every_key_has_a_ttl(super::Fixture::redis().await).await;
-    }
-}
-
-mod cluster_keys {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn every_key_has_a_ttl() {
-        super::every_key_has_a_ttl(super::Fixture::cluster().await).await;
-    }
-}
+crate::on_backends!(redis_keys: Redis, cluster_keys: Cluster; every_key_has_a_ttl);
 
 fn is_failure(r: &Result<impl std::fmt::Debug, StoreError>) -> bool {
     matches!(r, Err(StoreError::Unavailable(_) | StoreError::Timeout))

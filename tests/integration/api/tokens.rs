@@ -16,13 +16,17 @@ use wallet_auth::http::AuthState;
 use wallet_auth::session::tokens::{TokenKeys, MIN_PUBLISHED, RETIRE_MARGIN};
 use wallet_auth::session::ManualClock;
 
-use crate::both_stores;
-use crate::helpers::{open, spawn_app, spawn_app_with, Backend, TestApp, Wallet};
+use crate::harness::app::{open, spawn_app, spawn_app_with, Backend, TestApp, Wallet};
+use crate::on_every_backend;
 
-#[path = "../../examples/verify_token.rs"]
+#[path = "../../../examples/verify_token.rs"]
+#[expect(
+    dead_code,
+    reason = "the example's own `main`, run by `cargo run --example`"
+)]
 mod verify_token;
 
-both_stores!(
+on_every_backend!(
     wallet_token_verifies_with_every_claim,
     solana_wallet_is_caip10,
     tampered_or_foreign_tokens_fail,
@@ -37,20 +41,13 @@ both_stores!(
 );
 
 async fn jwks(app: &TestApp) -> String {
-    let r = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.get("/.well-known/jwks.json", None).await;
+    assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
-        r.headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok()),
+        r.header("cache-control").as_deref(),
         Some("public, max-age=300")
     );
-    r.text().await.unwrap()
+    r.text
 }
 
 async fn mint(app: &TestApp, bearer: &str) -> Value {

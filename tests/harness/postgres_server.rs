@@ -19,7 +19,6 @@
 //! server (by pid) and removes its directory.
 
 use std::io::Write;
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,16 +103,7 @@ fn as_server_user(program: &Path) -> Command {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral loopback port")
-}
-
-fn port_free(port: u16) -> bool {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
-}
+use super::{free_port, port_free};
 
 fn pid_alive(pid: u32) -> bool {
     Command::new("kill")
@@ -189,16 +179,6 @@ impl PostgresServer {
     /// The URL of the database `db`.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
-    }
-
-    /// The server's port.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Whether the server process is running.
-    pub fn is_running(&self) -> bool {
-        self.running.is_some()
     }
 
     /// (Re)starts the server on its port and waits until it accepts connections. Does nothing

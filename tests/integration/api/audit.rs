@@ -2,16 +2,16 @@
 //! security events out; one wallet cannot flush the shared security log; every log is capped.
 
 use futures::StreamExt as _;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use wallet_auth::session::audit::{SECURITY_BUDGET, WALLET_ACTIVITY, WALLET_SECURITY};
 use wallet_auth::session::{AuditEvent, AuditKind};
 use wallet_auth::verify::Chain;
 
-use crate::both_stores;
-use crate::helpers::{spawn_app, spawn_app_with, Backend, Resp, TestApp, Wallet, ADMIN, DOMAIN};
+use crate::harness::app::{spawn_app, spawn_app_with, Backend, TestApp, Wallet, ADMIN, DOMAIN};
+use crate::on_every_backend;
 
-both_stores!(
+on_every_backend!(
     anonymous_failures_cannot_erase_security_events,
     fresh_wallets_do_not_hide_security_events,
     one_wallet_cannot_flush_the_security_log,
@@ -31,16 +31,13 @@ async fn audit(app: &TestApp, query: &str) -> Vec<Value> {
 /// A binding mismatch of `w`'s session (its token used from another kind of client).
 async fn mismatch(app: &TestApp, token: &str) {
     let r = app
-        .http
-        .get(app.url("/api/me"))
-        .bearer_auth(token)
-        .header("user-agent", "curl/8.4.0")
-        .send()
-        .await
-        .unwrap();
-    Resp::from(r)
-        .await
-        .assert_error(401, "session_binding_mismatch");
+        .send(
+            app.request(Method::GET, "/api/me")
+                .bearer_auth(token)
+                .header("user-agent", "curl/8.4.0"),
+        )
+        .await;
+    r.assert_error(401, "session_binding_mismatch");
 }
 
 fn is_mismatch_of(e: &Value, w: &Wallet) -> bool {
@@ -90,15 +87,7 @@ async fn anonymous_failures_cannot_erase_security_events(b: Backend) {
     let s = app.get("/admin/sessions/stats", Some(ADMIN)).await;
     assert_eq!(s.body["lastHour"]["failures"], FLOOD, "{}", s.body);
     assert_eq!(s.body["lastHour"]["signIns"], 1, "{}", s.body);
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get("/metrics", None).await.text;
     let counted: usize = text
         .lines()
         .filter(|l| l.starts_with("wallet_auth_signins_total{") && !l.contains("outcome=\"ok\""))

@@ -7,10 +7,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use wallet_auth::verify::{prepare_message, Chain, MessageParams};
 
-use crate::both_stores;
-use crate::helpers::{spawn_app_with, Backend, Resp, TestApp, Wallet, DOMAIN};
+use crate::harness::app::{spawn_app_with, Backend, Resp, TestApp, Wallet, DOMAIN};
+use crate::on_every_backend;
 
-both_stores!(forwarded_for_takes_the_entry_the_proxy_appended);
+on_every_backend!(forwarded_for_takes_the_entry_the_proxy_appended);
 
 fn message(
     w: &Wallet,
@@ -194,7 +194,7 @@ async fn verify_from(app: &TestApp, forwarded: &[&str], body: &Value) -> Resp {
     for f in forwarded {
         rb = rb.header("x-forwarded-for", *f);
     }
-    Resp::from(rb.send().await.unwrap()).await
+    app.send(rb).await
 }
 
 async fn signed_in_ip(app: &TestApp, forwarded: &[&str]) -> String {

@@ -2,16 +2,9 @@
 //! sign-ins over a real redis-server; the keys left in Redis must still be consistent (every
 //! index entry has its live record, every live record is indexed, every key but plain values
 //! has a TTL), and after a restart a session opened before the crash still works.
-#![allow(clippy::expect_used, clippy::unwrap_used, dead_code)]
-
-#[path = "support/mod.rs"]
-mod support;
-
-#[path = "api/helpers.rs"]
-mod helpers;
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::{HashMap, HashSet};
-use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -20,8 +13,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use helpers::Wallet;
-use support::redis_server::RedisServer;
+use crate::harness::app::Wallet;
+use crate::harness::redis_server::RedisServer;
 
 const DOMAIN: &str = "app.test:8080";
 const UA: &str = "wallet-auth-crash-test/1.0";
@@ -36,10 +29,7 @@ struct ServerProcess {
 
 impl ServerProcess {
     async fn start(redis_url: &str) -> Self {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = crate::harness::free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_wallet-auth"))
             .arg("serve")
             .env_clear()

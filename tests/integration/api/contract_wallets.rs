@@ -12,15 +12,15 @@ use serde_json::{json, Value};
 use wallet_auth::config::{EthChainIds, Secret};
 use wallet_auth::verify::{prepare_message, Chain, MessageParams};
 
-use crate::both_stores;
-use crate::helpers::{spawn_app_with, Backend, Resp, TestApp, Wallet, DOMAIN};
-use crate::support::anvil::{Anvil, CHAIN_ID};
-use crate::support::evm::{
+use crate::harness::anvil::{Anvil, CHAIN_ID};
+use crate::harness::app::{spawn_app_with, Backend, Resp, TestApp, Wallet, DOMAIN};
+use crate::harness::evm::{
     safe_domain_separator, safe_message_hash, safe_signature, wrap_6492, Evm, OwnedWallets, Owner,
     SafeStack,
 };
+use crate::on_every_backend;
 
-both_stores!(
+on_every_backend!(
     deployed_safe_signs_in,
     counterfactual_safe_signs_in_and_stays_undeployed,
     own_wallet_deployed_and_counterfactual,
@@ -94,14 +94,7 @@ async fn verify(app: &TestApp, message: &str, signature: &[u8]) -> Resp {
 }
 
 async fn metrics(app: &TestApp) -> String {
-    app.http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text")
+    app.get("/metrics", None).await.text
 }
 
 /// How many `eth_call`s the server made to the node of [`CHAIN_ID`].

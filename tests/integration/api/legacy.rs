@@ -3,10 +3,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::both_stores;
-use crate::helpers::{spawn_app, Backend, Resp, TestApp, Wallet};
+use crate::harness::app::{spawn_app, Backend, Resp, TestApp, Wallet};
+use crate::on_every_backend;
 
-both_stores!(user_login_me_logout, sessions_of_one_kind_are_not_the_other);
+on_every_backend!(user_login_me_logout, sessions_of_one_kind_are_not_the_other);
 
 fn sid_of(r: &Resp) -> String {
     r.cookie("sid").expect("sid cookie")
@@ -46,13 +46,11 @@ async fn user_login_me_logout(b: Backend) {
     let csrf = r.body["csrfToken"].as_str().expect("csrfToken").to_owned();
     let sid = sid_of(&r);
     let me = app
-        .http
-        .get(app.url("/api/user/me"))
-        .header("cookie", format!("sid={sid}"))
-        .send()
-        .await
-        .unwrap();
-    let me = crate::helpers::Resp::from(me).await;
+        .send(
+            app.request(Method::GET, "/api/user/me")
+                .header("cookie", format!("sid={sid}")),
+        )
+        .await;
     assert_eq!(me.body["username"], "alice");
     assert_eq!(me.body["csrfToken"], csrf.as_str());
     let out = app
@@ -65,15 +63,12 @@ async fn user_login_me_logout(b: Backend) {
         .unwrap();
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
     let me = app
-        .http
-        .get(app.url("/api/user/me"))
-        .header("cookie", format!("sid={sid}"))
-        .send()
-        .await
-        .unwrap();
-    crate::helpers::Resp::from(me)
-        .await
-        .assert_error(401, "unauthenticated");
+        .send(
+            app.request(Method::GET, "/api/user/me")
+                .header("cookie", format!("sid={sid}")),
+        )
+        .await;
+    me.assert_error(401, "unauthenticated");
     app.get("/api/user/me", None)
         .await
         .assert_error(401, "unauthenticated");
@@ -94,35 +89,26 @@ async fn sessions_of_one_kind_are_not_the_other(b: Backend) {
     let wallet_cookie = w.session_cookie().unwrap();
     // The user session does not open wallet routes, and the wallet session not user routes.
     let r = app
-        .http
-        .get(app.url("/api/me"))
-        .header("cookie", format!("sid={sid}"))
-        .send()
-        .await
-        .unwrap();
-    crate::helpers::Resp::from(r)
-        .await
-        .assert_error(401, "unauthenticated");
+        .send(
+            app.request(Method::GET, "/api/me")
+                .header("cookie", format!("sid={sid}")),
+        )
+        .await;
+    r.assert_error(401, "unauthenticated");
     let r = app
-        .http
-        .get(app.url("/api/me"))
-        .header("cookie", format!("wallet_session={sid}"))
-        .send()
-        .await
-        .unwrap();
-    crate::helpers::Resp::from(r)
-        .await
-        .assert_error(401, "unauthenticated");
+        .send(
+            app.request(Method::GET, "/api/me")
+                .header("cookie", format!("wallet_session={sid}")),
+        )
+        .await;
+    r.assert_error(401, "unauthenticated");
     let r = app
-        .http
-        .get(app.url("/api/user/me"))
-        .header("cookie", format!("sid={wallet_cookie}"))
-        .send()
-        .await
-        .unwrap();
-    crate::helpers::Resp::from(r)
-        .await
-        .assert_error(401, "unauthenticated");
+        .send(
+            app.request(Method::GET, "/api/user/me")
+                .header("cookie", format!("sid={wallet_cookie}")),
+        )
+        .await;
+    r.assert_error(401, "unauthenticated");
     // Both at once work side by side.
     let both = format!("sid={sid}; wallet_session={wallet_cookie}");
     let r = app
@@ -145,13 +131,13 @@ async fn sessions_of_one_kind_are_not_the_other(b: Backend) {
 
 mod rate {
     use super::*;
-    both_stores!(login_is_rate_limited_per_ip_and_per_username);
+    on_every_backend!(login_is_rate_limited_per_ip_and_per_username);
 }
 
 /// The login budget: per client IP, and per username across IPs (a password-spraying client
 /// that rotates its address still hits the username's budget).
 async fn login_is_rate_limited_per_ip_and_per_username(b: Backend) {
-    let app = crate::helpers::spawn_app_with(b, |c| {
+    let app = crate::harness::app::spawn_app_with(b, |c| {
         c.rate_limit_per_min = 3;
         c.trust_proxy = true;
     })
@@ -172,7 +158,7 @@ async fn login_is_rate_limited_per_ip_and_per_username(b: Backend) {
                 .send()
                 .await
                 .unwrap();
-            crate::helpers::Resp::from(r).await
+            crate::harness::app::Resp::from(r).await
         }
     };
     // One IP, three users: the IP budget (3) runs out.
@@ -226,7 +212,7 @@ async fn me_status(app: &TestApp, sid: &str) -> u16 {
 
 mod hardening {
     use super::*;
-    both_stores!(
+    on_every_backend!(
         user_logout_follows_the_csrf_rule,
         password_change_or_removal_ends_user_sessions,
         duplicate_user_session_cookies_are_refused,
@@ -237,7 +223,7 @@ mod hardening {
 /// Cookie-authenticated unsafe requests of user sessions follow the CSRF rule, like wallet
 /// sessions: `X-CSRF-Token` equal to the session's token, or an allowed `Origin`.
 async fn user_logout_follows_the_csrf_rule(b: Backend) {
-    let app = crate::helpers::spawn_app_with(b, |c| {
+    let app = crate::harness::app::spawn_app_with(b, |c| {
         c.allowed_origins = vec!["https://dapp.example".into()];
     })
     .await;
@@ -280,10 +266,7 @@ async fn user_logout_follows_the_csrf_rule(b: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    assert!(r
-        .set_cookies()
-        .iter()
-        .any(|c| c.starts_with("sid=;") && c.contains("Max-Age=0")));
+    assert!(r.deletes("sid"));
     assert_eq!(me_status(&app, &sid).await, 401);
     // From an allowed origin: accepted too.
     let (sid2, _) = login_ok(&app, "carol", "carols-password").await;
@@ -326,7 +309,7 @@ async fn password_change_or_removal_ends_user_sessions(b: Backend) {
     let (d, _) = login_ok(&app, "erin", "second-password").await;
     if b != Backend::Memory {
         // Another instance over the same store sees the end too.
-        let sib = crate::helpers::spawn_sibling(&app).await;
+        let sib = crate::harness::app::spawn_sibling(&app).await;
         assert_eq!(me_status(&sib, &d).await, 200);
         sib.state.users().remove("erin").await.unwrap();
         assert_eq!(me_status(&sib, &d).await, 401);
@@ -392,7 +375,7 @@ async fn duplicate_user_session_cookies_are_refused(b: Backend) {
 /// With `COOKIE_SECURE` (and no cookie domain), the user session cookie is `__Host-sid`,
 /// which a sibling subdomain cannot plant; the old `sid` name is still read for a release.
 async fn host_prefixed_user_cookie_when_secure(b: Backend) {
-    let app = crate::helpers::spawn_app_with(b, |c| c.cookie_secure = true).await;
+    let app = crate::harness::app::spawn_app_with(b, |c| c.cookie_secure = true).await;
     app.state
         .users()
         .add("hana", "hanas-password")
@@ -400,13 +383,8 @@ async fn host_prefixed_user_cookie_when_secure(b: Backend) {
         .unwrap();
     let r = login(&app, "hana", "hanas-password").await;
     assert_eq!(r.status, StatusCode::OK);
-    let sid = r.cookie("__Host-sid").expect("__Host-sid cookie");
-    let set = r
-        .set_cookies()
-        .into_iter()
-        .find(|c| c.starts_with("__Host-sid="))
-        .unwrap();
-    assert!(set.contains("Secure") && set.contains("Path=/") && !set.contains("Domain"));
+    // Secure, Path=/ and no Domain are checked by the harness (crate::harness::cookies).
+    let sid = r.only_cookie("__Host-sid");
     assert!(r.cookie("sid").is_none(), "no cookie under the old name");
     let me = |cookies: Vec<String>| {
         let app = &app;
@@ -598,7 +576,7 @@ async fn concurrent_logins_use_bounded_memory() {
     use std::time::{Duration, Instant};
     const CHECKS: u64 = 2;
     const LOGINS: usize = 200;
-    let redis = crate::support::redis_server::RedisServer::start_new();
+    let redis = crate::harness::redis_server::RedisServer::start_new();
     let exe = env!("CARGO_BIN_EXE_wallet-auth");
     let env = [
         ("REDIS_URL", redis.url()),

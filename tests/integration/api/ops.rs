@@ -3,10 +3,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::both_stores;
-use crate::helpers::{spawn_app, spawn_app_with, Backend, Wallet, ADMIN};
+use crate::harness::app::{spawn_app, spawn_app_with, Backend, Wallet, ADMIN};
+use crate::on_every_backend;
 
-both_stores!(
+on_every_backend!(
     health_and_ready,
     metrics_count_sign_ins,
     metrics_pass_promtool_in_the_text_format_and_speak_openmetrics_when_asked,
@@ -42,9 +42,9 @@ async fn metrics_count_sign_ins(b: Backend) {
         Some(json!({"chain": "ethereum", "message": "bad", "signature": "0x"})),
     )
     .await;
-    let r = app.http.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let text = r.text().await.unwrap();
+    let r = app.get("/metrics", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = r.text;
     assert!(
         text.contains(
             "wallet_auth_signins_total{chain=\"ethereum\",wallet_type=\"eoa\",outcome=\"ok\"} 1"
@@ -216,15 +216,14 @@ fn promtool_check(scrape: &str) {
     );
 }
 
-async fn scrape(app: &crate::helpers::TestApp, accept: Option<&str>) -> (String, String) {
+async fn scrape(app: &crate::harness::app::TestApp, accept: Option<&str>) -> (String, String) {
     let mut rb = app.http.get(app.url("/metrics"));
     if let Some(a) = accept {
         rb = rb.header("accept", a);
     }
-    let r = rb.send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
-    (ct, r.text().await.unwrap())
+    let r = app.send(rb).await;
+    assert_eq!(r.status, StatusCode::OK);
+    (r.header("content-type").unwrap(), r.text)
 }
 
 async fn metrics_pass_promtool_in_the_text_format_and_speak_openmetrics_when_asked(b: Backend) {
@@ -314,32 +313,14 @@ async fn metrics_token_guards_metrics(b: Backend) {
         if let Some(a) = &auth {
             rb = rb.header("authorization", a);
         }
-        let r = crate::helpers::Resp::from(rb.send().await.unwrap()).await;
+        let r = app.send(rb).await;
         r.assert_error(401, "unauthenticated");
         assert!(!r.body.to_string().contains("wallet_auth_"), "{auth:?}");
     }
-    let r = app
-        .http
-        .get(app.url("/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    assert!(r
-        .text()
-        .await
-        .unwrap()
-        .contains("wallet_auth_http_requests_total"));
+    let r = app.get("/metrics", Some(TOKEN)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("wallet_auth_http_requests_total"));
     // Without METRICS_TOKEN, /metrics stays public (the default of the contract).
     let open = spawn_app(b).await;
-    assert_eq!(
-        open.http
-            .get(open.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(open.get("/metrics", None).await.status, StatusCode::OK);
 }

@@ -14,8 +14,8 @@
 //! not outlive the test binary.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::{Ipv4Addr, TcpStream};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -59,17 +59,12 @@ fn require_binary(name: &str) -> PathBuf {
     }
 }
 
-fn port_free(port: u16) -> bool {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
-}
+use super::port_free;
 
 /// A free loopback port; with `cluster`, `port + 10000` is free as well.
 fn free_port(cluster: bool) -> u16 {
     for _ in 0..200 {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("bind an ephemeral loopback port");
+        let port = super::free_port();
         if !cluster {
             return port;
         }
@@ -154,21 +149,6 @@ impl RedisServer {
     /// The server's URL, `redis://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// The server's port.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// The server's working directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Whether the server process is running.
-    pub fn is_running(&self) -> bool {
-        self.running.is_some()
     }
 
     /// (Re)starts the server on its port and waits until it answers `PING`. Does nothing when it

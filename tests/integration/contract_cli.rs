@@ -1,13 +1,9 @@
 //! The binary with contract-wallet nodes: `wallet-auth verify --rpc-url`, and `serve`'s
 //! start-up check of each node's `eth_chainId` (a node serving another chain stops start-up
 //! with exit 2; one that is down is a warning, and `/ready` reports it), on a real anvil.
-#![allow(clippy::expect_used, clippy::unwrap_used, dead_code)]
-
-#[path = "support/mod.rs"]
-mod support;
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::Write as _;
-use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,8 +12,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use wallet_auth::verify::{prepare_message, Chain, MessageParams};
 
-use support::anvil::{Anvil, CHAIN_ID};
-use support::evm::{wrap_6492, Evm, OwnedWallets, Owner};
+use crate::harness::anvil::{Anvil, CHAIN_ID};
+use crate::harness::evm::{wrap_6492, Evm, OwnedWallets, Owner};
+use crate::harness::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wallet-auth");
 const DOMAIN: &str = "app.test:8080";
@@ -143,13 +140,6 @@ async fn verify_with_rpc_url_checks_contract_wallets() {
     let out = verify(&text, &owner.personal_sign(&text), Some(&url));
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout_json(&out)["code"], "verifier_unavailable");
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
 }
 
 fn serve(port: u16, rpc_urls: &str, chain_ids: &str) -> Command {

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Backend, TestApp, Wallet, ADMIN};
+use crate::harness::app::{spawn_app, Backend, TestApp, Wallet, ADMIN};
 
 /// Every route of the contract (API.md).
 const CONTRACT: &[(&str, &str)] = &[

@@ -2,17 +2,12 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{spawn_app, spawn_app_with, Backend};
+use crate::harness::app::{spawn_app, spawn_app_with, Backend};
 
-async fn fetch(app: &crate::helpers::TestApp, path: &str) -> (StatusCode, String, String) {
-    let r = app.http.get(app.url(path)).send().await.unwrap();
-    let status = r.status();
-    let ct = r
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, ct, r.text().await.unwrap())
+async fn fetch(app: &crate::harness::app::TestApp, path: &str) -> (StatusCode, String, String) {
+    let r = app.get(path, None).await;
+    let ct = r.header("content-type").unwrap_or_default();
+    (r.status, ct, r.text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{open, spawn_app, spawn_on, test_config, Backend, TestApp, Wallet};
-use crate::support::redis_server::RedisCluster;
+use crate::harness::app::{open, spawn_app, spawn_on, test_config, Backend, TestApp, Wallet};
+use crate::harness::redis_server::RedisCluster;
 
 /// Applies ACL rules to the `default` user on every node behind `url`.
 async fn acl(url: &str, rules: &[&str]) {

@@ -1,6 +1,7 @@
 //! `spawn_app()` and typed helpers: a real server on a random port over a real store (memory,
 //! a private redis-server, the shared Redis Cluster, or a fresh database on the shared
-//! PostgreSQL server), wallets that sign for real with local keys.
+//! PostgreSQL server), requests that come back as a [`Resp`] read whole (its cookies checked
+//! by [`super::cookies`]), wallets that sign for real with local keys.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use alloy_primitives::{eip191_hash_message, keccak256, Address};
 use ed25519_dalek::Signer as _;
 use k256::ecdsa::SigningKey;
 use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 use wallet_auth::config::Config;
@@ -18,50 +19,10 @@ use wallet_auth::session::ManualClock;
 use wallet_auth::store::{MemoryStore, PostgresStore, RedisStore, Store};
 use wallet_auth::verify::{prepare_message, Chain, MessageParams};
 
-use crate::support::postgres_server::shared_postgres;
-use crate::support::redis_server::{shared_cluster, RedisServer};
-
-/// Which store a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Memory,
-    Redis,
-    /// The 3-master Redis Cluster shared by the test binary (tests keep apart by key prefix).
-    Cluster,
-    /// A fresh database on the PostgreSQL server shared by the test binary.
-    Postgres,
-}
-
-impl Backend {
-    /// Whether the backend is Redis (single node or cluster).
-    pub fn is_redis(self) -> bool {
-        matches!(self, Backend::Redis | Backend::Cluster)
-    }
-}
-
-/// Runs each named `async fn name(backend: Backend)` on every store: memory, a private
-/// redis-server, the shared Redis Cluster, and PostgreSQL.
-#[macro_export]
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name($crate::helpers::Backend::Memory).await } )*
-        }
-        mod redis {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name($crate::helpers::Backend::Redis).await } )*
-        }
-        mod cluster {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name($crate::helpers::Backend::Cluster).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name($crate::helpers::Backend::Postgres).await } )*
-        }
-    };
-}
+pub use super::backends::Backend;
+use super::cookies::{self, CookieRules, SetCookie};
+use super::postgres_server::shared_postgres;
+use super::redis_server::{shared_cluster, RedisServer};
 
 pub const DOMAIN: &str = "app.test:8080";
 pub const UA: &str = "wallet-auth-tests/1.0";
@@ -221,6 +182,29 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// The socket address the app listens on (for raw connections).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("socket address")
+    }
+
+    /// A request to `path` with the test client, to add headers or a body to and
+    /// [`send`](Self::send).
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path))
+    }
+
+    /// Sends a request (from any client) to this app and reads the response whole; its
+    /// cookies are checked against this app's configuration.
+    pub async fn send(&self, request: RequestBuilder) -> Resp {
+        let r = request.send().await.expect("request");
+        let mut resp = Resp::from(r).await;
+        resp.cookie_rules = Some(CookieRules::new(&self.config, self.clock_now()));
+        resp
+    }
+
     /// Any request; returns status, headers and JSON body (Null when empty / not JSON).
     pub async fn call(
         &self,
@@ -229,14 +213,14 @@ impl TestApp {
         bearer: Option<&str>,
         body: Option<Value>,
     ) -> Resp {
-        let mut rb = self.http.request(method, self.url(path));
+        let mut rb = self.request(method, path);
         if let Some(t) = bearer {
             rb = rb.bearer_auth(t);
         }
         if let Some(b) = body {
             rb = rb.json(&b);
         }
-        Resp::from(rb.send().await.expect("request")).await
+        self.send(rb).await
     }
 
     pub async fn get(&self, path: &str, bearer: Option<&str>) -> Resp {
@@ -256,14 +240,14 @@ impl TestApp {
         cookies: &[&str],
         headers: &[(&str, &str)],
     ) -> Resp {
-        let mut rb = self.http.request(method, self.url(path));
+        let mut rb = self.request(method, path);
         for c in cookies {
             rb = rb.header("cookie", *c);
         }
         for (k, v) in headers {
             rb = rb.header(*k, *v);
         }
-        Resp::from(rb.send().await.expect("request")).await
+        self.send(rb).await
     }
 
     pub async fn nonce(&self, chain: Chain, address: Option<&str>) -> Value {
@@ -316,7 +300,13 @@ impl Drop for TestApp {
 pub struct Resp {
     pub status: StatusCode,
     pub headers: HeaderMap,
+    /// The body as JSON; Null when empty or not JSON.
     pub body: Value,
+    /// The body as text.
+    pub text: String,
+    /// What the app that answered promises about its cookies (`None` for a response not read
+    /// through [`TestApp::send`]).
+    cookie_rules: Option<CookieRules>,
 }
 
 impl Resp {
@@ -329,6 +319,8 @@ impl Resp {
             status,
             headers,
             body,
+            text,
+            cookie_rules: None,
         }
     }
 
@@ -360,28 +352,51 @@ impl Resp {
             .map(str::to_owned)
     }
 
-    /// The `wallet_session` cookie value set by this response.
-    pub fn session_cookie(&self) -> Option<String> {
-        self.cookie("wallet_session")
-    }
-
-    /// Every `Set-Cookie` header of this response.
-    pub fn set_cookies(&self) -> Vec<String> {
+    /// Every `Set-Cookie` of this response, each parsed and checked ([`cookies::check`]).
+    #[track_caller]
+    pub fn set_cookies(&self) -> Vec<SetCookie> {
+        let rules = self
+            .cookie_rules
+            .as_ref()
+            .expect("cookies are checked on responses read by TestApp::send");
         self.headers
             .get_all("set-cookie")
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(str::to_owned)
+            .map(|v| cookies::check(v.to_str().expect("ASCII"), &self.headers, rules))
             .collect()
     }
 
-    /// The value of cookie `name` set by this response (not a deletion: no `Max-Age=0`).
+    /// The value of cookie `name` set (not deleted) by this response.
+    #[track_caller]
     pub fn cookie(&self, name: &str) -> Option<String> {
+        let mut set = self
+            .set_cookies()
+            .into_iter()
+            .filter(|c| c.name == name && !c.is_deletion());
+        let first = set.next();
+        assert!(set.next().is_none(), "{name} is set once");
+        first.map(|c| c.value)
+    }
+
+    /// The value of cookie `name`, asserting this response sets it.
+    #[track_caller]
+    pub fn only_cookie(&self, name: &str) -> String {
+        self.cookie(name)
+            .unwrap_or_else(|| panic!("{name} is set: {:?}", self.headers))
+    }
+
+    /// Whether this response deletes cookie `name`.
+    #[track_caller]
+    pub fn deletes(&self, name: &str) -> bool {
         self.set_cookies()
             .iter()
-            .filter(|c| !c.contains("Max-Age=0"))
-            .find_map(|c| c.strip_prefix(&format!("{name}=")).map(str::to_owned))
-            .map(|c| c.split(';').next().unwrap_or("").to_owned())
+            .any(|c| c.name == name && c.is_deletion())
+    }
+
+    /// The `wallet_session` cookie value set by this response.
+    #[track_caller]
+    pub fn session_cookie(&self) -> Option<String> {
+        self.cookie("wallet_session")
     }
 }
 

@@ -1,12 +1,12 @@
 //! Every client mistake gets the documented JSON error, never a 500, never a hang.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::both_stores;
-use crate::helpers::{spawn_app, spawn_app_with, Backend, Wallet, DOMAIN};
+use crate::harness::app::{spawn_app, spawn_app_with, Backend, Wallet, DOMAIN};
+use crate::on_every_backend;
 
-both_stores!(
+on_every_backend!(
     malformed_bodies_are_bad_requests,
     wrong_content_type_is_415,
     oversized_body_is_413,
@@ -26,16 +26,13 @@ async fn malformed_bodies_are_bad_requests(b: Backend) {
         "null",
     ] {
         let r = app
-            .http
-            .post(app.url("/auth/verify"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        crate::helpers::Resp::from(r)
-            .await
-            .assert_error(400, "bad_request");
+            .send(
+                app.request(Method::POST, "/auth/verify")
+                    .header("content-type", "application/json")
+                    .body(body),
+            )
+            .await;
+        r.assert_error(400, "bad_request");
     }
     app.post(
         "/auth/verify",
@@ -66,27 +63,21 @@ async fn malformed_bodies_are_bad_requests(b: Backend) {
 async fn wrong_content_type_is_415(b: Backend) {
     let app = spawn_app(b).await;
     let r = app
-        .http
-        .post(app.url("/auth/verify"))
-        .header("content-type", "text/plain")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    crate::helpers::Resp::from(r)
-        .await
-        .assert_error(415, "unsupported_media_type");
+        .send(
+            app.request(Method::POST, "/auth/verify")
+                .header("content-type", "text/plain")
+                .body("{}"),
+        )
+        .await;
+    r.assert_error(415, "unsupported_media_type");
     let r = app
-        .http
-        .post(app.url("/auth/nonce"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("chain=ethereum")
-        .send()
-        .await
-        .unwrap();
-    crate::helpers::Resp::from(r)
-        .await
-        .assert_error(415, "unsupported_media_type");
+        .send(
+            app.request(Method::POST, "/auth/nonce")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("chain=ethereum"),
+        )
+        .await;
+    r.assert_error(415, "unsupported_media_type");
 }
 
 async fn oversized_body_is_413(b: Backend) {
@@ -147,15 +138,12 @@ async fn unauthenticated_requests(b: Backend) {
             .assert_error(401, "unauthenticated");
     }
     let r = app
-        .http
-        .get(app.url("/api/me"))
-        .header("authorization", "Basic abc")
-        .send()
-        .await
-        .unwrap();
-    crate::helpers::Resp::from(r)
-        .await
-        .assert_error(401, "unauthenticated");
+        .send(
+            app.request(Method::GET, "/api/me")
+                .header("authorization", "Basic abc"),
+        )
+        .await;
+    r.assert_error(401, "unauthenticated");
 }
 
 async fn unknown_route_is_404(b: Backend) {

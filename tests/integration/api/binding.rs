@@ -6,10 +6,10 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use wallet_auth::config::Binding;
 
-use crate::both_stores;
-use crate::helpers::{spawn_app_with, Backend, Resp, TestApp, Wallet, ADMIN};
+use crate::harness::app::{spawn_app_with, Backend, Resp, TestApp, Wallet, ADMIN};
+use crate::on_every_backend;
 
-both_stores!(
+on_every_backend!(
     browser_update_keeps_the_session,
     another_browser_is_refused_and_audited_but_the_session_lives,
     no_user_agent_is_no_device,
@@ -36,7 +36,7 @@ async fn sign_in_as(app: &TestApp, wallet: &Wallet, ua: &str, ip: Option<&str>) 
     if let Some(ip) = ip {
         rb = rb.header("x-forwarded-for", ip);
     }
-    let r = Resp::from(rb.send().await.unwrap()).await;
+    let r = app.send(rb).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     r.body["token"].as_str().unwrap().to_owned()
 }
@@ -53,7 +53,7 @@ async fn me_as(app: &TestApp, token: &str, ua: Option<&str>, ip: Option<&str>) -
     if let Some(ip) = ip {
         rb = rb.header("x-forwarded-for", ip);
     }
-    Resp::from(rb.send().await.unwrap()).await
+    app.send(rb).await
 }
 
 async fn wallet_events(app: &TestApp, w: &Wallet) -> Vec<Value> {
@@ -129,15 +129,13 @@ async fn no_user_agent_is_no_device(b: Backend) {
         .assert_error(401, "session_binding_mismatch");
     // A session opened without one is not usable from a browser either.
     let body = app.signed_body(&w).await;
-    let r = Resp::from(
-        reqwest::Client::new()
-            .post(app.url("/auth/verify"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = app
+        .send(
+            reqwest::Client::new()
+                .post(app.url("/auth/verify"))
+                .json(&body),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let bare = r.body["token"].as_str().unwrap().to_owned();
     me_as(&app, &bare, Some(CHROME_131_WIN), None)
