@@ -15,6 +15,7 @@ mod cli_verify;
 mod container;
 mod contract_cli;
 mod contracts;
+mod cookie_checks;
 mod crash;
 mod docs;
 mod process;
