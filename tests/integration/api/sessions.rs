@@ -307,7 +307,7 @@ async fn rotations_are_rate_limited_and_bounded_in_the_store(b: Backend) {
     );
     if let Some(url) = app.store_url.as_ref().filter(|_| b.is_redis()) {
         let keys = redis_keys(url, &format!("{}{{{tag}}}*", app.config.redis_prefix)).await;
-        // The wallet's own audit logs (`:aa`, `:as`) are bounded on their own (tests/api/audit.rs);
+        // The wallet's own audit logs (`:aa`, `:as`) are bounded on their own (tests/integration/api/audit.rs);
         // the session itself is its record, the wallet index and one retired list.
         let session_keys: Vec<_> = keys
             .iter()
