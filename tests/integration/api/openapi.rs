@@ -231,7 +231,7 @@ async fn error_schema_lists_every_code() {
     for (code, status) in CODES {
         if *code == "method_not_allowed" {
             // The answer to a method a path does not have: no operation to document it on
-            // (tests/integration/api/errors.rs checks it on every path).
+            // (tests/api/errors.rs checks it on every path).
             continue;
         }
         let found = doc["paths"].as_object().unwrap().values().any(|item| {
