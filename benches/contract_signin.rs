@@ -10,8 +10,8 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+#[path = "../tests/harness/mod.rs"]
+pub mod harness;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,8 +24,8 @@ use wallet_auth::http::{AuthState, Server};
 use wallet_auth::store::MemoryStore;
 use wallet_auth::verify::{prepare_message, Chain, MessageParams};
 
-use support::anvil::{Anvil, CHAIN_ID};
-use support::evm::{safe_signature, wrap_6492, Evm, OwnedWallets, Owner, SafeStack};
+use harness::anvil::{Anvil, CHAIN_ID};
+use harness::evm::{safe_signature, wrap_6492, Evm, OwnedWallets, Owner, SafeStack};
 
 const DOMAIN: &str = "app.test:8080";
 

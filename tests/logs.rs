@@ -1,17 +1,14 @@
 //! Sign-in, use, refresh, logout and failures with every log line captured at TRACE level:
 //! no token, key, CSRF token, signature or signed message may appear in any of them.
-#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/mod.rs"]
-mod support;
-
-#[path = "api/helpers.rs"]
-mod helpers;
+pub mod harness;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use helpers::{spawn_app_with, Backend, Wallet, ADMIN};
+use harness::app::{spawn_app_with, Backend, Wallet, ADMIN};
+use harness::free_port;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -122,14 +119,6 @@ async fn no_secret_reaches_the_logs() {
             "signed message text in: {line}"
         );
     }
-}
-
-/// A free local port.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port()
 }
 
 /// The binary with `LOG_FORMAT=json`: one flat JSON line per request at INFO, with method,

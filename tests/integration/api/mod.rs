@@ -1,0 +1,19 @@
+//! Black-box API tests over a real socket, most run on every store backend
+//! ([`crate::on_every_backend!`]).
+
+mod audit;
+mod binding;
+mod contract_wallets;
+mod demo;
+mod errors;
+mod hardening;
+mod legacy;
+mod openapi;
+mod ops;
+mod origin;
+mod postgres_only;
+mod redis_only;
+mod sessions;
+mod signin;
+mod signin_faults;
+mod tokens;
