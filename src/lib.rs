@@ -45,12 +45,15 @@
 //! # }
 //! ```
 //!
-//! `examples/embed.rs` is the same, runnable (its test: `tests/embed.rs`).
+//! `examples/embed.rs` is the same, runnable (its test: `tests/integration/embed.rs`).
+//! [`store::open`] builds the store a [`config::Config`] names (memory, Redis, Redis Cluster or
+//! PostgreSQL), as the binary does.
 //!
-//! Layout: [`verify`] (pure message verification) ← [`session`] (wallet and user sessions over
-//! a [`store::Store`]) ← [`http`] (routes, extractors, errors, the OpenAPI document);
-//! [`contract_wallets`] (the chains' nodes, for smart-contract wallet signatures), [`config`]
-//! and [`cli`] beside.
+//! Layout, each layer importing only those below it: [`http`] (routes, extractors, errors, the
+//! OpenAPI document) → [`session`] (wallet and user sessions, the audit trail) → [`store`] (one
+//! trait, several backends); [`http`] and [`session`] → [`verify`] (pure message verification)
+//! and [`contract_wallets`] (the chains' nodes, for smart-contract wallet signatures); [`config`]
+//! (plain settings) and [`clock`] at the bottom, read by all, importing none; [`cli`] on top.
 
 pub mod cli;
 pub mod cli_verify;

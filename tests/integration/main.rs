@@ -19,6 +19,7 @@ mod cookie_checks;
 mod crash;
 mod docs;
 mod embed;
+mod layers;
 mod process;
 mod startup;
 mod store;
