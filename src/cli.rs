@@ -346,16 +346,7 @@ async fn probe_services(config: Config) -> ExitCode {
             }
         }
     }
-    let nodes = ContractWallets::new(
-        &config
-            .contract_wallets
-            .rpc_urls
-            .iter()
-            .map(|(id, url)| (*id, url.expose().to_owned()))
-            .collect::<Vec<_>>(),
-        config.contract_wallets.rpc_timeout,
-        None,
-    );
+    let nodes = ContractWallets::from_config(&config.contract_wallets, None);
     for (chain_id, probe) in nodes.probe().await {
         match probe {
             Probe::Up => println!("node of chain {chain_id}: answered"),
@@ -410,21 +401,31 @@ async fn check_nodes(state: &AuthState) -> Result<(), ExitCode> {
     Ok(())
 }
 
-async fn user(action: UserAction) -> ExitCode {
-    let config = match config_from_env() {
-        Ok(c) => c,
-        Err(e) => return config_error(&e),
-    };
+/// The configuration and the shared store (Redis or PostgreSQL) that a command writes `what`
+/// into: the in-memory store would forget it when the command ends. On failure, the exit code
+/// (2 for a configuration that names no shared store or is invalid, 1 for a store that cannot
+/// be opened) after saying why.
+async fn shared_store(what: &str) -> Result<(Config, Arc<dyn crate::store::Store>), ExitCode> {
+    let config = config_from_env().map_err(|e| config_error(&e))?;
     if config.store.backend == StoreConfig::Memory {
-        eprintln!("wallet-auth: users are kept in the store; set REDIS_URL or DATABASE_URL (the in-memory store forgets them when this command ends)");
-        return ExitCode::from(2);
+        eprintln!(
+            "wallet-auth: {what} in the store; set REDIS_URL or DATABASE_URL (the in-memory store forgets them when this command ends)"
+        );
+        return Err(ExitCode::from(2));
     }
-    let store = match crate::store::open(&config).await {
-        Ok(s) => s,
+    match crate::store::open(&config).await {
+        Ok(store) => Ok((config, store)),
         Err(e) => {
             eprintln!("wallet-auth: cannot open the session store: {e}");
-            return ExitCode::FAILURE;
+            Err(ExitCode::FAILURE)
         }
+    }
+}
+
+async fn user(action: UserAction) -> ExitCode {
+    let (_, store) = match shared_store("users are kept").await {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
     let users = UserAccounts::new(store);
     match action {
@@ -469,20 +470,9 @@ async fn user(action: UserAction) -> ExitCode {
 
 async fn rotate_keys(force: bool) -> ExitCode {
     use crate::session::tokens::TokenKeys;
-    let config = match config_from_env() {
-        Ok(c) => c,
-        Err(e) => return config_error(&e),
-    };
-    if config.store.backend == StoreConfig::Memory {
-        eprintln!("wallet-auth: the signing keys are kept in the store; set REDIS_URL (the in-memory store belongs to one server process)");
-        return ExitCode::from(2);
-    }
-    let store = match crate::store::open(&config).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("wallet-auth: cannot open the session store: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (config, store) = match shared_store("the signing keys are kept").await {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
     let keys = TokenKeys::new(
         store,

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 
 use self::rpc::{RpcClient, RpcError};
+use crate::config::ContractWalletSettings;
 use crate::verify::ContractClaim;
 
 /// `/ready` refreshes the nodes' state at most this often (in the background).
@@ -134,6 +135,17 @@ impl ContractWallets {
             last_probe: Mutex::new(None),
             probing: AtomicBool::new(false),
         }
+    }
+
+    /// Clients for the configured nodes (`ETH_RPC_URLS`, `ETH_RPC_TIMEOUT`).
+    #[must_use]
+    pub fn from_config(settings: &ContractWalletSettings, observer: Option<Observer>) -> Self {
+        let nodes: Vec<(u64, String)> = settings
+            .rpc_urls
+            .iter()
+            .map(|(id, url)| (*id, url.expose().to_owned()))
+            .collect();
+        Self::new(&nodes, settings.rpc_timeout, observer)
     }
 
     /// The chain ids that have a node, ascending.

@@ -113,14 +113,8 @@ impl AuthState {
         let users = UserAccounts::with_max_checks(store.clone(), config.limits.password_checks);
         let user_sessions =
             UserSessions::new(store.clone(), keys.clone(), users.clone(), clock.clone());
-        let contract_wallets = Arc::new(ContractWallets::new(
-            &config
-                .contract_wallets
-                .rpc_urls
-                .iter()
-                .map(|(id, url)| (*id, url.expose().to_owned()))
-                .collect::<Vec<_>>(),
-            config.contract_wallets.rpc_timeout,
+        let contract_wallets = Arc::new(ContractWallets::from_config(
+            &config.contract_wallets,
             Some(metrics.node_observer()),
         ));
         let token_keys = TokenKeys::new(
