@@ -25,7 +25,8 @@ use crate::config::Config;
 use crate::contract_wallets::ContractWallets;
 use crate::session::tokens::TokenKeys;
 use crate::session::user::{UserAccounts, UserSessions};
-use crate::session::{Audit, Clock, SessionSettings, SystemClock, WalletSessions};
+use crate::session::signin::SignInSettings;
+use crate::session::{Audit, Clock, SessionSettings, SignIns, SystemClock, WalletSessions};
 use crate::store::{RateDecision, Store};
 
 pub mod admin;
@@ -62,6 +63,7 @@ struct Inner {
     config: Config,
     store: Arc<dyn Store>,
     sessions: WalletSessions,
+    signins: SignIns,
     users: UserAccounts,
     user_sessions: UserSessions,
     audit: Audit,
@@ -127,6 +129,14 @@ impl AuthState {
             config.eth_rpc_timeout,
             Some(metrics.node_observer()),
         ));
+        let signins = SignIns::new(
+            store.clone(),
+            sessions.clone(),
+            contract_wallets.clone(),
+            audit.clone(),
+            clock.clone(),
+            SignInSettings::from(&config),
+        );
         let token_keys = TokenKeys::new(
             store.clone(),
             config.keys.clone(),
@@ -139,6 +149,7 @@ impl AuthState {
                 config,
                 store,
                 sessions,
+                signins,
                 users,
                 user_sessions,
                 audit,
@@ -164,6 +175,11 @@ impl AuthState {
     #[must_use]
     pub fn sessions(&self) -> &WalletSessions {
         &self.inner.sessions
+    }
+    /// Wallet sign-in.
+    #[must_use]
+    pub fn signins(&self) -> &SignIns {
+        &self.inner.signins
     }
     /// Legacy user accounts.
     #[must_use]

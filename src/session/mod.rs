@@ -8,11 +8,13 @@ use time::OffsetDateTime;
 pub mod audit;
 pub mod crypto;
 pub mod device;
+pub mod signin;
 pub mod tokens;
 pub mod user;
 pub mod wallet;
 
 pub use audit::{Audit, AuditEvent, AuditKind};
+pub use signin::{SignInError, SignIns};
 pub use wallet::{
     Authenticated, RequestContext, RotateOutcome, SessionError, SessionInfo, SessionSettings,
     Validation, WalletSessions,
