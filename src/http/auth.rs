@@ -16,7 +16,7 @@ use super::extract::{ClientInfo, JsonBody, OptionalJsonBody, PathParam};
 use super::openapi::Op;
 use super::{ApiError, ApiResult, AuthState, WalletSession};
 use crate::session::signin::{SignInFailure, SignInRequest, SignedIn};
-use crate::session::{AuditEvent, AuditKind, RotateOutcome, SessionInfo};
+use crate::session::{RotateOutcome, SessionInfo};
 use crate::verify::{self, Chain, WalletType};
 
 pub(crate) fn router() -> OpenApiRouter<AuthState> {
@@ -287,17 +287,8 @@ async fn refresh(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Re
 #[utoipa::path(post, path = "/auth/logout", tag = "wallet sessions",
     responses((status = 204, description = "The current session is gone")))]
 async fn logout(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Response> {
-    st.sessions()
-        .revoke(ws.tag(), ws.session.chain, &ws.session.session_id)
-        .await?;
+    st.sessions().logout(&ws.auth).await?;
     ws.end_current();
-    st.audit()
-        .record(
-            AuditEvent::new(AuditKind::Logout, st.clock().now())
-                .wallet(ws.session.chain, &ws.session.address)
-                .session(&ws.session.session_id),
-        )
-        .await;
     let mut res = StatusCode::NO_CONTENT.into_response();
     SessionCookie::Wallet.append_clear(res.headers_mut(), st.config());
     Ok(res)
@@ -306,19 +297,8 @@ async fn logout(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Res
 #[utoipa::path(post, path = "/auth/logout-all", tag = "wallet sessions",
     responses((status = 200, description = "Every session of this wallet is gone", body = Revoked)))]
 async fn logout_all(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Response> {
-    let n = st
-        .sessions()
-        .revoke_all(ws.session.chain, &ws.session.address)
-        .await?;
+    let n = st.sessions().logout_all(&ws.auth).await?;
     ws.end_current();
-    st.audit()
-        .record(
-            AuditEvent::new(AuditKind::LogoutAll, st.clock().now())
-                .wallet(ws.session.chain, &ws.session.address)
-                .session(&ws.session.session_id)
-                .count(n),
-        )
-        .await;
     let mut res = Json(Revoked { revoked: n }).into_response();
     SessionCookie::Wallet.append_clear(res.headers_mut(), st.config());
     Ok(res)
@@ -378,7 +358,7 @@ async fn revoke(
 ) -> ApiResult<Response> {
     if !st
         .sessions()
-        .revoke(ws.tag(), ws.session.chain, &session_id)
+        .revoke(ws.session.chain, &ws.session.address, &session_id)
         .await?
     {
         return Err(ApiError::NotFound("no such session for this wallet"));
@@ -391,12 +371,5 @@ async fn revoke(
             SessionCookie::Wallet.append_clear(res.headers_mut(), st.config());
         }
     }
-    st.audit()
-        .record(
-            AuditEvent::new(AuditKind::Revoke, st.clock().now())
-                .wallet(ws.session.chain, &ws.session.address)
-                .session(&session_id),
-        )
-        .await;
     Ok(res)
 }

@@ -437,18 +437,45 @@ impl WalletSessions {
             )
             .await?;
         self.track(chain, None, Some(ex)).await;
-        for (e, sealed) in &evicted {
-            let gone = self.open(&tag, &e.token_hash, sealed).map(|r| r.ex);
-            self.track(chain, gone, None).await;
-            self.audit
-                .record(
-                    AuditEvent::new(AuditKind::Eviction, self.clock.now())
-                        .wallet(chain, address)
-                        .session(&e.session_id),
-                )
-                .await;
+        for ended in &evicted {
+            let event = AuditEvent::new(AuditKind::Eviction, self.clock.now())
+                .wallet(chain, address)
+                .session(&ended.0.session_id);
+            self.ended(&tag, chain, ended, Some(event)).await;
         }
         Ok((token, self.info(&record)))
+    }
+
+    /// Ends the session `session_id` of the wallet `tag` (see [`Self::ended`]); whether it
+    /// existed. The one way a session ends before its time, whoever ends it.
+    async fn end(
+        &self,
+        tag: &str,
+        chain: Chain,
+        session_id: &str,
+        event: AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let Some(ended) = self.store.delete_session(tag, session_id).await? else {
+            return Ok(false);
+        };
+        self.ended(tag, chain, &ended, Some(event)).await;
+        Ok(true)
+    }
+
+    /// What follows the deletion of a session of the wallet `tag`: it leaves the statistics,
+    /// and `event` (if any) goes to the audit trail.
+    async fn ended(
+        &self,
+        tag: &str,
+        chain: Chain,
+        (entry, sealed): &(IndexEntry, Vec<u8>),
+        event: Option<AuditEvent>,
+    ) {
+        let expiry = self.open(tag, &entry.token_hash, sealed).map(|r| r.ex);
+        self.track(chain, expiry, None).await;
+        if let Some(event) = event {
+            self.audit.record(event).await;
+        }
     }
 
     /// Statistics are best effort: a failure to record them never fails a request.
@@ -515,16 +542,11 @@ impl WalletSessions {
                 // A retired token replayed after its grace — whichever rotation retired it: it
                 // was stolen, or the client is broken. Either way the session can no longer be
                 // trusted.
-                self.store.delete_session(tag, &r.sid).await?;
-                self.track(r.chain, Some(r.ex), None).await;
-                self.audit
-                    .record(
-                        AuditEvent::new(AuditKind::TokenReuse, now_t)
-                            .wallet(r.chain, &r.addr)
-                            .session(&r.sid)
-                            .ip(&ctx.ip),
-                    )
-                    .await;
+                let event = AuditEvent::new(AuditKind::TokenReuse, now_t)
+                    .wallet(r.chain, &r.addr)
+                    .session(&r.sid)
+                    .ip(&ctx.ip);
+                self.end(tag, r.chain, &r.sid, event).await?;
                 return Ok(Validation::Invalid);
             }
         };
@@ -597,7 +619,7 @@ impl WalletSessions {
             &binding_of(Binding::Device, &ctx.user_agent, ""),
             &binding_of(Binding::Device, &record.ua, ""),
         );
-        let mut event = AuditEvent::new(AuditKind::BindingMismatch, self.clock.now())
+        let event = AuditEvent::new(AuditKind::BindingMismatch, self.clock.now())
             .wallet(record.chain, &record.addr)
             .session(&record.sid)
             .code(if same_device {
@@ -608,12 +630,12 @@ impl WalletSessions {
             .device(&fingerprint(stored_user_agent(&ctx.user_agent)))
             .ip(&ctx.ip);
         if binding == Binding::Strict {
-            if self.store.delete_session(tag, &record.sid).await?.is_some() {
-                self.track(record.chain, Some(record.ex), None).await;
-            }
-            event = event.count(1);
+            // Audited when this request ended the session (a concurrent one may have).
+            self.end(tag, record.chain, &record.sid, event.count(1))
+                .await?;
+        } else {
+            self.audit.record(event).await;
         }
-        self.audit.record(event).await;
         Err(SessionError::BindingMismatch)
     }
 
@@ -689,34 +711,79 @@ impl WalletSessions {
         Ok(RotateOutcome::Rotated(token, self.info(&record)))
     }
 
-    /// Ends one session of the wallet `tag` by id; whether it existed.
+    /// Ends the session of `auth` at its owner's request (logout); whether it still existed.
+    /// Audited as [`AuditKind::Logout`].
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn logout(&self, auth: &Authenticated) -> Result<bool, StoreError> {
+        let s = &auth.info;
+        let event = AuditEvent::new(AuditKind::Logout, self.clock.now())
+            .wallet(s.chain, &s.address)
+            .session(&s.session_id);
+        self.end(&auth.tag, s.chain, &s.session_id, event).await
+    }
+
+    /// Ends one session of the wallet (`chain`, `address`) by id; whether it existed. Audited
+    /// as [`AuditKind::Revoke`].
     ///
     /// # Errors
     /// The store failed.
     pub async fn revoke(
         &self,
-        tag: &str,
         chain: Chain,
+        address: &str,
         session_id: &str,
     ) -> Result<bool, StoreError> {
-        let Some((e, sealed)) = self.store.delete_session(tag, session_id).await? else {
-            return Ok(false);
-        };
-        let expiry = self.open(tag, &e.token_hash, &sealed).map(|r| r.ex);
-        self.track(chain, expiry, None).await;
-        Ok(true)
+        let event = AuditEvent::new(AuditKind::Revoke, self.clock.now())
+            .wallet(chain, address)
+            .session(session_id);
+        self.end(&wallet_tag(chain, address), chain, session_id, event)
+            .await
     }
 
-    /// Ends every session of a wallet, everywhere; how many there were.
+    /// Ends every session of the wallet of `auth` at its owner's request, everywhere; how many
+    /// there were. Audited as [`AuditKind::LogoutAll`].
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn logout_all(&self, auth: &Authenticated) -> Result<usize, StoreError> {
+        let s = &auth.info;
+        let n = self.end_all(s.chain, &s.address).await?;
+        self.audit
+            .record(
+                AuditEvent::new(AuditKind::LogoutAll, self.clock.now())
+                    .wallet(s.chain, &s.address)
+                    .session(&s.session_id)
+                    .count(n),
+            )
+            .await;
+        Ok(n)
+    }
+
+    /// Ends every session of a wallet, everywhere, by an operator's decision (not the
+    /// owner's); how many there were. Audited as [`AuditKind::ForcedLogout`].
     ///
     /// # Errors
     /// The store failed.
     pub async fn revoke_all(&self, chain: Chain, address: &str) -> Result<usize, StoreError> {
+        let n = self.end_all(chain, address).await?;
+        self.audit
+            .record(
+                AuditEvent::new(AuditKind::ForcedLogout, self.clock.now())
+                    .wallet(chain, address)
+                    .count(n),
+            )
+            .await;
+        Ok(n)
+    }
+
+    /// Ends every session of a wallet; how many there were. The caller audits the whole.
+    async fn end_all(&self, chain: Chain, address: &str) -> Result<usize, StoreError> {
         let tag = wallet_tag(chain, address);
         let deleted = self.store.delete_wallet_sessions(&tag).await?;
-        for (e, sealed) in &deleted {
-            let expiry = self.open(&tag, &e.token_hash, sealed).map(|r| r.ex);
-            self.track(chain, expiry, None).await;
+        for ended in &deleted {
+            self.ended(&tag, chain, ended, None).await;
         }
         Ok(deleted.len())
     }
