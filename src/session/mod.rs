@@ -1,5 +1,8 @@
-//! Session management over a [`Store`](crate::store::Store): wallet sessions (the heart of the
-//! server), the audit trail, and the legacy username/password user sessions.
+//! Session management over a [`Store`](crate::store::Store): wallet sign-in ([`signin`]) and
+//! wallet sessions ([`wallet`], the heart of the server), the audit trail, and the legacy
+//! username/password user sessions. The rules live here, not in the HTTP layer: `crate::http`
+//! calls into this module and turns its typed results into responses; this module never
+//! imports `crate::http`.
 
 use std::sync::Mutex;
 
@@ -16,7 +19,7 @@ pub mod wallet;
 pub use audit::{Audit, AuditEvent, AuditKind};
 pub use signin::{SignInError, SignIns};
 pub use wallet::{
-    Authenticated, RequestContext, RotateOutcome, SessionError, SessionInfo, SessionSettings,
+    Authenticated, InvalidReason, RequestContext, RotateOutcome, SessionError, SessionInfo, SessionSettings,
     Validation, WalletSessions,
 };
 

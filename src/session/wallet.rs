@@ -1,6 +1,12 @@
 //! The wallet session manager: create, validate (with auto-refresh), rotate, invalidate, list,
 //! invalidate-all, per-wallet limit, reuse detection, and the wallet's encrypted preferences.
 //!
+//! The manager records the audit event of everything it does to a session (sign-in aside, see
+//! [`super::signin`]), so a library caller gets the same audit trail as the HTTP API: every
+//! session ended before its time — logout, revocation, eviction, token reuse, strict binding —
+//! goes through one private function that deletes it, takes it out of the statistics and
+//! audits it.
+//!
 //! # Tokens
 //! A token is `<tag>.<sid>.<secret>`: `tag` is 12 URL-safe characters derived from the wallet
 //! (SHA-256 of `chain:address`, first 9 bytes), `sid` the session's public id (22 characters),
@@ -207,10 +213,8 @@ pub struct Authenticated {
     pub info: SessionInfo,
     /// The wallet tag.
     pub tag: String,
-    /// Hash of the token presented (the record's key).
+    /// Hash of the session's current token (the record's key).
     pub token_hash: String,
-    /// Whether this request extended the session.
-    pub refreshed: bool,
     /// Whether the token presented is the session's current one (not a rotated token still
     /// inside its grace period). Only the current token may rotate.
     pub current: bool,
@@ -234,8 +238,25 @@ pub enum RotateOutcome {
 pub enum Validation {
     /// A live session.
     Valid(Authenticated),
-    /// No live session for that token (unknown, malformed, expired, revoked, rotated).
-    Invalid,
+    /// A live session that this request extended: its expiry moved (a cookie carrying the token
+    /// is to be renewed).
+    Refreshed(Authenticated),
+    /// No live session for that token.
+    Invalid(InvalidReason),
+}
+
+/// Why a token opens no session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidReason {
+    /// Not the shape of a token.
+    Malformed,
+    /// No such session: never issued, ended, or its record unreadable.
+    Unknown,
+    /// The session has expired.
+    Expired,
+    /// A token retired by a rotation, presented after its grace: the session has been ended
+    /// (and the reuse audited).
+    Replayed,
 }
 
 /// The wallet session manager.
@@ -487,8 +508,9 @@ impl WalletSessions {
         }
     }
 
-    /// Validates a token presented with a request, extending the session when it is in its
-    /// refresh window.
+    /// Validates a token presented with a request: reads its session, refuses it when it is
+    /// expired or presented from another device, serves a retired token during its grace (and
+    /// ends its session after it), and keeps a live session alive (see [`Self::keep_alive`]).
     ///
     /// # Errors
     /// The store failed, or the token was presented from another device than it is bound to
@@ -500,16 +522,15 @@ impl WalletSessions {
         ctx: &RequestContext,
     ) -> Result<Validation, SessionError> {
         let Some((tag, named_sid)) = token_parts(token) else {
-            return Ok(Validation::Invalid);
+            return Ok(Validation::Invalid(InvalidReason::Malformed));
         };
         let hash = token_hash(token);
-        let now_t = self.clock.now();
-        let now = unix_ms(now_t);
-        let (record, key_hash) = match self.store.get_session(tag, &hash, named_sid).await? {
-            None => return Ok(Validation::Invalid),
+        let now = self.clock.now();
+        let record = match self.store.get_session(tag, &hash, named_sid).await? {
+            None => return Ok(Validation::Invalid(InvalidReason::Unknown)),
             Some(SessionEntry::Live(sealed)) => match self.open(tag, &hash, &sealed) {
-                Some(r) if named_sid.is_none_or(|sid| sid == r.sid) => (r, hash),
-                _ => return Ok(Validation::Invalid),
+                Some(r) if named_sid.is_none_or(|sid| sid == r.sid) => r,
+                _ => return Ok(Validation::Invalid(InvalidReason::Unknown)),
             },
             Some(SessionEntry::Retired {
                 session_id,
@@ -521,82 +542,122 @@ impl WalletSessions {
                         .filter(|r| r.sid == session_id)
                         .map(|r| (h, r))
                 });
-                let Some((current_hash, r)) = current else {
-                    // The session is gone: nothing left to protect.
-                    return Ok(Validation::Invalid);
-                };
-                if now - at_ms <= dur_ms(ROTATION_GRACE) {
-                    // In-flight request during the grace period: served, never refreshed.
-                    if r.ex <= now {
-                        return Ok(Validation::Invalid);
-                    }
-                    self.check_binding(tag, &r, ctx).await?;
-                    return Ok(Validation::Valid(Authenticated {
-                        info: self.info(&r),
-                        tag: tag.to_owned(),
-                        token_hash: current_hash,
-                        refreshed: false,
-                        current: false,
-                    }));
-                }
-                // A retired token replayed after its grace — whichever rotation retired it: it
-                // was stolen, or the client is broken. Either way the session can no longer be
-                // trusted.
-                let event = AuditEvent::new(AuditKind::TokenReuse, now_t)
-                    .wallet(r.chain, &r.addr)
-                    .session(&r.sid)
-                    .ip(&ctx.ip);
-                self.end(tag, r.chain, &r.sid, event).await?;
-                return Ok(Validation::Invalid);
+                return self.validate_retired(tag, at_ms, current, ctx, now).await;
             }
         };
-        if record.ex <= now {
-            return Ok(Validation::Invalid);
+        if record.ex <= unix_ms(now) {
+            return Ok(Validation::Invalid(InvalidReason::Expired));
         }
         self.check_binding(tag, &record, ctx).await?;
+        self.keep_alive(tag, hash, record, now).await
+    }
 
-        let mut record = record;
-        let mut refreshed = false;
-        let cap = record.ca + dur_ms(self.settings.max_lifetime);
-        if now >= record.ex - dur_ms(self.settings.refresh_window) {
-            let new_ex = (now + dur_ms(self.settings.ttl)).min(cap);
-            if new_ex > record.ex {
-                let old_ex = record.ex;
-                record.ex = new_ex;
-                record.ls = now;
-                let sealed = self.seal(tag, &key_hash, &record);
-                let ttl = ttl_until(now, new_ex);
-                if self
-                    .store
-                    .update_session(tag, &key_hash, &sealed, Some(ttl))
-                    .await?
-                {
-                    refreshed = true;
-                    self.track(record.chain, Some(old_ex), Some(new_ex)).await;
-                    self.audit
-                        .record(
-                            AuditEvent::new(AuditKind::Refresh, now_t)
-                                .wallet(record.chain, &record.addr)
-                                .session(&record.sid),
-                        )
-                        .await;
-                }
+    /// A token that a rotation retired at `at_ms`, of the session whose current token and record
+    /// are `current` (`None`: the session is gone, nothing left to protect). Inside its grace it
+    /// is served from the current record (an in-flight request: never refreshed, never able to
+    /// rotate); after it — whichever rotation retired it — it was stolen, or the client is
+    /// broken: either way the session can no longer be trusted, and ends.
+    async fn validate_retired(
+        &self,
+        tag: &str,
+        at_ms: i64,
+        current: Option<(String, Record)>,
+        ctx: &RequestContext,
+        now_t: OffsetDateTime,
+    ) -> Result<Validation, SessionError> {
+        let Some((current_hash, r)) = current else {
+            return Ok(Validation::Invalid(InvalidReason::Unknown));
+        };
+        let now = unix_ms(now_t);
+        if now - at_ms <= dur_ms(ROTATION_GRACE) {
+            if r.ex <= now {
+                return Ok(Validation::Invalid(InvalidReason::Expired));
             }
+            self.check_binding(tag, &r, ctx).await?;
+            return Ok(Validation::Valid(Authenticated {
+                info: self.info(&r),
+                tag: tag.to_owned(),
+                token_hash: current_hash,
+                current: false,
+            }));
         }
+        let event = AuditEvent::new(AuditKind::TokenReuse, now_t)
+            .wallet(r.chain, &r.addr)
+            .session(&r.sid)
+            .ip(&ctx.ip);
+        self.end(tag, r.chain, &r.sid, event).await?;
+        Ok(Validation::Invalid(InvalidReason::Replayed))
+    }
+
+    /// Keeps a live session presented with its current token alive: extends it when it is in
+    /// its refresh window ([`Validation::Refreshed`], audited), else writes `lastSeenAt` when
+    /// it is older than [`LAST_SEEN_RESOLUTION`].
+    async fn keep_alive(
+        &self,
+        tag: &str,
+        hash: String,
+        mut record: Record,
+        now_t: OffsetDateTime,
+    ) -> Result<Validation, SessionError> {
+        let now = unix_ms(now_t);
+        let refreshed = self.extend(tag, &hash, &mut record, now_t).await?;
         if !refreshed && now - record.ls >= dur_ms(LAST_SEEN_RESOLUTION) {
             record.ls = now;
-            let sealed = self.seal(tag, &key_hash, &record);
-            self.store
-                .update_session(tag, &key_hash, &sealed, None)
-                .await?;
+            let sealed = self.seal(tag, &hash, &record);
+            self.store.update_session(tag, &hash, &sealed, None).await?;
         }
-        Ok(Validation::Valid(Authenticated {
+        let auth = Authenticated {
             info: self.info(&record),
             tag: tag.to_owned(),
-            token_hash: key_hash,
-            refreshed,
+            token_hash: hash,
             current: true,
-        }))
+        };
+        Ok(if refreshed {
+            Validation::Refreshed(auth)
+        } else {
+            Validation::Valid(auth)
+        })
+    }
+
+    /// Extends `record` (stored under `hash`) by a lifetime, within its cap since sign-in, when
+    /// it is in its refresh window; whether the store took the extension.
+    async fn extend(
+        &self,
+        tag: &str,
+        hash: &str,
+        record: &mut Record,
+        now_t: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let now = unix_ms(now_t);
+        if now < record.ex - dur_ms(self.settings.refresh_window) {
+            return Ok(false);
+        }
+        let cap = record.ca + dur_ms(self.settings.max_lifetime);
+        let new_ex = (now + dur_ms(self.settings.ttl)).min(cap);
+        if new_ex <= record.ex {
+            return Ok(false);
+        }
+        let old_ex = record.ex;
+        record.ex = new_ex;
+        record.ls = now;
+        let sealed = self.seal(tag, hash, record);
+        if !self
+            .store
+            .update_session(tag, hash, &sealed, Some(ttl_until(now, new_ex)))
+            .await?
+        {
+            // Ended meanwhile: nothing to extend (and `lastSeenAt` is not written either).
+            return Ok(false);
+        }
+        self.track(record.chain, Some(old_ex), Some(new_ex)).await;
+        self.audit
+            .record(
+                AuditEvent::new(AuditKind::Refresh, now_t)
+                    .wallet(record.chain, &record.addr)
+                    .session(&record.sid),
+            )
+            .await;
+        Ok(true)
     }
 
     /// Checks the request against what the session is bound to. On a mismatch the request is
