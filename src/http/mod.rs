@@ -23,9 +23,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
 use crate::contract_wallets::ContractWallets;
+use crate::session::signin::SignInSettings;
 use crate::session::tokens::TokenKeys;
 use crate::session::user::{UserAccounts, UserSessions};
-use crate::session::signin::SignInSettings;
 use crate::session::{Audit, Clock, SessionSettings, SignIns, SystemClock, WalletSessions};
 use crate::store::{RateDecision, Store};
 

@@ -19,8 +19,8 @@ pub mod wallet;
 pub use audit::{Audit, AuditEvent, AuditKind};
 pub use signin::{SignInError, SignIns};
 pub use wallet::{
-    Authenticated, InvalidReason, RequestContext, RotateOutcome, SessionError, SessionInfo, SessionSettings,
-    Validation, WalletSessions,
+    Authenticated, InvalidReason, RequestContext, RotateOutcome, SessionError, SessionInfo,
+    SessionSettings, Validation, WalletSessions,
 };
 
 /// The source of "now" for session logic, injectable so tests can move time.

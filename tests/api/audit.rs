@@ -278,12 +278,7 @@ async fn library_callers_get_the_audit_events_of_http_callers(b: Backend) {
     // Revoking it again ends nothing, and records nothing.
     assert!(!sessions.revoke(w.chain, &w.address, &ids[0]).await.unwrap());
     assert_eq!(sessions.revoke_all(w.chain, &w.address).await.unwrap(), 1);
-    let events = app
-        .state
-        .audit()
-        .read(Some(&w.address), 50)
-        .await
-        .unwrap();
+    let events = app.state.audit().read(Some(&w.address), 50).await.unwrap();
     let of = |kind: AuditKind| events.iter().filter(move |e| e.kind == kind);
     let revoked: Vec<_> = of(AuditKind::Revoke).collect();
     assert_eq!(revoked.len(), 1, "{events:?}");
