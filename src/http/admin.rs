@@ -283,12 +283,5 @@ async fn force_logout(
     let address = verify::normalize_address(chain, &address)
         .map_err(|e| ApiError::BadRequest(format!("address: {e}")))?;
     let n = st.sessions().revoke_all(chain, &address).await?;
-    st.audit()
-        .record(
-            AuditEvent::new(AuditKind::ForcedLogout, st.clock().now())
-                .wallet(chain, &address)
-                .count(n),
-        )
-        .await;
     Ok(Json(Revoked { revoked: n }))
 }

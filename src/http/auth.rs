@@ -1,8 +1,6 @@
 //! Wallet sign-in (`/auth/nonce`, `/auth/verify`) and the wallet session routes
 //! (`/auth/session`, `/auth/refresh`, `/auth/logout`, `/auth/logout-all`, `/auth/sessions`).
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,17 +15,9 @@ use super::error::ErrorCode as E;
 use super::extract::{ClientInfo, JsonBody, OptionalJsonBody, PathParam};
 use super::openapi::Op;
 use super::{ApiError, ApiResult, AuthState, WalletSession};
-use crate::config::EthChainIds;
-use crate::session::crypto::random_alphanumeric;
-use crate::session::unix_ms;
-use crate::session::{AuditEvent, AuditKind, RotateOutcome, SessionInfo};
-use crate::verify::{
-    self, Chain, ChainIdPolicy, MessageParams, NoncePolicy, ParsedMessage, Policy, Verified,
-    VerifyError, WalletType,
-};
-
-/// Nonce length: 24 alphanumeric characters ≈ 142 bits.
-pub const NONCE_LEN: usize = 24;
+use crate::session::signin::{SignInFailure, SignInRequest, SignedIn};
+use crate::session::{RotateOutcome, SessionInfo};
+use crate::verify::{self, Chain, WalletType};
 
 pub(crate) fn router() -> OpenApiRouter<AuthState> {
     let signin = Op::public().json_body().rate_limited();
@@ -84,31 +74,6 @@ struct NonceRequest {
     chain_id: Option<serde_json::Value>,
 }
 
-/// What a nonce is stored with.
-#[derive(Debug, Serialize, Deserialize)]
-struct NonceBinding {
-    chain: Chain,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    address: Option<String>,
-    /// When the nonce expires, Unix ms: what is left of its lifetime when a sign-in that took
-    /// it failed on the store and puts it back. (Absent from nonces issued before it was kept:
-    /// those are not put back.)
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    exp: Option<i64>,
-    /// When the nonce was issued, Unix ms: a signed `Issued At` may not be earlier than this
-    /// minus the clock skew. (Absent from nonces issued before it was kept.)
-    #[serde(rename = "iat", skip_serializing_if = "Option::is_none", default)]
-    issued_at_ms: Option<i64>,
-}
-
-/// A nonce taken by a sign-in that then failed on the store is put back for the retry; when the
-/// store is still failing, putting it back is retried in the background for at most this long
-/// (and never past the nonce's expiry).
-pub const NONCE_RELEASE_RETRY: Duration = Duration::from_secs(60);
-/// First and longest pause between two attempts to put a nonce back.
-const NONCE_RELEASE_BACKOFF: (Duration, Duration) =
-    (Duration::from_millis(100), Duration::from_secs(2));
-
 /// A fresh nonce.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -135,54 +100,15 @@ fn no_store(mut res: Response) -> Response {
     res
 }
 
-/// The chain id a nonce request asks for, checked against the allow-list.
-fn requested_chain_id(
-    st: &AuthState,
-    chain: Chain,
-    raw: Option<&serde_json::Value>,
-) -> ApiResult<Option<String>> {
-    let cfg = st.config();
-    let as_text = |v: &serde_json::Value| match v {
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::String(s) => Some(s.clone()),
-        _ => None,
-    };
-    let requested =
-        match raw {
-            None => None,
-            Some(v) => Some(as_text(v).ok_or_else(|| {
-                ApiError::BadRequest("chainId must be a number or a string".into())
-            })?),
-        };
-    match chain {
-        Chain::Ethereum => {
-            let id = match requested {
-                Some(t) => t.parse::<u64>().map_err(|_| {
-                    ApiError::BadRequest("chainId must be a positive integer".into())
-                })?,
-                None => match &cfg.signin.eth_chain_ids {
-                    EthChainIds::Only(ids) => ids.first().copied().unwrap_or(1),
-                    EthChainIds::Any => 1,
-                },
-            };
-            if let EthChainIds::Only(ids) = &cfg.signin.eth_chain_ids {
-                if !ids.contains(&id) {
-                    return Err(VerifyError::ChainNotAllowed.into());
-                }
-            }
-            Ok(Some(id.to_string()))
-        }
-        Chain::Solana => {
-            let id = requested
-                .map(|t| t.strip_prefix("solana:").map(str::to_owned).unwrap_or(t))
-                .or_else(|| cfg.signin.solana_chain_ids.first().cloned());
-            if let Some(id) = &id {
-                if !cfg.signin.solana_chain_ids.contains(id) {
-                    return Err(VerifyError::ChainNotAllowed.into());
-                }
-            }
-            Ok(id)
-        }
+/// The chain id a nonce request asks for, as text (a number or a string in the JSON).
+fn requested_chain_id(raw: Option<&serde_json::Value>) -> ApiResult<Option<String>> {
+    match raw {
+        None => Ok(None),
+        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::BadRequest(
+            "chainId must be a number or a string".into(),
+        )),
     }
 }
 
@@ -208,51 +134,17 @@ async fn nonce(
         .map(|a| verify::normalize_address(chain, a))
         .transpose()
         .map_err(|e| ApiError::BadRequest(format!("address: {e}")))?;
-    let chain_id = requested_chain_id(&st, chain, body.chain_id.as_ref())?;
-    let cfg = st.config();
-    let now = st.clock().now();
-    let expires_at = time::Duration::try_from(cfg.signin.nonce_ttl)
-        .ok()
-        .and_then(|ttl| now.checked_add(ttl))
-        .ok_or_else(|| ApiError::Internal("nonce expiry out of range".into()))?;
-    let nonce = random_alphanumeric(NONCE_LEN);
-    let binding = NonceBinding {
-        chain,
-        address: address.clone(),
-        exp: Some(unix_ms(now + cfg.signin.nonce_ttl)),
-        issued_at_ms: Some(unix_ms(now)),
-    };
-    let value = serde_json::to_vec(&binding).unwrap_or_default();
-    if !st
-        .store()
-        .put_nonce(&nonce, &value, cfg.signin.nonce_ttl)
-        .await?
-    {
-        return Err(ApiError::Internal("nonce collision".into()));
-    }
-    let domain = cfg.signin.domains.first().cloned().unwrap_or_default();
-    let message = address.as_deref().map(|addr| {
-        verify::prepare_message(&MessageParams {
-            chain,
-            domain: &domain,
-            address: addr,
-            statement: Some("Sign in with your wallet."),
-            uri: &cfg.signin.uri,
-            chain_id: chain_id.as_deref(),
-            nonce: &nonce,
-            issued_at: now,
-            expiration_time: None,
-        })
-    });
+    let chain_id = requested_chain_id(body.chain_id.as_ref())?;
+    let issued = st.signins().issue_nonce(chain, address, chain_id).await?;
     let res = NonceResponse {
-        nonce,
-        issued_at: rfc3339(now),
-        expires_at: rfc3339(expires_at),
-        domain,
-        uri: cfg.signin.uri.clone(),
-        chain: chain.into(),
-        chain_id: ChainId::of(chain, chain_id.as_deref()),
-        message,
+        nonce: issued.nonce,
+        issued_at: rfc3339(issued.issued_at),
+        expires_at: rfc3339(issued.expires_at),
+        domain: issued.domain,
+        uri: issued.uri,
+        chain: issued.chain.into(),
+        chain_id: ChainId::of(issued.chain, issued.chain_id.as_deref()),
+        message: issued.message,
     };
     Ok(no_store(Json(res).into_response()))
 }
@@ -325,43 +217,6 @@ fn with_session_cookie(
     no_store(res)
 }
 
-/// The checks of a sign-in with `nonce`, issued at `nonce_issued_at` (unknown for a nonce of an
-/// older version: then `Issued At` may be at most the nonce lifetime old).
-fn policy(
-    st: &AuthState,
-    chain: Chain,
-    nonce: String,
-    nonce_issued_at: Option<time::OffsetDateTime>,
-) -> ApiResult<Policy> {
-    let cfg = st.config();
-    let chain_ids = match chain {
-        Chain::Ethereum => match &cfg.signin.eth_chain_ids {
-            EthChainIds::Any => ChainIdPolicy::Any,
-            EthChainIds::Only(ids) => ChainIdPolicy::Only(ids.iter().map(u64::to_string).collect()),
-        },
-        Chain::Solana => ChainIdPolicy::Only(cfg.signin.solana_chain_ids.clone()),
-    };
-    let skew = time::Duration::try_from(cfg.signin.clock_skew)
-        .map_err(|_| ApiError::Internal("clock skew out of range".into()))?;
-    let policy = Policy::new(
-        cfg.signin.domains.clone(),
-        chain_ids,
-        st.clock().now(),
-        skew,
-        NoncePolicy::Expect(nonce),
-    )?;
-    let policy = match nonce_issued_at {
-        Some(issued_at) => policy.with_nonce_issued_at(issued_at),
-        None => policy.with_max_age(
-            time::Duration::try_from(cfg.signin.nonce_ttl)
-                .map_err(|_| ApiError::Internal("nonce ttl out of range".into()))?,
-        ),
-    };
-    Ok(policy
-        .with_strict_uri_origin(cfg.signin.strict_uri)
-        .with_scheme(crate::config::uri_scheme(&cfg.signin.uri).unwrap_or("https")))
-}
-
 #[utoipa::path(post, path = "/auth/verify", tag = "wallet sign-in",
     request_body = VerifyRequest,
     responses((status = 200, description = "Signed in: a new wallet session", body = SessionBody,
@@ -374,40 +229,30 @@ async fn verify_signin(
 ) -> ApiResult<Response> {
     st.rate_limit("verify", &client.ip).await?;
     let chain = parse_chain(Some(&req.chain))?;
-    let mut attempt = Attempt::default();
-    let outcome = signin(&st, chain, &req, &client, &mut attempt).await;
-    let wallet_label = attempt.wallet_type.map_or("unknown", WalletType::as_str);
-    let proven = attempt.proven;
-    match &outcome {
-        Ok((_, info)) => {
-            st.metrics()
-                .signin(chain.as_str(), info.wallet_type.as_str(), "ok");
-            st.audit()
-                .record(
-                    AuditEvent::new(AuditKind::SignIn, st.clock().now())
-                        .wallet(chain, &info.address)
-                        .session(&info.session_id)
-                        .ip(&client.ip),
-                )
-                .await;
+    let outcome = st
+        .signins()
+        .sign_in(SignInRequest {
+            chain,
+            message: &req.message,
+            signature: &req.signature,
+            public_key: req.public_key.as_deref(),
+            client: &client,
+        })
+        .await;
+    let SignedIn { token, info } = match outcome {
+        Ok(signed_in) => {
+            let wallet = signed_in.info.wallet_type.as_str();
+            st.metrics().signin(chain.as_str(), wallet, "ok");
+            signed_in
         }
-        Err(e) => {
+        Err(SignInFailure { error, wallet_type }) => {
+            let error = ApiError::from(error);
+            let wallet = wallet_type.map_or("unknown", WalletType::as_str);
             st.metrics()
-                .signin(chain.as_str(), wallet_label, e.code().as_str());
-            if !matches!(e, ApiError::StoreUnavailable(_)) {
-                // With no proven wallet the failure is only counted (never stored), so
-                // anonymous traffic cannot flush the audit logs; a failure after a valid
-                // signature goes to that wallet's log.
-                let mut ev = AuditEvent::new(AuditKind::SignInFailure, st.clock().now())
-                    .code(e.code().as_str())
-                    .ip(&client.ip);
-                ev.chain = Some(chain);
-                ev.address = proven;
-                st.audit().record(ev).await;
-            }
+                .signin(chain.as_str(), wallet, error.code().as_str());
+            return Err(error);
         }
-    }
-    let (token, info) = outcome?;
+    };
     let body = SessionBody::new(&info, Some(token.clone()));
     Ok(with_session_cookie(
         &st,
@@ -415,171 +260,6 @@ async fn verify_signin(
         &info,
         Json(body).into_response(),
     ))
-}
-
-/// What a sign-in attempt established before it ended, for metrics and the audit trail.
-#[derive(Debug, Default)]
-struct Attempt {
-    /// The wallet whose signature was proven valid, if the attempt got that far.
-    proven: Option<String>,
-    /// Whether the signature was judged an EOA's or a contract's.
-    wallet_type: Option<WalletType>,
-}
-
-/// Verifies a sign-in and opens its session. The nonce is consumed (atomically: of concurrent
-/// verifies of one message, one gets it) before the signature is checked: a failed attempt
-/// burns it, so one nonce buys at most one expensive verification (and at most one node call,
-/// for a contract wallet) at a time. An EOA signature is checked locally and never waits on a
-/// node; a contract wallet's (on a chain with a node) goes to the node last, after every local
-/// check. Only when a dependency then fails — the store while opening the session, or the
-/// chain's node (`503` either way) — is the nonce put back, with what is left of its
-/// lifetime, so the same signed message can be retried.
-async fn signin(
-    st: &AuthState,
-    chain: Chain,
-    req: &VerifyRequest,
-    client: &crate::session::RequestContext,
-    attempt: &mut Attempt,
-) -> ApiResult<(String, SessionInfo)> {
-    let message = verify::parse_message(chain, &req.message)?;
-    let nonce = message.nonce.clone();
-    let Some(taken) = st.store().take_nonce(&nonce).await? else {
-        return Err(ApiError::NonceInvalid);
-    };
-    let outcome = signin_with(st, message, req, client, &taken, attempt).await;
-    if matches!(
-        outcome,
-        Err(ApiError::StoreUnavailable(_) | ApiError::VerifierUnavailable(_))
-    ) {
-        release_nonce(st, nonce, taken).await;
-    }
-    outcome
-}
-
-/// [`signin`] once the nonce of `message` is taken: `taken` is what it was stored with.
-async fn signin_with(
-    st: &AuthState,
-    message: ParsedMessage,
-    req: &VerifyRequest,
-    client: &crate::session::RequestContext,
-    taken: &[u8],
-    attempt: &mut Attempt,
-) -> ApiResult<(String, SessionInfo)> {
-    let chain = message.chain;
-    let bound: NonceBinding = serde_json::from_slice(taken).map_err(|_| ApiError::NonceInvalid)?;
-    if bound.chain != chain {
-        return Err(ApiError::NonceInvalid);
-    }
-    let nonce_issued_at = bound.issued_at_ms.map(crate::session::from_unix_ms);
-    let policy = policy(st, chain, message.nonce.clone(), nonce_issued_at)?;
-    let contracts = st.contract_wallets();
-    let verified = verify::verify_or_defer(
-        message,
-        &req.signature,
-        req.public_key.as_deref(),
-        &policy,
-        contracts.chain_ids(),
-    )?;
-    let (signin, claim) = match verified {
-        Verified::Eoa(signin) => {
-            attempt.proven = Some(signin.address.clone());
-            (signin, None)
-        }
-        Verified::Contract(signin, claim) => (signin, Some(claim)),
-    };
-    if bound
-        .address
-        .as_deref()
-        .is_some_and(|a| a != signin.address)
-    {
-        return Err(ApiError::NonceInvalid);
-    }
-    let kind = match claim {
-        None => WalletType::Eoa,
-        Some(claim) => {
-            attempt.wallet_type = Some(WalletType::Contract);
-            if !contracts
-                .check(&claim)
-                .await
-                .map_err(ApiError::VerifierUnavailable)?
-            {
-                return Err(VerifyError::InvalidSignature(
-                    "the wallet's contract did not accept it (EIP-1271 / ERC-6492)".into(),
-                )
-                .into());
-            }
-            attempt.proven = Some(signin.address.clone());
-            WalletType::Contract
-        }
-    };
-    attempt.wallet_type = Some(kind);
-    Ok(st
-        .sessions()
-        .create(
-            chain,
-            &signin.address,
-            signin.chain_id.clone(),
-            kind,
-            client,
-        )
-        .await?)
-}
-
-/// Puts back a nonce taken by a sign-in that failed on the store: tried at once, then, while
-/// the store keeps failing, in the background with backoff for at most [`NONCE_RELEASE_RETRY`]
-/// and never past the nonce's expiry. The nonce is put back only if it is still absent (`SET
-/// NX`), with what is left of its lifetime.
-async fn release_nonce(st: &AuthState, nonce: String, taken: Vec<u8>) {
-    let Some(exp) = serde_json::from_slice::<NonceBinding>(&taken)
-        .ok()
-        .and_then(|b| b.exp)
-    else {
-        return;
-    };
-    if put_nonce_back(st, &nonce, &taken, exp).await {
-        return;
-    }
-    let st = st.clone();
-    tokio::spawn(async move {
-        let give_up = tokio::time::Instant::now() + NONCE_RELEASE_RETRY;
-        let (mut pause, longest) = NONCE_RELEASE_BACKOFF;
-        loop {
-            tokio::time::sleep(pause).await;
-            if tokio::time::Instant::now() >= give_up {
-                tracing::warn!("gave up putting back the nonce of a sign-in the store failed");
-                return;
-            }
-            if put_nonce_back(&st, &nonce, &taken, exp).await {
-                return;
-            }
-            pause = (pause * 2).min(longest);
-        }
-    });
-}
-
-/// One attempt of [`release_nonce`]; `true` when there is nothing more to do.
-async fn put_nonce_back(st: &AuthState, nonce: &str, value: &[u8], exp_ms: i64) -> bool {
-    let left = exp_ms - unix_ms(st.clock().now());
-    let Ok(left) = u64::try_from(left) else {
-        return true;
-    };
-    if left == 0 {
-        return true;
-    }
-    match st
-        .store()
-        .put_nonce(nonce, value, Duration::from_millis(left))
-        .await
-    {
-        Ok(_) => {
-            tracing::info!("put back the nonce of a sign-in the store failed; it can be retried");
-            true
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "could not put back the nonce of a sign-in yet");
-            false
-        }
-    }
 }
 
 #[utoipa::path(get, path = "/auth/session", tag = "wallet sessions",
@@ -607,17 +287,8 @@ async fn refresh(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Re
 #[utoipa::path(post, path = "/auth/logout", tag = "wallet sessions",
     responses((status = 204, description = "The current session is gone")))]
 async fn logout(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Response> {
-    st.sessions()
-        .revoke(ws.tag(), ws.session.chain, &ws.session.session_id)
-        .await?;
+    st.sessions().logout(&ws.auth).await?;
     ws.end_current();
-    st.audit()
-        .record(
-            AuditEvent::new(AuditKind::Logout, st.clock().now())
-                .wallet(ws.session.chain, &ws.session.address)
-                .session(&ws.session.session_id),
-        )
-        .await;
     let mut res = StatusCode::NO_CONTENT.into_response();
     SessionCookie::Wallet.append_clear(res.headers_mut(), st.config());
     Ok(res)
@@ -626,19 +297,8 @@ async fn logout(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Res
 #[utoipa::path(post, path = "/auth/logout-all", tag = "wallet sessions",
     responses((status = 200, description = "Every session of this wallet is gone", body = Revoked)))]
 async fn logout_all(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Response> {
-    let n = st
-        .sessions()
-        .revoke_all(ws.session.chain, &ws.session.address)
-        .await?;
+    let n = st.sessions().logout_all(&ws.auth).await?;
     ws.end_current();
-    st.audit()
-        .record(
-            AuditEvent::new(AuditKind::LogoutAll, st.clock().now())
-                .wallet(ws.session.chain, &ws.session.address)
-                .session(&ws.session.session_id)
-                .count(n),
-        )
-        .await;
     let mut res = Json(Revoked { revoked: n }).into_response();
     SessionCookie::Wallet.append_clear(res.headers_mut(), st.config());
     Ok(res)
@@ -698,7 +358,7 @@ async fn revoke(
 ) -> ApiResult<Response> {
     if !st
         .sessions()
-        .revoke(ws.tag(), ws.session.chain, &session_id)
+        .revoke(ws.session.chain, &ws.session.address, &session_id)
         .await?
     {
         return Err(ApiError::NotFound("no such session for this wallet"));
@@ -711,12 +371,5 @@ async fn revoke(
             SessionCookie::Wallet.append_clear(res.headers_mut(), st.config());
         }
     }
-    st.audit()
-        .record(
-            AuditEvent::new(AuditKind::Revoke, st.clock().now())
-                .wallet(ws.session.chain, &ws.session.address)
-                .session(&session_id),
-        )
-        .await;
     Ok(res)
 }

@@ -15,7 +15,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
-use crate::session::SessionError;
+use crate::session::{SessionError, SignInError};
 use crate::store::StoreError;
 use crate::verify::VerifyError;
 
@@ -287,6 +287,21 @@ impl From<SessionError> for ApiError {
     }
 }
 
+impl From<SignInError> for ApiError {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::Verify(v) => ApiError::Verify(v),
+            SignInError::NonceInvalid => ApiError::NonceInvalid,
+            SignInError::InvalidChainId => {
+                ApiError::BadRequest("chainId must be a positive integer".into())
+            }
+            SignInError::Store(s) => ApiError::StoreUnavailable(s),
+            SignInError::VerifierUnavailable(u) => ApiError::VerifierUnavailable(u),
+            SignInError::Internal(why) => ApiError::Internal(why.into()),
+        }
+    }
+}
+
 impl ApiError {
     /// The contract's error code.
     #[must_use]
@@ -373,6 +388,33 @@ pub type ApiResult<T> = Result<T, ApiError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A failed sign-in is audited with the code the API answers it with.
+    #[test]
+    fn sign_in_failures_are_audited_with_their_api_code() {
+        let failures = [
+            SignInError::Verify(VerifyError::InvalidMessage("x".into())),
+            SignInError::Verify(VerifyError::InvalidSignature("x".into())),
+            SignInError::Verify(VerifyError::DomainMismatch),
+            SignInError::Verify(VerifyError::ChainNotAllowed),
+            SignInError::Verify(VerifyError::MessageExpired),
+            SignInError::Verify(VerifyError::MessageNotYetValid),
+            SignInError::Verify(VerifyError::NonceInvalid),
+            SignInError::Verify(VerifyError::MissingPolicy("domains")),
+            SignInError::NonceInvalid,
+            SignInError::InvalidChainId,
+            SignInError::Store(StoreError::Timeout),
+            SignInError::VerifierUnavailable(crate::contract_wallets::Unavailable {
+                chain_id: 1,
+                reason: "down".into(),
+            }),
+            SignInError::Internal("x"),
+        ];
+        for e in failures {
+            let audited = e.audit_code();
+            assert_eq!(ApiError::from(e).code().as_str(), audited);
+        }
+    }
 
     #[test]
     fn codes_are_unique_and_bare_statuses_map_into_the_table() {

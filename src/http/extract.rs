@@ -289,21 +289,22 @@ async fn authenticate(
 ) -> Result<WalletSession, ApiError> {
     let (token, via_cookie) = find_token(&parts.headers)?;
     let ctx = client_context(parts, st.config());
-    let auth = match st.sessions().validate(&token, &ctx).await? {
-        Validation::Valid(a) => a,
-        Validation::Invalid => return Err(ApiError::Unauthenticated),
+    let (auth, refreshed) = match st.sessions().validate(&token, &ctx).await? {
+        Validation::Valid(a) => (a, false),
+        Validation::Refreshed(a) => (a, true),
+        Validation::Invalid(_) => return Err(ApiError::Unauthenticated),
     };
     if via_cookie && !csrf_ok(parts, st, &auth.info.csrf_token) {
         return Err(ApiError::CsrfFailed);
     }
     let mut set_cookie = HeaderMap::new();
-    if via_cookie && auth.refreshed {
+    if via_cookie && refreshed {
         let secs = (auth.info.expires_at - st.clock().now()).whole_seconds();
         SessionCookie::Wallet.append_set(&mut set_cookie, st.config(), &token, secs);
     }
     let data = SlotData {
         expires_at: auth.info.expires_at.format(&Rfc3339).unwrap_or_default(),
-        refreshed: auth.refreshed,
+        refreshed,
         set_cookie,
         ended: false,
     };

@@ -26,7 +26,7 @@ use crate::contract_wallets::ContractWallets;
 use crate::session::crypto::KeyRing;
 use crate::session::tokens::TokenKeys;
 use crate::session::user::{UserAccounts, UserSessions};
-use crate::session::{Audit, Clock, SystemClock, WalletSessions};
+use crate::session::{Audit, Clock, SignIns, SystemClock, WalletSessions};
 use crate::store::{RateDecision, Store};
 
 pub mod admin;
@@ -63,6 +63,7 @@ struct Inner {
     config: Config,
     store: Arc<dyn Store>,
     sessions: WalletSessions,
+    signins: SignIns,
     users: UserAccounts,
     user_sessions: UserSessions,
     audit: Audit,
@@ -117,6 +118,14 @@ impl AuthState {
             &config.contract_wallets,
             Some(metrics.node_observer()),
         ));
+        let signins = SignIns::new(
+            store.clone(),
+            sessions.clone(),
+            contract_wallets.clone(),
+            audit.clone(),
+            clock.clone(),
+            config.signin.clone(),
+        );
         let token_keys = TokenKeys::new(
             store.clone(),
             keys,
@@ -129,6 +138,7 @@ impl AuthState {
                 config,
                 store,
                 sessions,
+                signins,
                 users,
                 user_sessions,
                 audit,
@@ -154,6 +164,11 @@ impl AuthState {
     #[must_use]
     pub fn sessions(&self) -> &WalletSessions {
         &self.inner.sessions
+    }
+    /// Wallet sign-in.
+    #[must_use]
+    pub fn signins(&self) -> &SignIns {
+        &self.inner.signins
     }
     /// Legacy user accounts.
     #[must_use]
@@ -288,8 +303,9 @@ fn contract_layers(routes: Router<AuthState>, state: &AuthState) -> Router<AuthS
     let config = state.config();
     // axum adds the `Allow` header (the path's methods) to this answer.
     let routes = routes.method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
-    let routes = protect(routes, config.http.request_timeout)
-        .layer(axum::extract::DefaultBodyLimit::max(config.http.max_body_bytes));
+    let routes = protect(routes, config.http.request_timeout).layer(
+        axum::extract::DefaultBodyLimit::max(config.http.max_body_bytes),
+    );
     match cors_layer(config) {
         Some(cors) => routes.layer(cors),
         None => routes,

@@ -40,8 +40,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::crypto::{ct_eq, hash_b64, random_token, KeyRing};
 
-use crate::config::default_password_checks;
 use crate::clock::{from_unix_ms, unix_ms, Clock};
+use crate::config::default_password_checks;
 use crate::store::{Store, StoreError};
 
 /// Longest accepted username.

@@ -1,6 +1,12 @@
 //! The wallet session manager: create, validate (with auto-refresh), rotate, invalidate, list,
 //! invalidate-all, per-wallet limit, reuse detection, and the wallet's encrypted preferences.
 //!
+//! The manager records the audit event of everything it does to a session (sign-in aside, see
+//! [`super::signin`]), so a library caller gets the same audit trail as the HTTP API: every
+//! session ended before its time — logout, revocation, eviction, token reuse, strict binding —
+//! goes through one private function that deletes it, takes it out of the statistics and
+//! audits it.
+//!
 //! # Tokens
 //! A token is `<tag>.<sid>.<secret>`: `tag` is 12 URL-safe characters derived from the wallet
 //! (SHA-256 of `chain:address`, first 9 bytes), `sid` the session's public id (22 characters),
@@ -207,8 +213,6 @@ pub struct Authenticated {
     pub tag: WalletTag,
     /// Hash of the session's current token (the record's key).
     pub token_hash: TokenHash,
-    /// Whether this request extended the session.
-    pub refreshed: bool,
     /// Whether the token presented is the session's current one (not a rotated token still
     /// inside its grace period). Only the current token may rotate.
     pub current: bool,
@@ -232,8 +236,25 @@ pub enum RotateOutcome {
 pub enum Validation {
     /// A live session.
     Valid(Authenticated),
-    /// No live session for that token (unknown, malformed, expired, revoked, rotated).
-    Invalid,
+    /// A live session that this request extended: its expiry moved (a cookie carrying the token
+    /// is to be renewed).
+    Refreshed(Authenticated),
+    /// No live session for that token.
+    Invalid(InvalidReason),
+}
+
+/// Why a token opens no session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidReason {
+    /// Not the shape of a token.
+    Malformed,
+    /// No such session: never issued, ended, or its record unreadable.
+    Unknown,
+    /// The session has expired.
+    Expired,
+    /// A token retired by a rotation, presented after its grace: the session has been ended
+    /// (and the reuse audited).
+    Replayed,
 }
 
 /// The wallet session manager.
@@ -435,18 +456,45 @@ impl WalletSessions {
             )
             .await?;
         self.track(chain, None, Some(ex)).await;
-        for (e, sealed) in &evicted {
-            let gone = self.open(&tag, &e.token_hash, sealed).map(|r| r.ex);
-            self.track(chain, gone, None).await;
-            self.audit
-                .record(
-                    AuditEvent::new(AuditKind::Eviction, self.clock.now())
-                        .wallet(chain, address)
-                        .session(e.session_id.as_str()),
-                )
-                .await;
+        for ended in &evicted {
+            let event = AuditEvent::new(AuditKind::Eviction, self.clock.now())
+                .wallet(chain, address)
+                .session(ended.0.session_id.as_str());
+            self.ended(&tag, chain, ended, Some(event)).await;
         }
         Ok((token, self.info(&record)))
+    }
+
+    /// Ends the session `session_id` of the wallet `tag` (see [`Self::ended`]); whether it
+    /// existed. The one way a session ends before its time, whoever ends it.
+    async fn end(
+        &self,
+        tag: &WalletTag,
+        chain: Chain,
+        session_id: &SessionId,
+        event: AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let Some(ended) = self.store.delete_session(tag, session_id).await? else {
+            return Ok(false);
+        };
+        self.ended(tag, chain, &ended, Some(event)).await;
+        Ok(true)
+    }
+
+    /// What follows the deletion of a session of the wallet `tag`: it leaves the statistics,
+    /// and `event` (if any) goes to the audit trail.
+    async fn ended(
+        &self,
+        tag: &WalletTag,
+        chain: Chain,
+        (entry, sealed): &(IndexEntry, Vec<u8>),
+        event: Option<AuditEvent>,
+    ) {
+        let expiry = self.open(tag, &entry.token_hash, sealed).map(|r| r.ex);
+        self.track(chain, expiry, None).await;
+        if let Some(event) = event {
+            self.audit.record(event).await;
+        }
     }
 
     /// Statistics are best effort: a failure to record them never fails a request.
@@ -462,8 +510,9 @@ impl WalletSessions {
         }
     }
 
-    /// Validates a token presented with a request, extending the session when it is in its
-    /// refresh window.
+    /// Validates a token presented with a request: reads its session, refuses it when it is
+    /// expired or presented from another device, serves a retired token during its grace (and
+    /// ends its session after it), and keeps a live session alive (see [`Self::keep_alive`]).
     ///
     /// # Errors
     /// The store failed, or the token was presented from another device than it is bound to
@@ -475,22 +524,21 @@ impl WalletSessions {
         ctx: &RequestContext,
     ) -> Result<Validation, SessionError> {
         let Some((tag, named_sid)) = token_parts(token) else {
-            return Ok(Validation::Invalid);
+            return Ok(Validation::Invalid(InvalidReason::Malformed));
         };
         let (tag, named_sid) = (WalletTag::new(tag), named_sid.map(SessionId::new));
         let tag = &tag;
         let hash = token_hash(token);
-        let now_t = self.clock.now();
-        let now = unix_ms(now_t);
-        let entry = self
+        let now = self.clock.now();
+        let record = match self
             .store
             .get_session(tag, &hash, named_sid.as_ref())
-            .await?;
-        let (record, key_hash) = match entry {
-            None => return Ok(Validation::Invalid),
+            .await?
+        {
+            None => return Ok(Validation::Invalid(InvalidReason::Unknown)),
             Some(SessionEntry::Live(sealed)) => match self.open(tag, &hash, &sealed) {
-                Some(r) if named_sid.as_ref().is_none_or(|sid| sid.as_str() == r.sid) => (r, hash),
-                _ => return Ok(Validation::Invalid),
+                Some(r) if named_sid.as_ref().is_none_or(|sid| sid.as_str() == r.sid) => r,
+                _ => return Ok(Validation::Invalid(InvalidReason::Unknown)),
             },
             Some(SessionEntry::Retired {
                 session_id,
@@ -502,101 +550,138 @@ impl WalletSessions {
                         .filter(|r| r.sid == session_id.as_str())
                         .map(|r| (token_hash, r))
                 });
-                let Some((current_hash, r)) = current else {
-                    // The session is gone: nothing left to protect.
-                    return Ok(Validation::Invalid);
-                };
-                if now - at_ms <= dur_ms(ROTATION_GRACE) {
-                    // In-flight request during the grace period: served, never refreshed.
-                    if r.ex <= now {
-                        return Ok(Validation::Invalid);
-                    }
-                    self.check_binding(tag, &r, ctx).await?;
-                    return Ok(Validation::Valid(Authenticated {
-                        info: self.info(&r),
-                        tag: tag.clone(),
-                        token_hash: current_hash,
-                        refreshed: false,
-                        current: false,
-                    }));
-                }
-                // A retired token replayed after its grace — whichever rotation retired it: it
-                // was stolen, or the client is broken. Either way the session can no longer be
-                // trusted.
-                self.store.delete_session(tag, &r.session_id()).await?;
-                self.track(r.chain, Some(r.ex), None).await;
-                self.audit
-                    .record(
-                        AuditEvent::new(AuditKind::TokenReuse, now_t)
-                            .wallet(r.chain, &r.addr)
-                            .session(&r.sid)
-                            .ip(&ctx.ip),
-                    )
-                    .await;
-                return Ok(Validation::Invalid);
+                return self.validate_retired(tag, at_ms, current, ctx, now).await;
             }
         };
-        if record.ex <= now {
-            return Ok(Validation::Invalid);
+        if record.ex <= unix_ms(now) {
+            return Ok(Validation::Invalid(InvalidReason::Expired));
         }
         self.check_binding(tag, &record, ctx).await?;
+        self.keep_alive(tag, hash, record, now).await
+    }
 
-        let mut record = record;
-        let mut refreshed = false;
-        let cap = record.ca + dur_ms(self.settings.max_lifetime);
-        if now >= record.ex - dur_ms(self.settings.refresh_window) {
-            let new_ex = (now + dur_ms(self.settings.ttl)).min(cap);
-            if new_ex > record.ex {
-                let old_ex = record.ex;
-                record.ex = new_ex;
-                record.ls = now;
-                let sealed = self.seal(tag, &key_hash, &record);
-                let ttl = ttl_until(now, new_ex);
-                if self
-                    .store
-                    .update_session(
-                        tag,
-                        SessionUpdate {
-                            token_hash: &key_hash,
-                            record: &sealed,
-                            ttl: Some(ttl),
-                        },
-                    )
-                    .await?
-                {
-                    refreshed = true;
-                    self.track(record.chain, Some(old_ex), Some(new_ex)).await;
-                    self.audit
-                        .record(
-                            AuditEvent::new(AuditKind::Refresh, now_t)
-                                .wallet(record.chain, &record.addr)
-                                .session(&record.sid),
-                        )
-                        .await;
-                }
+    /// A token that a rotation retired at `at_ms`, of the session whose current token and record
+    /// are `current` (`None`: the session is gone, nothing left to protect). Inside its grace it
+    /// is served from the current record (an in-flight request: never refreshed, never able to
+    /// rotate); after it — whichever rotation retired it — it was stolen, or the client is
+    /// broken: either way the session can no longer be trusted, and ends.
+    async fn validate_retired(
+        &self,
+        tag: &WalletTag,
+        at_ms: i64,
+        current: Option<(TokenHash, Record)>,
+        ctx: &RequestContext,
+        now_t: OffsetDateTime,
+    ) -> Result<Validation, SessionError> {
+        let Some((current_hash, r)) = current else {
+            return Ok(Validation::Invalid(InvalidReason::Unknown));
+        };
+        let now = unix_ms(now_t);
+        if now - at_ms <= dur_ms(ROTATION_GRACE) {
+            if r.ex <= now {
+                return Ok(Validation::Invalid(InvalidReason::Expired));
             }
+            self.check_binding(tag, &r, ctx).await?;
+            return Ok(Validation::Valid(Authenticated {
+                info: self.info(&r),
+                tag: tag.clone(),
+                token_hash: current_hash,
+                current: false,
+            }));
         }
+        let event = AuditEvent::new(AuditKind::TokenReuse, now_t)
+            .wallet(r.chain, &r.addr)
+            .session(&r.sid)
+            .ip(&ctx.ip);
+        self.end(tag, r.chain, &r.session_id(), event).await?;
+        Ok(Validation::Invalid(InvalidReason::Replayed))
+    }
+
+    /// Keeps a live session presented with its current token alive: extends it when it is in
+    /// its refresh window ([`Validation::Refreshed`], audited), else writes `lastSeenAt` when
+    /// it is older than [`LAST_SEEN_RESOLUTION`].
+    async fn keep_alive(
+        &self,
+        tag: &WalletTag,
+        hash: TokenHash,
+        mut record: Record,
+        now_t: OffsetDateTime,
+    ) -> Result<Validation, SessionError> {
+        let now = unix_ms(now_t);
+        let refreshed = self.extend(tag, &hash, &mut record, now_t).await?;
         if !refreshed && now - record.ls >= dur_ms(LAST_SEEN_RESOLUTION) {
             record.ls = now;
-            let sealed = self.seal(tag, &key_hash, &record);
+            let sealed = self.seal(tag, &hash, &record);
             self.store
                 .update_session(
                     tag,
                     SessionUpdate {
-                        token_hash: &key_hash,
+                        token_hash: &hash,
                         record: &sealed,
                         ttl: None,
                     },
                 )
                 .await?;
         }
-        Ok(Validation::Valid(Authenticated {
+        let auth = Authenticated {
             info: self.info(&record),
             tag: tag.clone(),
-            token_hash: key_hash,
-            refreshed,
+            token_hash: hash,
             current: true,
-        }))
+        };
+        Ok(if refreshed {
+            Validation::Refreshed(auth)
+        } else {
+            Validation::Valid(auth)
+        })
+    }
+
+    /// Extends `record` (stored under `hash`) by a lifetime, within its cap since sign-in, when
+    /// it is in its refresh window; whether the store took the extension.
+    async fn extend(
+        &self,
+        tag: &WalletTag,
+        hash: &TokenHash,
+        record: &mut Record,
+        now_t: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let now = unix_ms(now_t);
+        if now < record.ex - dur_ms(self.settings.refresh_window) {
+            return Ok(false);
+        }
+        let cap = record.ca + dur_ms(self.settings.max_lifetime);
+        let new_ex = (now + dur_ms(self.settings.ttl)).min(cap);
+        if new_ex <= record.ex {
+            return Ok(false);
+        }
+        let old_ex = record.ex;
+        record.ex = new_ex;
+        record.ls = now;
+        let sealed = self.seal(tag, hash, record);
+        if !self
+            .store
+            .update_session(
+                tag,
+                SessionUpdate {
+                    token_hash: hash,
+                    record: &sealed,
+                    ttl: Some(ttl_until(now, new_ex)),
+                },
+            )
+            .await?
+        {
+            // Ended meanwhile: nothing to extend (and `lastSeenAt` is not written either).
+            return Ok(false);
+        }
+        self.track(record.chain, Some(old_ex), Some(new_ex)).await;
+        self.audit
+            .record(
+                AuditEvent::new(AuditKind::Refresh, now_t)
+                    .wallet(record.chain, &record.addr)
+                    .session(&record.sid),
+            )
+            .await;
+        Ok(true)
     }
 
     /// Checks the request against what the session is bound to. On a mismatch the request is
@@ -619,7 +704,7 @@ impl WalletSessions {
             &binding_of(Binding::Device, &ctx.user_agent, ""),
             &binding_of(Binding::Device, &record.ua, ""),
         );
-        let mut event = AuditEvent::new(AuditKind::BindingMismatch, self.clock.now())
+        let event = AuditEvent::new(AuditKind::BindingMismatch, self.clock.now())
             .wallet(record.chain, &record.addr)
             .session(&record.sid)
             .code(if same_device {
@@ -630,17 +715,12 @@ impl WalletSessions {
             .device(&fingerprint(stored_user_agent(&ctx.user_agent)))
             .ip(&ctx.ip);
         if binding == Binding::Strict {
-            if self
-                .store
-                .delete_session(tag, &record.session_id())
-                .await?
-                .is_some()
-            {
-                self.track(record.chain, Some(record.ex), None).await;
-            }
-            event = event.count(1);
+            // Audited when this request ended the session (a concurrent one may have).
+            self.end(tag, record.chain, &record.session_id(), event.count(1))
+                .await?;
+        } else {
+            self.audit.record(event).await;
         }
-        self.audit.record(event).await;
         Err(SessionError::BindingMismatch)
     }
 
@@ -720,35 +800,90 @@ impl WalletSessions {
         Ok(RotateOutcome::Rotated(token, self.info(&record)))
     }
 
-    /// Ends one session of the wallet `tag` by id; whether it existed.
+    /// Ends the session of `auth` at its owner's request (logout); whether it still existed.
+    /// Audited as [`AuditKind::Logout`].
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn logout(&self, auth: &Authenticated) -> Result<bool, StoreError> {
+        let s = &auth.info;
+        let event = AuditEvent::new(AuditKind::Logout, self.clock.now())
+            .wallet(s.chain, &s.address)
+            .session(&s.session_id);
+        self.end(
+            &auth.tag,
+            s.chain,
+            &SessionId::new(s.session_id.as_str()),
+            event,
+        )
+        .await
+    }
+
+    /// Ends one session of the wallet (`chain`, `address`) by id; whether it existed. Audited
+    /// as [`AuditKind::Revoke`].
     ///
     /// # Errors
     /// The store failed.
     pub async fn revoke(
         &self,
-        tag: &WalletTag,
         chain: Chain,
+        address: &str,
         session_id: &str,
     ) -> Result<bool, StoreError> {
-        let session_id = SessionId::new(session_id);
-        let Some((e, sealed)) = self.store.delete_session(tag, &session_id).await? else {
-            return Ok(false);
-        };
-        let expiry = self.open(tag, &e.token_hash, &sealed).map(|r| r.ex);
-        self.track(chain, expiry, None).await;
-        Ok(true)
+        let event = AuditEvent::new(AuditKind::Revoke, self.clock.now())
+            .wallet(chain, address)
+            .session(session_id);
+        self.end(
+            &wallet_tag(chain, address),
+            chain,
+            &SessionId::new(session_id),
+            event,
+        )
+        .await
     }
 
-    /// Ends every session of a wallet, everywhere; how many there were.
+    /// Ends every session of the wallet of `auth` at its owner's request, everywhere; how many
+    /// there were. Audited as [`AuditKind::LogoutAll`].
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn logout_all(&self, auth: &Authenticated) -> Result<usize, StoreError> {
+        let s = &auth.info;
+        let n = self.end_all(s.chain, &s.address).await?;
+        self.audit
+            .record(
+                AuditEvent::new(AuditKind::LogoutAll, self.clock.now())
+                    .wallet(s.chain, &s.address)
+                    .session(&s.session_id)
+                    .count(n),
+            )
+            .await;
+        Ok(n)
+    }
+
+    /// Ends every session of a wallet, everywhere, by an operator's decision (not the
+    /// owner's); how many there were. Audited as [`AuditKind::ForcedLogout`].
     ///
     /// # Errors
     /// The store failed.
     pub async fn revoke_all(&self, chain: Chain, address: &str) -> Result<usize, StoreError> {
+        let n = self.end_all(chain, address).await?;
+        self.audit
+            .record(
+                AuditEvent::new(AuditKind::ForcedLogout, self.clock.now())
+                    .wallet(chain, address)
+                    .count(n),
+            )
+            .await;
+        Ok(n)
+    }
+
+    /// Ends every session of a wallet; how many there were. The caller audits the whole.
+    async fn end_all(&self, chain: Chain, address: &str) -> Result<usize, StoreError> {
         let tag = wallet_tag(chain, address);
         let deleted = self.store.delete_wallet_sessions(&tag).await?;
-        for (e, sealed) in &deleted {
-            let expiry = self.open(&tag, &e.token_hash, sealed).map(|r| r.ex);
-            self.track(chain, expiry, None).await;
+        for ended in &deleted {
+            self.ended(&tag, chain, ended, None).await;
         }
         Ok(deleted.len())
     }

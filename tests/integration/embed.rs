@@ -4,7 +4,6 @@
 //! arrives there, with `Cache-Control: no-store`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -5,8 +5,8 @@ use futures::StreamExt as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use wallet_auth::session::audit::{SECURITY_BUDGET, WALLET_ACTIVITY, WALLET_SECURITY};
-use wallet_auth::session::{AuditEvent, AuditKind};
-use wallet_auth::verify::Chain;
+use wallet_auth::session::{AuditEvent, AuditKind, RequestContext};
+use wallet_auth::verify::{Chain, WalletType};
 
 use crate::harness::app::{spawn_app, spawn_app_with, Backend, TestApp, Wallet, ADMIN, DOMAIN};
 use crate::on_every_backend;
@@ -17,6 +17,7 @@ on_every_backend!(
     one_wallet_cannot_flush_the_security_log,
     failure_after_a_valid_signature_goes_to_that_wallets_log,
     per_wallet_logs_are_capped,
+    library_callers_get_the_audit_events_of_http_callers,
 );
 
 /// More anonymous failed sign-ins than the single shared log used to hold (10,000).
@@ -245,4 +246,34 @@ async fn per_wallet_logs_are_capped(b: Backend) {
         .unwrap();
     assert_eq!(theirs.len(), 1);
     assert_eq!(theirs[0].kind, AuditKind::SignIn);
+}
+
+/// The session manager records the audit events of what it does, so a library caller ending
+/// sessions gets the events an HTTP caller gets.
+async fn library_callers_get_the_audit_events_of_http_callers(b: Backend) {
+    let app = spawn_app(b).await;
+    let sessions = app.state.sessions();
+    let w = Wallet::ethereum();
+    let ctx = RequestContext::default();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (_, info) = sessions
+            .create(w.chain, &w.address, None, WalletType::Eoa, &ctx)
+            .await
+            .unwrap();
+        ids.push(info.session_id);
+    }
+    assert!(sessions.revoke(w.chain, &w.address, &ids[0]).await.unwrap());
+    // Revoking it again ends nothing, and records nothing.
+    assert!(!sessions.revoke(w.chain, &w.address, &ids[0]).await.unwrap());
+    assert_eq!(sessions.revoke_all(w.chain, &w.address).await.unwrap(), 1);
+    let events = app.state.audit().read(Some(&w.address), 50).await.unwrap();
+    let of = |kind: AuditKind| events.iter().filter(move |e| e.kind == kind);
+    let revoked: Vec<_> = of(AuditKind::Revoke).collect();
+    assert_eq!(revoked.len(), 1, "{events:?}");
+    assert_eq!(revoked[0].session_id.as_deref(), Some(ids[0].as_str()));
+    assert_eq!(revoked[0].address.as_deref(), Some(w.address.as_str()));
+    let forced: Vec<_> = of(AuditKind::ForcedLogout).collect();
+    assert_eq!(forced.len(), 1, "{events:?}");
+    assert_eq!(forced[0].count, Some(1));
 }

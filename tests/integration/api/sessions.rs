@@ -11,6 +11,7 @@ use crate::harness::app::{spawn_app, spawn_app_with, spawn_sibling, Backend, Wal
 use crate::on_every_backend;
 
 on_every_backend!(
+    validation_says_what_happened,
     every_authenticated_response_carries_the_expiry,
     refresh_window_extends_in_place,
     absolute_lifetime_caps_refresh,
@@ -897,4 +898,49 @@ async fn host_prefixed_wallet_cookie_when_secure(b: Backend) {
     for name in ["__Host-wallet_session", "wallet_session"] {
         assert!(out.deletes(name), "{name} deleted: {:?}", out.set_cookies());
     }
+}
+
+/// `validate` says what happened to the token: valid, refreshed, or why it opens no session.
+async fn validation_says_what_happened(b: Backend) {
+    use wallet_auth::session::{InvalidReason, RequestContext, Validation};
+    let app = spawn_app(b).await;
+    let sessions = app.state.sessions();
+    let w = Wallet::ethereum();
+    let ctx = RequestContext::default();
+    let (token, _) = sessions
+        .create(
+            w.chain,
+            &w.address,
+            None,
+            wallet_auth::verify::WalletType::Eoa,
+            &ctx,
+        )
+        .await
+        .unwrap();
+    let reason = |v: Validation| match v {
+        Validation::Invalid(r) => Some(r),
+        Validation::Valid(_) | Validation::Refreshed(_) => None,
+    };
+    let malformed = sessions.validate("not-a-token", &ctx).await.unwrap();
+    assert_eq!(reason(malformed), Some(InvalidReason::Malformed));
+    let v = sessions.validate(&token, &ctx).await.unwrap();
+    assert!(matches!(v, Validation::Valid(ref a) if a.current), "{v:?}");
+    // In its refresh window, the session is extended.
+    let cfg = &app.config;
+    app.clock
+        .advance(cfg.sessions.ttl - cfg.sessions.refresh_window + Duration::from_secs(1));
+    let v = sessions.validate(&token, &ctx).await.unwrap();
+    assert!(matches!(v, Validation::Refreshed(_)), "{v:?}");
+    let v = sessions.validate(&token, &ctx).await.unwrap();
+    assert!(matches!(v, Validation::Valid(_)), "{v:?}");
+    // Past its expiry it is gone.
+    app.clock.advance(cfg.sessions.ttl + Duration::from_secs(1));
+    let v = sessions.validate(&token, &ctx).await.unwrap();
+    assert!(
+        matches!(
+            reason(v),
+            Some(InvalidReason::Expired | InvalidReason::Unknown)
+        ),
+        "expired"
+    );
 }
