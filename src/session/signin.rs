@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use super::audit::{Audit, AuditEvent, AuditKind};
 use super::crypto::random_alphanumeric;
 use super::wallet::{RequestContext, SessionInfo, WalletSessions};
-use super::{from_unix_ms, unix_ms, Clock};
+use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::EthChainIds;
 use crate::contract_wallets::{ContractWallets, Unavailable};
 use crate::store::{Store, StoreError};

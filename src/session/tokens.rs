@@ -451,7 +451,7 @@ pub fn solana_caip2_reference(chain_id: Option<&str>) -> &str {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::session::ManualClock;
+    use crate::clock::ManualClock;
     use crate::store::MemoryStore;
     use p256::ecdsa::signature::Verifier as _;
 

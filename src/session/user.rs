@@ -607,7 +607,7 @@ impl UserSessions {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::session::SystemClock;
+    use crate::clock::SystemClock;
     use crate::store::MemoryStore;
 
     #[tokio::test]
