@@ -14,9 +14,10 @@ use utoipa_axum::routes;
 
 use super::body::{rfc3339, ChainName, Revoked};
 use super::error::ErrorCode as E;
+use super::error::{ApiError, ApiResult};
 use super::extract::{PathParam, QueryParams};
 use super::openapi::Op;
-use super::{ApiError, ApiResult, AuthState};
+use super::state::AuthState;
 use crate::session::audit::parse_wallet;
 use crate::session::crypto::ct_eq;
 use crate::session::{AuditEvent, AuditKind};

@@ -10,8 +10,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::body::{ChainId, ChainName, WalletKind};
+use super::error::{ApiError, ApiResult};
+use super::extract::JsonBody;
+use super::extract::{OptionalWalletSession, WalletSession};
 use super::openapi::Op;
-use super::{ApiError, ApiResult, AuthState, JsonBody, OptionalWalletSession, WalletSession};
+use super::state::AuthState;
 
 /// Largest preferences document, serialized.
 pub const MAX_PREFERENCES_BYTES: usize = 4096;

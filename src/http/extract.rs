@@ -26,7 +26,8 @@ use serde::de::DeserializeOwned;
 use time::format_description::well_known::Rfc3339;
 
 use super::cookie::SessionCookie;
-use super::{ApiError, AuthState};
+use super::error::ApiError;
+use super::state::AuthState;
 use crate::session::crypto::ct_eq;
 use crate::session::{Authenticated, RequestContext, SessionInfo, Validation};
 

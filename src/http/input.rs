@@ -15,7 +15,7 @@ use axum::extract::rejection::{
 use axum::http::StatusCode;
 use serde_path_to_error::Segment;
 
-use super::ApiError;
+use super::error::ApiError;
 
 /// The longest field name shown in a message.
 const MAX_NAME: usize = 64;

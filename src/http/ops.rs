@@ -18,8 +18,10 @@ use utoipa_axum::routes;
 use sha2::{Digest as _, Sha256};
 
 use super::error::ErrorCode as E;
+use super::error::{ApiError, ApiResult};
+use super::metrics;
 use super::openapi::Op;
-use super::{metrics, ApiError, ApiResult, AuthState};
+use super::state::AuthState;
 use crate::session::crypto::ct_eq;
 use crate::verify::Chain;
 

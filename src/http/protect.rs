@@ -13,8 +13,8 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use super::error::ApiError;
 use super::error::{ErrorBody, ErrorCode, ErrorCodeTag};
-use super::ApiError;
 
 /// Wraps `app` in the protective layers: `408 request_timeout` once handling a request (its
 /// body read included) takes longer than `request_timeout`; `500 internal` (logged) when a

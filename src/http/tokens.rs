@@ -23,9 +23,11 @@ use utoipa_axum::routes;
 use super::body::rfc3339;
 use super::cookie::SessionCookie;
 use super::error::ErrorCode as E;
+use super::error::{ApiError, ApiResult};
+use super::extract::WalletSession;
 use super::openapi::Op;
+use super::state::AuthState;
 use super::user::UserSession;
-use super::{ApiError, ApiResult, AuthState, WalletSession};
 use crate::session::tokens::{
     solana_caip2_reference, KeysError, JWKS_MAX_AGE_SECS, MINTS_PER_MINUTE,
 };

@@ -18,9 +18,11 @@ use utoipa_axum::routes;
 
 use super::cookie::SessionCookie;
 use super::error::ErrorCode as E;
+use super::error::{ApiError, ApiResult};
+use super::extract::JsonBody;
 use super::extract::{csrf_ok, ClientInfo};
 use super::openapi::Op;
-use super::{ApiError, ApiResult, AuthState, JsonBody};
+use super::state::AuthState;
 use crate::session::user::{CheckError, USER_SESSION_TTL};
 
 pub(crate) fn router() -> OpenApiRouter<AuthState> {

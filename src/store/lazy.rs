@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
-use super::{
+use super::api::{
     ActiveMove, AuditBounds, AuditLog, IndexEntry, NewSession, RateBudget, RateDecision, Rotated,
     Rotation, SessionEntry, SessionId, SessionUpdate, Span, Store, StoreError, StoreResult, Swap,
     TokenHash, WalletTag,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{
+use super::api::{
     ActiveMove, AuditBounds, AuditLog, IndexEntry, NewSession, RateBudget, RateDecision, Rotated,
     Rotation, SessionEntry, SessionId, SessionUpdate, Span, Store, StoreResult, Swap, TokenHash,
     WalletTag,

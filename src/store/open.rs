@@ -7,7 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{LazyStore, MemoryStore, PostgresStore, RedisStore, Store, StoreError, StoreResult};
+use super::api::{Store, StoreError, StoreResult};
+use super::{lazy::LazyStore, memory::MemoryStore, postgres::PostgresStore, redis::RedisStore};
 use crate::config::{Config, StoreConfig};
 
 /// Opens the store `config` names, ready to hand to the HTTP layer's `AuthState::new` (or to

@@ -50,13 +50,13 @@ use rand::Rng as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row as _;
 
-use super::memory::rotation_wait;
-use super::{
+use super::api::{
     active_bucket, ActiveMove, AuditBounds, AuditLog, CurrentToken, IndexEntry, NewSession,
     RateBudget, RateDecision, Rotated, Rotation, SessionEntry, SessionId, SessionUpdate, Span,
     Store, StoreError, StoreResult, Swap, TokenHash, WalletTag, ACTIVE_BUCKET_MS,
     EVENT_COUNT_RETENTION,
 };
+use super::memory::rotation_wait;
 
 /// The embedded schema migrations.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -13,7 +13,7 @@ fn reference() -> String {
 }
 
 fn document() -> Value {
-    serde_json::from_str(wallet_auth::http::openapi::document()).unwrap()
+    serde_json::from_str(wallet_auth::http::openapi_document()).unwrap()
 }
 
 /// `METHOD /path` of every operation in the OpenAPI document.
@@ -147,7 +147,7 @@ fn the_document_passes_an_openapi_validator() {
     let dir = std::env::temp_dir().join(format!("wallet-auth-openapi-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("openapi.json");
-    std::fs::write(&file, wallet_auth::http::openapi::document()).unwrap();
+    std::fs::write(&file, wallet_auth::http::openapi_document()).unwrap();
     let out = std::process::Command::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/scripts/openapi-validate.sh"
@@ -162,4 +162,19 @@ fn the_document_passes_an_openapi_validator() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Every operation has an id of its own (the validator refuses a document that repeats one).
+#[test]
+fn operation_ids_are_unique() {
+    let doc = document();
+    let mut seen = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            if let Some(id) = op["operationId"].as_str() {
+                assert!(seen.insert(id.to_owned()), "{method} {path}: {id} twice");
+            }
+        }
+    }
+    assert!(seen.len() >= 20, "{seen:?}");
 }

@@ -162,7 +162,7 @@ async fn wrong_method_on_a_known_path_is_405_with_allow() {
     let app = spawn_app(Backend::Memory).await;
     let mut paths: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     let doc: serde_json::Value =
-        serde_json::from_str(wallet_auth::http::openapi::document()).unwrap();
+        serde_json::from_str(wallet_auth::http::openapi_document()).unwrap();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
             if ["get", "post", "put", "delete", "patch"].contains(&method.as_str()) {
