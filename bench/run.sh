@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Load benchmark of wallet-auth over a private Redis, on loopback only. One command:
+# Load benchmark of wallet-auth over a private Redis (or PostgreSQL), on loopback only. One
+# command:
 #
-#     bench/run.sh
+#     bench/run.sh                  # sessions on Redis
+#     STORE=postgres bench/run.sh   # sessions on PostgreSQL (Debian's package, a fresh cluster
+#                                   # run as the postgres user with its default settings)
 #
 # Installs what is missing (redis-server / redis-tools through scripts/ensure-redis.sh, Debian's
 # wrk), builds the release binary and the helpers (examples/bench_client.rs,
@@ -18,12 +21,15 @@
 #   - the ratios validation / GET ceiling and sign-in / raw verify rate.
 # Every step is bounded in time; the processes it starts are killed by pid on exit.
 #
-# Knobs (environment): DURATION (validation run, s, default 10), SIGNIN_SECS (default 5),
+# On PostgreSQL the Redis GET ceiling and the Redis memory per session are not measured.
+# Knobs (environment): STORE (redis or postgres), DURATION (validation run, s, default 10), SIGNIN_SECS (default 5),
 # SESSIONS (tokens for validation, default 2000), MEM_SESSIONS (default 100000),
 # VERIFY_SECS (default 5), CONNS (default 64), THREADS (default 2).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+STORE=${STORE:-redis}
+case "$STORE" in redis | postgres) ;; *) echo "STORE must be redis or postgres" >&2; exit 2 ;; esac
 DURATION=${DURATION:-10}
 SIGNIN_SECS=${SIGNIN_SECS:-5}
 SESSIONS=${SESSIONS:-2000}
@@ -37,6 +43,7 @@ log() { printf '== %s\n' "$*" >&2; }
 
 # --- tools -----------------------------------------------------------------------------------
 scripts/ensure-redis.sh >/dev/null
+if [ "$STORE" = postgres ]; then scripts/ensure-postgres.sh >/dev/null; fi
 if ! command -v wrk >/dev/null 2>&1; then
     log "installing wrk"
     SUDO=""
@@ -58,7 +65,10 @@ MEMBENCH=$TARGET/release/examples/bench_sessions
 # --- processes -------------------------------------------------------------------------------
 WORK=$(mktemp -d)
 PIDS=()
+PG_PID=
 cleanup() {
+    # PostgreSQL's fast shutdown (SIGINT) does not wait for its clients.
+    if [ -n "$PG_PID" ]; then kill -INT "$PG_PID" 2>/dev/null || true; fi
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     rm -rf "$WORK"
@@ -86,8 +96,32 @@ redis-cli -p "$RPORT" ping >/dev/null
 
 PORT=$(free_port)
 BASE="http://127.0.0.1:$PORT"
-export REDIS_URL="redis://127.0.0.1:$RPORT"
-export REDIS_PREFIX="wa:"
+if [ "$STORE" = postgres ]; then
+    PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    PGDIR="$WORK/pg"
+    mkdir -p "$PGDIR"
+    chmod 755 "$WORK"
+    AS_PG=()
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres:postgres "$PGDIR"
+        AS_PG=(setpriv --reuid=postgres --regid=postgres --init-groups --reset-env)
+    fi
+    "${AS_PG[@]}" "$PGBIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust >"$WORK/initdb.log" 2>&1
+    PGPORT=$(free_port)
+    "${AS_PG[@]}" "$PGBIN/postgres" -D "$PGDIR/data" -p "$PGPORT" -k "$PGDIR" \
+        -c listen_addresses=127.0.0.1 >"$WORK/postgres.log" 2>&1 &
+    PG_PID=$!
+    PIDS+=("$PG_PID")
+    for _ in $(seq 300); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$PGPORT") 2>/dev/null && break
+        sleep 0.1
+    done
+    export DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
+    unset REDIS_URL
+else
+    export REDIS_URL="redis://127.0.0.1:$RPORT"
+    export REDIS_PREFIX="wa:"
+fi
 SESSION_ENCRYPTION_KEY=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 export SESSION_ENCRYPTION_KEY
 export BIND_ADDR="127.0.0.1:$PORT"
@@ -109,10 +143,13 @@ VOUT=$(timeout $((VERIFY_SECS + 60)) "$CLIENT" verify-rate --secs "$VERIFY_SECS"
 echo "$VOUT"
 VERIFY_RATE=$(awk '{print $2}' <<<"$VOUT")
 
+REDIS_GET=n/a
+if [ "$STORE" = redis ]; then
 log "Redis GET ceiling"
 ROUT=$(timeout 300 redis-benchmark -p "$RPORT" -t get -c "$CONNS" -n 500000 -q 2>&1 | tr '\r' '\n' | grep 'requests per second' | tail -1)
 echo "$ROUT"
 REDIS_GET=$(sed -E 's/^GET: ([0-9.]+) requests per second.*/\1/' <<<"$ROUT")
+fi
 
 log "creating $SESSIONS sessions by real sign-ins"
 timeout 300 "$CLIENT" sessions --base "$BASE" --n "$SESSIONS" --out "$WORK/tokens.txt"
@@ -138,15 +175,19 @@ SIGNIN_FAIL=$(awk '/^signin_ok/ {print $4}' <<<"$SOUT")
 EXHAUSTED=$(awk '/^signin_ok/ {print $6}' <<<"$SOUT")
 SIGNIN_P99=$(awk '$1=="99%" {print $2}' <<<"$SOUT" | to_ms)
 
+BYTES=n/a
+if [ "$STORE" = redis ]; then
 log "Redis memory per session: $MEM_SESSIONS sessions through the library (WalletSessions::create over RedisStore)"
 MOUT=$(timeout 600 "$MEMBENCH" --n "$MEM_SESSIONS")
 echo "$MOUT"
 BYTES=$(awk '{for (i=1;i<NF;i++) if ($i=="bytes_per_session") print $(i+1)}' <<<"$MOUT")
+fi
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 > 0) printf "%.2f", a / b; else print "n/a"}'; }
 cat <<EOF
 
 ================ wallet-auth load figures ================
+store                        : ${STORE}
 machine                      : $(nproc) cores, $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 raw verify rate (all cores)  : ${VERIFY_RATE} /s
 redis GET ceiling (c=$CONNS)    : ${REDIS_GET} req/s
