@@ -527,3 +527,26 @@ pub trait Store: Send + Sync + 'static {
     /// Any backend failure.
     async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64>;
 }
+
+/// Runs one backend call bounded by `timeout`: a backend error becomes a [`StoreError`] through
+/// `map_err`, running out of time [`StoreError::Timeout`]. Both are logged at debug level under
+/// the backend's name (`store`), never with the call's arguments.
+pub(crate) async fn bounded<T, E>(
+    store: &'static str,
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<T, E>>,
+    map_err: impl FnOnce(&E) -> StoreError,
+) -> StoreResult<T> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            let err = map_err(&e);
+            tracing::debug!(store, error = %err, "store call failed");
+            Err(err)
+        }
+        Err(_) => {
+            tracing::debug!(store, "store call timed out");
+            Err(StoreError::Timeout)
+        }
+    }
+}

@@ -302,18 +302,7 @@ impl PostgresStore {
     where
         Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
     {
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
-                let err = map_err(&e);
-                tracing::debug!(error = %err, "postgres call failed");
-                Err(err)
-            }
-            Err(_) => {
-                tracing::debug!("postgres call timed out");
-                Err(StoreError::Timeout)
-            }
-        }
+        super::api::bounded("postgres", self.timeout, call, map_err).await
     }
 }
 

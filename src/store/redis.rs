@@ -805,18 +805,7 @@ impl RedisStore {
         F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        match tokio::time::timeout(self.timeout, call(self.conn.clone())).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
-                let err = map_err(&e);
-                tracing::debug!(error = %err, "redis call failed");
-                Err(err)
-            }
-            Err(_) => {
-                tracing::debug!("redis call timed out");
-                Err(StoreError::Timeout)
-            }
-        }
+        super::api::bounded("redis", self.timeout, call(self.conn.clone()), map_err).await
     }
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: Cmd) -> StoreResult<T> {
