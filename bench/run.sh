@@ -46,11 +46,8 @@ scripts/ensure-redis.sh >/dev/null
 if [ "$STORE" = postgres ]; then scripts/ensure-postgres.sh >/dev/null; fi
 if ! command -v wrk >/dev/null 2>&1; then
     log "installing wrk"
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get install -y -q --no-install-recommends wrk >/dev/null ||
-        { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q --no-install-recommends wrk >/dev/null; }
+    . scripts/apt-install.sh
+    apt_install bench/run.sh "" wrk
 fi
 command -v redis-benchmark >/dev/null || { echo "redis-benchmark missing (redis-tools)" >&2; exit 1; }
 command -v curl >/dev/null || { echo "curl missing" >&2; exit 1; }

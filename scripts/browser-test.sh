@@ -9,8 +9,8 @@ ROOT=$PWD
 
 if [ ! -x /usr/bin/chromium ]; then
   echo "browser-test: installing Debian's chromium"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  . scripts/apt-install.sh
+  apt_install browser-test "" chromium
 fi
 
 (cd clients/js/test && npm ci --no-audit --no-fund --loglevel=error)

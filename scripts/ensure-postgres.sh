@@ -22,24 +22,9 @@ if have_server; then
     exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "ensure-postgres: PostgreSQL is missing and apt-get is not available; install PostgreSQL (>= 13) by hand" >&2
-    exit 1
-fi
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO="sudo"
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends postgresql
-
+. "$(dirname "$0")/apt-install.sh"
 # The package may start a system-wide cluster on port 5432; the tests do not use it.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet postgresql 2>/dev/null; then
-    $SUDO systemctl stop postgresql || true
-fi
+apt_install ensure-postgres postgresql postgresql
 
 have_server
 ls -d /usr/lib/postgresql/*/bin

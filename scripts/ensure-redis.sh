@@ -8,23 +8,8 @@ if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>
     exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "ensure-redis: redis-server is missing and apt-get is not available; install Redis (>= 6.2) by hand" >&2
-    exit 1
-fi
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO="sudo"
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends redis-server redis-tools
-
+. "$(dirname "$0")/apt-install.sh"
 # The package starts a system-wide instance on port 6379; the tests do not use it.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
-    $SUDO systemctl stop redis-server || true
-fi
+apt_install ensure-redis redis-server redis-server redis-tools
 
 redis-server --version
