@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use crate::session::accounts::AccountError;
+
 use crate::config::{Config, LogFormat, StoreConfig};
 use crate::http::{shutdown_signal, AuthState, Server};
-use crate::session::user::UserAccounts;
 
 /// wallet-auth: wallet-signature authentication server (EIP-4361 and Sign In With Solana).
 #[derive(Debug, Parser)]
@@ -51,6 +52,28 @@ enum Command {
     /// Apply the PostgreSQL schema migrations of `DATABASE_URL` and exit (the server also
     /// applies them at start-up).
     Migrate,
+    /// Accounts.
+    Account {
+        #[command(subcommand)]
+        action: AccountAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountAction {
+    /// Show or change an account's roles (live sessions get them within 60 s); prints the
+    /// account id and its stored roles.
+    Roles {
+        /// An account id, or `chain:address` of one of its wallets (`ethereum:0x…`,
+        /// `solana:<base58>`).
+        account: String,
+        /// A role to add (repeatable).
+        #[arg(long = "add")]
+        add: Vec<String>,
+        /// A role to take off (repeatable).
+        #[arg(long = "remove")]
+        remove: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +149,14 @@ pub fn main() -> ExitCode {
             action: KeysAction::Rotate { force },
         } => with_runtime(|| rotate_keys(force)),
         Command::Migrate => with_runtime(migrate),
+        Command::Account {
+            action:
+                AccountAction::Roles {
+                    account,
+                    add,
+                    remove,
+                },
+        } => with_runtime(|| account_roles(account, add, remove)),
     }
 }
 
@@ -422,12 +453,19 @@ async fn shared_store(what: &str) -> Result<(Config, Arc<dyn crate::store::Store
     }
 }
 
+/// The accounts over the shared store (`what` says why a shared store is needed).
+async fn accounts(what: &str) -> Result<crate::session::accounts::Accounts, ExitCode> {
+    let (config, store) = shared_store(what).await?;
+    Ok(crate::http::state::AuthState::new(config, store)
+        .accounts()
+        .clone())
+}
+
 async fn user(action: UserAction) -> ExitCode {
-    let (_, store) = match shared_store("users are kept").await {
-        Ok(opened) => opened,
+    let accounts = match accounts("users are kept").await {
+        Ok(a) => a,
         Err(code) => return code,
     };
-    let users = UserAccounts::new(store);
     match action {
         UserAction::Add { name } => {
             let mut password = String::new();
@@ -436,12 +474,12 @@ async fn user(action: UserAction) -> ExitCode {
                 return ExitCode::from(2);
             }
             let password = password.trim_end_matches(['\r', '\n']);
-            match users.add(&name, password).await {
+            match accounts.set_password(&name, password).await {
                 Ok(()) => {
                     println!("user {name} saved; any earlier sessions of {name} are ended");
                     ExitCode::SUCCESS
                 }
-                Err(crate::session::user::AccountError::Store(e)) => {
+                Err(AccountError::Store(e)) => {
                     eprintln!("wallet-auth: {e}");
                     ExitCode::FAILURE
                 }
@@ -451,7 +489,7 @@ async fn user(action: UserAction) -> ExitCode {
                 }
             }
         }
-        UserAction::Remove { name } => match users.remove(&name).await {
+        UserAction::Remove { name } => match accounts.remove_user(&name).await {
             Ok(true) => {
                 println!("user {name} removed; their sessions are ended");
                 ExitCode::SUCCESS
@@ -465,6 +503,45 @@ async fn user(action: UserAction) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+async fn account_roles(account: String, add: Vec<String>, remove: Vec<String>) -> ExitCode {
+    let accounts = match accounts("accounts are kept").await {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let id = match accounts.find(&account).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            eprintln!("wallet-auth: no account {account}");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("wallet-auth: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match accounts.change_roles(&id, None, &add, &remove).await {
+        Ok(roles) => {
+            println!(
+                "{}",
+                serde_json::json!({"accountId": id.as_str(), "roles": roles})
+            );
+            ExitCode::SUCCESS
+        }
+        Err(AccountError::Store(e)) => {
+            eprintln!("wallet-auth: {e}");
+            ExitCode::FAILURE
+        }
+        Err(AccountError::NotFound(why)) => {
+            eprintln!("wallet-auth: {why}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("wallet-auth: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -74,6 +74,7 @@ impl Config {
                 max_lifetime: zero,
                 max_per_wallet: 0,
                 binding: Binding::Off,
+                reauth_max_age: zero,
             },
             cookies: CookieSettings {
                 secure: false,
@@ -423,6 +424,8 @@ pub struct SessionSettings {
     pub max_per_wallet: usize,
     /// `SESSION_BINDING`: what a session is bound to.
     pub binding: Binding,
+    /// `REAUTH_MAX_AGE`: how recent a session's sign-in must be to link or unlink identities.
+    pub reauth_max_age: Duration,
 }
 
 /// Which request properties a session is bound to.
@@ -551,6 +554,9 @@ pub struct OpsSettings {
     pub admin_token: Option<Secret>,
     /// `METRICS_TOKEN`: when set, `/metrics` needs `Authorization: Bearer $METRICS_TOKEN`.
     pub metrics_token: Option<Secret>,
+    /// `ADMIN_WALLETS`: wallets whose accounts have the `admin` role, as `ethereum:<address in
+    /// lower case>` or `solana:<base58>`.
+    pub admin_wallets: Vec<String>,
 }
 
 /// Tokens for other services (JWTs).

@@ -292,6 +292,34 @@ fn admin_token(t: Option<Secret>) -> Result<Option<Secret>, String> {
     }
 }
 
+/// `ADMIN_WALLETS` entries, checked and put in the form they are compared in: `ethereum:` and
+/// 40 hex digits (any case, kept in lower case), or `solana:` and a base58 32-byte key.
+fn admin_wallets(entries: Vec<String>) -> Result<Vec<String>, String> {
+    entries
+        .into_iter()
+        .map(|entry| {
+            let bad = || {
+                format!("{entry:?} is not ethereum:0x<40 hex digits> or solana:<base58 public key>")
+            };
+            let (chain, address) = entry.split_once(':').ok_or_else(bad)?;
+            match chain.to_ascii_lowercase().as_str() {
+                "ethereum" => {
+                    let hex = address.strip_prefix("0x").ok_or_else(bad)?;
+                    if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(bad());
+                    }
+                    Ok(format!("ethereum:0x{}", hex.to_ascii_lowercase()))
+                }
+                "solana" => match bs58::decode(address).into_vec() {
+                    Ok(key) if key.len() == 32 => Ok(format!("solana:{address}")),
+                    _ => Err(bad()),
+                },
+                _ => Err(bad()),
+            }
+        })
+        .collect()
+}
+
 fn metrics_token(t: Option<Secret>) -> Result<Option<Secret>, String> {
     match t {
         Some(t) if t.expose().len() < 16 => Err("must be at least 16 characters".into()),
@@ -397,6 +425,7 @@ fn table() -> Vec<Var> {
         row("NONCE_TTL", field!(signin.nonce_ttl)).range(SEC, DAY).build().default("5m"),
         row("CLOCK_SKEW", field!(signin.clock_skew)).range(Duration::ZERO, DAY).build().default("5m"),
         row("SESSION_BINDING", field!(sessions.binding)).build().default("device"),
+        row("REAUTH_MAX_AGE", field!(sessions.reauth_max_age)).range(SEC, 30 * DAY).build().default("10m"),
         row("TRUST_PROXY", field!(http.trust_proxy)).build().default("false"),
         row("TRUST_PROXY_HOPS", field!(http.trust_proxy_hops)).range(1, MAX_PROXY_HOPS).build().default("1"),
         row("COOKIE_SECURE", field!(cookies.secure)).build().default("true"),
@@ -411,7 +440,9 @@ fn table() -> Vec<Var> {
                 c.limits.password_checks = default_password_checks();
             })),
         row("ADMIN_TOKEN", field!(ops.admin_token)).refine(admin_token).build()
-            .unset("/admin disabled").secret(),
+            .unset("/admin only for sessions with the admin role").secret(),
+        row("ADMIN_WALLETS", field!(ops.admin_wallets)).refine(admin_wallets).build()
+            .unset("no account is given admin by its wallet"),
         row("METRICS_TOKEN", field!(ops.metrics_token)).refine(metrics_token).build()
             .unset("/metrics is public").secret(),
         row("LOG_FORMAT", field!(log.format)).build().default("pretty"),

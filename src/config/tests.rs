@@ -278,7 +278,7 @@ fn duration_vars() -> Vec<(&'static str, Duration, Duration)> {
 #[test]
 fn extreme_durations_are_config_errors() {
     let vars = duration_vars();
-    assert_eq!(vars.len(), 14, "{vars:?}");
+    assert_eq!(vars.len(), 15, "{vars:?}");
     for (var, min, max) in vars {
         for val in [
             "1000000000d",
@@ -528,4 +528,37 @@ fn wildcard_chain_ids() {
             .solana_chain_ids,
         vec!["devnet", "localnet"]
     );
+}
+
+#[test]
+fn admin_wallets_are_checked_and_normalized() {
+    let key = "11".repeat(32);
+    let c = with(&[
+        ("SESSION_ENCRYPTION_KEY", &key),
+        (
+            "ADMIN_WALLETS",
+            "ethereum:0x2E43D3C652F5ABE5294517195C989BA0b4B67A5f, Solana:9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.ops.admin_wallets,
+        vec![
+            "ethereum:0x2e43d3c652f5abe5294517195c989ba0b4b67a5f".to_owned(),
+            "solana:9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM".to_owned(),
+        ]
+    );
+    assert_eq!(c.sessions.reauth_max_age, Duration::from_secs(600));
+    for bad in [
+        "0x2E43D3C652F5ABE5294517195C989BA0b4B67A5f",
+        "ethereum:0x2E43",
+        "ethereum:2E43D3C652F5ABE5294517195C989BA0b4B67A5f",
+        "solana:notbase58!",
+        "solana:9WzDX",
+        "bitcoin:1abc",
+    ] {
+        let e = with(&[("ADMIN_WALLETS", bad)]).unwrap_err();
+        assert_eq!(e.var, "ADMIN_WALLETS", "{bad}");
+        assert!(!e.to_string().contains('\n'), "one line: {e}");
+    }
 }

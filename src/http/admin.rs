@@ -1,6 +1,8 @@
-//! Operator routes, enabled by `ADMIN_TOKEN` (`Authorization: Bearer $ADMIN_TOKEN`, compared in
-//! constant time): session statistics, the audit trail, forced logout of a wallet. With no
-//! token configured every `/admin` route answers `404 not_found`.
+//! Operator routes, for `ADMIN_TOKEN` (`Authorization: Bearer $ADMIN_TOKEN`, compared in
+//! constant time) and for sessions whose account has the `admin` role: session statistics, the
+//! audit trail, forced logout of a wallet (and the account roles, in `super::accounts`). With
+//! no token configured, every `/admin` route answers `404 not_found` to anyone but an admin
+//! session.
 
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::header;
@@ -12,12 +14,15 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::accounts::AnySession;
 use super::body::{rfc3339, ChainName, Revoked};
+use super::cookie::SessionCookie;
 use super::error::ErrorCode as E;
 use super::error::{ApiError, ApiResult};
 use super::extract::{PathParam, QueryParams};
 use super::openapi::Op;
 use super::state::AuthState;
+use crate::session::accounts::ADMIN_ROLE;
 use crate::session::audit::parse_wallet;
 use crate::session::crypto::ct_eq;
 use crate::session::{AuditEvent, AuditKind};
@@ -47,20 +52,45 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let st = AuthState::from_ref(state);
-        let Some(expected) = &st.config().ops.admin_token else {
-            return Err(ApiError::NotFound("no such route"));
-        };
+        let token = st.config().ops.admin_token.as_ref();
         let presented = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, t)| t.trim());
-        match presented {
+            .map(|(_, t)| t.trim().to_owned());
+        if let (Some(expected), Some(t)) = (token, &presented) {
+            if ct_eq(t.as_bytes(), expected.expose().as_bytes()) {
+                return Ok(Admin);
+            }
+        }
+        // Else a session whose account has the admin role (whether or not ADMIN_TOKEN is set).
+        let has_session = presented.is_some()
+            || SessionCookie::Wallet
+                .read(&parts.headers)
+                .ok()
+                .flatten()
+                .is_some()
+            || SessionCookie::User
+                .read(&parts.headers)
+                .ok()
+                .flatten()
+                .is_some();
+        let session = if has_session {
+            Some(AnySession::from_request_parts(parts, state).await)
+        } else {
+            None
+        };
+        match session {
+            Some(Ok(s)) if s.roles().iter().any(|r| r == ADMIN_ROLE) => Ok(Admin),
+            Some(Err(e @ ApiError::StoreUnavailable(_))) => Err(e),
+            // Without ADMIN_TOKEN the admin routes do not exist for anyone but admin sessions.
+            _ if token.is_none() => Err(ApiError::NotFound("no such route")),
             None => Err(ApiError::Unauthenticated),
-            Some(t) if ct_eq(t.as_bytes(), expected.expose().as_bytes()) => Ok(Admin),
-            Some(_) => Err(ApiError::Forbidden("this endpoint needs the admin token")),
+            Some(_) => Err(ApiError::Forbidden(
+                "this endpoint needs the admin token or a session with the admin role",
+            )),
         }
     }
 }
@@ -167,6 +197,12 @@ pub enum AuditKindName {
     TokenReuse,
     /// An operator logged a wallet out everywhere.
     ForcedLogout,
+    /// An identity was linked to an account.
+    Link,
+    /// An identity was unlinked from an account.
+    Unlink,
+    /// An account's roles changed.
+    RolesChange,
 }
 
 impl From<AuditKind> for AuditKindName {
@@ -183,6 +219,9 @@ impl From<AuditKind> for AuditKindName {
             AuditKind::BindingMismatch => AuditKindName::BindingMismatch,
             AuditKind::TokenReuse => AuditKindName::TokenReuse,
             AuditKind::ForcedLogout => AuditKindName::ForcedLogout,
+            AuditKind::Link => AuditKindName::Link,
+            AuditKind::Unlink => AuditKindName::Unlink,
+            AuditKind::RolesChange => AuditKindName::RolesChange,
         }
     }
 }
@@ -218,6 +257,15 @@ pub struct AuditEventBody {
     /// Coarse device fingerprint of the client (binding mismatch), e.g. `firefox/linux`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// The account concerned (link, unlink, roles change).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The identity linked or unlinked (`eip155:…`, `solana:…`, `password:…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// The roles set (roles change).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
 }
 
 impl From<AuditEvent> for AuditEventBody {
@@ -232,6 +280,9 @@ impl From<AuditEvent> for AuditEventBody {
             ip: e.ip,
             count: e.count,
             device: e.device,
+            account_id: e.account_id,
+            identity: e.identity,
+            roles: e.roles,
         }
     }
 }

@@ -31,6 +31,10 @@ pub(crate) fn router() -> OpenApiRouter<AuthState> {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Me {
+    /// The account the session belongs to.
+    pub account_id: String,
+    /// The account's roles.
+    pub roles: Vec<String>,
     /// The wallet's chain.
     pub chain: ChainName,
     /// The wallet's address (EIP-55 or base58).
@@ -65,6 +69,8 @@ pub struct Preferences(pub Map<String, Value>);
 async fn me(ws: WalletSession) -> Json<Me> {
     let s = &ws.session;
     Json(Me {
+        account_id: s.account_id.as_str().to_owned(),
+        roles: s.roles.clone(),
         chain: s.chain.into(),
         address: s.address.clone(),
         chain_id: ChainId::of(s.chain, s.chain_id.as_deref()),

@@ -14,7 +14,7 @@ use super::cookie::SessionCookie;
 use super::error::ErrorCode as E;
 use super::error::{ApiError, ApiResult};
 use super::extract::WalletSession;
-use super::extract::{ClientInfo, JsonBody, OptionalJsonBody, PathParam};
+use super::extract::{ClientInfo, JsonBody, OptionalJsonBody, PathParam, QueryParams};
 use super::openapi::Op;
 use super::state::AuthState;
 use crate::session::signin::{SignInFailure, SignInRequest, SignedIn};
@@ -43,8 +43,8 @@ pub(crate) fn router() -> OpenApiRouter<AuthState> {
         // Rotations are limited per session (not per client IP).
         .routes(Op::wallet().errors(&[E::RateLimited]).on(routes!(refresh)))
         .routes(Op::wallet().on(routes!(logout)))
-        .routes(Op::wallet().on(routes!(logout_all)))
-        .routes(Op::wallet().on(routes!(list)))
+        .routes(Op::wallet().json_body().on(routes!(logout_all)))
+        .routes(Op::wallet().errors(&[E::BadRequest]).on(routes!(list)))
         .routes(
             Op::wallet()
                 .errors(&[E::BadRequest, E::NotFound])
@@ -52,7 +52,7 @@ pub(crate) fn router() -> OpenApiRouter<AuthState> {
         )
 }
 
-fn parse_chain(s: Option<&str>) -> ApiResult<Chain> {
+pub(crate) fn parse_chain(s: Option<&str>) -> ApiResult<Chain> {
     match s {
         None => Ok(Chain::Ethereum),
         Some(c) => c
@@ -79,7 +79,7 @@ struct NonceRequest {
 /// A fresh nonce.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct NonceResponse {
+pub(crate) struct NonceResponse {
     /// Single-use, alphanumeric.
     nonce: String,
     #[schema(format = DateTime)]
@@ -124,20 +124,37 @@ async fn nonce(
     OptionalJsonBody(body): OptionalJsonBody<NonceRequest>,
 ) -> ApiResult<Response> {
     st.rate_limit("nonce", &client.ip).await?;
-    let body = body.unwrap_or(NonceRequest {
-        chain: None,
-        address: None,
-        chain_id: None,
-    });
-    let chain = parse_chain(body.chain.as_deref())?;
-    let address = body
-        .address
+    let (chain, address, chain_id) = match body {
+        None => (None, None, None),
+        Some(b) => (b.chain, b.address, b.chain_id),
+    };
+    issue_nonce(&st, chain, address, chain_id, None).await
+}
+
+/// Issues a sign-in nonce, or with `account` a link nonce of that account: the body of
+/// `/auth/nonce` and `/auth/link/nonce`.
+pub(crate) async fn issue_nonce(
+    st: &AuthState,
+    chain: Option<String>,
+    address: Option<String>,
+    chain_id: Option<serde_json::Value>,
+    account: Option<&crate::store::AccountId>,
+) -> ApiResult<Response> {
+    let chain = parse_chain(chain.as_deref())?;
+    let address = address
         .as_deref()
         .map(|a| verify::normalize_address(chain, a))
         .transpose()
         .map_err(|e| ApiError::BadRequest(format!("address: {e}")))?;
-    let chain_id = requested_chain_id(body.chain_id.as_ref())?;
-    let issued = st.signins().issue_nonce(chain, address, chain_id).await?;
+    let chain_id = requested_chain_id(chain_id.as_ref())?;
+    let issued = match account {
+        None => st.signins().issue_nonce(chain, address, chain_id).await?,
+        Some(a) => {
+            st.signins()
+                .issue_link_nonce(a, chain, address, chain_id)
+                .await?
+        }
+    };
     let res = NonceResponse {
         nonce: issued.nonce,
         issued_at: rfc3339(issued.issued_at),
@@ -153,18 +170,18 @@ async fn nonce(
 
 /// `POST /auth/verify` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-struct VerifyRequest {
+pub(crate) struct VerifyRequest {
     /// `ethereum` or `solana`.
     #[schema(value_type = ChainName)]
-    chain: String,
+    pub(crate) chain: String,
     /// The exact EIP-4361 / SIWS text that was signed.
-    message: String,
+    pub(crate) message: String,
     /// Ethereum: 65-byte (or 64-byte EIP-2098) hex, or a contract wallet's EIP-1271 /
     /// ERC-6492 signature (hex, at most 8 KiB); Solana: 64 bytes as base58, base64 or hex.
-    signature: String,
+    pub(crate) signature: String,
     /// Solana only: base58 public key; must equal the message's address.
     #[serde(rename = "publicKey")]
-    public_key: Option<String>,
+    pub(crate) public_key: Option<String>,
 }
 
 /// A session as the API shows it (`token` only from verify and refresh).
@@ -174,6 +191,10 @@ pub(crate) struct SessionBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     token: Option<String>,
     session_id: String,
+    /// The account the session belongs to.
+    account_id: String,
+    /// The account's roles.
+    roles: Vec<String>,
     chain: ChainName,
     address: String,
     chain_id: Option<ChainId>,
@@ -193,6 +214,8 @@ impl SessionBody {
         SessionBody {
             token,
             session_id: s.session_id.clone(),
+            account_id: s.account_id.as_str().to_owned(),
+            roles: s.roles.clone(),
             chain: s.chain.into(),
             address: s.address.clone(),
             chain_id: ChainId::of(s.chain, s.chain_id.as_deref()),
@@ -296,10 +319,45 @@ async fn logout(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Res
     Ok(res)
 }
 
+/// Which sessions `/auth/sessions` and `/auth/logout-all` cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Scope {
+    /// This wallet's sessions (the default).
+    Wallet,
+    /// The sessions of every identity of the account, user sessions included.
+    Account,
+}
+
+/// `POST /auth/logout-all` body (optional).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct LogoutAllRequest {
+    /// `wallet` (default) or `account`.
+    scope: Option<Scope>,
+}
+
+/// `GET /auth/sessions` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// `wallet` (default): this wallet's sessions; `account`: every identity's.
+    scope: Option<Scope>,
+}
+
 #[utoipa::path(post, path = "/auth/logout-all", tag = "wallet sessions",
-    responses((status = 200, description = "Every session of this wallet is gone", body = Revoked)))]
-async fn logout_all(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Response> {
-    let n = st.sessions().logout_all(&ws.auth).await?;
+    request_body(content = Option<LogoutAllRequest>, description = "Optional; `{\"scope\":\"account\"}` ends the sessions of every identity of the account"),
+    responses((status = 200, description = "Every session of this wallet (or account) is gone", body = Revoked)))]
+async fn logout_all(
+    State(st): State<AuthState>,
+    ws: WalletSession,
+    OptionalJsonBody(body): OptionalJsonBody<LogoutAllRequest>,
+) -> ApiResult<Response> {
+    let n = if body.and_then(|b| b.scope) == Some(Scope::Account) {
+        st.accounts().logout_all(&ws.session.account_id).await?
+    } else {
+        st.sessions().logout_all(&ws.auth).await?
+    };
     ws.end_current();
     let mut res = Json(Revoked { revoked: n }).into_response();
     SessionCookie::Wallet.append_clear(res.headers_mut(), st.config());
@@ -320,6 +378,9 @@ pub(crate) struct ListedSession {
     user_agent: String,
     ip: String,
     current: bool,
+    /// With `scope=account`: the identity the session was opened by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity: Option<super::accounts::IdentityBody>,
 }
 
 /// `GET /auth/sessions`.
@@ -329,9 +390,32 @@ pub(crate) struct SessionList {
     sessions: Vec<ListedSession>,
 }
 
-#[utoipa::path(get, path = "/auth/sessions", tag = "wallet sessions",
-    responses((status = 200, description = "This wallet's sessions", body = SessionList)))]
-async fn list(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Json<SessionList>> {
+#[utoipa::path(get, path = "/auth/sessions", tag = "wallet sessions", params(ListQuery),
+    responses((status = 200, description = "This wallet's sessions, or with `scope=account` every identity's (each with its `identity`)", body = SessionList)))]
+async fn list(
+    State(st): State<AuthState>,
+    ws: WalletSession,
+    QueryParams(q): QueryParams<ListQuery>,
+) -> ApiResult<Json<SessionList>> {
+    if q.scope == Some(Scope::Account) {
+        let sessions = st
+            .accounts()
+            .sessions(&ws.session.account_id)
+            .await?
+            .into_iter()
+            .map(|s| ListedSession {
+                current: s.session_id == ws.session.session_id,
+                identity: Some((&s.identity).into()),
+                session_id: s.session_id,
+                created_at: rfc3339(s.created_at),
+                last_seen_at: rfc3339(s.last_seen_at),
+                expires_at: rfc3339(s.expires_at),
+                user_agent: s.user_agent,
+                ip: s.ip,
+            })
+            .collect();
+        return Ok(Json(SessionList { sessions }));
+    }
     let sessions: Vec<ListedSession> = st
         .sessions()
         .list(ws.tag())
@@ -345,6 +429,7 @@ async fn list(State(st): State<AuthState>, ws: WalletSession) -> ApiResult<Json<
             expires_at: rfc3339(s.expires_at),
             user_agent: s.user_agent,
             ip: s.ip,
+            identity: None,
         })
         .collect();
     Ok(Json(SessionList { sessions }))

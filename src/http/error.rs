@@ -86,6 +86,12 @@ error_codes! {
     CsrfFailed = ("csrf_failed", FORBIDDEN, "the request failed the CSRF check"),
     /// 403: authenticated but not allowed.
     Forbidden = ("forbidden", FORBIDDEN, "this request is not allowed"),
+    /// 403: the operation needs a session signed in more recently than `REAUTH_MAX_AGE`.
+    ReauthenticationRequired = ("reauthentication_required", FORBIDDEN, "sign in again to do this"),
+    /// 409: the wallet (or username) already belongs to another account.
+    IdentityInUse = ("identity_in_use", CONFLICT, "this identity belongs to another account"),
+    /// 409: an account cannot lose its last identity.
+    LastIdentity = ("last_identity", CONFLICT, "an account cannot lose its last identity"),
     /// 404: unknown route or session id.
     NotFound = ("not_found", NOT_FOUND, "no such route"),
     /// 405: a known path with another method; `Allow` lists the methods it accepts.
@@ -247,6 +253,15 @@ pub enum ApiError {
     /// 403 `forbidden`.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// 403 `reauthentication_required`.
+    #[error("this needs a sign-in more recent than REAUTH_MAX_AGE: sign in again")]
+    ReauthenticationRequired,
+    /// 409 `identity_in_use`.
+    #[error("{0}")]
+    IdentityInUse(&'static str),
+    /// 409 `last_identity`.
+    #[error("an account cannot lose its last identity")]
+    LastIdentity,
     /// 404 `not_found`.
     #[error("{0}")]
     NotFound(&'static str),
@@ -316,6 +331,9 @@ impl ApiError {
             ApiError::BindingMismatch => ErrorCode::SessionBindingMismatch,
             ApiError::CsrfFailed => ErrorCode::CsrfFailed,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::ReauthenticationRequired => ErrorCode::ReauthenticationRequired,
+            ApiError::IdentityInUse(_) => ErrorCode::IdentityInUse,
+            ApiError::LastIdentity => ErrorCode::LastIdentity,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             ApiError::RateLimited(_) => ErrorCode::RateLimited,

@@ -22,6 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
 
+pub mod accounts;
 pub mod admin;
 pub mod api;
 pub mod auth;
@@ -61,6 +62,7 @@ fn auth_registrations() -> OpenApiRouter<AuthState> {
         .merge(user::router())
         .merge(tokens::router())
         .merge(admin::router())
+        .merge(accounts::router())
 }
 
 fn ops_registrations() -> OpenApiRouter<AuthState> {

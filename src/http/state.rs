@@ -9,6 +9,7 @@ use super::error::{ApiError, ApiResult};
 use super::metrics::Metrics;
 use crate::config::Config;
 use crate::contract_wallets::ContractWallets;
+use crate::session::accounts::{Accounts, Directory};
 use crate::session::crypto::KeyRing;
 use crate::session::tokens::TokenKeys;
 use crate::session::user::{UserAccounts, UserSessions};
@@ -28,6 +29,7 @@ struct Inner {
     signins: SignIns,
     users: UserAccounts,
     user_sessions: UserSessions,
+    accounts: Accounts,
     audit: Audit,
     clock: Arc<dyn Clock>,
     metrics: Metrics,
@@ -66,16 +68,35 @@ impl AuthState {
         ));
         let audit = Audit::new(store.clone());
         let keys = KeyRing::from_config(&config.store.encryption_keys);
+        let directory = Directory::new(
+            store.clone(),
+            clock.clone(),
+            config.ops.admin_wallets.clone(),
+        );
         let sessions = WalletSessions::new(
             store.clone(),
             keys.clone(),
             clock.clone(),
             config.sessions.clone(),
             audit.clone(),
+            directory.clone(),
         );
         let users = UserAccounts::with_max_checks(store.clone(), config.limits.password_checks);
-        let user_sessions =
-            UserSessions::new(store.clone(), keys.clone(), users.clone(), clock.clone());
+        let user_sessions = UserSessions::new(
+            store.clone(),
+            keys.clone(),
+            users.clone(),
+            clock.clone(),
+            directory,
+        );
+        let accounts = Accounts::new(
+            sessions.clone(),
+            user_sessions.clone(),
+            users.clone(),
+            audit.clone(),
+            clock.clone(),
+            config.sessions.reauth_max_age,
+        );
         let contract_wallets = Arc::new(ContractWallets::from_config(
             &config.contract_wallets,
             Some(metrics.node_observer()),
@@ -103,6 +124,7 @@ impl AuthState {
                 signins,
                 users,
                 user_sessions,
+                accounts,
                 audit,
                 clock,
                 metrics,
@@ -141,6 +163,11 @@ impl AuthState {
     #[must_use]
     pub fn user_sessions(&self) -> &UserSessions {
         &self.inner.user_sessions
+    }
+    /// Accounts: linking, unlinking, roles, account-wide sessions.
+    #[must_use]
+    pub fn accounts(&self) -> &Accounts {
+        &self.inner.accounts
     }
     /// The audit trail.
     #[must_use]

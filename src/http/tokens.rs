@@ -3,14 +3,13 @@
 //! the keys that verify them. Keys and rotation: [`crate::session::tokens`].
 //!
 //! Claims: `iss` (`TOKEN_ISSUER`), `aud` (`TOKEN_AUDIENCE`), `sub`, `sid`, `iat`, `exp`,
-//! `roles`, and for a wallet session `wallet` (CAIP-10). There are no accounts yet, so `sub` is
-//! the stable identity of the session's owner: the CAIP-10 account id of the wallet (the same
-//! as `wallet`), or `user:<name>` for a legacy user session.
+//! `roles`, and for a wallet session `wallet` (CAIP-10). `sub` is the session's `accountId`
+//! (the same for every wallet and the password of one account), `roles` its account's roles
+//! as the session has them.
 
 use std::time::Duration;
 
 use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -20,14 +19,12 @@ use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::accounts::AnySession;
 use super::body::rfc3339;
-use super::cookie::SessionCookie;
 use super::error::ErrorCode as E;
 use super::error::{ApiError, ApiResult};
-use super::extract::WalletSession;
 use super::openapi::Op;
 use super::state::AuthState;
-use super::user::UserSession;
 use crate::session::tokens::{
     solana_caip2_reference, KeysError, JWKS_MAX_AGE_SECS, MINTS_PER_MINUTE,
 };
@@ -87,39 +84,6 @@ pub fn caip10(s: &SessionInfo) -> String {
     }
 }
 
-/// Who asks for a token.
-#[allow(clippy::large_enum_variant)] // built once per request, never stored
-enum Caller {
-    Wallet(WalletSession),
-    User(UserSession),
-}
-
-/// The calling session: a wallet session (bearer token, or the wallet cookie with the CSRF
-/// rule) when the request carries a wallet credential, else a legacy user session (the `sid`
-/// cookie, with the CSRF rule). A wallet cookie that names no live session falls back to a
-/// user session cookie sent with it; a bearer token never does.
-async fn caller(parts: &mut Parts, st: &AuthState) -> ApiResult<Caller> {
-    let bearer = parts.headers.contains_key(header::AUTHORIZATION);
-    let wallet_cookie = SessionCookie::Wallet
-        .read(&parts.headers)
-        .map_err(|_| ApiError::Unauthenticated)?
-        .is_some();
-    let user_cookie = SessionCookie::User
-        .read(&parts.headers)
-        .map_err(|_| ApiError::Unauthenticated)?
-        .is_some();
-    if bearer || wallet_cookie {
-        match WalletSession::from_request_parts(parts, st).await {
-            Ok(ws) => return Ok(Caller::Wallet(ws)),
-            Err(ApiError::Unauthenticated) if !bearer && user_cookie => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(Caller::User(
-        UserSession::from_request_parts(parts, st).await?,
-    ))
-}
-
 fn keys_failed(e: KeysError) -> ApiError {
     match e {
         KeysError::Store(e) => ApiError::StoreUnavailable(e),
@@ -136,25 +100,15 @@ fn keys_failed(e: KeysError) -> ApiError {
     ))]
 async fn mint(State(st): State<AuthState>, req: axum::extract::Request) -> ApiResult<Response> {
     let (mut parts, _body) = req.into_parts();
-    let caller = caller(&mut parts, &st).await?;
+    let caller = AnySession::from_request_parts(&mut parts, &st).await?;
     let config = st.config();
-    let (sid, sub, wallet, session_expiry) = match &caller {
-        Caller::Wallet(ws) => {
-            let w = caip10(&ws.session);
-            (
-                ws.session.session_id.clone(),
-                w.clone(),
-                Some(w),
-                ws.session.expires_at,
-            )
-        }
-        Caller::User(us) => (
-            us.session_id(),
-            format!("user:{}", us.session.username),
-            None,
-            us.session.expires_at,
-        ),
+    let (sid, wallet) = match &caller {
+        AnySession::Wallet(ws) => (ws.session.session_id.clone(), Some(caip10(&ws.session))),
+        AnySession::User(us) => (us.session_id(), None),
     };
+    let sub = caller.account_id().as_str().to_owned();
+    let roles = caller.roles().to_vec();
+    let session_expiry = caller.expires_at();
     let now = st.clock().now();
     match st
         .store()
@@ -186,7 +140,7 @@ async fn mint(State(st): State<AuthState>, req: axum::extract::Request) -> ApiRe
         "sid": sid,
         "iat": iat,
         "exp": exp,
-        "roles": Vec::<String>::new(),
+        "roles": roles,
     });
     if let Some(w) = wallet {
         claims["wallet"] = json!(w);

@@ -38,11 +38,17 @@ pub(crate) fn router() -> OpenApiRouter<AuthState> {
         .routes(Op::user().errors(&[E::Unauthenticated]).on(routes!(me)))
 }
 
-/// The signed-in user: `POST /auth/user/login`, `GET /api/user/me`.
+/// The signed-in user: `POST /auth/user/login`, `GET /api/user/me` (which adds `roles`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Username {
     /// The user's name.
     pub username: String,
+    /// The account the user's password belongs to.
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+    /// The account's roles (`GET /api/user/me` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
     /// The session's CSRF token: send it as `X-CSRF-Token` on cookie-authenticated unsafe
     /// requests.
     #[serde(rename = "csrfToken")]
@@ -53,6 +59,8 @@ impl Username {
     fn of(session: &crate::session::user::UserSession) -> Self {
         Username {
             username: session.username.clone(),
+            account_id: session.account_id.as_str().to_owned(),
+            roles: None,
             csrf_token: session.csrf_token.clone(),
         }
     }
@@ -163,7 +171,10 @@ async fn logout(State(st): State<AuthState>, us: UserSession) -> ApiResult<Respo
 }
 
 #[utoipa::path(get, path = "/api/user/me", tag = "user sessions", operation_id = "user_me",
-    responses((status = 200, description = "The signed-in user", body = Username)))]
+    responses((status = 200, description = "The signed-in user, its account and roles", body = Username)))]
 async fn me(us: UserSession) -> Json<Username> {
-    Json(Username::of(&us.session))
+    Json(Username {
+        roles: Some(us.session.roles.clone()),
+        ..Username::of(&us.session)
+    })
 }

@@ -93,6 +93,13 @@ pub enum AuditKind {
     TokenReuse,
     /// An operator logged a wallet out everywhere.
     ForcedLogout,
+    /// An identity was linked to an account (`identity`, `account`; `count`: sessions ended
+    /// when it moved from an account of its own).
+    Link,
+    /// An identity was unlinked from an account; its sessions were ended (`count`).
+    Unlink,
+    /// An account's roles changed (`roles`: the new set).
+    RolesChange,
 }
 
 /// One audit event.
@@ -124,6 +131,15 @@ pub struct AuditEvent {
     /// Coarse device fingerprint of the client (binding mismatch), e.g. `firefox/linux`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub device: Option<String>,
+    /// The account concerned (link, unlink, roles).
+    #[serde(rename = "accountId", skip_serializing_if = "Option::is_none", default)]
+    pub account_id: Option<String>,
+    /// The identity concerned (link, unlink), by its canonical key.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub identity: Option<String>,
+    /// The roles set (roles).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub roles: Option<Vec<String>>,
 }
 
 impl AuditKind {
@@ -137,6 +153,9 @@ impl AuditKind {
                 | AuditKind::ForcedLogout
                 | AuditKind::Revoke
                 | AuditKind::LogoutAll
+                | AuditKind::Link
+                | AuditKind::Unlink
+                | AuditKind::RolesChange
         )
     }
 }
@@ -155,7 +174,28 @@ impl AuditEvent {
             ip: None,
             count: None,
             device: None,
+            account_id: None,
+            identity: None,
+            roles: None,
         }
+    }
+    /// With the account.
+    #[must_use]
+    pub fn account(mut self, id: &str) -> Self {
+        self.account_id = Some(id.to_owned());
+        self
+    }
+    /// With the identity (canonical key).
+    #[must_use]
+    pub fn identity(mut self, key: &str) -> Self {
+        self.identity = Some(key.to_owned());
+        self
+    }
+    /// With the roles set.
+    #[must_use]
+    pub fn roles(mut self, roles: &[String]) -> Self {
+        self.roles = Some(roles.to_vec());
+        self
     }
     /// With the wallet.
     #[must_use]
@@ -266,6 +306,8 @@ impl Audit {
             ip = event.ip.as_deref(),
             device = event.device.as_deref(),
             count = event.count,
+            account_id = event.account_id.as_deref(),
+            identity = event.identity.as_deref(),
             "audit"
         );
         let now = unix_ms(event.at);
@@ -280,6 +322,19 @@ impl Audit {
             }
         }
         let (Some(chain), Some(address)) = (event.chain, event.address.as_deref()) else {
+            // An account's event with no wallet (roles changed by an operator, a password
+            // linked or removed, an account-wide logout) is made by a signed-in owner or an
+            // operator, never anonymous traffic: it goes to the shared security log.
+            if event.account_id.is_some() {
+                let bytes = serde_json::to_vec(&event).unwrap_or_default();
+                if let Err(e) = self
+                    .store
+                    .audit_append(AuditLog::Security, &bytes, SECURITY)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not write the audit event to the store");
+                }
+            }
             return;
         };
         let tag = wallet_tag(chain, address);

@@ -4,6 +4,7 @@
 //! calls into this module and turns its typed results into responses; this module never
 //! imports `crate::http`.
 
+pub mod accounts;
 pub mod audit;
 pub mod crypto;
 pub mod device;

@@ -17,7 +17,7 @@ use super::wallet::{RequestContext, SessionInfo, WalletSessions};
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::EthChainIds;
 use crate::contract_wallets::{ContractWallets, Unavailable};
-use crate::store::{Store, StoreError};
+use crate::store::{AccountId, Store, StoreError};
 use crate::verify::{
     self, Chain, ChainIdPolicy, MessageParams, NoncePolicy, ParsedMessage, Policy, Verified,
     VerifyError, WalletType,
@@ -155,6 +155,10 @@ struct NonceBinding {
     /// minus the clock skew. (Absent from nonces issued before it was kept.)
     #[serde(rename = "iat", skip_serializing_if = "Option::is_none", default)]
     issued_at_ms: Option<i64>,
+    /// A link nonce: the account it links to. Only `/auth/link` of that account takes it,
+    /// and a sign-in refuses it (absent from sign-in nonces).
+    #[serde(rename = "acct", skip_serializing_if = "Option::is_none", default)]
+    account: Option<String>,
 }
 
 /// Wallet sign-in: nonces, verification, the new session and its audit trail.
@@ -247,6 +251,31 @@ impl SignIns {
         address: Option<String>,
         chain_id: Option<String>,
     ) -> Result<IssuedNonce, SignInError> {
+        self.issue(chain, address, chain_id, None).await
+    }
+
+    /// Issues a nonce as [`Self::issue_nonce`], bound to `account` and usable only to link a
+    /// wallet to it ([`Self::prove_for_link`]).
+    ///
+    /// # Errors
+    /// The chain id is not allowed or malformed, or the store failed.
+    pub async fn issue_link_nonce(
+        &self,
+        account: &AccountId,
+        chain: Chain,
+        address: Option<String>,
+        chain_id: Option<String>,
+    ) -> Result<IssuedNonce, SignInError> {
+        self.issue(chain, address, chain_id, Some(account)).await
+    }
+
+    async fn issue(
+        &self,
+        chain: Chain,
+        address: Option<String>,
+        chain_id: Option<String>,
+        account: Option<&AccountId>,
+    ) -> Result<IssuedNonce, SignInError> {
         let chain_id = self.nonce_chain_id(chain, chain_id)?;
         let s = &self.settings;
         let now = self.clock.now();
@@ -260,6 +289,7 @@ impl SignIns {
             address: address.clone(),
             exp: Some(unix_ms(now + s.nonce_ttl)),
             issued_at_ms: Some(unix_ms(now)),
+            account: account.map(|a| a.as_str().to_owned()),
         };
         let value = serde_json::to_vec(&binding).unwrap_or_default();
         if !self.store.put_nonce(&nonce, &value, s.nonce_ttl).await? {
@@ -355,7 +385,21 @@ impl SignIns {
         let Some(taken) = self.store.take_nonce(&nonce).await? else {
             return Err(SignInError::NonceInvalid);
         };
-        let outcome = self.sign_in_with(message, req, &taken, attempt).await;
+        let outcome = async {
+            let (signin, kind) = self.prove(message, req, &taken, attempt, None).await?;
+            let (token, info) = self
+                .sessions
+                .create(
+                    signin.message.chain,
+                    &signin.address,
+                    signin.chain_id.clone(),
+                    kind,
+                    req.client,
+                )
+                .await?;
+            Ok(SignedIn { token, info })
+        }
+        .await;
         if matches!(
             outcome,
             Err(SignInError::Store(_) | SignInError::VerifierUnavailable(_))
@@ -404,18 +448,58 @@ impl SignIns {
             .with_scheme(crate::config::uri_scheme(&s.uri).unwrap_or("https")))
     }
 
-    /// The sign-in once the nonce of `message` is taken: `taken` is what it was stored with.
-    async fn sign_in_with(
+    /// Checks a signed message for linking its wallet to `account`: the nonce must be a link
+    /// nonce of that account (any other nonce is refused, and spent). Nothing is written but
+    /// the nonce's consumption; the nonce is put back only when a contract wallet's node was
+    /// unavailable. Returns the proven wallet.
+    ///
+    /// # Errors
+    /// Why the message was refused, with how far it got.
+    #[tracing::instrument(skip_all, fields(chain = %req.chain))]
+    pub async fn prove_for_link(
+        &self,
+        req: SignInRequest<'_>,
+        account: &AccountId,
+    ) -> Result<(Chain, String), SignInFailure> {
+        let mut attempt = Attempt::default();
+        let outcome = async {
+            let message = verify::parse_message(req.chain, req.message)?;
+            let nonce = message.nonce.clone();
+            let Some(taken) = self.store.take_nonce(&nonce).await? else {
+                return Err(SignInError::NonceInvalid);
+            };
+            let proven = self
+                .prove(message, &req, &taken, &mut attempt, Some(account))
+                .await;
+            if matches!(proven, Err(SignInError::VerifierUnavailable(_))) {
+                self.release_nonce(nonce, taken).await;
+            }
+            let (signin, _) = proven?;
+            Ok((signin.message.chain, signin.address))
+        }
+        .await;
+        outcome.map_err(|error| SignInFailure {
+            error,
+            wallet_type: attempt.wallet_type,
+        })
+    }
+
+    /// The checks of a signed message once its nonce is taken (`taken`: what it was stored
+    /// with), for a sign-in (`link` `None`: the nonce must be a sign-in nonce) or to link to
+    /// an account (a link nonce of that account). Returns the verified message and how the
+    /// wallet signed.
+    async fn prove(
         &self,
         message: ParsedMessage,
         req: &SignInRequest<'_>,
         taken: &[u8],
         attempt: &mut Attempt,
-    ) -> Result<SignedIn, SignInError> {
+        link: Option<&AccountId>,
+    ) -> Result<(verify::SignIn, WalletType), SignInError> {
         let chain = message.chain;
         let bound: NonceBinding =
             serde_json::from_slice(taken).map_err(|_| SignInError::NonceInvalid)?;
-        if bound.chain != chain {
+        if bound.chain != chain || bound.account.as_deref() != link.map(AccountId::as_str) {
             return Err(SignInError::NonceInvalid);
         }
         let nonce_issued_at = bound.issued_at_ms.map(from_unix_ms);
@@ -461,17 +545,7 @@ impl SignIns {
             }
         };
         attempt.wallet_type = Some(kind);
-        let (token, info) = self
-            .sessions
-            .create(
-                chain,
-                &signin.address,
-                signin.chain_id.clone(),
-                kind,
-                req.client,
-            )
-            .await?;
-        Ok(SignedIn { token, info })
+        Ok((signin, kind))
     }
 
     /// Puts back a nonce taken by a sign-in that failed on a dependency: tried at once, then,

@@ -40,9 +40,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::crypto::{ct_eq, hash_b64, random_token, KeyRing};
 
+use super::accounts::{password_tag, Directory, Identity, SealedSession, ROLES_REFRESH};
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::default_password_checks;
-use crate::store::{Store, StoreError};
+use crate::store::{
+    AccountId, SessionEntry, SessionId, SessionUpdate, Store, StoreError, TokenHash, WalletTag,
+};
 
 /// Longest accepted username.
 pub const MAX_USERNAME: usize = 64;
@@ -366,17 +369,51 @@ impl UserAccounts {
     /// # Errors
     /// Bad name or password, or the store failed.
     pub async fn add(&self, name: &str, password: &str) -> Result<(), AccountError> {
+        let hash = self.hash_new(name, password)?;
+        self.store
+            .set(&account_key(name), hash.as_bytes(), None)
+            .await?;
+        Ok(())
+    }
+
+    /// Checks a new user's name and password and hashes the password (Argon2id).
+    ///
+    /// # Errors
+    /// Bad name or password, or hashing failed.
+    pub fn hash_new(&self, name: &str, password: &str) -> Result<String, AccountError> {
         if !valid_username(name) {
             return Err(AccountError::BadName);
         }
         if password.is_empty() || password.len() > MAX_PASSWORD {
             return Err(AccountError::BadPassword);
         }
-        let hash = hash_password(password)?;
+        hash_password(password)
+    }
+
+    /// Whether the user `name` exists.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn exists(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.stamp(name).await?.is_some())
+    }
+
+    /// Creates the user `name` with the hash `phc` unless it exists (one atomic step);
+    /// whether it was created.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn create_if_absent(&self, name: &str, phc: &str) -> Result<bool, StoreError> {
         self.store
-            .set(&account_key(name), hash.as_bytes(), None)
-            .await?;
-        Ok(())
+            .compare_and_swap(
+                &account_key(name),
+                crate::store::Swap {
+                    expected: None,
+                    value: phc.as_bytes(),
+                    ttl: None,
+                },
+            )
+            .await
     }
 
     /// Removes a user, which ends every session of that user; whether it existed.
@@ -448,17 +485,26 @@ impl UserAccounts {
     }
 }
 
+/// Most live sessions of one user: a sign-in beyond it ends the oldest.
+pub const MAX_USER_SESSIONS: usize = 16;
+
 /// A live user session.
 #[derive(Clone)]
 pub struct UserSession {
     /// The signed-in user.
     pub username: String,
+    /// The session's public id.
+    pub session_id: String,
     /// The session's CSRF token (for `X-CSRF-Token`).
     pub csrf_token: String,
     /// Sign-in time.
     pub created_at: OffsetDateTime,
     /// Expiry.
     pub expires_at: OffsetDateTime,
+    /// The account the user's password belongs to.
+    pub account_id: AccountId,
+    /// The account's roles, as last read (at most [`ROLES_REFRESH`] ago).
+    pub roles: Vec<String>,
 }
 
 impl std::fmt::Debug for UserSession {
@@ -470,14 +516,27 @@ impl std::fmt::Debug for UserSession {
     }
 }
 
-/// A user session record as stored (sealed).
-#[derive(Serialize, Deserialize)]
+/// A user session record as stored (sealed JSON). Under `usess:<token hash>` it is the
+/// session's *pointer*: since accounts, the live record is kept (with the account and roles)
+/// in the session index of the user's password identity, under the same token hash, and the
+/// pointer names it by `sid`. A pointer without `sid` is a whole session written before
+/// accounts: it is moved into the index on its first use.
+#[derive(Clone, Serialize, Deserialize)]
 struct Record {
     username: String,
     csrf: String,
     stamp: String,
     created_ms: i64,
     expires_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    account: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    roles: Vec<String>,
+    /// When the roles were read, Unix ms.
+    #[serde(default)]
+    rc: i64,
 }
 
 /// Legacy user sessions over the [`Store`], records sealed with the session keys.
@@ -487,6 +546,7 @@ pub struct UserSessions {
     keys: KeyRing,
     accounts: UserAccounts,
     clock: Arc<dyn Clock>,
+    directory: Directory,
 }
 
 impl std::fmt::Debug for UserSessions {
@@ -504,19 +564,22 @@ fn token_shaped(token: &str) -> bool {
 }
 
 impl UserSessions {
-    /// Sessions kept in `store`, checked against `accounts`.
+    /// Sessions kept in `store`, checked against `accounts`, belonging to the accounts of
+    /// `directory`.
     #[must_use]
     pub fn new(
         store: Arc<dyn Store>,
         keys: KeyRing,
         accounts: UserAccounts,
         clock: Arc<dyn Clock>,
+        directory: Directory,
     ) -> Self {
         UserSessions {
             store,
             keys,
             accounts,
             clock,
+            directory,
         }
     }
 
@@ -524,8 +587,29 @@ impl UserSessions {
         format!("usess:{}", hash_b64(token.as_bytes(), 24))
     }
 
-    /// Opens a session for a just-verified password; the token and the session. The record
-    /// is written before this returns.
+    /// The hash the live record of `token` is stored under in its user's index.
+    fn index_hash(token: &str) -> TokenHash {
+        TokenHash::new(hash_b64(token.as_bytes(), 24))
+    }
+
+    fn seal(&self, aad: &[u8], r: &Record) -> Result<Vec<u8>, StoreError> {
+        let plain = serde_json::to_vec(r)
+            .map_err(|e| StoreError::Corrupt(format!("user session record: {e}")))?;
+        Ok(self.keys.seal(&plain, aad))
+    }
+
+    fn open(&self, aad: &[u8], sealed: &[u8]) -> Option<Record> {
+        self.keys
+            .open(sealed, aad)
+            .and_then(|p| serde_json::from_slice::<Record>(&p).ok())
+    }
+
+    fn live_aad(tag: &WalletTag, hash: &TokenHash) -> Vec<u8> {
+        format!("us:{tag}:{hash}").into_bytes()
+    }
+
+    /// Opens a session for a just-verified password; the token and the session. The pointer
+    /// and then the live record are written before this returns.
     ///
     /// # Errors
     /// The store failed (no session exists then).
@@ -539,28 +623,69 @@ impl UserSessions {
             stamp: who.stamp.clone(),
             created_ms: unix_ms(now),
             expires_ms: unix_ms(now + ttl),
+            sid: Some(random_token(16)),
+            account: String::new(),
+            roles: Vec::new(),
+            rc: unix_ms(now),
         };
-        let key = Self::key(&token);
-        let plain = serde_json::to_vec(&record)
-            .map_err(|e| StoreError::Corrupt(format!("user session record: {e}")))?;
-        let sealed = self.keys.seal(&plain, key.as_bytes());
-        self.store
-            .set(&key, &sealed, Some(USER_SESSION_TTL))
-            .await?;
+        let record = self.index(&token, record, USER_SESSION_TTL).await?;
         Ok((token, Self::session(record)))
+    }
+
+    /// Writes the pointer of `token`, then its live record in the user's index (with its
+    /// account, created on first use); the record as written.
+    async fn index(
+        &self,
+        token: &str,
+        record: Record,
+        ttl: std::time::Duration,
+    ) -> Result<Record, StoreError> {
+        let key = Self::key(token);
+        self.store
+            .set(&key, &self.seal(key.as_bytes(), &record)?, Some(ttl))
+            .await?;
+        let identity = Identity::password(&record.username);
+        let tag = identity.tag();
+        let hash = Self::index_hash(token);
+        let sid = SessionId::new(record.sid.clone().unwrap_or_default());
+        let aad = Self::live_aad(&tag, &hash);
+        let (account, roles, _evicted) = self
+            .directory
+            .open_session(&identity, MAX_USER_SESSIONS, |account, roles| {
+                let mut r = record.clone();
+                r.account = account.as_str().to_owned();
+                r.roles = roles.to_vec();
+                SealedSession {
+                    session_id: sid.clone(),
+                    token_hash: hash.clone(),
+                    created_ms: record.created_ms,
+                    record: self.seal(&aad, &r).unwrap_or_default(),
+                    ttl,
+                }
+            })
+            .await?;
+        Ok(Record {
+            account: account.into_string(),
+            roles,
+            ..record
+        })
     }
 
     fn session(r: Record) -> UserSession {
         UserSession {
             username: r.username,
+            session_id: r.sid.unwrap_or_default(),
             csrf_token: r.csrf,
             created_at: from_unix_ms(r.created_ms),
             expires_at: from_unix_ms(r.expires_ms),
+            account_id: AccountId::new(r.account),
+            roles: r.roles,
         }
     }
 
-    /// The live session of `token`: `None` when unknown, expired, tampered with, or when the
-    /// user's credential changed or the user is gone since sign-in (such a record is deleted).
+    /// The live session of `token`: `None` when unknown, expired, ended, tampered with, or
+    /// when the user's credential changed or the user is gone since sign-in (such a record is
+    /// deleted). Its roles are re-read when older than [`ROLES_REFRESH`].
     ///
     /// # Errors
     /// The store failed.
@@ -572,21 +697,66 @@ impl UserSessions {
         let Some(sealed) = self.store.get(&key).await? else {
             return Ok(None);
         };
-        let Some(record) = self
-            .keys
-            .open(&sealed, key.as_bytes())
-            .and_then(|p| serde_json::from_slice::<Record>(&p).ok())
-        else {
+        let Some(pointer) = self.open(key.as_bytes(), &sealed) else {
             return Ok(None);
         };
-        if record.expires_ms <= unix_ms(self.clock.now()) {
+        let now = unix_ms(self.clock.now());
+        if pointer.expires_ms <= now {
             self.store.delete(&key).await?;
             return Ok(None);
         }
-        let current = self.accounts.stamp(&record.username).await?;
-        if !current.is_some_and(|s| ct_eq(s.as_bytes(), record.stamp.as_bytes())) {
-            self.store.delete(&key).await?;
+        let current = self.accounts.stamp(&pointer.username).await?;
+        if !current.is_some_and(|s| ct_eq(s.as_bytes(), pointer.stamp.as_bytes())) {
+            self.end(token).await?;
             return Ok(None);
+        }
+        let tag = password_tag(&pointer.username);
+        let hash = Self::index_hash(token);
+        let mut record = match &pointer.sid {
+            // Written before accounts: moved into the index now.
+            None => {
+                let left = pointer.expires_ms - now;
+                let ttl = std::time::Duration::from_millis(u64::try_from(left).unwrap_or(1));
+                let moved = Record {
+                    sid: Some(random_token(16)),
+                    rc: now,
+                    ..pointer
+                };
+                self.index(token, moved, ttl).await?
+            }
+            Some(sid) => {
+                let entry = self
+                    .store
+                    .get_session(&tag, &hash, Some(&SessionId::new(sid.as_str())))
+                    .await?;
+                let Some(SessionEntry::Live(sealed)) = entry else {
+                    // Ended (logout-all of the account, user removed): the pointer goes too.
+                    self.store.delete(&key).await?;
+                    return Ok(None);
+                };
+                let Some(r) = self.open(&Self::live_aad(&tag, &hash), &sealed) else {
+                    return Ok(None);
+                };
+                r
+            }
+        };
+        if now - record.rc >= i64::try_from(ROLES_REFRESH.as_millis()).unwrap_or(i64::MAX) {
+            record.roles = self
+                .directory
+                .roles(&AccountId::new(record.account.as_str()))
+                .await?;
+            record.rc = now;
+            let sealed = self.seal(&Self::live_aad(&tag, &hash), &record)?;
+            self.store
+                .update_session(
+                    &tag,
+                    SessionUpdate {
+                        token_hash: &hash,
+                        record: &sealed,
+                        ttl: None,
+                    },
+                )
+                .await?;
         }
         Ok(Some(Self::session(record)))
     }
@@ -599,7 +769,58 @@ impl UserSessions {
         if !token_shaped(token) {
             return Ok(false);
         }
-        self.store.delete(&Self::key(token)).await
+        let key = Self::key(token);
+        let pointer = match self.store.get(&key).await? {
+            Some(sealed) => self.open(key.as_bytes(), &sealed),
+            None => None,
+        };
+        if let Some(Record {
+            username,
+            sid: Some(sid),
+            ..
+        }) = &pointer
+        {
+            self.store
+                .delete_session(&password_tag(username), &SessionId::new(sid.as_str()))
+                .await?;
+        }
+        self.store.delete(&key).await
+    }
+
+    /// The live sessions of `username`, oldest first (for listing an account's sessions).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn list(&self, username: &str) -> Result<Vec<UserSession>, StoreError> {
+        let tag = password_tag(username);
+        let now = unix_ms(self.clock.now());
+        let stamp = self.accounts.stamp(username).await?;
+        Ok(self
+            .store
+            .list_sessions(&tag)
+            .await?
+            .into_iter()
+            .filter_map(|(e, sealed)| self.open(&Self::live_aad(&tag, &e.token_hash), &sealed))
+            .filter(|r| r.expires_ms > now)
+            .filter(|r| {
+                stamp
+                    .as_deref()
+                    .is_some_and(|s| ct_eq(s.as_bytes(), r.stamp.as_bytes()))
+            })
+            .map(Self::session)
+            .collect())
+    }
+
+    /// Ends every session of `username`; how many there were.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn end_all(&self, username: &str) -> Result<usize, StoreError> {
+        Ok(self
+            .store
+            .delete_wallet_sessions(&password_tag(username))
+            .await?
+            .len())
     }
 }
 
@@ -713,6 +934,7 @@ mod tests {
             KeyRing::generate(),
             users.clone(),
             Arc::new(SystemClock),
+            Directory::new(store.clone(), Arc::new(SystemClock), Vec::new()),
         );
         users.add("carol", "pw-1").await.unwrap();
         let who = users.verify("carol", "pw-1", None).await.unwrap().unwrap();

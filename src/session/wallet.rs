@@ -46,13 +46,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use super::accounts::{Directory, Identity, SealedSession, ROLES_REFRESH};
 use super::audit::{Audit, AuditEvent, AuditKind};
 use super::crypto::{ct_eq, hash_b64, random_token, KeyRing};
 use super::device::fingerprint;
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::Binding;
 use crate::store::{
-    self, ActiveMove, CurrentToken, IndexEntry, NewSession, Rotated, SessionEntry, SessionId,
+    self, AccountId, ActiveMove, CurrentToken, IndexEntry, Rotated, SessionEntry, SessionId,
     SessionUpdate, Store, StoreError, TokenHash, WalletTag,
 };
 use crate::verify::{Chain, WalletType};
@@ -127,6 +128,27 @@ struct Record {
     csrf: String,
     /// Wallet type (added after the first layout: records without it are EOA sessions).
     wt: WalletType,
+    /// The account (added with accounts: empty in older records, whose account is found or
+    /// created on their next use), its roles, and when they were read (Unix ms).
+    acct: String,
+    roles: Vec<String>,
+    rc: i64,
+}
+
+/// The second record layout: [`Record`] before accounts.
+#[derive(Debug, Clone, Deserialize)]
+struct RecordV2 {
+    sid: String,
+    chain: Chain,
+    addr: String,
+    cid: Option<String>,
+    ca: i64,
+    ls: i64,
+    ex: i64,
+    ua: String,
+    ip: String,
+    csrf: String,
+    wt: WalletType,
 }
 
 /// The first record layout: [`Record`] without `wt`. Records written before wallet types
@@ -159,19 +181,40 @@ fn decode_record(plain: &[u8]) -> Option<Record> {
     if let Ok(r) = postcard::from_bytes::<Record>(plain) {
         return Some(r);
     }
-    let v1: RecordV1 = postcard::from_bytes(plain).ok()?;
+    let v2 = match postcard::from_bytes::<RecordV2>(plain) {
+        Ok(v2) => v2,
+        Err(_) => {
+            let v1: RecordV1 = postcard::from_bytes(plain).ok()?;
+            RecordV2 {
+                sid: v1.sid,
+                chain: v1.chain,
+                addr: v1.addr,
+                cid: v1.cid,
+                ca: v1.ca,
+                ls: v1.ls,
+                ex: v1.ex,
+                ua: v1.ua,
+                ip: v1.ip,
+                csrf: v1.csrf,
+                wt: WalletType::Eoa,
+            }
+        }
+    };
     Some(Record {
-        sid: v1.sid,
-        chain: v1.chain,
-        addr: v1.addr,
-        cid: v1.cid,
-        ca: v1.ca,
-        ls: v1.ls,
-        ex: v1.ex,
-        ua: v1.ua,
-        ip: v1.ip,
-        csrf: v1.csrf,
-        wt: WalletType::Eoa,
+        sid: v2.sid,
+        chain: v2.chain,
+        addr: v2.addr,
+        cid: v2.cid,
+        ca: v2.ca,
+        ls: v2.ls,
+        ex: v2.ex,
+        ua: v2.ua,
+        ip: v2.ip,
+        csrf: v2.csrf,
+        wt: v2.wt,
+        acct: String::new(),
+        roles: Vec::new(),
+        rc: 0,
     })
 }
 
@@ -202,6 +245,10 @@ pub struct SessionInfo {
     pub user_agent: String,
     /// Client IP at sign-in.
     pub ip: String,
+    /// The account the session belongs to.
+    pub account_id: AccountId,
+    /// The account's roles, as last read (at most [`ROLES_REFRESH`] ago).
+    pub roles: Vec<String>,
 }
 
 /// A request authenticated by a wallet session.
@@ -265,6 +312,7 @@ pub struct WalletSessions {
     clock: Arc<dyn Clock>,
     settings: SessionSettings,
     audit: Audit,
+    directory: Directory,
 }
 
 impl std::fmt::Debug for WalletSessions {
@@ -358,6 +406,7 @@ impl WalletSessions {
         clock: Arc<dyn Clock>,
         settings: SessionSettings,
         audit: Audit,
+        directory: Directory,
     ) -> Self {
         WalletSessions {
             store,
@@ -365,7 +414,14 @@ impl WalletSessions {
             clock,
             settings,
             audit,
+            directory,
         }
+    }
+
+    /// The accounts the sessions belong to.
+    #[must_use]
+    pub fn directory(&self) -> &Directory {
+        &self.directory
     }
 
     /// The settings in force.
@@ -404,6 +460,8 @@ impl WalletSessions {
             csrf_token: r.csrf.clone(),
             user_agent: r.ua.clone(),
             ip: r.ip.clone(),
+            account_id: AccountId::new(r.acct.as_str()),
+            roles: r.roles.clone(),
         }
     }
 
@@ -427,7 +485,7 @@ impl WalletSessions {
         let token = new_token(&tag, &sid);
         let hash = token_hash(&token);
         let ex = now + dur_ms(self.settings.ttl);
-        let record = Record {
+        let mut record = Record {
             sid,
             chain,
             addr: address.to_owned(),
@@ -439,22 +497,31 @@ impl WalletSessions {
             ip: ctx.ip.clone(),
             csrf: random_token(24),
             wt: wallet_type,
+            acct: String::new(),
+            roles: Vec::new(),
+            rc: now,
         };
-        let sealed = self.seal(&tag, &hash, &record);
-        let evicted = self
-            .store
-            .create_session(
-                &tag,
-                NewSession {
-                    session_id: &record.session_id(),
-                    token_hash: &hash,
-                    created_ms: now,
-                    record: &sealed,
-                    ttl: self.settings.ttl,
-                },
+        let (account, roles, evicted) = self
+            .directory
+            .open_session(
+                &Identity::wallet(chain, address),
                 self.settings.max_per_wallet,
+                |account, roles| {
+                    let mut r = record.clone();
+                    r.acct = account.as_str().to_owned();
+                    r.roles = roles.to_vec();
+                    SealedSession {
+                        session_id: r.session_id(),
+                        token_hash: hash.clone(),
+                        created_ms: now,
+                        record: self.seal(&tag, &hash, &r),
+                        ttl: self.settings.ttl,
+                    }
+                },
             )
             .await?;
+        record.acct = account.into_string();
+        record.roles = roles;
         self.track(chain, None, Some(ex)).await;
         for ended in &evicted {
             let event = AuditEvent::new(AuditKind::Eviction, self.clock.now())
@@ -608,8 +675,9 @@ impl WalletSessions {
         now_t: OffsetDateTime,
     ) -> Result<Validation, SessionError> {
         let now = unix_ms(now_t);
+        let roles_due = self.reread_account(&mut record, now).await?;
         let refreshed = self.extend(tag, &hash, &mut record, now_t).await?;
-        if !refreshed && now - record.ls >= dur_ms(LAST_SEEN_RESOLUTION) {
+        if !refreshed && (roles_due || now - record.ls >= dur_ms(LAST_SEEN_RESOLUTION)) {
             record.ls = now;
             let sealed = self.seal(tag, &hash, &record);
             self.store
@@ -634,6 +702,25 @@ impl WalletSessions {
         } else {
             Validation::Valid(auth)
         })
+    }
+
+    /// Re-reads the account and roles of `record` when they are older than
+    /// [`ROLES_REFRESH`] (a record written before accounts gets its account, created on this
+    /// first use when the wallet has none); whether the record changed and is to be written.
+    async fn reread_account(&self, record: &mut Record, now: i64) -> Result<bool, StoreError> {
+        if !record.acct.is_empty() && now - record.rc < dur_ms(ROLES_REFRESH) {
+            return Ok(false);
+        }
+        if record.acct.is_empty() {
+            let identity = Identity::wallet(record.chain, &record.addr);
+            record.acct = self.directory.account_for(&identity).await?.into_string();
+        }
+        record.roles = self
+            .directory
+            .roles(&AccountId::new(record.acct.as_str()))
+            .await?;
+        record.rc = now;
+        Ok(true)
     }
 
     /// Extends `record` (stored under `hash`) by a lifetime, within its cap since sign-in, when
@@ -878,6 +965,28 @@ impl WalletSessions {
         Ok(n)
     }
 
+    /// Ends every session of a wallet (for an account-wide logout, which audits the whole);
+    /// how many there were.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn end_all_of(&self, chain: Chain, address: &str) -> Result<usize, StoreError> {
+        self.end_all(chain, address).await
+    }
+
+    /// Sessions of the wallet `tag` deleted by another step (a claim moved with its sessions)
+    /// leave the statistics.
+    pub(crate) async fn forget(
+        &self,
+        tag: &WalletTag,
+        chain: Chain,
+        ended: &[(IndexEntry, Vec<u8>)],
+    ) {
+        for e in ended {
+            self.ended(tag, chain, e, None).await;
+        }
+    }
+
     /// Ends every session of a wallet; how many there were. The caller audits the whole.
     async fn end_all(&self, chain: Chain, address: &str) -> Result<usize, StoreError> {
         let tag = wallet_tag(chain, address);
@@ -1088,9 +1197,12 @@ mod tests {
             ip: "203.0.113.7".into(),
             csrf: random_token(24),
             wt: WalletType::Contract,
+            acct: random_token(16),
+            roles: vec!["admin".into()],
+            rc: 1_795_000_000_000,
         };
         let bytes = postcard::to_allocvec(&r).unwrap();
-        assert!(bytes.len() < 160, "{} bytes", bytes.len());
+        assert!(bytes.len() < 200, "{} bytes", bytes.len());
         let back: Record = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back.addr, r.addr);
         assert_eq!(back.ex, r.ex);
@@ -1146,11 +1258,45 @@ mod tests {
             (r.ua.as_str(), r.ip.as_str(), r.csrf.as_str()),
             (old.ua, old.ip, old.csrf)
         );
-        // Written back, it is a current record that keeps its type.
+        assert!(r.acct.is_empty(), "its account is found on first use");
+        // Written back, it is a current record that keeps its type (and, empty, the account
+        // fields: one byte each).
         let again = postcard::to_allocvec(&r).unwrap();
-        assert_eq!(again.len(), bytes.len() + 1);
+        assert_eq!(again.len(), bytes.len() + 4);
         assert_eq!(decode_record(&again).unwrap().wt, WalletType::Eoa);
         // A truncated record is still refused, whatever the layout.
         assert!(decode_record(&bytes[..bytes.len() - 1]).is_none());
+    }
+
+    /// The second layout, as the release before accounts wrote it (with the wallet type).
+    #[derive(Serialize)]
+    struct WrittenV2<'a> {
+        v1: WrittenV1<'a>,
+        wt: WalletType,
+    }
+
+    #[test]
+    fn records_without_an_account_keep_their_fields() {
+        let old = WrittenV2 {
+            v1: WrittenV1 {
+                sid: "sid-0123456789abcdef",
+                chain: Chain::Solana,
+                addr: "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM",
+                cid: None,
+                ca: 1_795_000_000_000,
+                ls: 1_795_000_060_000,
+                ex: 1_795_007_200_000,
+                ua: "Mozilla/5.0",
+                ip: "203.0.113.7",
+                csrf: "csrf-token-0123456789",
+            },
+            wt: WalletType::Contract,
+        };
+        let bytes = postcard::to_allocvec(&old).unwrap();
+        assert!(postcard::from_bytes::<Record>(&bytes).is_err());
+        let r = decode_record(&bytes).unwrap();
+        assert_eq!(r.wt, WalletType::Contract);
+        assert_eq!((r.addr.as_str(), r.ex), (old.v1.addr, old.v1.ex));
+        assert!(r.acct.is_empty() && r.roles.is_empty() && r.rc == 0);
     }
 }

@@ -59,6 +59,104 @@ store_name!(
     /// The public id of a wallet session: stable across rotations of its token.
     SessionId
 );
+store_name!(
+    /// The id of an account: opaque, random, stable.
+    AccountId
+);
+
+/// Which account an identity belongs to: the *claim* kept with the identity's tag (the wallet
+/// tag of a wallet; the tag of a password identity for a username). The claim is the one
+/// source of truth of identity ownership: an account's list of identities
+/// ([`AccountRecord::identities`]) is derived from the claims and may lag behind them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The owning account.
+    pub account: AccountId,
+    /// The identity's canonical key (`eip155:<address>`, `solana:<address>`,
+    /// `password:<username>`): opaque to the store.
+    pub identity: String,
+}
+
+/// The condition [`Store::create_session_claimed`] puts on the claim of the session's tag.
+#[derive(Debug, Clone, Copy)]
+pub enum SessionClaim<'a> {
+    /// None: the claim is neither read nor written ([`Store::create_session`]).
+    Any,
+    /// The identity must already belong to this account.
+    Existing(&'a AccountId),
+    /// The identity must belong to no account: it is given to this claim in the same step (a
+    /// first sign-in creates its account). A claim already naming the same account also fits
+    /// (a retry).
+    New(&'a Claim),
+}
+
+/// The result of a conditional change of a claim: done, or refused because the claim was not
+/// as required (with the claim there is, `None` for none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed<T> {
+    /// The condition held and the change was made.
+    Done(T),
+    /// Nothing changed: the claim there is.
+    Mismatch(Option<Claim>),
+}
+
+/// A change of one claim (see [`Store::swap_claim`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimSwap<'a> {
+    /// The account the claim must name now (`None`: there must be no claim).
+    pub expected: Option<&'a AccountId>,
+    /// The claim written (`None`: the claim is deleted).
+    pub new: Option<&'a Claim>,
+    /// Whether every session of the tag is deleted in the same step (returned).
+    pub end_sessions: bool,
+}
+
+/// An account as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// Creation time, Unix milliseconds.
+    pub created_ms: i64,
+    /// Its roles (sorted, unique).
+    pub roles: Vec<String>,
+    /// Its identities as listed: identity key and tag, sorted by key. Derived from the claims
+    /// (see [`Claim`]): an entry whose claim names another account is stale.
+    pub identities: Vec<(String, WalletTag)>,
+}
+
+/// Outcome of [`Store::remove_account_identity`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityRemoval {
+    /// Removed from the list.
+    Removed,
+    /// It was not listed (or there is no such account).
+    NotListed,
+    /// Refused: it is the only identity listed.
+    Last,
+}
+
+/// Outcome of [`Store::set_account_roles`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolesSet {
+    /// The roles were written.
+    Done,
+    /// No such account record.
+    NoAccount,
+    /// Nothing written: the roles were not the expected ones.
+    Conflict,
+}
+
+/// An identity to list on an account (see [`Store::add_account_identity`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewIdentity<'a> {
+    /// The identity's canonical key.
+    pub identity: &'a str,
+    /// The identity's tag (where its claim and sessions are).
+    pub tag: &'a WalletTag,
+    /// Creation time of the account, should this create its record.
+    pub created_ms: i64,
+    /// Most identities the account may list: adding one more is refused.
+    pub max: usize,
+}
 
 /// A store operation failed for a reason that is not the caller's: the backend is unreachable,
 /// timed out, or answered something the store cannot read.
@@ -356,7 +454,16 @@ pub trait Store: Send + Sync + 'static {
         tag: &WalletTag,
         new: NewSession<'_>,
         max: usize,
-    ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>>;
+    ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+        match self
+            .create_session_claimed(tag, new, max, SessionClaim::Any)
+            .await?
+        {
+            Claimed::Done(evicted) => Ok(evicted),
+            // `Any` puts no condition on the claim.
+            Claimed::Mismatch(_) => Ok(Vec::new()),
+        }
+    }
 
     /// Reads what a token hash points at, in one atomic step: the live record under
     /// `token_hash`, or else, when `token_hash` is a retired token of the session `session_id`,
@@ -526,6 +633,90 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// Any backend failure.
     async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64>;
+
+    /// The claim of the identity whose tag is `tag`: which account it belongs to.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn get_claim(&self, tag: &WalletTag) -> StoreResult<Option<Claim>>;
+
+    /// [`Store::create_session`] on a condition on the claim of `tag`, checked (and, for
+    /// [`SessionClaim::New`], written) in the same atomic step as the session: nothing is
+    /// created ([`Claimed::Mismatch`]) when the claim is not as required. Of concurrent first
+    /// sign-ins of one identity, each with its own new account, exactly one claim is written.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn create_session_claimed(
+        &self,
+        tag: &WalletTag,
+        new: NewSession<'_>,
+        max: usize,
+        claim: SessionClaim<'_>,
+    ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>>;
+
+    /// Changes the claim of `tag` when it names `swap.expected` (compare-and-swap: of
+    /// concurrent swaps expecting the same claim, exactly one is done), and with
+    /// `swap.end_sessions` deletes every session of the tag in the same atomic step (returned,
+    /// as [`Store::delete_wallet_sessions`]). Claims have no time to live.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn swap_claim(
+        &self,
+        tag: &WalletTag,
+        swap: ClaimSwap<'_>,
+    ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>>;
+
+    /// The record of an account; `None` when there is none.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn get_account(&self, account: &AccountId) -> StoreResult<Option<AccountRecord>>;
+
+    /// Lists an identity on an account, creating the account's record (with
+    /// `new.created_ms` and no roles) when there is none. Returns `false` (nothing changed)
+    /// when the account already lists `new.max` other identities; `true` when the identity
+    /// is listed afterwards (added, or already there).
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn add_account_identity(
+        &self,
+        account: &AccountId,
+        new: NewIdentity<'_>,
+    ) -> StoreResult<bool>;
+
+    /// Takes an identity off an account's list; with `keep_last`, refuses to take the only
+    /// one ([`IdentityRemoval::Last`]).
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn remove_account_identity(
+        &self,
+        account: &AccountId,
+        identity: &str,
+        keep_last: bool,
+    ) -> StoreResult<IdentityRemoval>;
+
+    /// Writes the roles of an account that has a record, when its roles are `expected`
+    /// (`None`: whatever they are). `roles` must be sorted and unique.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn set_account_roles(
+        &self,
+        account: &AccountId,
+        expected: Option<&[String]>,
+        roles: &[String],
+    ) -> StoreResult<RolesSet>;
+
+    /// Deletes an account's record when every identity it lists is among `only_if` (an
+    /// identity linked meanwhile keeps the account); whether it was deleted.
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn delete_account(&self, account: &AccountId, only_if: &[String]) -> StoreResult<bool>;
 }
 
 /// Runs one backend call bounded by `timeout`: a backend error becomes a [`StoreError`] through

@@ -15,9 +15,10 @@ use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
 use super::api::{
-    ActiveMove, AuditBounds, AuditLog, IndexEntry, NewSession, RateBudget, RateDecision, Rotated,
-    Rotation, SessionEntry, SessionId, SessionUpdate, Span, Store, StoreError, StoreResult, Swap,
-    TokenHash, WalletTag,
+    AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap, Claimed,
+    IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget, RateDecision, RolesSet,
+    Rotated, Rotation, SessionClaim, SessionEntry, SessionId, SessionUpdate, Span, Store,
+    StoreError, StoreResult, Swap, TokenHash, WalletTag,
 };
 
 /// First delay between two connection attempts.
@@ -209,5 +210,59 @@ impl Store for LazyStore {
     }
     async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64> {
         self.connected()?.count_active(chain, now_ms).await
+    }
+    async fn get_claim(&self, tag: &WalletTag) -> StoreResult<Option<Claim>> {
+        self.connected()?.get_claim(tag).await
+    }
+    async fn create_session_claimed(
+        &self,
+        tag: &WalletTag,
+        new: NewSession<'_>,
+        max: usize,
+        claim: SessionClaim<'_>,
+    ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
+        self.connected()?
+            .create_session_claimed(tag, new, max, claim)
+            .await
+    }
+    async fn swap_claim(
+        &self,
+        tag: &WalletTag,
+        swap: ClaimSwap<'_>,
+    ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
+        self.connected()?.swap_claim(tag, swap).await
+    }
+    async fn get_account(&self, account: &AccountId) -> StoreResult<Option<AccountRecord>> {
+        self.connected()?.get_account(account).await
+    }
+    async fn add_account_identity(
+        &self,
+        account: &AccountId,
+        new: NewIdentity<'_>,
+    ) -> StoreResult<bool> {
+        self.connected()?.add_account_identity(account, new).await
+    }
+    async fn remove_account_identity(
+        &self,
+        account: &AccountId,
+        identity: &str,
+        keep_last: bool,
+    ) -> StoreResult<IdentityRemoval> {
+        self.connected()?
+            .remove_account_identity(account, identity, keep_last)
+            .await
+    }
+    async fn set_account_roles(
+        &self,
+        account: &AccountId,
+        expected: Option<&[String]>,
+        roles: &[String],
+    ) -> StoreResult<RolesSet> {
+        self.connected()?
+            .set_account_roles(account, expected, roles)
+            .await
+    }
+    async fn delete_account(&self, account: &AccountId, only_if: &[String]) -> StoreResult<bool> {
+        self.connected()?.delete_account(account, only_if).await
     }
 }

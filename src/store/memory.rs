@@ -17,9 +17,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::api::{
-    active_bucket, ActiveMove, AuditBounds, AuditLog, CurrentToken, IndexEntry, NewSession,
-    RateBudget, RateDecision, Rotated, Rotation, SessionEntry, SessionId, SessionUpdate, Span,
-    Store, StoreResult, Swap, TokenHash, WalletTag, EVENT_COUNT_RETENTION,
+    active_bucket, AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap,
+    Claimed, CurrentToken, IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget,
+    RateDecision, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionId,
+    SessionUpdate, Span, Store, StoreResult, Swap, TokenHash, WalletTag, EVENT_COUNT_RETENTION,
 };
 use crate::clock::{unix_ms, Clock, SystemClock};
 
@@ -70,6 +71,10 @@ struct Inner {
     counters: HashMap<String, BTreeMap<i64, u64>>,
     /// Per chain: expiry minute → sessions.
     active: HashMap<String, BTreeMap<i64, i64>>,
+    /// Identity claims by tag (no expiry).
+    claims: HashMap<WalletTag, Claim>,
+    /// Account records (no expiry).
+    accounts: HashMap<AccountId, AccountRecord>,
     writes: u64,
 }
 
@@ -127,6 +132,15 @@ impl Inner {
             .filter(|l| l.live(now))
             .and_then(|l| l.value.iter().find(|(h, _)| h == hash))
             .map(|(_, at)| *at)
+    }
+
+    /// Deletes every session of `tag`; the live ones, oldest first.
+    fn delete_all(&mut self, tag: &WalletTag, now: Ms) -> Vec<(IndexEntry, Vec<u8>)> {
+        let entries = self.index.remove(tag).unwrap_or_default();
+        entries
+            .into_iter()
+            .filter_map(|e| self.take_live(tag, &e, now).map(|record| (e, record)))
+            .collect()
     }
 
     /// Drops index entries whose record is gone, and the index when it is empty.
@@ -313,14 +327,31 @@ impl Store for MemoryStore {
             .map(|e| e.value))
     }
 
-    async fn create_session(
+    async fn create_session_claimed(
         &self,
         tag: &WalletTag,
         new: NewSession<'_>,
         max: usize,
-    ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+        claim: SessionClaim<'_>,
+    ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
         let now = self.now();
         let mut g = self.lock();
+        let current = g.claims.get(tag);
+        match claim {
+            SessionClaim::Any => {}
+            SessionClaim::Existing(account) => {
+                if current.is_none_or(|c| &c.account != account) {
+                    return Ok(Claimed::Mismatch(current.cloned()));
+                }
+            }
+            SessionClaim::New(wanted) => match current {
+                None => {
+                    g.claims.insert(tag.clone(), wanted.clone());
+                }
+                Some(c) if c.account == wanted.account => {}
+                Some(c) => return Ok(Claimed::Mismatch(Some(c.clone()))),
+            },
+        }
         g.prune_index(tag, now);
         let mut entries = g.index.remove(tag).unwrap_or_default();
         // A session id is unique; should it come again, it replaces the old session.
@@ -349,7 +380,7 @@ impl Store for MemoryStore {
         }
         g.index.insert(tag.clone(), entries);
         g.wrote(now);
-        Ok(evicted)
+        Ok(Claimed::Done(evicted))
     }
 
     async fn get_session(
@@ -509,12 +540,7 @@ impl Store for MemoryStore {
         tag: &WalletTag,
     ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
         let now = self.now();
-        let mut g = self.lock();
-        let entries = g.index.remove(tag).unwrap_or_default();
-        Ok(entries
-            .into_iter()
-            .filter_map(|e| g.take_live(tag, &e, now).map(|record| (e, record)))
-            .collect())
+        Ok(self.lock().delete_all(tag, now))
     }
 
     async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
@@ -692,6 +718,117 @@ impl Store for MemoryStore {
         buckets.retain(|b, _| *b >= current);
         let sum: i64 = buckets.values().sum();
         Ok(u64::try_from(sum).unwrap_or(0))
+    }
+
+    async fn get_claim(&self, tag: &WalletTag) -> StoreResult<Option<Claim>> {
+        Ok(self.lock().claims.get(tag).cloned())
+    }
+
+    async fn swap_claim(
+        &self,
+        tag: &WalletTag,
+        swap: ClaimSwap<'_>,
+    ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
+        let now = self.now();
+        let mut g = self.lock();
+        let current = g.claims.get(tag);
+        if current.map(|c| &c.account) != swap.expected {
+            return Ok(Claimed::Mismatch(current.cloned()));
+        }
+        match swap.new {
+            Some(c) => g.claims.insert(tag.clone(), c.clone()),
+            None => g.claims.remove(tag),
+        };
+        let ended = if swap.end_sessions {
+            g.delete_all(tag, now)
+        } else {
+            Vec::new()
+        };
+        g.wrote(now);
+        Ok(Claimed::Done(ended))
+    }
+
+    async fn get_account(&self, account: &AccountId) -> StoreResult<Option<AccountRecord>> {
+        Ok(self.lock().accounts.get(account).cloned())
+    }
+
+    async fn add_account_identity(
+        &self,
+        account: &AccountId,
+        new: NewIdentity<'_>,
+    ) -> StoreResult<bool> {
+        let mut g = self.lock();
+        let record = g
+            .accounts
+            .entry(account.clone())
+            .or_insert_with(|| AccountRecord {
+                created_ms: new.created_ms,
+                roles: Vec::new(),
+                identities: Vec::new(),
+            });
+        match record
+            .identities
+            .binary_search_by(|(k, _)| k.as_str().cmp(new.identity))
+        {
+            Ok(_) => Ok(true),
+            Err(_) if record.identities.len() >= new.max => Ok(false),
+            Err(at) => {
+                record
+                    .identities
+                    .insert(at, (new.identity.to_owned(), new.tag.clone()));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn remove_account_identity(
+        &self,
+        account: &AccountId,
+        identity: &str,
+        keep_last: bool,
+    ) -> StoreResult<IdentityRemoval> {
+        let mut g = self.lock();
+        let Some(record) = g.accounts.get_mut(account) else {
+            return Ok(IdentityRemoval::NotListed);
+        };
+        let Some(at) = record.identities.iter().position(|(k, _)| k == identity) else {
+            return Ok(IdentityRemoval::NotListed);
+        };
+        if keep_last && record.identities.len() == 1 {
+            return Ok(IdentityRemoval::Last);
+        }
+        record.identities.remove(at);
+        Ok(IdentityRemoval::Removed)
+    }
+
+    async fn set_account_roles(
+        &self,
+        account: &AccountId,
+        expected: Option<&[String]>,
+        roles: &[String],
+    ) -> StoreResult<RolesSet> {
+        let mut g = self.lock();
+        let Some(record) = g.accounts.get_mut(account) else {
+            return Ok(RolesSet::NoAccount);
+        };
+        if expected.is_some_and(|e| e != record.roles.as_slice()) {
+            return Ok(RolesSet::Conflict);
+        }
+        record.roles = roles.to_vec();
+        Ok(RolesSet::Done)
+    }
+
+    async fn delete_account(&self, account: &AccountId, only_if: &[String]) -> StoreResult<bool> {
+        let mut g = self.lock();
+        let deletable = g.accounts.get(account).is_some_and(|r| {
+            r.identities
+                .iter()
+                .all(|(k, _)| only_if.iter().any(|o| o == k))
+        });
+        if deletable {
+            g.accounts.remove(account);
+        }
+        Ok(deletable)
     }
 }
 

@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::api::{
-    ActiveMove, AuditBounds, AuditLog, IndexEntry, NewSession, RateBudget, RateDecision, Rotated,
-    Rotation, SessionEntry, SessionId, SessionUpdate, Span, Store, StoreResult, Swap, TokenHash,
-    WalletTag,
+    AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap, Claimed,
+    IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget, RateDecision, RolesSet,
+    Rotated, Rotation, SessionClaim, SessionEntry, SessionId, SessionUpdate, Span, Store,
+    StoreResult, Swap, TokenHash, WalletTag,
 };
 
 /// Receives one measurement per store operation.
@@ -192,5 +193,76 @@ impl Store for MeteredStore {
     async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64> {
         self.timed("count_active", self.inner.count_active(chain, now_ms))
             .await
+    }
+    async fn get_claim(&self, tag: &WalletTag) -> StoreResult<Option<Claim>> {
+        self.timed("get_claim", self.inner.get_claim(tag)).await
+    }
+    async fn create_session_claimed(
+        &self,
+        tag: &WalletTag,
+        new: NewSession<'_>,
+        max: usize,
+        claim: SessionClaim<'_>,
+    ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
+        self.timed(
+            "create_session_claimed",
+            self.inner.create_session_claimed(tag, new, max, claim),
+        )
+        .await
+    }
+    async fn swap_claim(
+        &self,
+        tag: &WalletTag,
+        swap: ClaimSwap<'_>,
+    ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
+        self.timed("swap_claim", self.inner.swap_claim(tag, swap))
+            .await
+    }
+    async fn get_account(&self, account: &AccountId) -> StoreResult<Option<AccountRecord>> {
+        self.timed("get_account", self.inner.get_account(account))
+            .await
+    }
+    async fn add_account_identity(
+        &self,
+        account: &AccountId,
+        new: NewIdentity<'_>,
+    ) -> StoreResult<bool> {
+        self.timed(
+            "add_account_identity",
+            self.inner.add_account_identity(account, new),
+        )
+        .await
+    }
+    async fn remove_account_identity(
+        &self,
+        account: &AccountId,
+        identity: &str,
+        keep_last: bool,
+    ) -> StoreResult<IdentityRemoval> {
+        self.timed(
+            "remove_account_identity",
+            self.inner
+                .remove_account_identity(account, identity, keep_last),
+        )
+        .await
+    }
+    async fn set_account_roles(
+        &self,
+        account: &AccountId,
+        expected: Option<&[String]>,
+        roles: &[String],
+    ) -> StoreResult<RolesSet> {
+        self.timed(
+            "set_account_roles",
+            self.inner.set_account_roles(account, expected, roles),
+        )
+        .await
+    }
+    async fn delete_account(&self, account: &AccountId, only_if: &[String]) -> StoreResult<bool> {
+        self.timed(
+            "delete_account",
+            self.inner.delete_account(account, only_if),
+        )
+        .await
     }
 }

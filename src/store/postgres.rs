@@ -15,6 +15,9 @@
 //! | `wa_rate` | rate budget | its sliding-window log of hits (an array of at most `limit` times) | one window after its last hit |
 //! | `wa_audit` | audit event | log name (`security`, `activity`, `w:<tag>:security`, `w:<tag>:activity`), append order, time, event | the log's maximum age after the append |
 //! | `wa_event_counts` | event name and minute | occurrences | none: rows older than [`EVENT_COUNT_RETENTION`] are pruned by their minute |
+//! | `wa_claims` | identity (its `tag`) | the account it belongs to, its canonical key | never (deleted when unlinked) |
+//! | `wa_accounts` | account | creation time, roles | never (deleted with the account) |
+//! | `wa_account_identities` | identity listed on an account | its tag | with its account |
 //! | `wa_active` | chain and expiry minute | sessions | none: rows of past minutes are pruned by their minute |
 //!
 //! # TTLs
@@ -33,7 +36,9 @@
 //! with eviction, rotation, deletion) is one transaction holding the wallet's advisory lock
 //! (`pg_advisory_xact_lock(class, hashtext(tag))`), so the per-wallet limit holds under
 //! concurrency and of concurrent rotations exactly one finds the token still current. A rate
-//! budget is one `INSERT … ON CONFLICT DO UPDATE` (the row lock orders concurrent hits).
+//! budget is one `INSERT … ON CONFLICT DO UPDATE` (the row lock orders concurrent hits). A
+//! claim is read and written under its tag's advisory lock, in the same transaction as the
+//! sessions it goes with; an account's list and roles under its row lock (`FOR UPDATE`).
 //!
 //! # Failures
 //! Each call is bounded by the store's timeout: a pool acquire timeout, a server-side
@@ -51,10 +56,11 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row as _;
 
 use super::api::{
-    active_bucket, ActiveMove, AuditBounds, AuditLog, CurrentToken, IndexEntry, NewSession,
-    RateBudget, RateDecision, Rotated, Rotation, SessionEntry, SessionId, SessionUpdate, Span,
-    Store, StoreError, StoreResult, Swap, TokenHash, WalletTag, ACTIVE_BUCKET_MS,
-    EVENT_COUNT_RETENTION,
+    active_bucket, AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap,
+    Claimed, CurrentToken, IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget,
+    RateDecision, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionId,
+    SessionUpdate, Span, Store, StoreError, StoreResult, Swap, TokenHash, WalletTag,
+    ACTIVE_BUCKET_MS, EVENT_COUNT_RETENTION,
 };
 use super::memory::rotation_wait;
 
@@ -127,7 +133,7 @@ macro_rules! text_column {
         }
     )*};
 }
-text_column!(WalletTag, TokenHash, SessionId);
+text_column!(WalletTag, TokenHash, SessionId, AccountId);
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -383,6 +389,86 @@ async fn lock_wallet(
     Ok(())
 }
 
+/// Deletes every session of `tag` (inside its lock); the live ones, oldest first.
+async fn delete_all(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tag: &WalletTag,
+) -> Result<Vec<(IndexEntry, Vec<u8>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "WITH d AS (
+             DELETE FROM wa_sessions WHERE tag = $1
+             RETURNING session_id, token_hash, created_ms, record, expires_ms
+         ), r AS (
+             DELETE FROM wa_retired WHERE tag = $1
+         )
+         SELECT session_id, token_hash, created_ms, record FROM d
+         WHERE expires_ms > wa_now_ms() ORDER BY created_ms, session_id",
+    )
+    .bind(tag)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(session_row).collect()
+}
+
+/// The claim of `tag` (read inside the tag's lock).
+async fn read_claim(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tag: &WalletTag,
+) -> Result<Option<Claim>, sqlx::Error> {
+    let row: Option<(AccountId, String)> =
+        sqlx::query_as("SELECT account, identity FROM wa_claims WHERE tag = $1")
+            .bind(tag)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(row.map(|(account, identity)| Claim { account, identity }))
+}
+
+/// Writes (or with `None` deletes) the claim of `tag` (inside the tag's lock).
+async fn write_claim(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tag: &WalletTag,
+    claim: Option<&Claim>,
+) -> Result<(), sqlx::Error> {
+    match claim {
+        Some(c) => sqlx::query(
+            "INSERT INTO wa_claims (tag, account, identity) VALUES ($1, $2, $3)
+             ON CONFLICT (tag) DO UPDATE SET account = $2, identity = $3",
+        )
+        .bind(tag)
+        .bind(&c.account)
+        .bind(&c.identity),
+        None => sqlx::query("DELETE FROM wa_claims WHERE tag = $1").bind(tag),
+    }
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Locks an account's row for the rest of the transaction; whether it exists.
+async fn lock_account(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    account: &AccountId,
+) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT 1 FROM wa_accounts WHERE account = $1 FOR UPDATE")
+            .bind(account)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some(),
+    )
+}
+
+/// The identities an account lists (inside its lock).
+async fn account_identities(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    account: &AccountId,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT identity FROM wa_account_identities WHERE account = $1")
+        .bind(account)
+        .fetch_all(&mut **tx)
+        .await
+}
+
 /// Deletes sessions (with their retired-token lists) of `tag` by id; returns the live ones
 /// deleted, oldest first.
 const DELETE_SESSIONS: &str = "
@@ -442,16 +528,32 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn create_session(
+    async fn create_session_claimed(
         &self,
         tag: &WalletTag,
         new: NewSession<'_>,
         max: usize,
-    ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+        claim: SessionClaim<'_>,
+    ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
         let max = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
         self.run(async {
             let mut tx = self.pool.begin().await?;
             lock_wallet(&mut tx, tag).await?;
+            if !matches!(claim, SessionClaim::Any) {
+                let current = read_claim(&mut tx, tag).await?;
+                let fits = match (claim, &current) {
+                    (SessionClaim::Existing(a), Some(c)) => &c.account == a,
+                    (SessionClaim::New(wanted), Some(c)) => c.account == wanted.account,
+                    (SessionClaim::New(wanted), None) => {
+                        write_claim(&mut tx, tag, Some(wanted)).await?;
+                        true
+                    }
+                    _ => false,
+                };
+                if !fits {
+                    return Ok(Claimed::Mismatch(current));
+                }
+            }
             // A session id is unique; should it come again, it replaces the old session (and
             // its retired-token list).
             sqlx::query(
@@ -498,7 +600,7 @@ impl Store for PostgresStore {
                     .collect::<Result<Vec<_>, _>>()?
             };
             tx.commit().await?;
-            Ok(evicted)
+            Ok(Claimed::Done(evicted))
         })
         .await
     }
@@ -697,21 +799,9 @@ impl Store for PostgresStore {
         self.run(async {
             let mut tx = self.pool.begin().await?;
             lock_wallet(&mut tx, tag).await?;
-            let rows = sqlx::query(
-                "WITH d AS (
-                     DELETE FROM wa_sessions WHERE tag = $1
-                     RETURNING session_id, token_hash, created_ms, record, expires_ms
-                 ), r AS (
-                     DELETE FROM wa_retired WHERE tag = $1
-                 )
-                 SELECT session_id, token_hash, created_ms, record FROM d
-                 WHERE expires_ms > wa_now_ms() ORDER BY created_ms, session_id",
-            )
-            .bind(tag)
-            .fetch_all(&mut *tx)
-            .await?;
+            let deleted = delete_all(&mut tx, tag).await?;
             tx.commit().await?;
-            rows.iter().map(session_row).collect()
+            Ok(deleted)
         })
         .await
     }
@@ -996,5 +1086,186 @@ impl Store for PostgresStore {
             })
             .await?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn get_claim(&self, tag: &WalletTag) -> StoreResult<Option<Claim>> {
+        self.run(async {
+            let row: Option<(AccountId, String)> =
+                sqlx::query_as("SELECT account, identity FROM wa_claims WHERE tag = $1")
+                    .bind(tag)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            Ok(row.map(|(account, identity)| Claim { account, identity }))
+        })
+        .await
+    }
+
+    async fn swap_claim(
+        &self,
+        tag: &WalletTag,
+        swap: ClaimSwap<'_>,
+    ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
+        self.run(async {
+            let mut tx = self.pool.begin().await?;
+            lock_wallet(&mut tx, tag).await?;
+            let current = read_claim(&mut tx, tag).await?;
+            if current.as_ref().map(|c| &c.account) != swap.expected {
+                return Ok(Claimed::Mismatch(current));
+            }
+            write_claim(&mut tx, tag, swap.new).await?;
+            let ended = if swap.end_sessions {
+                delete_all(&mut tx, tag).await?
+            } else {
+                Vec::new()
+            };
+            tx.commit().await?;
+            Ok(Claimed::Done(ended))
+        })
+        .await
+    }
+
+    async fn get_account(&self, account: &AccountId) -> StoreResult<Option<AccountRecord>> {
+        self.run(async {
+            let Some((created_ms, mut roles)): Option<(i64, Vec<String>)> =
+                sqlx::query_as("SELECT created_ms, roles FROM wa_accounts WHERE account = $1")
+                    .bind(account)
+                    .fetch_optional(&self.pool)
+                    .await?
+            else {
+                return Ok(None);
+            };
+            let identities: Vec<(String, WalletTag)> = sqlx::query_as(
+                "SELECT identity, tag FROM wa_account_identities WHERE account = $1
+                 ORDER BY identity COLLATE \"C\"",
+            )
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+            roles.sort();
+            Ok(Some(AccountRecord {
+                created_ms,
+                roles,
+                identities,
+            }))
+        })
+        .await
+    }
+
+    async fn add_account_identity(
+        &self,
+        account: &AccountId,
+        new: NewIdentity<'_>,
+    ) -> StoreResult<bool> {
+        let max = i64::try_from(new.max).unwrap_or(i64::MAX);
+        self.run(async {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO wa_accounts (account, created_ms) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(account)
+            .bind(new.created_ms)
+            .execute(&mut *tx)
+            .await?;
+            lock_account(&mut tx, account).await?;
+            let listed = account_identities(&mut tx, account).await?;
+            if listed.iter().any(|i| i == new.identity) {
+                return Ok(true);
+            }
+            if i64::try_from(listed.len()).unwrap_or(i64::MAX) >= max {
+                return Ok(false);
+            }
+            sqlx::query(
+                "INSERT INTO wa_account_identities (account, identity, tag) VALUES ($1, $2, $3)",
+            )
+            .bind(account)
+            .bind(new.identity)
+            .bind(new.tag)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn remove_account_identity(
+        &self,
+        account: &AccountId,
+        identity: &str,
+        keep_last: bool,
+    ) -> StoreResult<IdentityRemoval> {
+        self.run(async {
+            let mut tx = self.pool.begin().await?;
+            if !lock_account(&mut tx, account).await? {
+                return Ok(IdentityRemoval::NotListed);
+            }
+            let listed = account_identities(&mut tx, account).await?;
+            if !listed.iter().any(|i| i == identity) {
+                return Ok(IdentityRemoval::NotListed);
+            }
+            if keep_last && listed.len() == 1 {
+                return Ok(IdentityRemoval::Last);
+            }
+            sqlx::query("DELETE FROM wa_account_identities WHERE account = $1 AND identity = $2")
+                .bind(account)
+                .bind(identity)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(IdentityRemoval::Removed)
+        })
+        .await
+    }
+
+    async fn set_account_roles(
+        &self,
+        account: &AccountId,
+        expected: Option<&[String]>,
+        roles: &[String],
+    ) -> StoreResult<RolesSet> {
+        self.run(async {
+            let mut tx = self.pool.begin().await?;
+            if !lock_account(&mut tx, account).await? {
+                return Ok(RolesSet::NoAccount);
+            }
+            let updated = sqlx::query(
+                "UPDATE wa_accounts SET roles = $3
+                 WHERE account = $1 AND ($2::text[] IS NULL OR roles = $2)",
+            )
+            .bind(account)
+            .bind(expected)
+            .bind(roles)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            Ok(if updated == 0 {
+                RolesSet::Conflict
+            } else {
+                RolesSet::Done
+            })
+        })
+        .await
+    }
+
+    async fn delete_account(&self, account: &AccountId, only_if: &[String]) -> StoreResult<bool> {
+        self.run(async {
+            let mut tx = self.pool.begin().await?;
+            if !lock_account(&mut tx, account).await? {
+                return Ok(false);
+            }
+            let listed = account_identities(&mut tx, account).await?;
+            if !listed.iter().all(|i| only_if.contains(i)) {
+                return Ok(false);
+            }
+            sqlx::query("DELETE FROM wa_accounts WHERE account = $1")
+                .bind(account)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
     }
 }

@@ -13,6 +13,8 @@
 //! | `P{tag}:m:<session_id>` | sorted set | a session's retired tokens: member token hash, score = retirement time (ms) | `retain` after the session's last rotation |
 //! | `P{tag}:as` | stream | the security events of one wallet (field `e`) | its maximum age after its last append |
 //! | `P{tag}:aa` | stream | the other events of one wallet (field `e`) | its maximum age after its last append |
+//! | `P{tag}:a` | string | the claim of the tag's identity: `<account id>\|<identity key>` | never (deleted when the identity is unlinked) |
+//! | `Pacct:{<id>}` | hash | an account: `c` creation ms, `r` its roles (space-separated), `i:<identity key>` → the identity's tag | never (deleted with the account) |
 //! | `Pn:<nonce>` | string | a nonce's binding (`SET NX PX` to create, `GETDEL` to take) | the nonce's TTL |
 //! | `Pv:<key>` | string | a plain value: `prefs:<tag>` (preferences), `usess:<hash>` (legacy user sessions), `user:<name>` (users), `token-signing-keys` | as written; users and signing keys never |
 //! | `Pr:<key>` | sorted set | a rate-limit budget (`nonce:<ip>`, `verify:<ip>`, `login:<ip>`, `login-user:<name>`, `token-mint:<sid>`, `audit:<tag>`): a sliding-window log of hits, score = time (ms) | one window after its last hit |
@@ -53,6 +55,18 @@
 //! such scripts (it rejects only keys of another slot), and the script stays atomic. Reading the
 //! index first to declare every key would need a second round trip and a retry loop for no gain.
 //!
+//! # Accounts across slots
+//! An identity's claim (`P{tag}:a`) lives in its tag's slot, so a first sign-in writes the claim
+//! and the session in one script, and linking, unlinking or moving an identity changes the claim
+//! and ends the identity's sessions in one script. An account's record (`Pacct:{<id>}`) is in
+//! a slot of its own, and no script touches it together with a claim. The claim is therefore
+//! the one source of truth of who owns an identity (changed only by compare-and-swap), and the
+//! account's list of identities is derived from the claims: the session layer
+//! (`crate::session::accounts`) lists an identity before claiming it and takes it off after
+//! losing it, and every reader checks each listed identity against its claim, dropping the
+//! stale ones; a claim missing from its account's list is added back at its next sign-in.
+//! Each account script touches only the account's key.
+//!
 //! # Failures
 //! Each call is bounded by the store's timeout ([`StoreError::Timeout`]); every Redis error becomes
 //! [`StoreError::Unavailable`]. A single node is reached through a
@@ -71,9 +85,11 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Value};
 
 use super::api::{
-    active_bucket, ActiveMove, AuditBounds, AuditLog, CurrentToken, IndexEntry, NewSession,
-    RateBudget, RateDecision, Rotated, Rotation, SessionEntry, SessionId, SessionUpdate, Span,
-    Store, StoreError, StoreResult, Swap, TokenHash, WalletTag, EVENT_COUNT_RETENTION,
+    active_bucket, AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap,
+    Claimed, CurrentToken, IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget,
+    RateDecision, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionId,
+    SessionUpdate, Span, Store, StoreError, StoreResult, Swap, TokenHash, WalletTag,
+    EVENT_COUNT_RETENTION,
 };
 
 /// Type byte of a live session record.
@@ -144,12 +160,37 @@ local function push_session(out, e)
   out[#out + 1] = e.created
   out[#out + 1] = e.record
 end
+local function delete_all(idx, rp, mp, out)
+  local ids = redis.call('HKEYS', idx)
+  for _, sid in ipairs(ids) do redis.call('DEL', mp .. sid) end
+  for _, e in ipairs(live_entries(idx, rp)) do
+    redis.call('DEL', rp .. e.hash)
+    push_session(out, e)
+  end
+  redis.call('DEL', idx)
+  return out
+end
+local function claim_account(v)
+  if not v then return nil end
+  return string.match(v, '^([^|]*)|')
+end
 ";
 
-/// KEYS: index, new record. ARGV: record prefix, session id, token hash, created ms, entry,
-/// ttl ms, max, retired-list prefix. Returns the evicted sessions ([`SessionReply`]s).
+/// KEYS: index, new record, the tag's claim. ARGV: record prefix, session id, token hash,
+/// created ms, entry, ttl ms, max, retired-list prefix, claim mode (`-`: none, `E`: the claim
+/// must name the account, `N`: there must be none or one naming the account, and the claim is
+/// written), account, claim value. Returns a [`ClaimedReply`] of the evicted sessions.
 const LUA_CREATE: &str = r"
 local idx, rec, rp, mp = KEYS[1], KEYS[2], ARGV[1], ARGV[8]
+local mode, account = ARGV[9], ARGV[10]
+if mode ~= '-' then
+  local cur = redis.call('GET', KEYS[3])
+  local owner = claim_account(cur)
+  if owner ~= account and not (mode == 'N' and not cur) then
+    return {'M', cur or ''}
+  end
+  if not cur then redis.call('SET', KEYS[3], ARGV[11]) end
+end
 local sid, hash, created = ARGV[2], ARGV[3], ARGV[4]
 local ttl, max = tonumber(ARGV[6]), math.max(tonumber(ARGV[7]), 1)
 local entries = {}
@@ -167,7 +208,7 @@ entries[#entries + 1] = {sid = sid, hash = hash, created = created,
                          created_ms = tonumber(created), pttl = ttl, record = '', new = true}
 table.sort(entries, oldest_first)
 local excess = #entries - max
-local evicted, kept = {}, {}
+local evicted, kept = {'D', ''}, {}
 for i, e in ipairs(entries) do
   if i <= excess then
     redis.call('DEL', rp .. e.hash, mp .. e.sid)
@@ -319,16 +360,71 @@ return out
 /// KEYS: index. ARGV: record prefix, retired-list prefix. Returns the deleted live sessions
 /// ([`SessionReply`]s).
 const LUA_DELETE_ALL: &str = r"
-local idx, rp = KEYS[1], ARGV[1]
-local ids = redis.call('HKEYS', idx)
-for _, sid in ipairs(ids) do redis.call('DEL', ARGV[2] .. sid) end
-local out = {}
-for _, e in ipairs(live_entries(idx, rp)) do
-  redis.call('DEL', rp .. e.hash)
-  push_session(out, e)
-end
-redis.call('DEL', idx)
+return delete_all(KEYS[1], ARGV[1], ARGV[2], {})
+";
+
+/// KEYS: the tag's claim, index. ARGV: expected account ('' for no claim), new claim value (''
+/// deletes the claim), `1` to delete every session of the tag, record prefix, retired-list
+/// prefix. Returns a [`ClaimedReply`] of the deleted sessions.
+const LUA_SWAP_CLAIM: &str = r"
+local cur = redis.call('GET', KEYS[1])
+if (claim_account(cur) or '') ~= ARGV[1] then return {'M', cur or ''} end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2]) end
+local out = {'D', ''}
+if ARGV[3] == '1' then delete_all(KEYS[2], ARGV[4], ARGV[5], out) end
 return out
+";
+
+/// Lists an identity on an account. KEYS: the account. ARGV: identity field, tag, created ms,
+/// max. Returns 1 when listed, 0 when the account is full.
+const LUA_ACCOUNT_ADD: &str = r"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 1 end
+local n = 0
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(f, 1, 2) == 'i:' then n = n + 1 end
+end
+if n >= tonumber(ARGV[4]) then return 0 end
+redis.call('HSETNX', KEYS[1], 'c', ARGV[3])
+redis.call('HSETNX', KEYS[1], 'r', '')
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+";
+
+/// Takes an identity off an account. KEYS: the account. ARGV: identity field, `1` to keep the
+/// last one. Returns 1 removed, 0 not listed, 2 refused (the last one).
+const LUA_ACCOUNT_REMOVE: &str = r"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+if ARGV[2] == '1' then
+  local n = 0
+  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(f, 1, 2) == 'i:' then n = n + 1 end
+  end
+  if n <= 1 then return 2 end
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+";
+
+/// Sets an account's roles. KEYS: the account. ARGV: `1` when the roles must be ARGV[2], the
+/// expected roles, the new roles. Returns 1 written, 0 no account, 2 not the expected roles.
+const LUA_ACCOUNT_ROLES: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] == '1' and redis.call('HGET', KEYS[1], 'r') ~= ARGV[2] then return 2 end
+redis.call('HSET', KEYS[1], 'r', ARGV[3])
+return 1
+";
+
+/// Deletes an account when it lists no identity but those given. KEYS: the account. ARGV: the
+/// identity fields allowed. Returns 1 when deleted.
+const LUA_ACCOUNT_DELETE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local allowed = {}
+for _, f in ipairs(ARGV) do allowed[f] = true end
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(f, 1, 2) == 'i:' and not allowed[f] then return 0 end
+end
+redis.call('DEL', KEYS[1])
+return 1
 ";
 
 /// Compare-and-swap of one plain value. KEYS: the value. ARGV: expected value, new value, time
@@ -444,6 +540,11 @@ struct Scripts {
     delete: Script,
     list: Script,
     delete_all: Script,
+    swap_claim: Script,
+    account_add: Script,
+    account_remove: Script,
+    account_roles: Script,
+    account_delete: Script,
     rate: Script,
     audit: Script,
     audit_read: Script,
@@ -464,6 +565,11 @@ impl Scripts {
             delete: session(LUA_DELETE),
             list: session(LUA_LIST),
             delete_all: session(LUA_DELETE_ALL),
+            swap_claim: session(LUA_SWAP_CLAIM),
+            account_add: Script::new(LUA_ACCOUNT_ADD),
+            account_remove: Script::new(LUA_ACCOUNT_REMOVE),
+            account_roles: Script::new(LUA_ACCOUNT_ROLES),
+            account_delete: Script::new(LUA_ACCOUNT_DELETE),
             rate: Script::new(LUA_RATE),
             audit: Script::new(&format!("{LUA_NOW}{LUA_AUDIT}")),
             audit_read: Script::new(&format!("{LUA_NOW}{LUA_AUDIT_READ}")),
@@ -632,6 +738,42 @@ impl ScriptReply for Sessions {
         }
         Ok(Sessions(out))
     }
+}
+
+/// What the claim-checking scripts return: `D`, an empty item, then the sessions they deleted
+/// ([`SessionReply`]s); or `M` and the claim there is (empty: none).
+struct ClaimedReply(Claimed<Vec<(IndexEntry, Vec<u8>)>>);
+
+impl ScriptReply for ClaimedReply {
+    type Raw = Vec<Vec<u8>>;
+    fn decode(mut flat: Vec<Vec<u8>>) -> StoreResult<Self> {
+        if flat.len() < 2 {
+            return Err(corrupt("claim outcome"));
+        }
+        let rest = flat.split_off(2);
+        match flat[0].as_slice() {
+            b"D" => Ok(ClaimedReply(Claimed::Done(Sessions::decode(rest)?.0))),
+            b"M" => Ok(ClaimedReply(Claimed::Mismatch(decode_claim(&flat[1])?))),
+            _ => Err(corrupt("claim outcome")),
+        }
+    }
+}
+
+/// A claim as stored: `<account>|<identity>`; empty: none.
+fn encode_claim(c: &Claim) -> String {
+    format!("{}|{}", c.account, c.identity)
+}
+
+fn decode_claim(v: &[u8]) -> StoreResult<Option<Claim>> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let text = std::str::from_utf8(v).map_err(|_| corrupt("claim is not text"))?;
+    let (account, identity) = text.split_once('|').ok_or_else(|| corrupt("claim"))?;
+    Ok(Some(Claim {
+        account: AccountId::new(account),
+        identity: identity.to_owned(),
+    }))
 }
 
 /// What [`LUA_GET`] returns: nothing, `L` and a live record, or `R`, session id, retirement time
@@ -846,6 +988,16 @@ impl RedisStore {
         format!("{}{{{tag}}}:i", self.prefix)
     }
 
+    /// `P{tag}:a` — the claim of the identity of a tag.
+    fn claim_key(&self, tag: &WalletTag) -> String {
+        format!("{}{{{tag}}}:a", self.prefix)
+    }
+
+    /// `Pacct:{<id>}` — an account's record.
+    fn account_key(&self, account: &AccountId) -> String {
+        format!("{}acct:{{{account}}}", self.prefix)
+    }
+
     fn nonce_key(&self, nonce: &str) -> String {
         format!("{}n:{nonce}", self.prefix)
     }
@@ -906,15 +1058,22 @@ impl Store for RedisStore {
         self.query(cmd).await
     }
 
-    async fn create_session(
+    async fn create_session_claimed(
         &self,
         tag: &WalletTag,
         new: NewSession<'_>,
         max: usize,
-    ) -> StoreResult<Vec<(IndexEntry, Vec<u8>)>> {
+        claim: SessionClaim<'_>,
+    ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
+        let (mode, account, value) = match claim {
+            SessionClaim::Any => ("-", "", String::new()),
+            SessionClaim::Existing(a) => ("E", a.as_str(), String::new()),
+            SessionClaim::New(c) => ("N", c.account.as_str(), encode_claim(c)),
+        };
         let mut call = self.scripts.create.prepare_invoke();
         call.key(self.index_key(tag))
             .key(self.record_key(tag, new.token_hash))
+            .key(self.claim_key(tag))
             .arg(self.record_prefix(tag))
             .arg(new.session_id.as_str())
             .arg(new.token_hash.as_str())
@@ -922,9 +1081,12 @@ impl Store for RedisStore {
             .arg(live_entry(new.record))
             .arg(ttl_ms(new.ttl))
             .arg(max)
-            .arg(self.retired_prefix(tag));
-        let Sessions(evicted) = self.eval(call).await?;
-        Ok(evicted)
+            .arg(self.retired_prefix(tag))
+            .arg(mode)
+            .arg(account)
+            .arg(value);
+        let ClaimedReply(outcome) = self.eval(call).await?;
+        Ok(outcome)
     }
 
     async fn get_session(
@@ -1140,6 +1302,119 @@ impl Store for RedisStore {
     async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64> {
         let mut call = self.scripts.count.prepare_invoke();
         call.key(self.active_key(chain)).arg(active_bucket(now_ms));
+        self.eval(call).await
+    }
+
+    async fn get_claim(&self, tag: &WalletTag) -> StoreResult<Option<Claim>> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.claim_key(tag));
+        let v: Option<Vec<u8>> = self.query(cmd).await?;
+        decode_claim(&v.unwrap_or_default())
+    }
+
+    async fn swap_claim(
+        &self,
+        tag: &WalletTag,
+        swap: ClaimSwap<'_>,
+    ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
+        let mut call = self.scripts.swap_claim.prepare_invoke();
+        call.key(self.claim_key(tag))
+            .key(self.index_key(tag))
+            .arg(swap.expected.map_or("", AccountId::as_str))
+            .arg(swap.new.map(encode_claim).unwrap_or_default())
+            .arg(if swap.end_sessions { "1" } else { "0" })
+            .arg(self.record_prefix(tag))
+            .arg(self.retired_prefix(tag));
+        let ClaimedReply(outcome) = self.eval(call).await?;
+        Ok(outcome)
+    }
+
+    async fn get_account(&self, account: &AccountId) -> StoreResult<Option<AccountRecord>> {
+        let mut cmd = redis::cmd("HGETALL");
+        cmd.arg(self.account_key(account));
+        let fields: Vec<(String, String)> = self.query(cmd).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let mut record = AccountRecord {
+            created_ms: 0,
+            roles: Vec::new(),
+            identities: Vec::new(),
+        };
+        for (field, value) in fields {
+            match field.as_str() {
+                "c" => record.created_ms = parse_ms(value.as_bytes(), "account creation time")?,
+                "r" => record.roles = value.split_whitespace().map(str::to_owned).collect(),
+                f => {
+                    if let Some(identity) = f.strip_prefix("i:") {
+                        record
+                            .identities
+                            .push((identity.to_owned(), WalletTag::new(value)));
+                    }
+                }
+            }
+        }
+        record.identities.sort();
+        Ok(Some(record))
+    }
+
+    async fn add_account_identity(
+        &self,
+        account: &AccountId,
+        new: NewIdentity<'_>,
+    ) -> StoreResult<bool> {
+        let mut call = self.scripts.account_add.prepare_invoke();
+        call.key(self.account_key(account))
+            .arg(format!("i:{}", new.identity))
+            .arg(new.tag.as_str())
+            .arg(new.created_ms)
+            .arg(new.max);
+        self.eval(call).await
+    }
+
+    async fn remove_account_identity(
+        &self,
+        account: &AccountId,
+        identity: &str,
+        keep_last: bool,
+    ) -> StoreResult<IdentityRemoval> {
+        let mut call = self.scripts.account_remove.prepare_invoke();
+        call.key(self.account_key(account))
+            .arg(format!("i:{identity}"))
+            .arg(if keep_last { "1" } else { "0" });
+        let outcome: u64 = self.eval(call).await?;
+        Ok(match outcome {
+            1 => IdentityRemoval::Removed,
+            2 => IdentityRemoval::Last,
+            _ => IdentityRemoval::NotListed,
+        })
+    }
+
+    async fn set_account_roles(
+        &self,
+        account: &AccountId,
+        expected: Option<&[String]>,
+        roles: &[String],
+    ) -> StoreResult<RolesSet> {
+        let mut call = self.scripts.account_roles.prepare_invoke();
+        call.key(self.account_key(account))
+            .arg(if expected.is_some() { "1" } else { "0" })
+            .arg(expected.map(|e| e.join(" ")).unwrap_or_default())
+            .arg(roles.join(" "));
+        let outcome: u64 = self.eval(call).await?;
+        Ok(match outcome {
+            1 => RolesSet::Done,
+            2 => RolesSet::Conflict,
+            _ => RolesSet::NoAccount,
+        })
+    }
+
+    async fn delete_account(&self, account: &AccountId, only_if: &[String]) -> StoreResult<bool> {
+        let mut call = self.scripts.account_delete.prepare_invoke();
+        call.key(self.account_key(account));
+        for identity in only_if {
+            call.arg(format!("i:{identity}"));
+        }
         self.eval(call).await
     }
 }

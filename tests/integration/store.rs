@@ -20,9 +20,10 @@ use crate::harness::redis_server::{shared_cluster, shared_redis, RedisCluster, R
 use redis::AsyncCommands;
 use wallet_auth::clock::ManualClock;
 use wallet_auth::store::{
-    ActiveMove, AuditBounds, AuditLog, CurrentToken, IndexEntry, MemoryStore, NewSession,
-    PostgresStore, RateBudget, RateDecision, RedisStore, Rotated, Rotation, SessionEntry,
-    SessionId, SessionUpdate, Span, Store, StoreError, Swap, TokenHash, WalletTag,
+    AccountId, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap, Claimed, CurrentToken,
+    IdentityRemoval, IndexEntry, MemoryStore, NewIdentity, NewSession, PostgresStore, RateBudget,
+    RateDecision, RedisStore, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionId,
+    SessionUpdate, Span, Store, StoreError, Swap, TokenHash, WalletTag,
 };
 
 /// Per-call bound of the stores under test (generous: the machine is shared).
@@ -2486,4 +2487,398 @@ async fn postgres_connect_fails_fast() {
         let r = PostgresStore::connect(bad, timeout, PRUNE_NEVER).await;
         assert!(matches!(r, Err(StoreError::Unavailable(_))), "{bad}: {r:?}");
     }
+}
+
+/// Accounts: identity claims and account records.
+mod accounts {
+    use super::*;
+
+    fn acct(id: &str) -> AccountId {
+        AccountId::new(id)
+    }
+
+    fn claim(account: &str, identity: &str) -> Claim {
+        Claim {
+            account: acct(account),
+            identity: identity.to_owned(),
+        }
+    }
+
+    fn ident<'a>(identity: &'a str, tag: &'a WalletTag, max: usize) -> NewIdentity<'a> {
+        NewIdentity {
+            identity,
+            tag,
+            created_ms: 1_700_000_000_000,
+            max,
+        }
+    }
+
+    /// A first sign-in writes the claim with its session; later ones must name the same account;
+    /// a refused condition creates nothing.
+    async fn sessions_check_claims(f: Fixture) {
+        let s = &f.store;
+        let t0 = now_ms();
+        let a = claim("acc-a", "eip155:0xA");
+        assert_eq!(s.get_claim(&w("w")).await.unwrap(), None);
+        // `Existing` needs a claim.
+        let r = s
+            .create_session_claimed(
+                &w("w"),
+                session("s0", "h0", t0, b"r", LONG),
+                5,
+                SessionClaim::Existing(&acct("acc-a")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r, Claimed::Mismatch(None));
+        assert!(s.list_sessions(&w("w")).await.unwrap().is_empty());
+        // `New` writes it with the session.
+        let r = s
+            .create_session_claimed(
+                &w("w"),
+                session("s1", "h1", t0, b"r", LONG),
+                5,
+                SessionClaim::New(&a),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r, Claimed::Done(vec![]));
+        assert_eq!(s.get_claim(&w("w")).await.unwrap(), Some(a.clone()));
+        // The same account again (a retry) fits, another does not.
+        for (id, c, ok) in [
+            ("s2", SessionClaim::New(&a), true),
+            ("s3", SessionClaim::Existing(&acct("acc-a")), true),
+            (
+                "s4",
+                SessionClaim::New(leak(claim("acc-b", "eip155:0xA"))),
+                false,
+            ),
+            ("s5", SessionClaim::Existing(leak(acct("acc-b"))), false),
+            ("s6", SessionClaim::Any, true),
+        ] {
+            let r = s
+                .create_session_claimed(
+                    &w("w"),
+                    session(id, &format!("h-{id}"), t0, b"r", LONG),
+                    9,
+                    c,
+                )
+                .await
+                .unwrap();
+            if ok {
+                assert_eq!(r, Claimed::Done(vec![]), "{id}");
+            } else {
+                assert_eq!(r, Claimed::Mismatch(Some(a.clone())), "{id}");
+            }
+        }
+        let ids: Vec<String> = s
+            .list_sessions(&w("w"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(e, _)| e.session_id.into_string())
+            .collect();
+        assert_eq!(ids.len(), 4, "{ids:?}");
+        assert!(!ids.iter().any(|i| i == "s4" || i == "s5"), "{ids:?}");
+        // The claim has no time to live, and sits with the wallet's keys.
+        if let Some(raw) = &f.raw {
+            let key = format!("{}{{w}}:a", raw.prefix);
+            assert_eq!(raw.pttl(&key).await, -1);
+        }
+    }
+
+    /// Concurrent first sign-ins of one identity, each with a new account: one claim wins, and
+    /// only sessions of that account are created.
+    async fn first_claims_race(f: Fixture) {
+        let t0 = now_ms();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let s = f.second().await;
+            tasks.push(tokio::spawn(async move {
+                let c = leak(claim(&format!("acc-{i}"), "solana:W"));
+                let r = s
+                    .create_session_claimed(
+                        &w("w"),
+                        session(&format!("s{i}"), &format!("h{i}"), t0, b"r", LONG),
+                        20,
+                        SessionClaim::New(c),
+                    )
+                    .await
+                    .unwrap();
+                (i, r)
+            }));
+        }
+        let mut winners = Vec::new();
+        for t in tasks {
+            let (i, r) = t.await.unwrap();
+            if let Claimed::Done(_) = r {
+                winners.push(i);
+            }
+        }
+        assert_eq!(winners.len(), 1, "{winners:?}");
+        let won = f.store.get_claim(&w("w")).await.unwrap().unwrap();
+        assert_eq!(won.account, acct(&format!("acc-{}", winners[0])));
+        assert_eq!(f.store.list_sessions(&w("w")).await.unwrap().len(), 1);
+    }
+
+    /// A claim changes only from the expected account; ending the sessions goes with it.
+    async fn claims_swap(f: Fixture) {
+        let s = &f.store;
+        let t0 = now_ms();
+        let a = claim("acc-a", "eip155:0xA");
+        let b = claim("acc-b", "eip155:0xA");
+        let swap =
+            |expected: Option<&'static AccountId>, new: Option<&'static Claim>, end| ClaimSwap {
+                expected,
+                new,
+                end_sessions: end,
+            };
+        // From none.
+        assert_eq!(
+            s.swap_claim(
+                &w("w"),
+                swap(Some(leak(acct("acc-a"))), Some(leak(a.clone())), false)
+            )
+            .await
+            .unwrap(),
+            Claimed::Mismatch(None)
+        );
+        assert_eq!(
+            s.swap_claim(&w("w"), swap(None, Some(leak(a.clone())), false))
+                .await
+                .unwrap(),
+            Claimed::Done(vec![])
+        );
+        for i in 0..2 {
+            s.create_session(
+                &w("w"),
+                session(&format!("s{i}"), &format!("h{i}"), t0 + i, b"r", LONG),
+                5,
+            )
+            .await
+            .unwrap();
+        }
+        // A wrong expectation changes nothing, sessions included.
+        assert_eq!(
+            s.swap_claim(&w("w"), swap(None, Some(leak(b.clone())), true))
+                .await
+                .unwrap(),
+            Claimed::Mismatch(Some(a.clone()))
+        );
+        assert_eq!(s.list_sessions(&w("w")).await.unwrap().len(), 2);
+        // Moved, and the sessions end in the same step.
+        let Claimed::Done(ended) = s
+            .swap_claim(
+                &w("w"),
+                swap(Some(leak(acct("acc-a"))), Some(leak(b.clone())), true),
+            )
+            .await
+            .unwrap()
+        else {
+            panic!("swap refused");
+        };
+        assert_eq!(ended.len(), 2);
+        assert!(s.list_sessions(&w("w")).await.unwrap().is_empty());
+        assert_eq!(s.get_claim(&w("w")).await.unwrap(), Some(b.clone()));
+        // Deleted.
+        assert_eq!(
+            s.swap_claim(&w("w"), swap(Some(leak(acct("acc-b"))), None, false))
+                .await
+                .unwrap(),
+            Claimed::Done(vec![])
+        );
+        assert_eq!(s.get_claim(&w("w")).await.unwrap(), None);
+    }
+
+    /// Concurrent moves of one identity to two accounts: exactly one is done.
+    async fn claims_swap_race(f: Fixture) {
+        let a = claim("acc-a", "solana:W");
+        f.store
+            .swap_claim(
+                &w("w"),
+                ClaimSwap {
+                    expected: None,
+                    new: Some(&a),
+                    end_sessions: false,
+                },
+            )
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..6 {
+            let s = f.second().await;
+            tasks.push(tokio::spawn(async move {
+                let to = leak(claim(&format!("to-{i}"), "solana:W"));
+                let r = s
+                    .swap_claim(
+                        &w("w"),
+                        ClaimSwap {
+                            expected: Some(leak(acct("acc-a"))),
+                            new: Some(to),
+                            end_sessions: true,
+                        },
+                    )
+                    .await
+                    .unwrap();
+                matches!(r, Claimed::Done(_))
+            }));
+        }
+        let mut done = 0;
+        for t in tasks {
+            done += usize::from(t.await.unwrap());
+        }
+        assert_eq!(done, 1);
+    }
+
+    /// Account records: created by their first identity, bounded, the last identity kept on
+    /// request, roles written on a condition, deleted only when nothing else is listed.
+    async fn account_records(f: Fixture) {
+        let s = &f.store;
+        let (ta, tb, tc) = (w("ta"), w("tb"), w("tc"));
+        assert_eq!(s.get_account(&acct("x")).await.unwrap(), None);
+        assert!(s
+            .add_account_identity(&acct("x"), ident("eip155:0xA", &ta, 2))
+            .await
+            .unwrap());
+        assert!(s
+            .add_account_identity(&acct("x"), ident("eip155:0xA", &ta, 2))
+            .await
+            .unwrap());
+        assert!(s
+            .add_account_identity(&acct("x"), ident("solana:B", &tb, 2))
+            .await
+            .unwrap());
+        assert!(!s
+            .add_account_identity(&acct("x"), ident("password:c", &tc, 2))
+            .await
+            .unwrap());
+        let r = s.get_account(&acct("x")).await.unwrap().unwrap();
+        assert_eq!(r.created_ms, 1_700_000_000_000);
+        assert!(r.roles.is_empty());
+        assert_eq!(
+            r.identities,
+            vec![
+                ("eip155:0xA".to_owned(), ta.clone()),
+                ("solana:B".to_owned(), tb.clone())
+            ]
+        );
+        // Roles.
+        let roles = vec!["admin".to_owned(), "editor".to_owned()];
+        assert_eq!(
+            s.set_account_roles(&acct("nobody"), None, &roles)
+                .await
+                .unwrap(),
+            RolesSet::NoAccount
+        );
+        assert_eq!(
+            s.set_account_roles(&acct("x"), Some(&roles), &roles)
+                .await
+                .unwrap(),
+            RolesSet::Conflict
+        );
+        assert_eq!(
+            s.set_account_roles(&acct("x"), Some(&[]), &roles)
+                .await
+                .unwrap(),
+            RolesSet::Done
+        );
+        assert_eq!(
+            s.get_account(&acct("x")).await.unwrap().unwrap().roles,
+            roles
+        );
+        assert_eq!(
+            s.set_account_roles(&acct("x"), None, &[]).await.unwrap(),
+            RolesSet::Done
+        );
+        assert!(s
+            .get_account(&acct("x"))
+            .await
+            .unwrap()
+            .unwrap()
+            .roles
+            .is_empty());
+        // Removal.
+        assert_eq!(
+            s.remove_account_identity(&acct("x"), "password:c", true)
+                .await
+                .unwrap(),
+            IdentityRemoval::NotListed
+        );
+        assert_eq!(
+            s.remove_account_identity(&acct("x"), "solana:B", true)
+                .await
+                .unwrap(),
+            IdentityRemoval::Removed
+        );
+        assert_eq!(
+            s.remove_account_identity(&acct("x"), "eip155:0xA", true)
+                .await
+                .unwrap(),
+            IdentityRemoval::Last
+        );
+        // Deletion only when nothing else is listed.
+        assert!(!s.delete_account(&acct("x"), &[]).await.unwrap());
+        assert!(s.get_account(&acct("x")).await.unwrap().is_some());
+        assert!(s
+            .delete_account(&acct("x"), &["eip155:0xA".to_owned()])
+            .await
+            .unwrap());
+        assert_eq!(s.get_account(&acct("x")).await.unwrap(), None);
+        assert!(!s.delete_account(&acct("x"), &[]).await.unwrap());
+        assert_eq!(
+            s.remove_account_identity(&acct("x"), "eip155:0xA", false)
+                .await
+                .unwrap(),
+            IdentityRemoval::NotListed
+        );
+        // Without `keep_last`, the last one goes too.
+        assert!(s
+            .add_account_identity(&acct("y"), ident("solana:B", &tb, 2))
+            .await
+            .unwrap());
+        assert_eq!(
+            s.remove_account_identity(&acct("y"), "solana:B", false)
+                .await
+                .unwrap(),
+            IdentityRemoval::Removed
+        );
+        assert!(s
+            .get_account(&acct("y"))
+            .await
+            .unwrap()
+            .unwrap()
+            .identities
+            .is_empty());
+    }
+
+    /// Concurrent additions never list more identities than the bound.
+    async fn account_bound_under_concurrency(f: Fixture) {
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let s = f.second().await;
+            tasks.push(tokio::spawn(async move {
+                let tag = leak(w(&format!("t{i}")));
+                let id = leak(format!("solana:{i}"));
+                s.add_account_identity(&acct("x"), ident(id, tag, 4))
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut added = 0;
+        for t in tasks {
+            added += usize::from(t.await.unwrap());
+        }
+        assert_eq!(added, 4);
+        let r = f.store.get_account(&acct("x")).await.unwrap().unwrap();
+        assert_eq!(r.identities.len(), 4);
+    }
+
+    crate::on_every_backend!(
+        sessions_check_claims,
+        first_claims_race,
+        claims_swap,
+        claims_swap_race,
+        account_records,
+        account_bound_under_concurrency,
+    );
 }

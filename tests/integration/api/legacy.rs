@@ -476,7 +476,7 @@ mod cli {
 }
 
 /// Runs the `wallet-auth` binary against `app`'s store with `stdin` as its input.
-async fn cli(app: &TestApp, args: &[&str], stdin: &str) -> std::process::Output {
+pub(super) async fn cli(app: &TestApp, args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write as _;
     use std::process::{Command, Stdio};
     let url = app

@@ -1,6 +1,8 @@
 //! Black-box API tests over a real socket, most run on every store backend
 //! ([`crate::on_every_backend!`]).
 
+mod accounts;
+mod accounts_upgrade;
 mod audit;
 mod binding;
 mod contract_wallets;

@@ -31,11 +31,20 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/admin/sessions/stats"),
     ("get", "/admin/audit"),
     ("post", "/admin/wallets/{chain}/{address}/logout-all"),
+    ("put", "/admin/accounts/{accountId}/roles"),
+    ("get", "/auth/account"),
+    ("post", "/auth/link/nonce"),
+    ("post", "/auth/link"),
+    ("post", "/auth/link/password"),
+    ("delete", "/auth/identities/{chain}/{address}"),
     ("get", "/openapi.json"),
 ];
 
 /// Every error code of the contract, with its status.
 const CODES: &[(&str, u16)] = &[
+    ("reauthentication_required", 403),
+    ("identity_in_use", 409),
+    ("last_identity", 409),
     ("bad_request", 400),
     ("invalid_message", 400),
     ("payload_too_large", 413),

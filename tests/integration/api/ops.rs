@@ -59,7 +59,12 @@ async fn metrics_count_sign_ins(b: Backend) {
     assert!(text.contains("wallet_auth_http_requests_total{"));
     assert!(text.contains("route=\"/auth/verify\""));
     assert!(text.contains("wallet_auth_store_operation_duration_seconds"));
-    for op in ["take_nonce", "put_nonce", "create_session", "get_session"] {
+    for op in [
+        "take_nonce",
+        "put_nonce",
+        "create_session_claimed",
+        "get_session",
+    ] {
         assert!(
             text.contains(&format!(
                 "wallet_auth_store_operation_duration_seconds_count{{op=\"{op}\"}}"

@@ -127,7 +127,7 @@ async fn migrate_command_creates_the_schema() {
     .fetch_one(&mut conn)
     .await
     .unwrap();
-    assert_eq!(tables, 8);
+    assert_eq!(tables, 11);
     let _ = conn.close().await;
     // A database that cannot be reached: exit 1, one line, no password.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -85,7 +85,7 @@ async fn wallet_token_verifies_with_every_claim(b: Backend) {
     let caip10 = format!("eip155:1:{}", w.address);
     assert_eq!(claims.iss, iss);
     assert_eq!(claims.aud, iss, "audience defaults to the issuer");
-    assert_eq!(claims.sub, caip10);
+    assert_eq!(claims.sub, signed.body["accountId"].as_str().unwrap());
     assert_eq!(claims.wallet.as_deref(), Some(caip10.as_str()));
     assert_eq!(claims.sid, signed.body["sessionId"].as_str().unwrap());
     assert!(claims.roles.is_empty());
@@ -166,7 +166,8 @@ async fn solana_wallet_is_caip10(b: Backend) {
     let claims = verify_token::verify(&token, &jwks(&app).await, &iss, &iss).unwrap();
     let want = format!("solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp:{}", w.address);
     assert_eq!(claims.wallet.as_deref(), Some(want.as_str()));
-    assert_eq!(claims.sub, want);
+    let me = app.get("/api/me", Some(&bearer)).await;
+    assert_eq!(claims.sub, me.body["accountId"].as_str().unwrap());
 }
 
 async fn tampered_or_foreign_tokens_fail(b: Backend) {
@@ -283,6 +284,7 @@ async fn user_session_mints(b: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
+    let login_account = r.body["accountId"].as_str().unwrap().to_owned();
     let sid = format!("sid={}", r.cookie("sid").unwrap());
     let csrf = r.body["csrfToken"].as_str().unwrap().to_owned();
     app.with_cookies(Method::POST, "/auth/token", &[&sid], &[])
@@ -307,7 +309,7 @@ async fn user_session_mints(b: Backend) {
             &iss,
         )
         .unwrap();
-        assert_eq!(claims.sub, "user:bob");
+        assert_eq!(claims.sub, login_account);
         assert!(claims.wallet.is_none());
         assert!(payload(r.body["token"].as_str().unwrap())
             .get("wallet")
