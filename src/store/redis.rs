@@ -53,6 +53,11 @@
 //! such scripts (it rejects only keys of another slot), and the script stays atomic. Reading the
 //! index first to declare every key would need a second round trip and a retry loop for no gain.
 //!
+//! # Session cache
+//! With a session cache ([`RedisStore::connect_cached`]; see [`super::redis_cache`]),
+//! [`Store::get_session`] answers a live record from this process's memory when it can, and
+//! every session write drops the wallet's cached sessions when it returns.
+//!
 //! # Failures
 //! Each call is bounded by the store's timeout ([`StoreError::Timeout`]); every Redis error becomes
 //! [`StoreError::Unavailable`]. A single node is reached through a
@@ -62,6 +67,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -70,6 +76,7 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Value};
 
+use super::redis_cache::SessionCache;
 use super::api::{
     active_bucket, ActiveMove, AuditBounds, AuditLog, CurrentToken, IndexEntry, NewSession,
     RateBudget, RateDecision, Rotated, Rotation, SessionEntry, SessionId, SessionUpdate, Span,
@@ -518,6 +525,7 @@ pub struct RedisStore {
     prefix: String,
     timeout: Duration,
     scripts: Scripts,
+    cache: Option<Arc<SessionCache>>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -532,6 +540,7 @@ impl fmt::Debug for RedisStore {
             )
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }
@@ -745,6 +754,36 @@ impl RedisStore {
     /// [`StoreError::Unavailable`] when the URL or prefix is invalid or Redis cannot be reached,
     /// [`StoreError::Timeout`] when connecting takes longer than `timeout`.
     pub async fn connect(url: &str, prefix: &str, timeout: Duration) -> StoreResult<Self> {
+        Self::connect_with(url, prefix, timeout, None).await
+    }
+
+    /// [`RedisStore::connect`], with a session cache of at most `entries` sessions (see
+    /// [`super::redis_cache`]) kept coherent by tracking connections of its own to the node,
+    /// or to every master of the cluster. Validation reads go to Redis until those are up.
+    ///
+    /// # Errors
+    /// As [`RedisStore::connect`].
+    pub async fn connect_cached(
+        url: &str,
+        prefix: &str,
+        timeout: Duration,
+        entries: usize,
+    ) -> StoreResult<Self> {
+        Self::connect_with(url, prefix, timeout, Some(entries)).await
+    }
+
+    /// The session cache, when the store has one.
+    #[must_use]
+    pub fn session_cache(&self) -> Option<&SessionCache> {
+        self.cache.as_deref()
+    }
+
+    async fn connect_with(
+        url: &str,
+        prefix: &str,
+        timeout: Duration,
+        cache_entries: Option<usize>,
+    ) -> StoreResult<Self> {
         if prefix.contains(['{', '}']) {
             return Err(StoreError::Unavailable(
                 "the Redis key prefix must not contain '{' or '}'".to_owned(),
@@ -791,11 +830,23 @@ impl RedisStore {
         let conn = tokio::time::timeout(timeout, connecting)
             .await
             .map_err(|_| StoreError::Timeout)??;
+        let cache = match (cache_entries, &conn) {
+            (None, _) => None,
+            (Some(entries), Conn::Single(_)) => Some(
+                SessionCache::start(nodes[0], prefix, entries, timeout, None)
+                    .map_err(|e| map_err(&e))?,
+            ),
+            (Some(entries), Conn::Cluster(c)) => Some(
+                SessionCache::start(nodes[0], prefix, entries, timeout, Some(c.clone()))
+                    .map_err(|e| map_err(&e))?,
+            ),
+        };
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
             timeout,
             scripts: Scripts::new(),
+            cache,
         })
     }
 
@@ -820,6 +871,21 @@ impl RedisStore {
             .run(|mut c| async move { call.invoke_async(&mut c).await })
             .await?;
         R::decode(raw)
+    }
+
+    /// Runs a write of wallet `tag`'s sessions, then drops the wallet's cached sessions
+    /// (whatever the outcome: a write that timed out may still have happened), so that this
+    /// instance never reads its own change late.
+    async fn wallet_write<T>(
+        &self,
+        tag: &WalletTag,
+        write: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        let r = write.await;
+        if let Some(cache) = &self.cache {
+            cache.forget(tag.as_str());
+        }
+        r
     }
 
     /// `P{tag}:s:` — the prefix of a wallet's session entries.
@@ -884,6 +950,12 @@ impl Store for RedisStore {
         "redis"
     }
 
+    fn attach_recorder(&self, recorder: Arc<dyn super::StoreRecorder>) {
+        if let Some(cache) = &self.cache {
+            cache.attach_recorder(recorder);
+        }
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         let _: String = self.query(redis::cmd("PING")).await?;
         Ok(())
@@ -923,7 +995,7 @@ impl Store for RedisStore {
             .arg(ttl_ms(new.ttl))
             .arg(max)
             .arg(self.retired_prefix(tag));
-        let Sessions(evicted) = self.eval(call).await?;
+        let Sessions(evicted) = self.wallet_write(tag, self.eval(call)).await?;
         Ok(evicted)
     }
 
@@ -940,7 +1012,18 @@ impl Store for RedisStore {
             .arg(self.retired_prefix(tag))
             .arg(token_hash.as_str())
             .arg(session_id.map_or("", SessionId::as_str));
-        self.eval(call).await
+        let Some(cache) = &self.cache else {
+            return self.eval(call).await;
+        };
+        if let Some(record) = cache.lookup(tag.as_str(), token_hash.as_str()) {
+            return Ok(Some(SessionEntry::Live(record)));
+        }
+        let ticket = cache.ticket(tag.as_str());
+        let entry: Option<SessionEntry> = self.eval(call).await?;
+        if let (Some(ticket), Some(SessionEntry::Live(record))) = (ticket, &entry) {
+            cache.fill(ticket, tag.as_str(), token_hash.as_str(), record);
+        }
+        Ok(entry)
     }
 
     async fn update_session(
@@ -959,7 +1042,7 @@ impl Store for RedisStore {
                     .unwrap_or_default(),
             )
             .arg(self.record_prefix(tag));
-        self.eval(call).await
+        self.wallet_write(tag, self.eval(call)).await
     }
 
     async fn rotate_session(&self, tag: &WalletTag, rot: Rotation<'_>) -> StoreResult<Rotated> {
@@ -979,7 +1062,7 @@ impl Store for RedisStore {
             .arg(rot.max_retired)
             .arg(rot.burst)
             .arg(ttl_ms(rot.burst_window));
-        self.eval(call).await
+        self.wallet_write(tag, self.eval(call)).await
     }
 
     async fn delete_session(
@@ -992,7 +1075,7 @@ impl Store for RedisStore {
             .arg(self.record_prefix(tag))
             .arg(session_id.as_str())
             .arg(self.retired_prefix(tag));
-        let Sessions(mut deleted) = self.eval(call).await?;
+        let Sessions(mut deleted) = self.wallet_write(tag, self.eval(call)).await?;
         Ok(deleted.pop())
     }
 
@@ -1011,7 +1094,7 @@ impl Store for RedisStore {
         call.key(self.index_key(tag))
             .arg(self.record_prefix(tag))
             .arg(self.retired_prefix(tag));
-        let Sessions(deleted) = self.eval(call).await?;
+        let Sessions(deleted) = self.wallet_write(tag, self.eval(call)).await?;
         Ok(deleted)
     }
 
