@@ -479,7 +479,12 @@ async fn open_tracking(
         .await?;
     redis::cmd("CLIENT")
         .arg("SETNAME")
-        .arg("wallet-auth-tracking")
+        .arg(tracking_name(
+            cache
+                .wallet_prefix
+                .strip_suffix('{')
+                .unwrap_or(&cache.wallet_prefix),
+        ))
         .exec_async(&mut conn)
         .await?;
     redis::cmd("CLIENT")
@@ -491,6 +496,24 @@ async fn open_tracking(
         .exec_async(&mut conn)
         .await?;
     Ok(conn)
+}
+
+/// The client name of the tracking connections of a store with the key prefix `key_prefix`, as
+/// `CLIENT LIST` shows it: `wallet-auth-tracking:P`, where `P` keeps only the letters, digits,
+/// `:`, `_` and `-` of the prefix (a client name has no spaces).
+#[must_use]
+pub fn tracking_name(key_prefix: &str) -> String {
+    let prefix: String = key_prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("wallet-auth-tracking:{prefix}")
 }
 
 /// The task of one tracking connection: connects (again and again, with a growing delay), then
