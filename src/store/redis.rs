@@ -1005,6 +1005,10 @@ impl Store for RedisStore {
         token_hash: &TokenHash,
         session_id: Option<&SessionId>,
     ) -> StoreResult<Option<SessionEntry>> {
+        let cache = self.cache.as_deref();
+        if let Some(record) = cache.and_then(|c| c.lookup(tag.as_str(), token_hash.as_str())) {
+            return Ok(Some(SessionEntry::Live(record)));
+        }
         let mut call = self.scripts.get.prepare_invoke();
         call.key(self.record_key(tag, token_hash))
             .key(self.index_key(tag))
@@ -1012,12 +1016,9 @@ impl Store for RedisStore {
             .arg(self.retired_prefix(tag))
             .arg(token_hash.as_str())
             .arg(session_id.map_or("", SessionId::as_str));
-        let Some(cache) = &self.cache else {
+        let Some(cache) = cache else {
             return self.eval(call).await;
         };
-        if let Some(record) = cache.lookup(tag.as_str(), token_hash.as_str()) {
-            return Ok(Some(SessionEntry::Live(record)));
-        }
         let ticket = cache.ticket(tag.as_str());
         let entry: Option<SessionEntry> = self.eval(call).await?;
         if let (Some(ticket), Some(SessionEntry::Live(record))) = (ticket, &entry) {

@@ -36,7 +36,8 @@
 //!   connection that drops (the library reports it at once, or a heartbeat fails) flushes the
 //!   cache and reads go to Redis until it is back and answered a heartbeat; one whose heartbeat
 //!   takes longer than [`MAX_LAG`] (lag) flushes too. A `FLUSHALL`/`FLUSHDB` push flushes.
-//! - **Bounds**: at most `entries` sessions (evicting an arbitrary one of the shard when full),
+//! - **Bounds**: at most `entries` sessions (when full, a fill drops an arbitrary session of
+//!   its shard, or is not kept when its shard holds none),
 //!   each kept at most [`MAX_AGE`] after it was read, so a lost invalidation cannot live longer;
 //!   the session layer still refuses an expired record by its own expiry.
 //! - **Redis Cluster**: a tracking connection to every master (each node pushes only its own
@@ -69,7 +70,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -147,7 +148,10 @@ struct Tracker {
 /// it weakly and end when the store is dropped.
 pub struct SessionCache {
     shards: Box<[Mutex<Shard>]>,
-    per_shard: usize,
+    /// Most sessions cached.
+    capacity: usize,
+    /// Sessions cached, plus the places reserved by fills in progress.
+    total: AtomicUsize,
     hasher: RandomState,
     base: Instant,
     /// Bumped by every flush.
@@ -197,7 +201,8 @@ impl SessionCache {
         let shards = (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect();
         let cache = Arc::new(SessionCache {
             shards,
-            per_shard: entries.div_ceil(SHARDS).max(1),
+            capacity: entries.max(1),
+            total: AtomicUsize::new(0),
             hasher: RandomState::new(),
             base: Instant::now(),
             generation: AtomicU64::new(0),
@@ -317,16 +322,19 @@ impl SessionCache {
                 return;
             }
         }
-        if shard.len >= self.per_shard {
-            // Full: drop one session of some wallet (an arbitrary one).
+        // A place for it: reserved, or else made by dropping one session of this shard (of
+        // an arbitrary wallet), or else the answer is not kept.
+        if self.total.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.total.fetch_sub(1, Ordering::AcqRel);
             let victim = shard.wallets.keys().next().cloned();
-            if let Some(victim) = victim {
-                if let Some(entries) = shard.wallets.get_mut(&victim) {
-                    entries.pop();
-                    shard.len -= 1;
-                    if entries.is_empty() {
-                        shard.wallets.remove(&victim);
-                    }
+            let Some(victim) = victim else {
+                return;
+            };
+            if let Some(entries) = shard.wallets.get_mut(&victim) {
+                entries.pop();
+                shard.len -= 1;
+                if entries.is_empty() {
+                    shard.wallets.remove(&victim);
                 }
             }
         }
@@ -346,6 +354,7 @@ impl SessionCache {
     /// its shard): after this instance wrote the wallet, or when Redis says a key of it changed.
     pub(crate) fn forget(&self, tag: &str) {
         let n = lock(&self.shards[self.shard_of(tag)]).drop_wallet(tag);
+        self.total.fetch_sub(n, Ordering::AcqRel);
         self.record(CacheEvent::Invalidation, n as u64);
     }
 
@@ -355,6 +364,7 @@ impl SessionCache {
         for shard in self.shards.iter() {
             let mut s = lock(shard);
             s.epoch += 1;
+            self.total.fetch_sub(s.len, Ordering::AcqRel);
             s.len = 0;
             s.wallets.clear();
         }
@@ -687,7 +697,8 @@ mod tests {
     fn cache(entries: usize) -> SessionCache {
         SessionCache {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            per_shard: entries.div_ceil(SHARDS).max(1),
+            capacity: entries.max(1),
+            total: AtomicUsize::new(0),
             hasher: RandomState::new(),
             base: Instant::now(),
             generation: AtomicU64::new(0),
@@ -733,14 +744,20 @@ mod tests {
 
     #[test]
     fn entries_are_bounded() {
-        let c = cache(SHARDS * 2);
-        for i in 0..10_000 {
-            let tag = format!("w{i}");
-            let t = c.ticket(&tag).unwrap();
-            c.fill(t, &tag, "h", b"r");
+        for capacity in [1, 7, 100, 1000] {
+            let c = cache(capacity);
+            for i in 0..10_000 {
+                let tag = format!("w{}", i % 3000);
+                let t = c.ticket(&tag).unwrap();
+                c.fill(t, &tag, &format!("h{i}"), b"r");
+                assert!(c.len() <= capacity, "{} > {capacity}", c.len());
+            }
+            // Full, less at most one shard's worth of fills that found their shard empty.
+            assert!(c.len() + SHARDS >= capacity.min(SHARDS * 4), "{}", c.len());
+            c.forget("w1");
+            c.flush();
+            assert_eq!(c.total.load(Ordering::SeqCst), 0);
         }
-        assert!(c.len() <= SHARDS * 2, "{}", c.len());
-        assert!(c.len() >= SHARDS, "{}", c.len());
     }
 
     #[test]
