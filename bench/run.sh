@@ -24,7 +24,8 @@
 # On PostgreSQL the Redis GET ceiling and the Redis memory per session are not measured.
 # Knobs (environment): STORE (redis or postgres), DURATION (validation run, s, default 10), SIGNIN_SECS (default 5),
 # SESSIONS (tokens for validation, default 2000), MEM_SESSIONS (default 100000),
-# VERIFY_SECS (default 5), CONNS (default 64), THREADS (default 2).
+# VERIFY_SECS (default 5), CONNS (default 64), THREADS (default 2), SESSION_CACHE (the server's
+# session cache on Redis, default true: SESSION_CACHE=false measures validation without it).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -129,6 +130,7 @@ export SESSION_BINDING=off
 export COOKIE_SECURE=false
 export MAX_SESSIONS_PER_WALLET=1000
 export RUST_LOG=warn
+export SESSION_CACHE=${SESSION_CACHE:-true}
 "$BIN" serve >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do curl -fs "$BASE/health" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -185,6 +187,7 @@ cat <<EOF
 
 ================ wallet-auth load figures ================
 store                        : ${STORE}
+session cache (Redis)        : ${SESSION_CACHE}$(curl -fs "$BASE/metrics" | awk '/^wallet_auth_session_cache_events_total/ {gsub(/.*event="/, "", $1); gsub(/".*/, "", $1); printf ", %s %s", $1, $2}')
 machine                      : $(nproc) cores, $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 raw verify rate (all cores)  : ${VERIFY_RATE} /s
 redis GET ceiling (c=$CONNS)    : ${REDIS_GET} req/s

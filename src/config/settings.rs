@@ -87,6 +87,8 @@ impl Config {
                 timeout: zero,
                 prune_interval: zero,
                 encryption_keys: EncryptionKeys::default(),
+                session_cache: false,
+                session_cache_entries: 0,
             },
             contract_wallets: ContractWalletSettings {
                 rpc_urls: Vec::new(),
@@ -311,6 +313,11 @@ pub struct StoreSettings {
     pub timeout: Duration,
     /// `STORE_PRUNE_INTERVAL`: PostgreSQL: mean interval between deletions of expired rows.
     pub prune_interval: Duration,
+    /// `SESSION_CACHE`: Redis: validate sessions from an in-process cache kept coherent by
+    /// Redis's invalidation messages (see `store::redis_cache`).
+    pub session_cache: bool,
+    /// `SESSION_CACHE_ENTRIES`: most sessions that cache holds.
+    pub session_cache_entries: usize,
     /// `SESSION_ENCRYPTION_KEY`: the keys records are encrypted with (first encrypts, all
     /// decrypt). Empty: unset, allowed only with the memory store, where the session layer
     /// makes a random key for the process.

@@ -413,6 +413,9 @@ fn table() -> Vec<Var> {
         row("REDIS_PREFIX", field!(store.redis_prefix)).build().default("wa:"),
         row("STORE_TIMEOUT", field!(store.timeout)).range(MS, MIN).build().default("500ms"),
         row("STORE_PRUNE_INTERVAL", field!(store.prune_interval)).range(SEC, DAY).build().default("5m"),
+        row("SESSION_CACHE", field!(store.session_cache)).build().default("true"),
+        row("SESSION_CACHE_ENTRIES", field!(store.session_cache_entries)).range(1, 10_000_000).build()
+            .default("100000"),
         row("SESSION_ENCRYPTION_KEY", field!(store.encryption_keys)).build()
             .unset("a random key for this process, sessions lost at restart")
             .mask(Mask::Partly(mask_keys)),

@@ -1,7 +1,9 @@
 //! Prometheus metrics: requests by route and status with latency, sign-ins by chain, wallet
 //! type and outcome, active sessions by chain (read from the store at scrape time), store
-//! latency and errors (every store call, through [`crate::store::MeteredStore`]), and the latency and
-//! outcome of calls to the chains' nodes (contract-wallet signatures).
+//! latency and errors (every store call, through [`crate::store::MeteredStore`]), the events of
+//! the Redis store's session cache (hits, misses, invalidations, flushes; zero on the other
+//! stores), and the latency and outcome of calls to the chains' nodes (contract-wallet
+//! signatures).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::store::StoreRecorder;
+use crate::store::{CacheEvent, StoreRecorder};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
@@ -53,6 +55,11 @@ struct NodeOutcomeLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ChainLabel {
     chain: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheEventLabel {
+    event: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -94,6 +101,9 @@ pub struct Metrics {
     store_errors: Family<OpLabel, Counter>,
     node_latency: Family<NodeLabels, Histogram>,
     node_calls: Family<NodeOutcomeLabels, Counter>,
+    /// One counter per [`CacheEvent`], in [`CacheEvent::ALL`] order (held directly: a hit
+    /// costs one atomic add, no lookup).
+    cache_events: [Counter; 4],
 }
 
 impl std::fmt::Debug for Metrics {
@@ -166,6 +176,17 @@ impl Metrics {
             "Calls to the chains' JSON-RPC nodes by chain id, method and outcome (ok, invalid, unavailable)",
             node_calls.clone(),
         );
+        let cache_family = Family::<CacheEventLabel, Counter>::default();
+        registry.register(
+            "session_cache_events",
+            "Session cache of the Redis store: validation reads answered from memory (hit) or from Redis (miss), sessions dropped because they changed (invalidation), whole-cache drops (flush)",
+            cache_family.clone(),
+        );
+        let cache_events = CacheEvent::ALL.map(|e| {
+            cache_family
+                .get_or_create(&CacheEventLabel { event: e.label() })
+                .clone()
+        });
         // Expose the store series from the start, before the first operation.
         for op in ["get_session", "ping"] {
             drop(store_latency.get_or_create(&OpLabel { op }));
@@ -181,6 +202,7 @@ impl Metrics {
             store_errors,
             node_latency,
             node_calls,
+            cache_events,
         }
     }
 
@@ -345,5 +367,10 @@ fn openmetrics_to_text(om: &str) -> String {
 impl StoreRecorder for Metrics {
     fn store_op(&self, op: &'static str, elapsed: Duration, ok: bool) {
         Metrics::store_op(self, op, elapsed.as_secs_f64(), ok);
+    }
+
+    fn cache_event(&self, event: CacheEvent, n: u64) {
+        let i = CacheEvent::ALL.iter().position(|e| *e == event).unwrap_or(0);
+        self.cache_events[i].inc_by(n);
     }
 }

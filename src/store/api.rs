@@ -422,6 +422,12 @@ pub trait Store: Send + Sync + 'static {
     /// `"memory"`, `"redis"` or `"postgres"`.
     fn kind(&self) -> &'static str;
 
+    /// Hands the store where to report measurements of its own (the Redis store's session
+    /// cache); [`super::MeteredStore`] hands it its recorder. By default there are none.
+    fn attach_recorder(&self, recorder: std::sync::Arc<dyn super::StoreRecorder>) {
+        let _ = recorder;
+    }
+
     /// Checks that the backend answers.
     ///
     /// # Errors

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -20,6 +20,11 @@ use super::api::{
     Rotated, Rotation, SessionClaim, SessionEntry, SessionId, SessionUpdate, Span, Store,
     StoreError, StoreResult, Swap, TokenHash, WalletTag,
 };
+use super::metered::StoreRecorder;
+
+/// The recorder handed before the store connected, handed on when it does (under one lock with
+/// the connection, so that neither order loses it).
+type PendingRecorder = Arc<Mutex<Option<Arc<dyn StoreRecorder>>>>;
 
 /// First delay between two connection attempts.
 pub const RETRY_MIN: Duration = Duration::from_millis(250);
@@ -38,6 +43,7 @@ pub type Connect = Box<
 pub struct LazyStore {
     kind: &'static str,
     inner: Arc<OnceCell<Arc<dyn Store>>>,
+    recorder: PendingRecorder,
 }
 
 impl std::fmt::Debug for LazyStore {
@@ -56,6 +62,8 @@ impl LazyStore {
     pub fn connect_in_background(kind: &'static str, connect: Connect) -> Self {
         let inner = Arc::new(OnceCell::new());
         let cell = inner.clone();
+        let recorder: PendingRecorder = Arc::default();
+        let pending = recorder.clone();
         tokio::spawn(async move {
             let mut delay = RETRY_MIN;
             // The caller logged the failure of its own first attempt.
@@ -65,7 +73,12 @@ impl LazyStore {
                 tokio::time::sleep(delay).await;
                 match connect().await {
                     Ok(store) => {
+                        let pending = pending.lock().unwrap_or_else(|e| e.into_inner());
+                        if let Some(r) = pending.as_ref() {
+                            store.attach_recorder(r.clone());
+                        }
                         let _ = cell.set(store);
+                        drop(pending);
                         tracing::info!(store = kind, "session store connected");
                         return;
                     }
@@ -85,7 +98,11 @@ impl LazyStore {
                 }
             }
         });
-        LazyStore { kind, inner }
+        LazyStore {
+            kind,
+            inner,
+            recorder,
+        }
     }
 
     /// Whether the store is connected.
@@ -105,6 +122,13 @@ impl LazyStore {
 impl Store for LazyStore {
     fn kind(&self) -> &'static str {
         self.kind
+    }
+    fn attach_recorder(&self, recorder: Arc<dyn StoreRecorder>) {
+        let mut pending = self.recorder.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(store) = self.inner.get() {
+            store.attach_recorder(recorder.clone());
+        }
+        *pending = Some(recorder);
     }
     async fn ping(&self) -> StoreResult<()> {
         self.connected()?.ping().await

@@ -22,6 +22,47 @@ use super::api::{
 pub trait StoreRecorder: Send + Sync + 'static {
     /// One call of the [`Store`] method `op` took `elapsed` and succeeded (`ok`) or failed.
     fn store_op(&self, op: &'static str, elapsed: Duration, ok: bool);
+
+    /// `n` events of the Redis store's session cache (see [`super::redis_cache`]).
+    fn cache_event(&self, event: CacheEvent, n: u64) {
+        let _ = (event, n);
+    }
+}
+
+/// What the session cache of the Redis store counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheEvent {
+    /// A validation read answered from the cache.
+    Hit,
+    /// A validation read that went to Redis (not cached, too old, or the cache not serving).
+    Miss,
+    /// A cached session dropped because it changed (a push from Redis, or a write of this
+    /// instance).
+    Invalidation,
+    /// The whole cache dropped (a tracking connection lost or lagging, a flush of Redis, a
+    /// change of the cluster's masters).
+    Flush,
+}
+
+impl CacheEvent {
+    /// Every event, in a fixed order.
+    pub const ALL: [CacheEvent; 4] = [
+        CacheEvent::Hit,
+        CacheEvent::Miss,
+        CacheEvent::Invalidation,
+        CacheEvent::Flush,
+    ];
+
+    /// The event's name as a metric label.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            CacheEvent::Hit => "hit",
+            CacheEvent::Miss => "miss",
+            CacheEvent::Invalidation => "invalidation",
+            CacheEvent::Flush => "flush",
+        }
+    }
 }
 
 /// A [`Store`] that reports the latency and outcome of every operation of `inner` to a
@@ -43,6 +84,7 @@ impl MeteredStore {
     /// Wraps `inner`, reporting to `recorder`.
     #[must_use]
     pub fn new(inner: Arc<dyn Store>, recorder: Arc<dyn StoreRecorder>) -> Self {
+        inner.attach_recorder(recorder.clone());
         MeteredStore { inner, recorder }
     }
 
@@ -62,6 +104,9 @@ impl MeteredStore {
 impl Store for MeteredStore {
     fn kind(&self) -> &'static str {
         self.inner.kind()
+    }
+    fn attach_recorder(&self, recorder: Arc<dyn StoreRecorder>) {
+        self.inner.attach_recorder(recorder);
     }
     async fn ping(&self) -> StoreResult<()> {
         self.timed("ping", self.inner.ping()).await

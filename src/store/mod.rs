@@ -19,10 +19,11 @@ pub mod metered;
 pub mod open;
 pub mod postgres;
 pub mod redis;
+pub mod redis_cache;
 pub use self::redis::RedisStore;
 pub use lazy::LazyStore;
 pub use memory::MemoryStore;
-pub use metered::{MeteredStore, StoreRecorder};
+pub use metered::{CacheEvent, MeteredStore, StoreRecorder};
 pub use open::{open, open_in_background};
 pub use postgres::PostgresStore;
 

@@ -18,7 +18,8 @@ use crate::config::{Config, StoreConfig};
 ///   this process;
 /// - [`StoreConfig::Redis`]: connects to the node (or the Redis Cluster, given several
 ///   comma-separated node URLs) with [`RedisStore::connect`], every key starting with
-///   `config.store.redis_prefix`;
+///   `config.store.redis_prefix`; with `config.store.session_cache`, through
+///   [`RedisStore::connect_cached`] with a session cache of `config.store.session_cache_entries`;
 /// - [`StoreConfig::Postgres`]: connects with [`PostgresStore::connect`], which applies the
 ///   schema migrations and starts pruning expired rows every `config.store.prune_interval`.
 ///
@@ -61,14 +62,12 @@ pub fn open_in_background(config: &Config) -> LazyStore {
         Box::new(move || {
             let target = target.clone();
             Box::pin(async move {
-                match target.store {
+                match &target.store {
                     StoreConfig::Postgres(_) => Err(StoreError::Unavailable(
                         "the PostgreSQL store reconnects through its own pool".into(),
                     )),
                     StoreConfig::Memory => Ok(Arc::new(MemoryStore::new()) as Arc<dyn Store>),
-                    StoreConfig::Redis(url) => Ok(Arc::new(
-                        RedisStore::connect(&url, &target.redis_prefix, target.timeout).await?,
-                    ) as Arc<dyn Store>),
+                    StoreConfig::Redis(url) => Ok(Arc::new(target.redis(url).await?) as Arc<dyn Store>),
                 }
             })
         }),
@@ -83,6 +82,8 @@ struct Target {
     redis_prefix: String,
     timeout: Duration,
     prune_interval: Duration,
+    /// Entries of the Redis store's session cache; `None`: no cache.
+    session_cache: Option<usize>,
 }
 
 impl Target {
@@ -92,17 +93,28 @@ impl Target {
             redis_prefix: config.store.redis_prefix.clone(),
             timeout: config.store.timeout,
             prune_interval: config.store.prune_interval,
+            session_cache: config
+                .store
+                .session_cache
+                .then_some(config.store.session_cache_entries),
+        }
+    }
+
+    async fn redis(&self, url: &str) -> StoreResult<RedisStore> {
+        match self.session_cache {
+            Some(entries) => {
+                RedisStore::connect_cached(url, &self.redis_prefix, self.timeout, entries).await
+            }
+            None => RedisStore::connect(url, &self.redis_prefix, self.timeout).await,
         }
     }
 
     async fn connect(self) -> StoreResult<Arc<dyn Store>> {
-        Ok(match self.store {
+        Ok(match &self.store {
             StoreConfig::Memory => Arc::new(MemoryStore::new()),
-            StoreConfig::Redis(url) => {
-                Arc::new(RedisStore::connect(&url, &self.redis_prefix, self.timeout).await?)
-            }
+            StoreConfig::Redis(url) => Arc::new(self.redis(url).await?),
             StoreConfig::Postgres(url) => {
-                Arc::new(PostgresStore::connect(&url, self.timeout, self.prune_interval).await?)
+                Arc::new(PostgresStore::connect(url, self.timeout, self.prune_interval).await?)
             }
         })
     }

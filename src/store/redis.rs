@@ -67,6 +67,11 @@
 //! stale ones; a claim missing from its account's list is added back at its next sign-in.
 //! Each account script touches only the account's key.
 //!
+//! # Session cache
+//! With a session cache ([`RedisStore::connect_cached`]; see [`super::redis_cache`]),
+//! [`Store::get_session`] answers a live record from this process's memory when it can, and
+//! every session write drops the wallet's cached sessions when it returns.
+//!
 //! # Failures
 //! Each call is bounded by the store's timeout ([`StoreError::Timeout`]); every Redis error becomes
 //! [`StoreError::Unavailable`]. A single node is reached through a
@@ -76,6 +81,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -84,6 +90,7 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Value};
 
+use super::redis_cache::SessionCache;
 use super::api::{
     active_bucket, AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap,
     Claimed, CurrentToken, IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget,
@@ -624,6 +631,7 @@ pub struct RedisStore {
     prefix: String,
     timeout: Duration,
     scripts: Scripts,
+    cache: Option<Arc<SessionCache>>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -638,6 +646,7 @@ impl fmt::Debug for RedisStore {
             )
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }
@@ -887,6 +896,36 @@ impl RedisStore {
     /// [`StoreError::Unavailable`] when the URL or prefix is invalid or Redis cannot be reached,
     /// [`StoreError::Timeout`] when connecting takes longer than `timeout`.
     pub async fn connect(url: &str, prefix: &str, timeout: Duration) -> StoreResult<Self> {
+        Self::connect_with(url, prefix, timeout, None).await
+    }
+
+    /// [`RedisStore::connect`], with a session cache of at most `entries` sessions (see
+    /// [`super::redis_cache`]) kept coherent by tracking connections of its own to the node,
+    /// or to every master of the cluster. Validation reads go to Redis until those are up.
+    ///
+    /// # Errors
+    /// As [`RedisStore::connect`].
+    pub async fn connect_cached(
+        url: &str,
+        prefix: &str,
+        timeout: Duration,
+        entries: usize,
+    ) -> StoreResult<Self> {
+        Self::connect_with(url, prefix, timeout, Some(entries)).await
+    }
+
+    /// The session cache, when the store has one.
+    #[must_use]
+    pub fn session_cache(&self) -> Option<&SessionCache> {
+        self.cache.as_deref()
+    }
+
+    async fn connect_with(
+        url: &str,
+        prefix: &str,
+        timeout: Duration,
+        cache_entries: Option<usize>,
+    ) -> StoreResult<Self> {
         if prefix.contains(['{', '}']) {
             return Err(StoreError::Unavailable(
                 "the Redis key prefix must not contain '{' or '}'".to_owned(),
@@ -933,11 +972,23 @@ impl RedisStore {
         let conn = tokio::time::timeout(timeout, connecting)
             .await
             .map_err(|_| StoreError::Timeout)??;
+        let cache = match (cache_entries, &conn) {
+            (None, _) => None,
+            (Some(entries), Conn::Single(_)) => Some(
+                SessionCache::start(nodes[0], prefix, entries, timeout, None)
+                    .map_err(|e| map_err(&e))?,
+            ),
+            (Some(entries), Conn::Cluster(c)) => Some(
+                SessionCache::start(nodes[0], prefix, entries, timeout, Some(c.clone()))
+                    .map_err(|e| map_err(&e))?,
+            ),
+        };
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
             timeout,
             scripts: Scripts::new(),
+            cache,
         })
     }
 
@@ -962,6 +1013,21 @@ impl RedisStore {
             .run(|mut c| async move { call.invoke_async(&mut c).await })
             .await?;
         R::decode(raw)
+    }
+
+    /// Runs a write of wallet `tag`'s sessions, then drops the wallet's cached sessions
+    /// (whatever the outcome: a write that timed out may still have happened), so that this
+    /// instance never reads its own change late.
+    async fn wallet_write<T>(
+        &self,
+        tag: &WalletTag,
+        write: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        let r = write.await;
+        if let Some(cache) = &self.cache {
+            cache.forget(tag.as_str());
+        }
+        r
     }
 
     /// `P{tag}:s:` — the prefix of a wallet's session entries.
@@ -1036,6 +1102,12 @@ impl Store for RedisStore {
         "redis"
     }
 
+    fn attach_recorder(&self, recorder: Arc<dyn super::StoreRecorder>) {
+        if let Some(cache) = &self.cache {
+            cache.attach_recorder(recorder);
+        }
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         let _: String = self.query(redis::cmd("PING")).await?;
         Ok(())
@@ -1085,7 +1157,7 @@ impl Store for RedisStore {
             .arg(mode)
             .arg(account)
             .arg(value);
-        let ClaimedReply(outcome) = self.eval(call).await?;
+        let ClaimedReply(outcome) = self.wallet_write(tag, self.eval(call)).await?;
         Ok(outcome)
     }
 
@@ -1095,6 +1167,10 @@ impl Store for RedisStore {
         token_hash: &TokenHash,
         session_id: Option<&SessionId>,
     ) -> StoreResult<Option<SessionEntry>> {
+        let cache = self.cache.as_deref();
+        if let Some(record) = cache.and_then(|c| c.lookup(tag.as_str(), token_hash.as_str())) {
+            return Ok(Some(SessionEntry::Live(record)));
+        }
         let mut call = self.scripts.get.prepare_invoke();
         call.key(self.record_key(tag, token_hash))
             .key(self.index_key(tag))
@@ -1102,7 +1178,15 @@ impl Store for RedisStore {
             .arg(self.retired_prefix(tag))
             .arg(token_hash.as_str())
             .arg(session_id.map_or("", SessionId::as_str));
-        self.eval(call).await
+        let Some(cache) = cache else {
+            return self.eval(call).await;
+        };
+        let ticket = cache.ticket(tag.as_str());
+        let entry: Option<SessionEntry> = self.eval(call).await?;
+        if let (Some(ticket), Some(SessionEntry::Live(record))) = (ticket, &entry) {
+            cache.fill(ticket, tag.as_str(), token_hash.as_str(), record);
+        }
+        Ok(entry)
     }
 
     async fn update_session(
@@ -1121,7 +1205,7 @@ impl Store for RedisStore {
                     .unwrap_or_default(),
             )
             .arg(self.record_prefix(tag));
-        self.eval(call).await
+        self.wallet_write(tag, self.eval(call)).await
     }
 
     async fn rotate_session(&self, tag: &WalletTag, rot: Rotation<'_>) -> StoreResult<Rotated> {
@@ -1141,7 +1225,7 @@ impl Store for RedisStore {
             .arg(rot.max_retired)
             .arg(rot.burst)
             .arg(ttl_ms(rot.burst_window));
-        self.eval(call).await
+        self.wallet_write(tag, self.eval(call)).await
     }
 
     async fn delete_session(
@@ -1154,7 +1238,7 @@ impl Store for RedisStore {
             .arg(self.record_prefix(tag))
             .arg(session_id.as_str())
             .arg(self.retired_prefix(tag));
-        let Sessions(mut deleted) = self.eval(call).await?;
+        let Sessions(mut deleted) = self.wallet_write(tag, self.eval(call)).await?;
         Ok(deleted.pop())
     }
 
@@ -1173,7 +1257,7 @@ impl Store for RedisStore {
         call.key(self.index_key(tag))
             .arg(self.record_prefix(tag))
             .arg(self.retired_prefix(tag));
-        let Sessions(deleted) = self.eval(call).await?;
+        let Sessions(deleted) = self.wallet_write(tag, self.eval(call)).await?;
         Ok(deleted)
     }
 
@@ -1325,7 +1409,7 @@ impl Store for RedisStore {
             .arg(if swap.end_sessions { "1" } else { "0" })
             .arg(self.record_prefix(tag))
             .arg(self.retired_prefix(tag));
-        let ClaimedReply(outcome) = self.eval(call).await?;
+        let ClaimedReply(outcome) = self.wallet_write(tag, self.eval(call)).await?;
         Ok(outcome)
     }
 

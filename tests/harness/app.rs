@@ -112,11 +112,17 @@ pub async fn open(config: &Config, redis_url: Option<&str>) -> Arc<dyn Store> {
                 .await
                 .expect("connect to the test postgres"),
         ),
-        Some(url) => Arc::new(
-            RedisStore::connect(url, &config.store.redis_prefix, Duration::from_millis(500))
-                .await
-                .expect("connect to the test redis-server"),
-        ),
+        // With the session cache when the configuration has it (the default), as the server.
+        Some(url) => {
+            let (prefix, timeout) = (&config.store.redis_prefix, Duration::from_millis(500));
+            let store = if config.store.session_cache {
+                let entries = config.store.session_cache_entries;
+                RedisStore::connect_cached(url, prefix, timeout, entries).await
+            } else {
+                RedisStore::connect(url, prefix, timeout).await
+            };
+            Arc::new(store.expect("connect to the test redis-server"))
+        }
     }
 }
 

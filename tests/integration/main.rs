@@ -21,6 +21,7 @@ mod docs;
 mod embed;
 mod layers;
 mod process;
+mod session_cache;
 mod startup;
 mod store;
 mod verify_cases;
