@@ -28,9 +28,9 @@ use std::time::{Duration, Instant};
 use harness::redis_server::{RedisCluster, RedisServer};
 use wallet_auth::clock::SystemClock;
 use wallet_auth::config::Config;
+use wallet_auth::session::accounts::Directory;
 use wallet_auth::session::crypto::KeyRing;
 use wallet_auth::session::wallet::{RequestContext, Validation, WalletSessions};
-use wallet_auth::session::accounts::Directory;
 use wallet_auth::session::Audit;
 use wallet_auth::store::{
     CacheEvent, NewSession, RedisStore, SessionEntry, SessionId, Store, StoreRecorder, TokenHash,
@@ -133,7 +133,8 @@ async fn revocation(kind: &str, url: &str) {
         let sent = Instant::now();
         a.delete_session(&tag, &sid).await.unwrap();
         let acked = Instant::now();
-        while let Some(SessionEntry::Live(_)) = b.get_session(&tag, &hash, Some(&sid)).await.unwrap()
+        while let Some(SessionEntry::Live(_)) =
+            b.get_session(&tag, &hash, Some(&sid)).await.unwrap()
         {
             assert!(sent.elapsed() < Duration::from_secs(30), "never stopped");
         }
@@ -141,7 +142,10 @@ async fn revocation(kind: &str, url: &str) {
         after_ack.push(stopped - acked);
         from_send.push(stopped - sent);
     }
-    quantiles(&format!("{kind}: revoke on A acknowledged → B stops"), after_ack);
+    quantiles(
+        &format!("{kind}: revoke on A acknowledged → B stops"),
+        after_ack,
+    );
     quantiles(&format!("{kind}: revoke on A sent → B stops"), from_send);
 }
 
@@ -214,7 +218,10 @@ async fn throughput(kind: &str, url: &str) {
             lat.push(s.elapsed());
             assert!(matches!(v, Validation::Valid(_) | Validation::Refreshed(_)));
         }
-        quantiles(&format!("{kind}: validate, one at a time, cache {label}"), lat);
+        quantiles(
+            &format!("{kind}: validate, one at a time, cache {label}"),
+            lat,
+        );
         // 64 tasks.
         let done = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));

@@ -90,7 +90,6 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Value};
 
-use super::redis_cache::SessionCache;
 use super::api::{
     active_bucket, AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap,
     Claimed, CurrentToken, IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget,
@@ -98,6 +97,7 @@ use super::api::{
     SessionUpdate, Span, Store, StoreError, StoreResult, Swap, TokenHash, WalletTag,
     EVENT_COUNT_RETENTION,
 };
+use super::redis_cache::SessionCache;
 
 /// Type byte of a live session record.
 const LIVE: u8 = b'L';

@@ -68,6 +68,9 @@ pub fn test_config() -> Config {
     c.ops.admin_token = Some(wallet_auth::config::Secret::new(ADMIN));
     // A configured key, so that sibling instances (same config) open each other's records.
     c.store.encryption_keys = wallet_auth::config::EncryptionKeys::new(vec![[0x5a; 32]]);
+    // Generous: the suite runs many servers at once on few cores, and a store call that
+    // waits for a core is not an outage. Tests of the timeout itself set their own.
+    c.store.timeout = Duration::from_secs(3);
     c.store.redis_prefix = format!(
         "t{}-{}:",
         std::process::id(),
@@ -108,13 +111,13 @@ pub async fn open(config: &Config, redis_url: Option<&str>) -> Arc<dyn Store> {
     match redis_url {
         None => Arc::new(MemoryStore::new()),
         Some(url) if url.starts_with("postgres://") => Arc::new(
-            PostgresStore::connect(url, Duration::from_millis(500), config.store.prune_interval)
+            PostgresStore::connect(url, config.store.timeout, config.store.prune_interval)
                 .await
                 .expect("connect to the test postgres"),
         ),
         // With the session cache when the configuration has it (the default), as the server.
         Some(url) => {
-            let (prefix, timeout) = (&config.store.redis_prefix, Duration::from_millis(500));
+            let (prefix, timeout) = (&config.store.redis_prefix, config.store.timeout);
             let store = if config.store.session_cache {
                 let entries = config.store.session_cache_entries;
                 RedisStore::connect_cached(url, prefix, timeout, entries).await

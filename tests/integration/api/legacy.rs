@@ -492,6 +492,7 @@ pub(super) async fn cli(app: &TestApp, args: &[&str], stdin: &str) -> std::proce
         .args(args)
         .env(var, url)
         .env("REDIS_PREFIX", &app.config.store.redis_prefix)
+        .env("STORE_TIMEOUT", "5s")
         .env("SESSION_ENCRYPTION_KEY", "ab".repeat(32))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -96,6 +96,7 @@ async fn binary(args: &[&str], url: &str) -> std::process::Output {
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("DATABASE_URL", url)
+        .env("STORE_TIMEOUT", "5s")
         .env("SESSION_ENCRYPTION_KEY", "ab".repeat(32))
         .env("RUST_LOG", "error")
         .stdin(std::process::Stdio::null());
