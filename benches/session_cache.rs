@@ -132,7 +132,8 @@ async fn revocation(kind: &str, url: &str) {
         let sent = Instant::now();
         a.delete_session(&tag, &sid).await.unwrap();
         let acked = Instant::now();
-        while let Some(SessionEntry::Live(_)) = b.get_session(&tag, &hash, Some(&sid)).await.unwrap()
+        while let Some(SessionEntry::Live(_)) =
+            b.get_session(&tag, &hash, Some(&sid)).await.unwrap()
         {
             assert!(sent.elapsed() < Duration::from_secs(30), "never stopped");
         }
@@ -140,7 +141,10 @@ async fn revocation(kind: &str, url: &str) {
         after_ack.push(stopped - acked);
         from_send.push(stopped - sent);
     }
-    quantiles(&format!("{kind}: revoke on A acknowledged → B stops"), after_ack);
+    quantiles(
+        &format!("{kind}: revoke on A acknowledged → B stops"),
+        after_ack,
+    );
     quantiles(&format!("{kind}: revoke on A sent → B stops"), from_send);
 }
 
@@ -212,7 +216,10 @@ async fn throughput(kind: &str, url: &str) {
             lat.push(s.elapsed());
             assert!(matches!(v, Validation::Valid(_) | Validation::Refreshed(_)));
         }
-        quantiles(&format!("{kind}: validate, one at a time, cache {label}"), lat);
+        quantiles(
+            &format!("{kind}: validate, one at a time, cache {label}"),
+            lat,
+        );
         // 64 tasks.
         let done = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));

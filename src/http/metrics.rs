@@ -370,7 +370,10 @@ impl StoreRecorder for Metrics {
     }
 
     fn cache_event(&self, event: CacheEvent, n: u64) {
-        let i = CacheEvent::ALL.iter().position(|e| *e == event).unwrap_or(0);
+        let i = CacheEvent::ALL
+            .iter()
+            .position(|e| *e == event)
+            .unwrap_or(0);
         self.cache_events[i].inc_by(n);
     }
 }

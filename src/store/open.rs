@@ -67,7 +67,9 @@ pub fn open_in_background(config: &Config) -> LazyStore {
                         "the PostgreSQL store reconnects through its own pool".into(),
                     )),
                     StoreConfig::Memory => Ok(Arc::new(MemoryStore::new()) as Arc<dyn Store>),
-                    StoreConfig::Redis(url) => Ok(Arc::new(target.redis(url).await?) as Arc<dyn Store>),
+                    StoreConfig::Redis(url) => {
+                        Ok(Arc::new(target.redis(url).await?) as Arc<dyn Store>)
+                    }
                 }
             })
         }),

@@ -76,12 +76,12 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Value};
 
-use super::redis_cache::SessionCache;
 use super::api::{
     active_bucket, ActiveMove, AuditBounds, AuditLog, CurrentToken, IndexEntry, NewSession,
     RateBudget, RateDecision, Rotated, Rotation, SessionEntry, SessionId, SessionUpdate, Span,
     Store, StoreError, StoreResult, Swap, TokenHash, WalletTag, EVENT_COUNT_RETENTION,
 };
+use super::redis_cache::SessionCache;
 
 /// Type byte of a live session record.
 const LIVE: u8 = b'L';

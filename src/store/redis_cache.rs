@@ -411,15 +411,17 @@ impl SessionCache {
                 })
             })
             .collect();
-        {
+        let replaced = {
             let mut trackers = lock(&self.trackers);
             for old in trackers.iter() {
                 old.stopped.store(true, Ordering::Release);
             }
-            trackers.clone_from(&fresh);
-        }
+            std::mem::replace(&mut *trackers, fresh.clone())
+        };
         self.refresh_freshness();
-        self.flush();
+        if !replaced.is_empty() {
+            self.flush();
+        }
         for tracker in fresh {
             tokio::spawn(run_tracker(Arc::downgrade(self), tracker));
         }
@@ -478,12 +480,14 @@ async fn open_tracking(
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(cache.timeout))
         .set_response_timeout(Some(cache.timeout))
-        .set_push_sender(move |push: PushInfo| -> Result<(), std::convert::Infallible> {
-            if let Some(cache) = weak.upgrade() {
-                cache.on_push(&pushed, seq, push);
-            }
-            Ok(())
-        });
+        .set_push_sender(
+            move |push: PushInfo| -> Result<(), std::convert::Infallible> {
+                if let Some(cache) = weak.upgrade() {
+                    cache.on_push(&pushed, seq, push);
+                }
+                Ok(())
+            },
+        );
     let mut conn = client
         .get_multiplexed_async_connection_with_config(&config)
         .await?;
@@ -586,11 +590,8 @@ async fn heartbeat(cache: &Weak<SessionCache>, tracker: &Tracker, mut conn: Mult
         let sent = strong.now_ns();
         let timeout = strong.timeout;
         drop(strong);
-        let answered = tokio::time::timeout(
-            timeout,
-            redis::cmd("PING").query_async::<Value>(&mut conn),
-        )
-        .await;
+        let answered =
+            tokio::time::timeout(timeout, redis::cmd("PING").query_async::<Value>(&mut conn)).await;
         let Some(strong) = cache.upgrade() else {
             return;
         };
@@ -609,7 +610,11 @@ async fn heartbeat(cache: &Weak<SessionCache>, tracker: &Tracker, mut conn: Mult
 
 /// The task that keeps one tracking connection per master of a cluster: reads the masters
 /// every [`TOPOLOGY_EVERY`], and replaces the trackers (flushing) when they changed.
-async fn watch_masters(cache: Weak<SessionCache>, mut conn: ClusterConnection, base: ConnectionInfo) {
+async fn watch_masters(
+    cache: Weak<SessionCache>,
+    mut conn: ClusterConnection,
+    base: ConnectionInfo,
+) {
     let mut current: Option<HashSet<(String, u16)>> = None;
     loop {
         let timeout = match cache.upgrade() {
@@ -618,7 +623,9 @@ async fn watch_masters(cache: Weak<SessionCache>, mut conn: ClusterConnection, b
         };
         let slots = tokio::time::timeout(
             timeout,
-            redis::cmd("CLUSTER").arg("SLOTS").query_async::<Value>(&mut conn),
+            redis::cmd("CLUSTER")
+                .arg("SLOTS")
+                .query_async::<Value>(&mut conn),
         )
         .await;
         match slots {
@@ -692,6 +699,7 @@ fn node_info(base: &ConnectionInfo, host: &str, port: u16) -> ConnectionInfo {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn cache(entries: usize) -> SessionCache {
@@ -782,7 +790,11 @@ mod tests {
             kind: PushKind::Invalidate,
             data,
         };
-        c.on_push(&tracker, 1, push(vec![Value::Array(vec![key("wa:{abc}:s:h1")])]));
+        c.on_push(
+            &tracker,
+            1,
+            push(vec![Value::Array(vec![key("wa:{abc}:s:h1")])]),
+        );
         assert_eq!(c.lookup("abc", "h2"), None);
         assert!(c.lookup("def", "h1").is_some());
         c.on_push(&tracker, 1, push(vec![Value::Nil]));
@@ -792,11 +804,23 @@ mod tests {
     #[test]
     fn cluster_slots_give_the_masters() {
         let node = |h: &str, p: i64| {
-            Value::Array(vec![Value::BulkString(h.as_bytes().to_vec()), Value::Int(p)])
+            Value::Array(vec![
+                Value::BulkString(h.as_bytes().to_vec()),
+                Value::Int(p),
+            ])
         };
         let slots = Value::Array(vec![
-            Value::Array(vec![Value::Int(0), Value::Int(5460), node("127.0.0.1", 7000), node("127.0.0.1", 7003)]),
-            Value::Array(vec![Value::Int(5461), Value::Int(10922), node("127.0.0.1", 7001)]),
+            Value::Array(vec![
+                Value::Int(0),
+                Value::Int(5460),
+                node("127.0.0.1", 7000),
+                node("127.0.0.1", 7003),
+            ]),
+            Value::Array(vec![
+                Value::Int(5461),
+                Value::Int(10922),
+                node("127.0.0.1", 7001),
+            ]),
             Value::Array(vec![Value::Int(10923), Value::Int(16383), node("", 7002)]),
         ]);
         let masters = masters_of(&slots);

@@ -118,7 +118,10 @@ impl Instance {
         let start = Instant::now();
         loop {
             let hits = self.counts.get(CacheEvent::Hit);
-            assert_eq!(self.read(s).await, Some(SessionEntry::Live(s.record.clone())));
+            assert_eq!(
+                self.read(s).await,
+                Some(SessionEntry::Live(s.record.clone()))
+            );
             if self.counts.get(CacheEvent::Hit) > hits {
                 return;
             }
@@ -214,7 +217,12 @@ async fn every_change_on_one_instance_stops_the_session_on_the_other(backend: Ba
     let s = sess();
     create(&a.store, &s, 5).await;
     b.cache(&s).await;
-    assert!(a.store.delete_session(&s.tag, &s.sid).await.unwrap().is_some());
+    assert!(a
+        .store
+        .delete_session(&s.tag, &s.sid)
+        .await
+        .unwrap()
+        .is_some());
     took.push(("delete", b.stops(&s).await));
     assert_eq!(b.read(&s).await, None);
 
@@ -222,7 +230,10 @@ async fn every_change_on_one_instance_stops_the_session_on_the_other(backend: Ba
     let s = sess();
     create(&a.store, &s, 5).await;
     b.cache(&s).await;
-    assert_eq!(a.store.delete_wallet_sessions(&s.tag).await.unwrap().len(), 1);
+    assert_eq!(
+        a.store.delete_wallet_sessions(&s.tag).await.unwrap().len(),
+        1
+    );
     took.push(("delete-all", b.stops(&s).await));
 
     // Eviction by the per-wallet limit (a new session of the wallet on A).
@@ -233,7 +244,11 @@ async fn every_change_on_one_instance_stops_the_session_on_the_other(backend: Ba
         tag: s.tag.clone(),
         ..sess()
     };
-    assert_eq!(create(&a.store, &newer, 1).await, 1, "the older one is evicted");
+    assert_eq!(
+        create(&a.store, &newer, 1).await,
+        1,
+        "the older one is evicted"
+    );
     took.push(("eviction", b.stops(&s).await));
 
     // Rotation: the old token is now a retired one.
@@ -262,7 +277,10 @@ async fn every_change_on_one_instance_stops_the_session_on_the_other(backend: Ba
         .unwrap();
     assert_eq!(rotated, Rotated::Done);
     took.push(("rotation", b.stops(&s).await));
-    assert!(matches!(b.read(&s).await, Some(SessionEntry::Retired { .. })));
+    assert!(matches!(
+        b.read(&s).await,
+        Some(SessionEntry::Retired { .. })
+    ));
 
     // Any change of the record (lastSeenAt, refresh): B reads the new one.
     let s = sess();
@@ -275,7 +293,10 @@ async fn every_change_on_one_instance_stops_the_session_on_the_other(backend: Ba
     };
     assert!(a.store.update_session(&s.tag, update).await.unwrap());
     took.push(("update", b.stops(&s).await));
-    assert_eq!(b.read(&s).await, Some(SessionEntry::Live(b"updated".to_vec())));
+    assert_eq!(
+        b.read(&s).await,
+        Some(SessionEntry::Live(b"updated".to_vec()))
+    );
 
     // A change by anyone else (here a raw DEL of every key of the wallet, on its node).
     let s = sess();
@@ -303,7 +324,11 @@ async fn raw_del_wallet(backend: Backend, s: &Sess) {
             .await
             .unwrap();
         for key in keys {
-            let _: i64 = redis::cmd("DEL").arg(&key).query_async(&mut c).await.unwrap();
+            let _: i64 = redis::cmd("DEL")
+                .arg(&key)
+                .query_async(&mut c)
+                .await
+                .unwrap();
         }
     }
 }
@@ -323,7 +348,11 @@ async fn own_writes_are_read_at_once(backend: Backend) {
         assert!(a.store.update_session(&s.tag, update).await.unwrap());
         // The very next read, with no wait for Redis's push.
         assert_eq!(a.read(&s).await, Some(SessionEntry::Live(record)));
-        a.cache(&Sess { record: format!("updated-{round}").into_bytes(), ..s }).await;
+        a.cache(&Sess {
+            record: format!("updated-{round}").into_bytes(),
+            ..s
+        })
+        .await;
         let s2 = sess();
         create(&a.store, &s2, 5).await;
         a.cache(&s2).await;
@@ -461,7 +490,12 @@ async fn reads_go_through_while_tracking_is_down() {
         .query_async(&mut admin)
         .await
         .unwrap();
-    let _: () = redis::cmd("AUTH").arg("admin").arg("x").query_async(&mut admin).await.unwrap();
+    let _: () = redis::cmd("AUTH")
+        .arg("admin")
+        .arg("x")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
     let admin_url = url.replace("redis://", "redis://admin:x@");
 
     let prefix = "down:";
@@ -487,7 +521,11 @@ async fn reads_go_through_while_tracking_is_down() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     assert!(!b.serving());
-    assert_eq!(b.counts.get(CacheEvent::Hit), hits, "nothing from memory while down");
+    assert_eq!(
+        b.counts.get(CacheEvent::Hit),
+        hits,
+        "nothing from memory while down"
+    );
     assert_eq!(b.counts.get(CacheEvent::Miss), misses + 50);
     // A change is seen at once (read through).
     let update = SessionUpdate {
@@ -496,7 +534,10 @@ async fn reads_go_through_while_tracking_is_down() {
         ttl: None,
     };
     a.store.update_session(&s.tag, update).await.unwrap();
-    assert_eq!(b.read(&s).await, Some(SessionEntry::Live(b"changed".to_vec())));
+    assert_eq!(
+        b.read(&s).await,
+        Some(SessionEntry::Live(b"changed".to_vec()))
+    );
 
     let _: () = acl("+client").query_async(&mut admin).await.unwrap();
     b.wait_serving().await;
@@ -549,8 +590,7 @@ async fn last_seen_and_refresh_writes_keep_their_schedule(backend: Backend) {
     let config = Config::default();
     let keys = KeyRing::generate();
     let manager = |i: &Instance| {
-        let store: Arc<dyn Store> =
-            Arc::new(MeteredStore::new(i.store.clone(), i.counts.clone()));
+        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(i.store.clone(), i.counts.clone()));
         WalletSessions::new(
             store.clone(),
             keys.clone(),
@@ -585,8 +625,15 @@ async fn last_seen_and_refresh_writes_keep_their_schedule(backend: Backend) {
         let now = clock_ms(&clock);
         let updates = b.counts.updates.load(Ordering::SeqCst);
         let auth = valid(on_b.validate(&token, &ctx).await.unwrap());
-        assert_eq!(b.counts.updates.load(Ordering::SeqCst), updates + 1, "lastSeenAt written");
-        assert_eq!(auth.info.last_seen_at.unix_timestamp() * 1000, now / 1000 * 1000);
+        assert_eq!(
+            b.counts.updates.load(Ordering::SeqCst),
+            updates + 1,
+            "lastSeenAt written"
+        );
+        assert_eq!(
+            auth.info.last_seen_at.unix_timestamp() * 1000,
+            now / 1000 * 1000
+        );
         for _ in 0..3 {
             valid(on_b.validate(&token, &ctx).await.unwrap());
         }
@@ -616,10 +663,70 @@ async fn last_seen_and_refresh_writes_keep_their_schedule(backend: Backend) {
     let updates = a.counts.updates.load(Ordering::SeqCst);
     let auth = valid(on_a.validate(&token, &ctx).await.unwrap());
     assert_eq!(auth.info.expires_at, refreshed.info.expires_at);
-    assert_eq!(a.counts.updates.load(Ordering::SeqCst), updates, "no second refresh");
+    assert_eq!(
+        a.counts.updates.load(Ordering::SeqCst),
+        updates,
+        "no second refresh"
+    );
 }
 
 fn clock_ms(clock: &ManualClock) -> i64 {
     use wallet_auth::clock::Clock;
     wallet_auth::clock::unix_ms(clock.now())
 }
+
+/// The value of the cache counter `event` in a `/metrics` text.
+fn cache_metric(text: &str, event: &str) -> u64 {
+    let series = format!("wallet_auth_session_cache_events_total{{event=\"{event}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .unwrap_or_else(|| panic!("no {series} in /metrics"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// `/metrics` counts the cache's hits, misses, invalidations and flushes.
+async fn metrics_count_the_cache(backend: Backend) {
+    use crate::harness::app::{spawn_app, Wallet};
+    let app = spawn_app(backend).await;
+    let before = app.get("/metrics", None).await.text;
+    let t = app.token(&Wallet::ethereum()).await;
+    let metric = |text: &str, event: &str| cache_metric(text, event) - cache_metric(&before, event);
+    if !backend.is_redis() {
+        for _ in 0..5 {
+            assert_eq!(app.get("/api/me", Some(&t)).await.status, 200);
+        }
+        let after = app.get("/metrics", None).await.text;
+        for event in ["hit", "miss", "invalidation", "flush"] {
+            assert_eq!(metric(&after, event), 0, "{event}: no cache on {backend:?}");
+        }
+        return;
+    }
+    // Validations until one is answered from the cache (once its tracking is up).
+    let start = Instant::now();
+    let mut requests = 0;
+    let after = loop {
+        assert_eq!(app.get("/api/me", Some(&t)).await.status, 200);
+        requests += 1;
+        let text = app.get("/metrics", None).await.text;
+        if metric(&text, "hit") > 0 {
+            break text;
+        }
+        assert!(start.elapsed() < GENEROUS, "no hit counted");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    assert!(metric(&after, "miss") > 0, "the first read is a miss");
+    assert_eq!(metric(&after, "hit") + metric(&after, "miss"), requests);
+    assert_eq!(app.post("/auth/logout", Some(&t), None).await.status, 204);
+    let text = app.get("/metrics", None).await.text;
+    assert!(
+        metric(&text, "invalidation") > 0,
+        "the logout dropped the cached session"
+    );
+    app.get("/api/me", Some(&t))
+        .await
+        .assert_error(401, "unauthenticated");
+}
+
+crate::on_every_backend!(metrics_count_the_cache);
