@@ -207,6 +207,7 @@ crate::on_backends!(
     a_miss_is_never_cached,
     losing_the_tracking_connection_flushes_and_resumes,
     last_seen_and_refresh_writes_keep_their_schedule,
+    metrics_count_the_cache,
 );
 
 async fn every_change_on_one_instance_stops_the_session_on_the_other(backend: Backend) {
@@ -729,4 +730,4 @@ async fn metrics_count_the_cache(backend: Backend) {
         .assert_error(401, "unauthenticated");
 }
 
-crate::on_every_backend!(metrics_count_the_cache);
+crate::on_backends!(on_memory: Memory, on_postgres: Postgres; metrics_count_the_cache);
