@@ -411,15 +411,17 @@ impl SessionCache {
                 })
             })
             .collect();
-        {
+        let replaced = {
             let mut trackers = lock(&self.trackers);
             for old in trackers.iter() {
                 old.stopped.store(true, Ordering::Release);
             }
-            trackers.clone_from(&fresh);
-        }
+            std::mem::replace(&mut *trackers, fresh.clone())
+        };
         self.refresh_freshness();
-        self.flush();
+        if !replaced.is_empty() {
+            self.flush();
+        }
         for tracker in fresh {
             tokio::spawn(run_tracker(Arc::downgrade(self), tracker));
         }
@@ -697,6 +699,7 @@ fn node_info(base: &ConnectionInfo, host: &str, port: u16) -> ConnectionInfo {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn cache(entries: usize) -> SessionCache {

@@ -208,6 +208,7 @@ crate::on_backends!(
     a_miss_is_never_cached,
     losing_the_tracking_connection_flushes_and_resumes,
     last_seen_and_refresh_writes_keep_their_schedule,
+    metrics_count_the_cache,
 );
 
 async fn every_change_on_one_instance_stops_the_session_on_the_other(backend: Backend) {
@@ -676,3 +677,59 @@ fn clock_ms(clock: &ManualClock) -> i64 {
     use wallet_auth::clock::Clock;
     wallet_auth::clock::unix_ms(clock.now())
 }
+
+/// The value of the cache counter `event` in a `/metrics` text.
+fn cache_metric(text: &str, event: &str) -> u64 {
+    let series = format!("wallet_auth_session_cache_events_total{{event=\"{event}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .unwrap_or_else(|| panic!("no {series} in /metrics"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// `/metrics` counts the cache's hits, misses, invalidations and flushes.
+async fn metrics_count_the_cache(backend: Backend) {
+    use crate::harness::app::{spawn_app, Wallet};
+    let app = spawn_app(backend).await;
+    let before = app.get("/metrics", None).await.text;
+    let t = app.token(&Wallet::ethereum()).await;
+    let metric = |text: &str, event: &str| cache_metric(text, event) - cache_metric(&before, event);
+    if !backend.is_redis() {
+        for _ in 0..5 {
+            assert_eq!(app.get("/api/me", Some(&t)).await.status, 200);
+        }
+        let after = app.get("/metrics", None).await.text;
+        for event in ["hit", "miss", "invalidation", "flush"] {
+            assert_eq!(metric(&after, event), 0, "{event}: no cache on {backend:?}");
+        }
+        return;
+    }
+    // Validations until one is answered from the cache (once its tracking is up).
+    let start = Instant::now();
+    let mut requests = 0;
+    let after = loop {
+        assert_eq!(app.get("/api/me", Some(&t)).await.status, 200);
+        requests += 1;
+        let text = app.get("/metrics", None).await.text;
+        if metric(&text, "hit") > 0 {
+            break text;
+        }
+        assert!(start.elapsed() < GENEROUS, "no hit counted");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    assert!(metric(&after, "miss") > 0, "the first read is a miss");
+    assert_eq!(metric(&after, "hit") + metric(&after, "miss"), requests);
+    assert_eq!(app.post("/auth/logout", Some(&t), None).await.status, 204);
+    let text = app.get("/metrics", None).await.text;
+    assert!(
+        metric(&text, "invalidation") > 0,
+        "the logout dropped the cached session"
+    );
+    app.get("/api/me", Some(&t))
+        .await
+        .assert_error(401, "unauthenticated");
+}
+
+crate::on_backends!(on_memory: Memory, on_postgres: Postgres; metrics_count_the_cache);
