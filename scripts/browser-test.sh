@@ -70,6 +70,9 @@ start_server server
 MAIN_PORT=$PORT
 start_server server-restricted ETH_CHAIN_IDS=10,1
 export WALLET_AUTH_RESTRICTED_URL="http://127.0.0.1:$PORT"
+# One whose links and unlinks need a sign-in of the last 3 s (reauthentication_required).
+start_server server-reauth REAUTH_MAX_AGE=3s
+export WALLET_AUTH_REAUTH_URL="http://127.0.0.1:$PORT"
 PORT=$MAIN_PORT
 
 # A server on a private redis-server, for the key rotation of the tokens for other services
@@ -99,4 +102,4 @@ fi
 export WALLET_AUTH_URL="http://127.0.0.1:$PORT"
 export ARTIFACTS_DIR="$ROOT/test-artifacts"
 cd clients/js/test
-timeout 600 node --test --test-concurrency=1 --test-timeout=120000 ${BROWSER_TEST_FILES:-client.test.mjs tokens.test.mjs package.test.mjs browser.test.mjs}
+timeout 600 node --test --test-concurrency=1 --test-timeout=120000 ${BROWSER_TEST_FILES:-client.test.mjs accounts.test.mjs tokens.test.mjs package.test.mjs browser.test.mjs}

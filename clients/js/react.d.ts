@@ -27,21 +27,33 @@
 //   sync, on by default in a browser).
 // - The hook subscribes to the client while a component is mounted (`client.subscribe`) and
 //   unsubscribes when the last one unmounts; it never closes the client.
+// - The account (its id, roles and identities) is read on demand: `loadAccount()`, e.g. in an
+//   effect on `session?.accountId`; a link or an unlink updates it too. An action that needs a
+//   recent sign-in fails with `error.code === 'reauthentication_required'`: sign in again with
+//   the session's wallet, then retry.
 // - React 18 or later is a peer dependency, needed only by this entry point; server rendering
-//   shows `{ session: null, loading: true }`.
+//   shows `{ session: null, account: null, loading: true }`.
 import type {
+  Account,
   EthereumSignInOptions,
   Eip1193Provider,
+  ScopeOptions,
   Session,
   SolanaSignInOptions,
   WalletAuthClient,
   WalletAuthError,
+  WalletIdentity,
   WalletStandardWallet,
 } from './wallet-auth.js';
 
 export interface WalletAuthState {
   /** The session, or null when signed out (and while it is read at first). */
   readonly session: Session | null;
+  /**
+   * The session's account as `loadAccount`, a link or an unlink last answered it; null before
+   * the first of them, and once the session is gone or belongs to another account.
+   */
+  readonly account: Account | null;
   /** True while the session is read at first, and while one of the actions runs. */
   readonly loading: boolean;
   /**
@@ -59,9 +71,17 @@ export interface WalletAuth extends WalletAuthState {
   signInWithEthereum(provider: Eip1193Provider, opts?: EthereumSignInOptions): Promise<Session | undefined>;
   signInWithSolana(wallet: WalletStandardWallet, opts?: SolanaSignInOptions): Promise<Session | undefined>;
   logout(): Promise<void>;
-  logoutAll(): Promise<{ revoked: number } | undefined>;
+  /** This wallet's sessions end, or with `{ scope: 'account' }` the whole account's. */
+  logoutAll(options?: ScopeOptions): Promise<{ revoked: number } | undefined>;
   /** Reads the session from the server again (`client.session()`). */
   refresh(): Promise<Session | null | undefined>;
+  /** Reads the session's account (`client.account()`) into `account`. */
+  loadAccount(): Promise<Account | undefined>;
+  linkEthereum(provider: Eip1193Provider, opts?: EthereumSignInOptions): Promise<Account | undefined>;
+  linkSolana(wallet: WalletStandardWallet, opts?: SolanaSignInOptions): Promise<Account | undefined>;
+  linkPassword(username: string, password: string): Promise<Account | undefined>;
+  unlink(identity: WalletIdentity | { chain: string; address: string }): Promise<Account | undefined>;
+  unlink(chain: string, address: string): Promise<Account | undefined>;
 }
 
 /**

@@ -7,7 +7,7 @@
 import { useMemo, useSyncExternalStore } from 'react';
 
 // What a server render shows: the session is not known there.
-const SERVER_STATE = Object.freeze({ session: null, loading: true, error: null });
+const SERVER_STATE = Object.freeze({ session: null, account: null, loading: true, error: null });
 
 // One store per client, shared by every component that uses the client: the session is read
 // once, and the loading and error state of the client's actions is the same everywhere.
@@ -27,19 +27,35 @@ function createStore(client) {
   let unsubscribeClient = null; // the store's one subscription to the client, while it has listeners
   let pending = 0; // actions in progress, the first read of the session included
   let error = null;
+  // The account as the last account action answered it (loadAccount, a link, an unlink).
+  let account = null;
   // Whether the session was asked for already (or the client knew it when the store was made).
   let started = client.current !== null;
-  let state = Object.freeze({ session: client.current, loading: !started, error: null });
+  let state = Object.freeze({ session: client.current, account: null, loading: !started, error: null });
+
+  // The account shown: the one last read, while it is the current session's (none once signed
+  // out, or signed in to another account).
+  function currentAccount() {
+    const session = client.current;
+    return session && account && account.accountId === session.accountId ? account : null;
+  }
 
   // The current state, as one object that stays the same until something changed (what
   // useSyncExternalStore requires). The session is always the client's own `current`, which
   // the client replaces only when the session changed.
   function getSnapshot() {
     const loading = pending > 0 || !started;
-    if (state.session !== client.current || state.loading !== loading || state.error !== error) {
-      state = Object.freeze({ session: client.current, loading, error });
+    const shown = currentAccount();
+    if (state.session !== client.current || state.account !== shown || state.loading !== loading || state.error !== error) {
+      state = Object.freeze({ session: client.current, account: shown, loading, error });
     }
     return state;
+  }
+
+  // Keeps an account an action answered.
+  function keep(answer) {
+    account = answer || null;
+    return answer;
   }
 
   function emit() {
@@ -83,8 +99,14 @@ function createStore(client) {
     signInWithEthereum: (provider, opts) => run(() => client.signInWithEthereum(provider, opts)),
     signInWithSolana: (wallet, opts) => run(() => client.signInWithSolana(wallet, opts)),
     logout: () => run(() => client.logout()),
-    logoutAll: () => run(() => client.logoutAll()),
+    // An event handler's argument (a click event) is not options: only a scope is read from it.
+    logoutAll: (opts) => run(() => client.logoutAll(opts && opts.scope ? { scope: opts.scope } : undefined)),
     refresh: () => run(() => client.session()),
+    loadAccount: () => run(async () => keep(await client.account())),
+    linkEthereum: (provider, opts) => run(async () => keep(await client.linkEthereum(provider, opts))),
+    linkSolana: (wallet, opts) => run(async () => keep(await client.linkSolana(wallet, opts))),
+    linkPassword: (username, password) => run(async () => keep(await client.linkPassword(username, password))),
+    unlink: (identityOrChain, address) => run(async () => keep(await client.unlink(identityOrChain, address))),
   });
 
   return { subscribe, getSnapshot, actions };
@@ -96,11 +118,14 @@ function getServerSnapshot() {
 
 /**
  * The session of a wallet-auth client (`createClient()` of '@wallet-auth/client'), kept up to
- * date in a React component: `{ session, loading, error, signInWithEthereum, signInWithSolana,
- * logout, logoutAll, refresh }`. `session` is null when signed out (and while it is read at
- * first); it follows this client's sign-ins and logouts and, with the client's cross-tab sync,
- * the other tabs'. The actions call the client's and never reject: a failure is in `error`.
- * Pass the same client on every render (create it once, outside the component).
+ * date in a React component: `{ session, account, loading, error, signInWithEthereum,
+ * signInWithSolana, logout, logoutAll, refresh, loadAccount, linkEthereum, linkSolana,
+ * linkPassword, unlink }`. `session` is null when signed out (and while it is read at first);
+ * it follows this client's sign-ins and logouts and, with the client's cross-tab sync, the other
+ * tabs'. `account` is the session's account as `loadAccount`, a link or an unlink last answered
+ * it (null before, and once the session is gone or of another account). The actions call the
+ * client's and never reject: a failure is in `error`. Pass the same client on every render
+ * (create it once, outside the component).
  */
 export function useWalletAuth(client) {
   if (!client || typeof client.subscribe !== 'function') {

@@ -1,7 +1,23 @@
 // Types of wallet-auth.js.
 
-/** Error codes: the server's (`unauthenticated`, `nonce_invalid`, ...) and the client's own. */
+/**
+ * Error codes: the server's (`unauthenticated`, `nonce_invalid`, ...) and the client's own. Those
+ * an account's calls answer:
+ * - `reauthentication_required` (403): linking or unlinking needs a session signed in recently
+ *   (the server's `REAUTH_MAX_AGE`, 10 minutes by default); ask the person to sign in again
+ *   (`signInWithEthereum` / `signInWithSolana` with the session's wallet), then retry;
+ * - `identity_in_use` (409): the wallet (or username) belongs to another account that has other
+ *   identities (a wallet alone in its account is moved over instead);
+ * - `last_identity` (409): the account's only identity cannot be unlinked.
+ */
 export type WalletAuthErrorCode =
+  | 'reauthentication_required'
+  | 'identity_in_use'
+  | 'last_identity'
+  | 'unauthenticated'
+  | 'nonce_invalid'
+  | 'invalid_signature'
+  | 'chain_not_allowed'
   | 'user_rejected'
   | 'no_wallet'
   | 'no_account'
@@ -35,9 +51,14 @@ export interface ChainSwitchRequest {
 
 export interface Session {
   sessionId: string;
+  /** The account the session belongs to: the same for every identity of the account. */
+  accountId: string;
+  /** The account's roles, as cached in the session (short lowercase names). */
+  roles: string[];
   chain: 'ethereum' | 'solana';
   address: string;
   chainId?: number | string;
+  walletType?: 'eoa' | 'contract';
   createdAt: string;
   expiresAt: string;
   refreshAfter: string;
@@ -52,6 +73,39 @@ export interface SessionInfo {
   userAgent: string;
   ip: string;
   current: boolean;
+  /** Whose session it is; listed with `{ scope: 'account' }`. */
+  identity?: Identity;
+}
+
+export interface WalletIdentity {
+  type: 'wallet';
+  chain: 'ethereum' | 'solana';
+  /** EIP-55 for Ethereum (one identity on every EVM chain), base58 for Solana. */
+  address: string;
+}
+
+export interface PasswordIdentity {
+  type: 'password';
+  username: string;
+}
+
+export type Identity = WalletIdentity | PasswordIdentity;
+
+/** An account: what `GET /auth/account`, a link and an unlink answer. */
+export interface Account {
+  accountId: string;
+  roles: string[];
+  /** One or more: wallets on any chain, and at most one username/password. */
+  identities: Identity[];
+  createdAt: string;
+}
+
+/**
+ * `'account'`: every identity of the account (the sessions of all its wallets and its
+ * password); without a scope, this wallet's.
+ */
+export interface ScopeOptions {
+  scope?: 'account';
 }
 
 /** An EIP-1193 provider (window.ethereum, viem/wagmi connectors' `getProvider()`). */
@@ -119,7 +173,10 @@ export interface EthereumSignInOptions {
 }
 
 export interface SolanaSignInOptions {
-  /** The statement put in the `solana:signIn` request (default "Sign in with your wallet."). */
+  /**
+   * The statement put in the `solana:signIn` request (default "Sign in with your wallet.", or
+   * "Link this wallet to your account." for a link).
+   */
   statement?: string;
   /** The account to sign in with, for wallets that hold several. */
   address?: string;
@@ -154,9 +211,39 @@ export interface WalletAuthClient {
    */
   restore(): Promise<Session | null>;
   logout(): Promise<void>;
-  logoutAll(): Promise<{ revoked: number }>;
-  listSessions(): Promise<SessionInfo[]>;
+  /** Ends every session of this wallet, or with `{ scope: 'account' }` of the whole account. */
+  logoutAll(options?: ScopeOptions): Promise<{ revoked: number }>;
+  /**
+   * This wallet's sessions, or with `{ scope: 'account' }` those of every identity of the
+   * account (each with its `identity`).
+   */
+  listSessions(options?: ScopeOptions): Promise<SessionInfo[]>;
   revoke(sessionId: string): Promise<void>;
+  /** The session's account: its id, roles and identities. */
+  account(): Promise<Account>;
+  /**
+   * Links an Ethereum wallet to the session's account: the wallet signs an EIP-4361 message
+   * with a link nonce, exactly as for a sign-in (same options). Resolves to the account. The
+   * session must be recent (`reauthentication_required` otherwise); `identity_in_use` when the
+   * wallet belongs to another account with other identities. This client's session is
+   * unchanged; signing in with the linked wallet gives the same `accountId`.
+   */
+  linkEthereum(provider: Eip1193Provider, opts?: EthereumSignInOptions): Promise<Account>;
+  /** Links a Solana wallet to the session's account, as `linkEthereum` (SIWS, same options as a sign-in). */
+  linkSolana(wallet: WalletStandardWallet, opts?: SolanaSignInOptions): Promise<Account>;
+  /**
+   * Adds a username and password to the account of a wallet session (recent); `identity_in_use`
+   * when the username is taken or the account has a password already.
+   */
+  linkPassword(username: string, password: string): Promise<Account>;
+  /**
+   * Removes a wallet from the session's account (recent session) and ends its sessions; its
+   * next sign-in creates a new account. `last_identity` for the account's only identity. When
+   * it is the wallet of this client's session, the client is signed out (`current` null, other
+   * tabs told). Resolves to the account without the wallet.
+   */
+  unlink(identity: WalletIdentity | { chain: string; address: string }): Promise<Account>;
+  unlink(chain: string, address: string): Promise<Account>;
   /**
    * fetch with the session cookie, the CSRF token on unsafe methods, and expiry tracking, for
    * the server's own origin; any other origin gets a plain fetch, without token or cookie.

@@ -3,10 +3,15 @@
 //
 // An ES module with no dependencies (the package's CommonJS build is generated from it by
 // build-cjs.mjs). See wallet-auth.d.ts for the types and the README's "JavaScript client" section.
+//
+// A session belongs to an account, which may hold several wallets (and a password): the client
+// reads the account, links a wallet to it (the wallet signs a link nonce exactly as it signs a
+// sign-in nonce, through the same code) and unlinks one.
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const BASE58_ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 const DEFAULT_STATEMENT = 'Sign in with your wallet.';
+const LINK_STATEMENT = 'Link this wallet to your account.';
 
 /** An error from the server (`code` is its error code) or from the wallet (`user_rejected`, ...). */
 export class WalletAuthError extends Error {
@@ -213,12 +218,41 @@ export function discoverEthereumWallets({ timeout = 400, target } = {}) {
   });
 }
 
-// Whether two descriptions of the session say the same (flat objects of strings and numbers).
+// Whether two descriptions of the session say the same (objects of strings, numbers and arrays
+// of strings, such as `roles`).
 function sameSession(a, b) {
   if (a === b) return true;
   if (!a || !b) return false;
+  const same = (x, y) =>
+    Object.is(x, y) ||
+    (Array.isArray(x) && Array.isArray(y) && x.length === y.length && x.every((v, i) => Object.is(v, y[i])));
   const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => Object.is(a[k], b[k]));
+  return keys.length === Object.keys(b).length && keys.every((k) => same(a[k], b[k]));
+}
+
+// Whether a session (or identity) and a wallet identity are the same wallet: Ethereum addresses
+// in any case (the server shows them in EIP-55 form, an app may hold them in lower case).
+function sameWallet(session, chain, address) {
+  if (!session || session.chain !== chain || typeof session.address !== 'string') return false;
+  return chain === 'ethereum'
+    ? session.address.toLowerCase() === String(address).toLowerCase()
+    : session.address === address;
+}
+
+// The (chain, address) of a wallet identity given as `{ chain, address }` (an entry of the
+// account's `identities`) or as two arguments.
+function walletIdentity(identityOrChain, address) {
+  const id =
+    identityOrChain !== null && typeof identityOrChain === 'object'
+      ? identityOrChain
+      : { chain: identityOrChain, address };
+  if (id.type !== undefined && id.type !== 'wallet') {
+    throw new TypeError(`unlink: only a wallet identity can be unlinked (this one is "${id.type}")`);
+  }
+  if (typeof id.chain !== 'string' || !id.chain || typeof id.address !== 'string' || !id.address) {
+    throw new TypeError('unlink: pass a wallet identity { chain, address } or unlink(chain, address)');
+  }
+  return { chain: id.chain, address: id.address };
 }
 
 /**
@@ -472,6 +506,19 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
     return session;
   }
 
+  // Adds the signed wallet to the session's account: the account, with the wallet among its
+  // identities. The session itself is unchanged.
+  function link(body) {
+    return call('/auth/link', { method: 'POST', body });
+  }
+
+  // What a wallet signs a nonce for. A sign-in: a nonce of /auth/nonce, the signed message to
+  // /auth/verify, a new session. A link: a nonce of /auth/link/nonce (bound to the session's
+  // account, useless for signing in), the signed message to /auth/link, the account. The
+  // message is built and signed the same way for both.
+  const SIGN_IN = Object.freeze({ noncePath: '/auth/nonce', statement: DEFAULT_STATEMENT, submit: verify });
+  const LINK = Object.freeze({ noncePath: '/auth/link/nonce', statement: LINK_STATEMENT, submit: link });
+
   // The server refused the wallet's chain (`refusal`, a chain_not_allowed error). A nonce asked
   // for without a chain id is for the server's first allowed chain: that tells which chain to
   // switch to, and gives the message to sign there. With the caller's consent (`switchChain`:
@@ -479,8 +526,8 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
   // switch (EIP-3326 wallet_switchEthereumChain, which the wallet confirms with the user);
   // otherwise the error is thrown with `chainId` and `allowedChainId` set, so that the page can
   // offer the switch itself.
-  async function offerChainSwitch(provider, address, chainId, switchChain, refusal) {
-    const n = await call('/auth/nonce', { method: 'POST', body: { chain: 'ethereum', address } });
+  async function offerChainSwitch(purpose, provider, address, chainId, switchChain, refusal) {
+    const n = await call(purpose.noncePath, { method: 'POST', body: { chain: 'ethereum', address } });
     const allowedChainId = Number(n.chainId);
     if (!Number.isSafeInteger(allowedChainId) || allowedChainId <= 0 || allowedChainId === chainId) throw refusal;
     const info = { chainId, allowedChainId };
@@ -490,7 +537,7 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
       throw withChains(
         new WalletAuthError(
           'chain_not_allowed',
-          `This server does not accept chain ${chainId}; switch the wallet to chain ${allowedChainId} to sign in.`,
+          `This server does not accept chain ${chainId}; switch the wallet to chain ${allowedChainId} to ${purpose === LINK ? 'link it' : 'sign in'}.`,
           refusal.status,
           refusal,
         ),
@@ -506,7 +553,7 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
         throw withChains(
           new WalletAuthError(
             'wallet_error',
-            `The wallet does not know chain ${allowedChainId}: add it to the wallet, then sign in again.`,
+            `The wallet does not know chain ${allowedChainId}: add it to the wallet, then try again.`,
             undefined,
             err,
           ),
@@ -517,7 +564,8 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
     return n;
   }
 
-  async function signInWithEthereum(provider, opts = {}) {
+  // An Ethereum wallet signs a nonce of `purpose` (SIGN_IN or LINK), which is then submitted.
+  async function withEthereum(purpose, provider, opts = {}) {
     if (!provider || typeof provider.request !== 'function') {
       throw new WalletAuthError('no_wallet', 'No Ethereum wallet was found.');
     }
@@ -530,7 +578,7 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
         throw walletError(err, 'share an account');
       }
       if (!Array.isArray(accounts) || accounts.length === 0) {
-        throw new WalletAuthError('no_account', 'The wallet has no account to sign in with.');
+        throw new WalletAuthError('no_account', 'The wallet has no account to use.');
       }
       address = accounts[0];
     }
@@ -548,10 +596,10 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
     if (chainId !== undefined) nonceBody.chainId = chainId;
     let message;
     try {
-      ({ message } = await call('/auth/nonce', { method: 'POST', body: nonceBody }));
+      ({ message } = await call(purpose.noncePath, { method: 'POST', body: nonceBody }));
     } catch (err) {
       if (err.code !== 'chain_not_allowed' || chainId === undefined) throw err;
-      ({ message } = await offerChainSwitch(provider, address, chainId, opts.switchChain, err));
+      ({ message } = await offerChainSwitch(purpose, provider, address, chainId, opts.switchChain, err));
     }
     let signature;
     try {
@@ -559,13 +607,13 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
     } catch (err) {
       throw walletError(err, 'sign the message');
     }
-    return verify({ chain: 'ethereum', message, signature });
+    return purpose.submit({ chain: 'ethereum', message, signature });
   }
 
   async function solanaAccount(wallet) {
     if (wallet.accounts && wallet.accounts.length > 0) return wallet.accounts[0];
     const connect = wallet.features && wallet.features['standard:connect'];
-    if (!connect) throw new WalletAuthError('no_account', 'The wallet has no account to sign in with.');
+    if (!connect) throw new WalletAuthError('no_account', 'The wallet has no account to use.');
     let out;
     try {
       out = await connect.connect();
@@ -573,23 +621,24 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
       throw walletError(err, 'connect');
     }
     const accounts = (out && out.accounts) || wallet.accounts || [];
-    if (accounts.length === 0) throw new WalletAuthError('no_account', 'The wallet has no account to sign in with.');
+    if (accounts.length === 0) throw new WalletAuthError('no_account', 'The wallet has no account to use.');
     return accounts[0];
   }
 
-  async function signInWithSolana(wallet, opts = {}) {
+  // A Solana wallet signs a nonce of `purpose` (SIGN_IN or LINK), which is then submitted.
+  async function withSolana(purpose, wallet, opts = {}) {
     const features = wallet && wallet.features;
     if (!features) throw new WalletAuthError('no_wallet', 'No Solana wallet was found.');
     const decoder = new TextDecoder('utf-8', { fatal: true });
     if (features['solana:signIn'] && !opts.useSignMessage) {
-      const n = await call('/auth/nonce', { method: 'POST', body: { chain: 'solana' } });
+      const n = await call(purpose.noncePath, { method: 'POST', body: { chain: 'solana' } });
       const input = {
         domain: n.domain,
         uri: n.uri,
         version: '1',
         nonce: n.nonce,
         issuedAt: new Date().toISOString(),
-        statement: opts.statement || DEFAULT_STATEMENT,
+        statement: opts.statement || purpose.statement,
       };
       if (n.chainId !== undefined && n.chainId !== null) input.chainId = `solana:${n.chainId}`;
       if (opts.address) input.address = opts.address;
@@ -603,7 +652,7 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
       if (!out || !out.signedMessage || !out.signature) {
         throw new WalletAuthError('wallet_error', 'The wallet returned no signature.');
       }
-      return verify({
+      return purpose.submit({
         chain: 'solana',
         message: decoder.decode(out.signedMessage),
         signature: base58Encode(out.signature),
@@ -615,7 +664,7 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
       throw new WalletAuthError('unsupported_wallet', 'The wallet can neither sign in nor sign messages.');
     }
     const account = await solanaAccount(wallet);
-    const { message } = await call('/auth/nonce', {
+    const { message } = await call(purpose.noncePath, {
       method: 'POST',
       body: { chain: 'solana', address: account.address },
     });
@@ -627,7 +676,7 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
     }
     const out = Array.isArray(outputs) ? outputs[0] : outputs;
     if (!out || !out.signature) throw new WalletAuthError('wallet_error', 'The wallet returned no signature.');
-    return verify({
+    return purpose.submit({
       chain: 'solana',
       message: out.signedMessage ? decoder.decode(out.signedMessage) : message,
       signature: base58Encode(out.signature),
@@ -645,8 +694,8 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
   }
 
   return {
-    signInWithEthereum,
-    signInWithSolana,
+    signInWithEthereum: (provider, opts) => withEthereum(SIGN_IN, provider, opts),
+    signInWithSolana: (wallet, opts) => withSolana(SIGN_IN, wallet, opts),
     /** The current session (re-read from the server), or null when signed out. */
     session: loadSession,
     /**
@@ -664,12 +713,40 @@ export function createClient({ baseUrl = '', onRefresh, onSessionChange, fetch: 
     async logout() {
       await signedOut(call('/auth/logout', { method: 'POST' }));
     },
-    async logoutAll() {
-      return signedOut(call('/auth/logout-all', { method: 'POST' }));
+    /** Ends every session of this wallet, or with `{ scope: 'account' }` of the whole account. */
+    async logoutAll({ scope } = {}) {
+      const init = scope === undefined ? { method: 'POST' } : { method: 'POST', body: { scope } };
+      return signedOut(call('/auth/logout-all', init));
     },
-    async listSessions() {
-      const r = await call('/auth/sessions');
+    /** This wallet's sessions, or with `{ scope: 'account' }` those of every identity of the account. */
+    async listSessions({ scope } = {}) {
+      const r = await call(scope === undefined ? '/auth/sessions' : `/auth/sessions?scope=${encodeURIComponent(scope)}`);
       return r.sessions;
+    },
+    /** The session's account: `{ accountId, roles, identities, createdAt }`. */
+    account: () => call('/auth/account'),
+    /** Links an Ethereum wallet to the session's account (signed like a sign-in); the account. */
+    linkEthereum: (provider, opts) => withEthereum(LINK, provider, opts),
+    /** Links a Solana wallet to the session's account (signed like a sign-in); the account. */
+    linkSolana: (wallet, opts) => withSolana(LINK, wallet, opts),
+    /** Adds a username and password to the (wallet) session's account; the account. */
+    linkPassword: (username, password) =>
+      call('/auth/link/password', { method: 'POST', body: { username, password } }),
+    /**
+     * Removes a wallet from the session's account; the account. The server ends that wallet's
+     * sessions: when it is the wallet of this client's session, the client is signed out too.
+     */
+    async unlink(identityOrChain, address) {
+      const id = walletIdentity(identityOrChain, address);
+      const account = await call(
+        `/auth/identities/${encodeURIComponent(id.chain)}/${encodeURIComponent(id.address)}`,
+        { method: 'DELETE' },
+      );
+      if (sameWallet(current, id.chain, id.address)) {
+        remember(null);
+        announce('signed-out');
+      }
+      return account;
     },
     async revoke(sessionId) {
       await call(`/auth/sessions/${encodeURIComponent(sessionId)}`, { method: 'DELETE' });

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import { createClient } from '../wallet-auth.js';
-import { BASE_URL, RESTRICTED_URL, EthKey, SolKey, cookieFetch, siwsText } from './wallets.mjs';
+import { BASE_URL, RESTRICTED_URL, REAUTH_URL, EthKey, SolKey, cookieFetch, siwsText } from './wallets.mjs';
 
 const ARTIFACTS = process.env.ARTIFACTS_DIR || path.resolve('../../../test-artifacts');
 const WAIT = { timeout: 15000 };
@@ -321,6 +321,116 @@ async function noHorizontalOverflow(page, width) {
   assert.ok(scrollWidth <= width, `the page is ${scrollWidth}px wide in a ${width}px viewport`);
 }
 
+// The account part of the signed-in page: its id, and the identity rows.
+const identityRow = (page, chain, address) => page.locator(`#identities li[data-chain="${chain}"][data-address="${address}"]`);
+
+test('Accounts: the page shows the account, links a Solana wallet to an Ethereum one, and unlinks it', async () => {
+  const { context, page, ethKey, solKey, errors, consoleErrors } = await openPage({ eth: 'ok', sol: 'ok', viewport: PHONE });
+  try {
+    await page.getByRole('button', { name: 'Sign in with Browser wallet (Ethereum)' }).click();
+    await identityRow(page, 'ethereum', ethKey.address).waitFor(WAIT);
+    const account = await page.evaluate(async () => (await fetch('/auth/account')).json());
+    assert.equal(await page.locator('#account-id').textContent(), account.accountId);
+    assert.equal(await page.locator('#roles').textContent(), account.roles.length ? account.roles.join(', ') : 'none');
+    assert.equal(await page.locator('#identities li').count(), 1);
+    assert.equal(await page.locator('#identities button.unlink').count(), 0, 'the only identity has no unlink button');
+    await page.locator('#identities li', { hasText: 'Signed in' }).waitFor(WAIT);
+    // The other chain's wallet is offered first.
+    assert.deepEqual(await page.locator('#link-wallets button').allTextContents(), [
+      'Link Test Solana Wallet (Solana)',
+      'Link Browser wallet (Ethereum)',
+    ]);
+
+    await page.getByRole('button', { name: 'Link Test Solana Wallet (Solana)' }).click();
+    await identityRow(page, 'solana', solKey.address).waitFor(WAIT);
+    await page.locator('#status', { hasText: 'Test Solana Wallet is linked' }).waitFor(WAIT);
+    assert.equal(await page.locator('#identities li').count(), 2);
+    assert.equal(await page.locator('#account-id').textContent(), account.accountId);
+    // Linked: that wallet is no longer offered.
+    assert.deepEqual(await page.locator('#link-wallets button').allTextContents(), ['Link Browser wallet (Ethereum)']);
+
+    // Signing in with the Solana wallet elsewhere: the same account, whose sessions the page lists.
+    const elsewhere = createClient({ baseUrl: BASE_URL, fetch: cookieFetch() });
+    const s = await elsewhere.signInWithSolana(solKey.wallet());
+    assert.equal(s.accountId, account.accountId);
+    await page.reload();
+    await identityRow(page, 'solana', solKey.address).waitFor(WAIT);
+    const short = `Solana ${solKey.address.slice(0, 6)}…${solKey.address.slice(-4)}`;
+    const solSession = page.locator('#sessions li', { hasText: short });
+    await solSession.waitFor(WAIT);
+    assert.equal(await solSession.locator('button.revoke').count(), 0, "another wallet's session is shown, not revoked from here");
+    await noHorizontalOverflow(page, PHONE.width);
+    await shot(page, 'account-linked.png');
+
+    await page.getByRole('button', { name: `Unlink Solana wallet ${solKey.address}` }).click();
+    await page.locator('#status', { hasText: `Solana wallet ${solKey.address.slice(0, 6)}` }).waitFor(WAIT);
+    await identityRow(page, 'solana', solKey.address).waitFor({ state: 'detached', ...WAIT });
+    await solSession.waitFor({ state: 'detached', ...WAIT });
+    assert.equal(await elsewhere.session(), null, "the unlinked wallet's session ended");
+    assert.equal(await page.locator('#signed-in').isVisible(), true);
+    await page.getByRole('button', { name: 'Link Test Solana Wallet (Solana)' }).waitFor(WAIT);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(consoleErrors, []);
+    await page.getByRole('button', { name: 'Log out everywhere' }).click();
+    await page.locator('#signed-out').waitFor({ state: 'visible', ...WAIT });
+  } finally {
+    await context.close();
+  }
+});
+
+test('Accounts: a Solana account links an Ethereum wallet; unlinking the signed-in wallet signs out', async () => {
+  const { context, page, ethKey, solKey, errors } = await openPage({ eth: 'ok', sol: 'ok' });
+  try {
+    await page.getByRole('button', { name: 'Sign in with Test Solana Wallet (Solana)' }).click();
+    await identityRow(page, 'solana', solKey.address).waitFor(WAIT);
+    assert.deepEqual(await page.locator('#link-wallets button').allTextContents(), ['Link Browser wallet (Ethereum)']);
+    await page.getByRole('button', { name: 'Link Browser wallet (Ethereum)' }).click();
+    await identityRow(page, 'ethereum', ethKey.address).waitFor(WAIT);
+    const accountId = await page.locator('#account-id').textContent();
+    const viaEthereum = createClient({ baseUrl: BASE_URL, fetch: cookieFetch() });
+    assert.equal((await viaEthereum.signInWithEthereum(ethKey.provider())).accountId, accountId);
+
+    // Unlinking the wallet this page is signed in with ends this session.
+    await page.getByRole('button', { name: `Unlink Solana wallet ${solKey.address}` }).click();
+    await page.locator('#signed-out').waitFor({ state: 'visible', ...WAIT });
+    await page.locator('#status', { hasText: 'You unlinked the wallet you were signed in with' }).waitFor(WAIT);
+    assert.deepEqual(
+      (await viaEthereum.account()).identities,
+      [{ type: 'wallet', chain: 'ethereum', address: ethKey.address }],
+      'the account keeps its other wallet',
+    );
+    await viaEthereum.logout();
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test(
+  'Accounts: a link that needs a recent sign-in offers to sign in again, then links',
+  { skip: !REAUTH_URL && 'WALLET_AUTH_REAUTH_URL is not set' },
+  async () => {
+    const { context, page, ethKey, solKey, errors } = await openPage({ eth: 'ok', sol: 'ok', url: REAUTH_URL });
+    try {
+      await page.getByRole('button', { name: 'Sign in with Browser wallet (Ethereum)' }).click();
+      await identityRow(page, 'ethereum', ethKey.address).waitFor(WAIT);
+      const accountId = await page.locator('#account-id').textContent();
+      await page.waitForTimeout(3500); // REAUTH_MAX_AGE=3s
+      await page.getByRole('button', { name: 'Link Test Solana Wallet (Solana)' }).click();
+      await page.locator('#status', { hasText: 'linking a wallet needs a recent sign-in' }).waitFor(WAIT);
+      assert.equal(await identityRow(page, 'solana', solKey.address).count(), 0);
+      await shot(page, 'account-reauthenticate.png');
+      await page.getByRole('button', { name: 'Sign in again with Browser wallet' }).click();
+      await identityRow(page, 'solana', solKey.address).waitFor(WAIT);
+      assert.equal(await page.locator('#account-id').textContent(), accountId);
+      assert.equal(await page.locator('#reauth').isVisible(), false);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  },
+);
+
 for (const [size, viewport] of [
   ['desktop', DESKTOP],
   ['phone', PHONE],
@@ -472,10 +582,10 @@ async function serveReactApp(context) {
   });
 }
 
-async function openReactApp(context) {
+async function openReactApp(context, query = '') {
   const page = await context.newPage();
   const seen = watch(page);
-  await page.goto(REACT_APP);
+  await page.goto(REACT_APP + query);
   return { page, ...seen };
 }
 
@@ -524,6 +634,35 @@ test('React: useWalletAuth signs in, follows a logout in another tab, and leaves
     }
     await second.page.getByRole('button', { name: 'Log out' }).click();
     await state(second.page).filter({ hasText: 'anonymous' }).waitFor(WAIT);
+  } finally {
+    await context.close();
+  }
+});
+
+test('React: the hook reads the account and links a Solana wallet; signed out, no account', async () => {
+  const { context, ethKey, solKey } = await walletContext({ eth: 'ok', sol: 'ok' });
+  try {
+    await serveReactApp(context);
+    const { page, errors, consoleErrors } = await openReactApp(context, '?account');
+    await state(page).filter({ hasText: 'anonymous' }).waitFor(WAIT);
+    await page.getByRole('button', { name: 'Link Solana' }).waitFor(WAIT);
+    assert.equal(await page.locator('#account').count(), 0);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#address', { hasText: ethKey.address }).waitFor(WAIT);
+    const accountId = await page.evaluate(() => window.__app.client.current.accountId);
+    await page.locator('#account', { hasText: `${accountId} ethereum` }).waitFor(WAIT);
+
+    await page.getByRole('button', { name: 'Link Solana' }).click();
+    await page.locator('#account', { hasText: `${accountId} ethereum+solana` }).waitFor(WAIT);
+    const viaSolana = createClient({ baseUrl: BASE_URL, fetch: cookieFetch() });
+    assert.equal((await viaSolana.signInWithSolana(solKey.wallet())).accountId, accountId);
+
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await state(page).filter({ hasText: 'anonymous' }).waitFor(WAIT);
+    assert.equal(await page.locator('#account').count(), 0, 'signed out: no account');
+    await viaSolana.logoutAll({ scope: 'account' });
+    assert.deepEqual(errors, []);
+    assert.deepEqual(consoleErrors, []);
   } finally {
     await context.close();
   }

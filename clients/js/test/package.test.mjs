@@ -163,7 +163,7 @@ function checkReact(out) {
   assert.deepEqual(out.exports, ['useWalletAuth']);
   assert.equal(
     out.html,
-    '<p>loading<!-- --> <!-- -->error,loading,logout,logoutAll,refresh,session,signInWithEthereum,signInWithSolana</p>',
+    '<p>loading<!-- --> <!-- -->account,error,linkEthereum,linkPassword,linkSolana,loadAccount,loading,logout,logoutAll,refresh,session,signInWithEthereum,signInWithSolana,unlink</p>',
   );
   assert.equal(out.session, null);
   assert.equal(out.misuse, 'TypeError');

@@ -50,7 +50,8 @@ test('a wallet token verifies with jose, with every claim of the contract', asyn
   assert.deepEqual(Object.keys(claims).sort(), ['aud', 'exp', 'iat', 'iss', 'roles', 'sid', 'sub', 'wallet']);
   assert.equal(claims.iss, BASE_URL);
   assert.equal(claims.aud, BASE_URL);
-  assert.equal(claims.sub, caip10);
+  assert.match(session.accountId, /\S/);
+  assert.equal(claims.sub, session.accountId, 'sub is the accountId');
   assert.equal(claims.wallet, caip10);
   assert.equal(claims.sid, session.sessionId);
   assert.deepEqual(claims.roles, []);

@@ -8,6 +8,8 @@ import { base58Encode } from '../wallet-auth.js';
 export const BASE_URL = process.env.WALLET_AUTH_URL || 'http://127.0.0.1:8080';
 /** A second server that accepts only some Ethereum chains (ETH_CHAIN_IDS=10,1); unset: skipped. */
 export const RESTRICTED_URL = process.env.WALLET_AUTH_RESTRICTED_URL || '';
+/** A server whose links and unlinks need a sign-in of the last 3 s (REAUTH_MAX_AGE=3s); unset: skipped. */
+export const REAUTH_URL = process.env.WALLET_AUTH_REAUTH_URL || '';
 
 const hex = (bytes) => Buffer.from(bytes).toString('hex');
 
