@@ -12,6 +12,9 @@
 # loopback ports, and prints:
 #   - the raw signature verification rate of this machine's cores (bench_client verify-rate);
 #   - the Redis GET ceiling (redis-benchmark -t get -c 64 -n 500000);
+#   - the HTTP stack: GET /health on the server (every layer, a trivial handler) and on the
+#     smallest axum server on the same runtime (examples/bench_floor.rs), wrk with the
+#     validation run's connections, threads and duration;
 #   - session validation: GET /api/me with wrk, 64 connections, 2 threads, bearer tokens rotated
 #     over SESSIONS real sessions (created by real sign-ins): req/s and p99;
 #   - sign-ins: POST /auth/verify with pre-signed messages (each with its own fresh nonce, each
@@ -54,11 +57,13 @@ command -v redis-benchmark >/dev/null || { echo "redis-benchmark missing (redis-
 command -v curl >/dev/null || { echo "curl missing" >&2; exit 1; }
 
 log "building (release)"
-timeout 1800 cargo build --release --bin wallet-auth --example bench_client --example bench_sessions
+timeout 1800 cargo build --release --bin wallet-auth --example bench_client --example bench_sessions \
+    --example bench_floor
 TARGET=${CARGO_TARGET_DIR:-target}
 BIN=$TARGET/release/wallet-auth
 CLIENT=$TARGET/release/examples/bench_client
 MEMBENCH=$TARGET/release/examples/bench_sessions
+FLOOR=$TARGET/release/examples/bench_floor
 
 # --- processes -------------------------------------------------------------------------------
 WORK=$(mktemp -d)
@@ -150,6 +155,19 @@ echo "$ROUT"
 REDIS_GET=$(sed -E 's/^GET: ([0-9.]+) requests per second.*/\1/' <<<"$ROUT")
 fi
 
+rps() { awk '/^Requests\/sec:/ {print $2}'; }
+log "HTTP stack: GET /health, ${CONNS} connections, ${THREADS} threads, ${DURATION}s"
+HEALTH=$(timeout $((DURATION + 60)) wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" "$BASE/health" | rps)
+FPORT=$(free_port)
+"$FLOOR" "127.0.0.1:$FPORT" >"$WORK/floor.log" 2>&1 &
+FLOOR_PID=$!
+PIDS+=("$FLOOR_PID")
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$FPORT/health" >/dev/null 2>&1 && break; sleep 0.1; done
+log "HTTP floor: the smallest axum server, GET /health"
+FLOOR_RPS=$(timeout $((DURATION + 60)) wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$FPORT/health" | rps)
+kill "$FLOOR_PID" 2>/dev/null || true
+wait "$FLOOR_PID" 2>/dev/null || true
+
 log "creating $SESSIONS sessions by real sign-ins"
 timeout 300 "$CLIENT" sessions --base "$BASE" --n "$SESSIONS" --out "$WORK/tokens.txt"
 
@@ -191,6 +209,8 @@ session cache (Redis)        : ${SESSION_CACHE}$(curl -fs "$BASE/metrics" | awk 
 machine                      : $(nproc) cores, $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 raw verify rate (all cores)  : ${VERIFY_RATE} /s
 redis GET ceiling (c=$CONNS)    : ${REDIS_GET} req/s
+GET /health (whole stack)    : ${HEALTH} req/s (c=$CONNS, t=$THREADS, ${DURATION}s)
+GET /health (bare axum floor): ${FLOOR_RPS} req/s   (stack / floor: $(ratio "$HEALTH" "$FLOOR_RPS"))
 validation GET /api/me       : ${VALIDATION} req/s, p99 ${P99} ms, non-2xx ${NON2XX:-0} (${SESSIONS} sessions, c=$CONNS, t=$THREADS, ${DURATION}s)
 sign-ins POST /auth/verify   : ${SIGNIN} ok/s, p99 ${SIGNIN_P99} ms, failed ${SIGNIN_FAIL}, bodies exhausted ${EXHAUSTED} (c=$CONNS, t=$THREADS, ${SIGNIN_SECS}s)
 redis memory per session     : ${BYTES} bytes (${MEM_SESSIONS} sessions created through the library, one wallet each)

@@ -15,7 +15,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
@@ -156,7 +158,7 @@ pub fn router(state: AuthState) -> Router {
                 .on_response(log_response)
                 .on_failure(()),
         )
-        .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID, RandomRequestId))
         .layer(axum::middleware::from_fn(sane_request_id))
 }
 
@@ -176,6 +178,36 @@ pub fn is_sane_request_id(value: &[u8]) -> bool {
         && value
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Generates the request ids the server makes up: random (version 4) UUIDs, drawn from the
+/// thread's user-space CSPRNG (`rand::thread_rng`, seeded from the OS) rather than from the OS
+/// for each request, which cost a system call on every request. A request id is a log
+/// correlator, not a secret: it needs to be unique, not unpredictable.
+#[derive(Debug, Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&uuid_v4(rand::random()))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// `bytes` as a version 4 (random) UUID in its hyphenated lowercase form (RFC 9562).
+fn uuid_v4(mut bytes: [u8; 16]) -> String {
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// Drops a client's `X-Request-Id` unless there is exactly one and it is sane, so that one is
@@ -366,4 +398,35 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn generated_request_ids_are_distinct_v4_uuids() {
+        assert_eq!(uuid_v4([0xff; 16]), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        assert_eq!(uuid_v4([0; 16]), "00000000-0000-4000-8000-000000000000");
+        let req = axum::http::Request::new(());
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            let id = RandomRequestId.make_request_id(&req).unwrap();
+            let text = id.header_value().to_str().unwrap().to_owned();
+            let groups: Vec<&str> = text.split('-').collect();
+            assert_eq!(
+                groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+                [8, 4, 4, 4, 12],
+                "{text}"
+            );
+            assert!(text
+                .bytes()
+                .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+            assert_eq!(&text[14..15], "4", "{text}");
+            assert!(matches!(&text[19..20], "8" | "9" | "a" | "b"), "{text}");
+            assert!(is_sane_request_id(text.as_bytes()));
+            assert!(seen.insert(text));
+        }
+    }
 }

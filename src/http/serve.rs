@@ -112,7 +112,6 @@ struct Activity {
     /// when none is being received.
     head_started: AtomicU64,
     in_flight: AtomicUsize,
-    head_began: Notify,
     evicted: AtomicBool,
     evict: Notify,
 }
@@ -124,7 +123,6 @@ impl Activity {
             last: AtomicU64::new(0),
             head_started: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
-            head_began: Notify::new(),
             evicted: AtomicBool::new(false),
             evict: Notify::new(),
         }
@@ -137,19 +135,14 @@ impl Activity {
     fn on_read(&self) {
         let now = self.now_ms();
         self.last.store(now, Ordering::Relaxed);
-        if self.in_flight.load(Ordering::Acquire) == 0
-            && self
-                .head_started
-                .compare_exchange(
-                    0,
-                    now.saturating_add(1),
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-        {
-            // The watchdog may be sleeping towards the (longer) idle deadline.
-            self.head_began.notify_one();
+        if self.in_flight.load(Ordering::Acquire) == 0 {
+            // The first byte of a head; the watchdog sees it at its next look (see there).
+            let _ = self.head_started.compare_exchange(
+                0,
+                now.saturating_add(1),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
         }
     }
 
@@ -179,17 +172,30 @@ impl Activity {
 
     /// Completes when the connection must be closed: a head not received within
     /// `header`, nothing happening for `idle`, or eviction.
+    ///
+    /// It is never told that a head began: that happens on every request, and waking the
+    /// connection's task from inside its own poll would have the runtime reschedule the task
+    /// and wake another worker thread each time. Instead it never sleeps longer than
+    /// `min(header, idle)` at a stretch, and each look computes the deadline from what the
+    /// connection did. That is still exact: a head that begins at `h`, after a look at
+    /// `a <= h`, is looked at again by `a + header <= h + header`, and from then on the look
+    /// is at its deadline; an idle deadline only moves later. (Short looks also keep a
+    /// connection's timer the earliest one on the runtime, so a request's own timeout, when
+    /// armed, does not have to interrupt the runtime's sleep to be noticed.)
     async fn watchdog(&self, header: Duration, idle: Duration) {
         let header_ms = u64::try_from(header.as_millis()).unwrap_or(u64::MAX);
         let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
+        let look_ms = header_ms.min(idle_ms).max(1);
+        let sleep = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(sleep);
         loop {
             if self.evicted.load(Ordering::Acquire) {
                 return;
             }
             let now = self.now_ms();
             let deadline = if self.in_flight.load(Ordering::Acquire) > 0 {
-                // The request timeout bounds a request; look again later.
-                now.saturating_add(header_ms.min(idle_ms))
+                // The request timeout bounds a request.
+                u64::MAX
             } else {
                 match self.head_started.load(Ordering::Acquire) {
                     0 => self.last.load(Ordering::Relaxed).saturating_add(idle_ms),
@@ -199,10 +205,13 @@ impl Activity {
             if now >= deadline {
                 return;
             }
+            let wake = deadline.min(now.saturating_add(look_ms));
+            sleep
+                .as_mut()
+                .reset(tokio::time::Instant::now() + Duration::from_millis(wake - now));
             tokio::select! {
-                () = tokio::time::sleep(Duration::from_millis(deadline - now)) => {}
+                () = &mut sleep => {}
                 () = self.evict.notified() => {}
-                () = self.head_began.notified() => {}
             }
         }
     }

@@ -357,6 +357,18 @@ fn token_hash(token: &str) -> TokenHash {
     TokenHash::new(hash_b64(token.as_bytes(), 16))
 }
 
+/// What a presented token says before the store is asked: its wallet tag, the session it names
+/// (tokens issued before tokens named their session name none), and its storage hash; `None`
+/// when it is malformed.
+fn read_token(token: &str) -> Option<(WalletTag, Option<SessionId>, TokenHash)> {
+    let (tag, named_sid) = token_parts(token)?;
+    Some((
+        WalletTag::new(tag),
+        named_sid.map(SessionId::new),
+        token_hash(token),
+    ))
+}
+
 /// The user agent as kept in a record: at most [`MAX_USER_AGENT`] bytes, cut at a character
 /// boundary.
 fn stored_user_agent(ua: &str) -> &str {
@@ -590,12 +602,10 @@ impl WalletSessions {
         token: &str,
         ctx: &RequestContext,
     ) -> Result<Validation, SessionError> {
-        let Some((tag, named_sid)) = token_parts(token) else {
+        let Some((tag, named_sid, hash)) = read_token(token) else {
             return Ok(Validation::Invalid(InvalidReason::Malformed));
         };
-        let (tag, named_sid) = (WalletTag::new(tag), named_sid.map(SessionId::new));
         let tag = &tag;
-        let hash = token_hash(token);
         let now = self.clock.now();
         let record = match self
             .store
@@ -1057,6 +1067,31 @@ impl WalletSessions {
         self.store
             .count_active(chain.as_str(), unix_ms(self.clock.now()))
             .await
+    }
+}
+
+/// The steps of [`WalletSessions::validate`] one at a time, so that the benchmarks
+/// (benches/validation.rs) time each step alone on the crate's own code. Hidden from the docs:
+/// not part of the API, and nothing in the crate calls it.
+#[doc(hidden)]
+pub mod steps {
+    use super::{SessionId, TokenHash, WalletSessions, WalletTag};
+
+    /// Reads a token and hashes it (see `read_token`).
+    #[must_use]
+    pub fn read_token(token: &str) -> Option<(WalletTag, Option<SessionId>, TokenHash)> {
+        super::read_token(token)
+    }
+
+    /// Decrypts and decodes a stored record as `validate` does; whether it opened.
+    #[must_use]
+    pub fn open_record(
+        sessions: &WalletSessions,
+        tag: &WalletTag,
+        hash: &TokenHash,
+        sealed: &[u8],
+    ) -> bool {
+        sessions.open(tag, hash, sealed).is_some()
     }
 }
 

@@ -1,36 +1,50 @@
 //! Ethereum signatures: EIP-191 `personal_sign` over the exact message bytes, secp256k1 public
-//! key recovery with k256, and comparison with the message's address.
+//! key recovery with libsecp256k1 (the `secp256k1` crate), and comparison with the message's
+//! address.
 //!
 //! Accepted encodings (hex, `0x` optional, any case): 65 bytes `r‖s‖v` with `v` in
 //! {27, 28, 0, 1}, or 64 bytes EIP-2098 `r‖yParityAndS` (yParity is the top bit of the second
 //! word). `r` and `s` must be in `[1, n-1]` and `s` must be low (EIP-2): a high-s signature is
-//! refused, not normalized.
+//! refused, not normalized. These rules are checked here, on the bytes, before libsecp256k1 is
+//! asked anything: its recovery alone would accept a high `s`.
 //!
-//! Recovery computes `Q = r⁻¹·(s·R − z·G)` directly on k256's curve arithmetic (`z·G` from the
-//! precomputed base-point table). k256's own `VerifyingKey::recover_from_prehash` does the same
-//! and then verifies the signature against `Q` again, which is a second full scalar
-//! multiplication that cannot fail for a `Q` obtained this way; skipping it halves the cost.
-//! Tests check that both give the same key.
+//! Why libsecp256k1: recovery is curve arithmetic, and curve arithmetic of our own is
+//! cryptography we would have to maintain. libsecp256k1 is the implementation Bitcoin Core
+//! relies on, reviewed and tested far beyond what this crate could do, and about twice as fast
+//! as the same recovery on k256 (BENCHMARKS.md). The tests compare every recovered key with
+//! k256's `VerifyingKey::recover_from_prehash`, an independent implementation.
 
 use alloy_primitives::{eip191_hash_message, keccak256, Address};
-use k256::ecdsa::Signature;
-use k256::elliptic_curve::ops::{Invert, MulByGenerator, Reduce};
-use k256::elliptic_curve::point::DecompressPoint;
-use k256::elliptic_curve::scalar::IsHigh;
-use k256::elliptic_curve::sec1::ToEncodedPoint;
-use k256::elliptic_curve::subtle::Choice;
-use k256::elliptic_curve::PrimeField;
-use k256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar, U256};
+use secp256k1::ecdsa::{RecoverableSignature as Recoverable, RecoveryId};
+use secp256k1::Message;
 
 use super::error::VerifyError;
+
+/// The order `n` of secp256k1's group, big-endian.
+const ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+    0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41,
+];
+
+/// `⌊n / 2⌋`, big-endian: the largest low `s` (EIP-2).
+const HALF_ORDER: [u8; 32] = [
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0x5d, 0x57, 0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0,
+];
 
 /// A decoded, range-checked, low-s secp256k1 recoverable signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecoverableSignature {
-    /// `r` and `s`, both in `[1, n-1]`, `s` low.
-    pub signature: Signature,
+    /// `r‖s`, big-endian, both in `[1, n-1]`, `s` low (an EIP-2098 parity bit already taken
+    /// out).
+    pub rs: [u8; 64],
     /// Whether `R`'s y coordinate is odd (the recovery id's parity).
     pub y_odd: bool,
+}
+
+/// Whether a big-endian 32-byte scalar is in `[1, n-1]`.
+fn in_scalar_range(word: &[u8; 32]) -> bool {
+    *word != [0u8; 32] && *word < ORDER
 }
 
 /// Decodes a signature as a client sends it (see the module docs for the accepted forms).
@@ -75,14 +89,19 @@ pub fn decode_signature(signature: &str) -> Result<RecoverableSignature, VerifyE
         }
         y_odd
     };
-    let signature =
-        Signature::from_slice(&rs).map_err(|_| VerifyError::signature("r or s is out of range"))?;
-    if bool::from(signature.s().is_high()) {
+    let (r, s) = rs.split_at(32);
+    let (Ok(r), Ok(s)) = (<&[u8; 32]>::try_from(r), <&[u8; 32]>::try_from(s)) else {
+        return Err(VerifyError::signature("r or s is out of range"));
+    };
+    if !in_scalar_range(r) || !in_scalar_range(s) {
+        return Err(VerifyError::signature("r or s is out of range"));
+    }
+    if *s > HALF_ORDER {
         return Err(VerifyError::signature(
             "s is in the upper half of the curve order (malleable, refused by EIP-2)",
         ));
     }
-    Ok(RecoverableSignature { signature, y_odd })
+    Ok(RecoverableSignature { rs, y_odd })
 }
 
 /// `text` without its `0x` (or `0X`) prefix, if it has one: how Ethereum signatures are written.
@@ -100,24 +119,21 @@ pub fn personal_sign_hash(message: &[u8]) -> [u8; 32] {
 }
 
 /// Recovers the public key from a 32-byte prehash and a signature (see the module docs), as
-/// the 64-byte uncompressed `x‖y`. `None` when no key exists for this signature.
+/// the 64-byte uncompressed `x‖y`. `None` when no key exists for this signature (`r` is not the
+/// x coordinate of a curve point, or the key would be the point at infinity).
 #[must_use]
 pub fn recover_public_key(prehash: &[u8; 32], sig: &RecoverableSignature) -> Option<[u8; 64]> {
-    let (r, s) = sig.signature.split_scalars();
-    let z = <Scalar as Reduce<U256>>::reduce_bytes(FieldBytes::from_slice(prehash));
-    let big_r: Option<AffinePoint> =
-        AffinePoint::decompress(&r.to_repr(), Choice::from(u8::from(sig.y_odd))).into();
-    let big_r = ProjectivePoint::from(big_r?);
-    let r_inv: Scalar = *r.invert();
-    let u1 = -(r_inv * z);
-    let u2 = r_inv * *s;
-    let q = ProjectivePoint::mul_by_generator(&u1) + big_r * u2;
-    if q == ProjectivePoint::IDENTITY {
-        return None;
-    }
-    let encoded = q.to_affine().to_encoded_point(false);
-    let xy = encoded.as_bytes().get(1..)?;
-    <[u8; 64]>::try_from(xy).ok()
+    let id = if sig.y_odd {
+        RecoveryId::One
+    } else {
+        RecoveryId::Zero
+    };
+    let signature = Recoverable::from_compact(&sig.rs, id).ok()?;
+    let key = signature
+        .recover_ecdsa(Message::from_digest(*prehash))
+        .ok()?;
+    let encoded = key.serialize_uncompressed();
+    <[u8; 64]>::try_from(encoded.get(1..)?).ok()
 }
 
 /// The Ethereum address of a 64-byte uncompressed public key.
@@ -159,7 +175,9 @@ pub fn verify_personal_sign(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k256::ecdsa::{SigningKey, VerifyingKey};
+    use k256::ecdsa::{Signature, SigningKey, VerifyingKey};
+    use k256::elliptic_curve::scalar::IsHigh;
+    use k256::elliptic_curve::PrimeField;
 
     const MESSAGE: &[u8] = b"hello world";
 
@@ -274,6 +292,87 @@ mod tests {
         assert!(decode_signature(&max).is_err());
     }
 
+    /// `r‖s‖27` with r and s given as 32-byte words.
+    fn words(r: [u8; 32], s: [u8; 32]) -> String {
+        let mut rs = [0u8; 64];
+        rs[..32].copy_from_slice(&r);
+        rs[32..].copy_from_slice(&s);
+        with_v(&rs, 27)
+    }
+
+    /// `word` plus `delta` (mod 2^256), big-endian.
+    fn add(word: [u8; 32], delta: i8) -> [u8; 32] {
+        let mut out = word;
+        let mut carry = i16::from(delta);
+        for b in out.iter_mut().rev() {
+            let v = i16::from(*b) + carry;
+            *b = v.rem_euclid(256) as u8;
+            carry = v.div_euclid(256);
+        }
+        out
+    }
+
+    #[test]
+    fn the_order_constants_are_k256s() {
+        let n_minus_1 = (-k256::Scalar::ONE).to_repr();
+        assert_eq!(add(ORDER, -1)[..], n_minus_1[..]);
+        // ⌊n/2⌋ is the largest scalar k256 calls low.
+        let half = k256::Scalar::from_repr(HALF_ORDER.into()).unwrap();
+        assert!(!bool::from(half.is_high()));
+        let above = k256::Scalar::from_repr(add(HALF_ORDER, 1).into()).unwrap();
+        assert!(bool::from(above.is_high()));
+    }
+
+    #[test]
+    fn range_and_low_s_at_their_boundaries_as_k256_decides_them() {
+        let one = add([0u8; 32], 1);
+        let zero = [0u8; 32];
+        let n = ORDER;
+        let words_to_try = [
+            zero,
+            one,
+            add(HALF_ORDER, -1),
+            HALF_ORDER,
+            add(HALF_ORDER, 1),
+            add(n, -1),
+            n,
+            add(n, 1),
+            [0xff; 32],
+        ];
+        for r in words_to_try {
+            for s in words_to_try {
+                let ours = decode_signature(&words(r, s));
+                let mut rs = [0u8; 64];
+                rs[..32].copy_from_slice(&r);
+                rs[32..].copy_from_slice(&s);
+                let k256_accepts =
+                    Signature::from_slice(&rs).is_ok_and(|sig| !bool::from(sig.s().is_high()));
+                assert_eq!(ours.is_ok(), k256_accepts, "r={r:02x?} s={s:02x?}");
+                match ours {
+                    Ok(sig) => assert_eq!(sig.rs, rs),
+                    Err(e) if in_scalar_range(&r) && in_scalar_range(&s) => {
+                        assert!(e.to_string().contains("upper half"), "{e}");
+                    }
+                    Err(e) => assert!(e.to_string().contains("out of range"), "{e}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn eip2098_parity_bit_is_not_part_of_s() {
+        let k = key(5);
+        let (rs, recid) = sign(&k, MESSAGE);
+        let mut compact = rs;
+        compact[32] |= 0x80;
+        let sig = decode_signature(&format!("0x{}", hex::encode(compact))).unwrap();
+        assert_eq!(sig.rs, rs);
+        assert!(sig.y_odd);
+        let recovered =
+            recover_public_key(&personal_sign_hash(MESSAGE), &sig).map(|k| address_of(&k));
+        assert_eq!(recovered == Some(address(&k)), recid == 1);
+    }
+
     #[test]
     fn same_key_as_k256_recovery() {
         for seed in 1..20u8 {
@@ -284,7 +383,7 @@ mod tests {
             let ours = recover_public_key(
                 &hash,
                 &RecoverableSignature {
-                    signature: sig,
+                    rs: sig.to_bytes().into(),
                     y_odd: recid.is_y_odd(),
                 },
             )
@@ -300,10 +399,11 @@ mod tests {
         let mut rs = [0u8; 64];
         rs[31] = 5;
         rs[63] = 1;
-        let sig = RecoverableSignature {
-            signature: Signature::from_slice(&rs).unwrap(),
-            y_odd: false,
-        };
-        assert!(recover_public_key(&[1u8; 32], &sig).is_none());
+        for y_odd in [false, true] {
+            let sig = RecoverableSignature { rs, y_odd };
+            assert!(recover_public_key(&[1u8; 32], &sig).is_none());
+        }
+        let err = recover_address(MESSAGE, &with_v(&rs, 27)).unwrap_err();
+        assert!(err.to_string().contains("no public key"), "{err}");
     }
 }

@@ -110,6 +110,53 @@ fn dependencies_build_in_their_own_layer() {
         .any(|(op, v)| op == "RUN" && v.contains("--locked")));
 }
 
+/// The dependency layer builds from the manifest alone, with stand-in targets; cargo refuses a
+/// manifest whose declared target has no file, so the stand-in step must give every `[[bench]]`
+/// of Cargo.toml its file. The step is run here, as `sh` runs it in the image, on a copy of the
+/// manifest.
+#[test]
+fn the_dependency_layer_has_a_stand_in_for_every_declared_bench() {
+    let all = instructions(&read("Dockerfile"));
+    let step = all
+        .iter()
+        .find(|(op, v)| op == "RUN" && v.contains("cargo build"))
+        .map(|(_, v)| v.clone())
+        .expect("the dependency build");
+    let stand_in = step
+        .split("&& cargo build")
+        .next()
+        .expect("the stand-in part of the step");
+    let manifest = read("Cargo.toml");
+    let dir = std::env::temp_dir().join(format!("wallet-auth-stand-in-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Cargo.toml"), &manifest).unwrap();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(stand_in)
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{stand_in}");
+    let mut declared = Vec::new();
+    let mut in_bench = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bench = line == "[[bench]]";
+        } else if let Some(name) = line.strip_prefix("name = \"").filter(|_| in_bench) {
+            declared.push(name.trim_end_matches('"').to_owned());
+        }
+    }
+    assert!(declared.len() >= 2, "{declared:?}");
+    for name in &declared {
+        assert!(
+            dir.join("benches").join(format!("{name}.rs")).is_file(),
+            "no stand-in for the bench {name}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn everything_compiled_in_is_copied_and_not_ignored() {
     let dockerfile = read("Dockerfile");

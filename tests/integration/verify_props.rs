@@ -5,6 +5,7 @@
 
 use ed25519_dalek::Signer as _;
 use k256::ecdsa::SigningKey;
+use k256::elliptic_curve::scalar::IsHigh as _;
 use proptest::prelude::*;
 use time::{Duration, OffsetDateTime, UtcOffset};
 use wallet_auth::verify::{
@@ -166,9 +167,53 @@ proptest! {
     fn ethereum_any_changed_signature_byte_fails(key in eth_key(), i in inputs(), at in 0usize..65, delta in 1u8..=255) {
         let text = message(Chain::Ethereum, &i, &eth_address(&key));
         let mut sig = eth_sign(&key, &text);
+        let before = sig[at];
         sig[at] = sig[at].wrapping_add(delta);
+        // `v` 27/28 and 0/1 are two spellings of one recovery id: 27 → 0 or 28 → 1 is the
+        // same signature, not a changed one.
+        prop_assume!(!(at == 64 && sig[at] < 2 && sig[at] == before - 27));
         let encoded = format!("0x{}", hex::encode(sig));
         prop_assert!(verify::verify(Chain::Ethereum, &text, &encoded, None, &policy(&i)).is_err());
+    }
+
+    /// Recovery (libsecp256k1, after our range and low-s checks) agrees with k256, an
+    /// independent implementation, on arbitrary signatures: the same ones are refused, and
+    /// every one recovered gives k256's key. Random words are nearly always in range, half of
+    /// them high-s, and about half of the r values are no point's x coordinate.
+    #[test]
+    fn ethereum_recovery_agrees_with_k256(rs in any::<[u8; 64]>(), y_odd in any::<bool>(), prehash in any::<[u8; 32]>()) {
+        let encoded = format!("0x{}{:02x}", hex::encode(rs), 27 + u8::from(y_odd));
+        let ours = ethereum::decode_signature(&encoded)
+            .ok()
+            .and_then(|sig| ethereum::recover_public_key(&prehash, &sig));
+        let theirs = k256::ecdsa::Signature::from_slice(&rs)
+            .ok()
+            .filter(|sig| !bool::from(sig.s().is_high()))
+            .and_then(|sig| {
+                k256::ecdsa::VerifyingKey::recover_from_prehash(
+                    &prehash,
+                    &sig,
+                    k256::ecdsa::RecoveryId::new(y_odd, false),
+                )
+                .ok()
+            })
+            .map(|key| <[u8; 64]>::try_from(&key.to_encoded_point(false).as_bytes()[1..]).unwrap());
+        prop_assert_eq!(ours, theirs);
+    }
+
+    /// The same on real signatures of random keys, each with its own recovery id: both
+    /// implementations recover the signer.
+    #[test]
+    fn ethereum_recovery_of_real_signatures_agrees_with_k256(key in eth_key(), message in any::<Vec<u8>>()) {
+        let hash = ethereum::personal_sign_hash(&message);
+        let (sig, recid) = key.sign_prehash_recoverable(&hash).unwrap();
+        let decoded = ethereum::RecoverableSignature { rs: sig.to_bytes().into(), y_odd: recid.is_y_odd() };
+        let ours = ethereum::recover_public_key(&hash, &decoded).unwrap();
+        let theirs = k256::ecdsa::VerifyingKey::recover_from_prehash(&hash, &sig, recid).unwrap();
+        let theirs = theirs.to_encoded_point(false);
+        let signer = key.verifying_key().to_encoded_point(false);
+        prop_assert_eq!(&ours[..], &theirs.as_bytes()[1..]);
+        prop_assert_eq!(&ours[..], &signer.as_bytes()[1..]);
     }
 
     #[test]

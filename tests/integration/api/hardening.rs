@@ -52,6 +52,37 @@ async fn a_half_sent_request_head_is_closed_at_the_header_timeout() {
     );
 }
 
+/// The head bound runs from the head's first byte even when that byte comes long after the
+/// connection went idle: the connection closes at that byte + `HTTP_HEADER_TIMEOUT`, neither
+/// sooner nor at the (much longer) idle deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_begun_after_an_idle_spell_is_bounded_from_its_first_byte() {
+    let header = Duration::from_secs(1);
+    let app = spawn_app_with(Backend::Memory, move |c| {
+        c.http.header_timeout = header;
+        c.http.idle_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let mut s = raw::connect(app.addr()).await;
+    raw::is_open_and_serving(&mut s).await;
+    // Idle for longer than the head bound, and not a whole multiple of it: a watchdog that only
+    // looked every `header` would see this head 0.8 s late.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    s.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
+    let first_byte = Instant::now();
+    let got = raw::read_until_closed(&mut s, Duration::from_secs(10)).await;
+    let closed_after = first_byte.elapsed();
+    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    assert!(
+        closed_after >= header - Duration::from_millis(50),
+        "closed {closed_after:?} after the head's first byte"
+    );
+    assert!(
+        closed_after < header + Duration::from_millis(400),
+        "closed {closed_after:?} after the head's first byte, bound {header:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
     let app = spawn_app_with(Backend::Memory, |c| {
