@@ -4,12 +4,17 @@
 //! bench_client presign  --base URL --n N --out FILE   # N verify bodies, one JSON per line
 //! bench_client sessions --base URL --n N --out FILE   # N real sign-ins, one token per line
 //! bench_client verify-rate --secs S                   # raw `verify` throughput on all cores
+//! bench_client accounts --base URL --admin-token T    # the account routes' happy path, once
 //! ```
 //!
 //! `presign` fetches N fresh nonces from the server, builds the messages with
 //! `wallet_auth::verify::prepare_message` and signs them with EIP-191 `personal_sign`; each body
 //! can be posted to `/auth/verify` exactly once. Messages are spread over `--wallets` wallets
 //! (default: one wallet per message).
+//!
+//! `accounts` walks the account routes once with real signatures (for scripts/schemathesis.sh,
+//! whose random cases cannot sign): a sign-in, a link nonce, a link of a second wallet, a
+//! password, the account, the unlink and a role change, each of which must answer 200.
 #![allow(clippy::expect_used)]
 
 use std::io::Write as _;
@@ -63,6 +68,14 @@ enum Cmd {
         wallets: Option<usize>,
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+    },
+    /// Walk the account routes once (sign in, link a wallet, add a password, read the
+    /// account, unlink the wallet, set a role); exit non-zero unless each answers 200.
+    Accounts {
+        #[arg(long)]
+        base: String,
+        #[arg(long)]
+        admin_token: String,
     },
     /// Raw signature verification rate (`wallet_auth::verify::verify`) on all cores.
     VerifyRate {
@@ -257,6 +270,84 @@ async fn sessions(base: &str, n: usize, wallets: Option<usize>, conc: usize) -> 
     tokens
 }
 
+/// Sends one request and returns its JSON answer; panics (non-zero exit) unless it is 200.
+async fn expect_ok(req: reqwest::RequestBuilder, what: &str) -> Value {
+    let r = req.send().await.expect(what);
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    assert_eq!(status.as_u16(), 200, "{what}: {v}");
+    eprintln!("accounts: {what}: 200");
+    v
+}
+
+async fn accounts(base: &str, admin_token: &str) {
+    let http = client();
+    let (first, second) = (Wallet::random(), Wallet::random());
+    let nonce = |address: &str| json!({"chain": "ethereum", "address": address});
+    let n = expect_ok(
+        http.post(format!("{base}/auth/nonce"))
+            .json(&nonce(&first.address)),
+        "POST /auth/nonce",
+    )
+    .await;
+    let message = n["message"].as_str().expect("message").to_owned();
+    let body = json!({"chain": "ethereum", "signature": first.sign(&message), "message": message});
+    let session = expect_ok(
+        http.post(format!("{base}/auth/verify")).json(&body),
+        "POST /auth/verify",
+    )
+    .await;
+    let token = session["token"].as_str().expect("token").to_owned();
+    let account = session["accountId"].as_str().expect("accountId").to_owned();
+    let n = expect_ok(
+        http.post(format!("{base}/auth/link/nonce"))
+            .bearer_auth(&token)
+            .json(&nonce(&second.address)),
+        "POST /auth/link/nonce",
+    )
+    .await;
+    let message = n["message"].as_str().expect("message").to_owned();
+    let body = json!({"chain": "ethereum", "signature": second.sign(&message), "message": message});
+    expect_ok(
+        http.post(format!("{base}/auth/link"))
+            .bearer_auth(&token)
+            .json(&body),
+        "POST /auth/link",
+    )
+    .await;
+    let username = format!("walk-{}", &first.address[2..14].to_ascii_lowercase());
+    expect_ok(
+        http.post(format!("{base}/auth/link/password"))
+            .bearer_auth(&token)
+            .json(&json!({"username": username, "password": "a long enough password, 1"})),
+        "POST /auth/link/password",
+    )
+    .await;
+    let a = expect_ok(
+        http.get(format!("{base}/auth/account")).bearer_auth(&token),
+        "GET /auth/account",
+    )
+    .await;
+    assert_eq!(a["identities"].as_array().map(Vec::len), Some(3), "{a}");
+    expect_ok(
+        http.delete(format!(
+            "{base}/auth/identities/ethereum/{}",
+            second.address
+        ))
+        .bearer_auth(&token),
+        "DELETE /auth/identities/{chain}/{address}",
+    )
+    .await;
+    let r = expect_ok(
+        http.put(format!("{base}/admin/accounts/{account}/roles"))
+            .bearer_auth(admin_token)
+            .json(&json!({"roles": ["editor"]})),
+        "PUT /admin/accounts/{accountId}/roles",
+    )
+    .await;
+    assert_eq!(r["roles"], json!(["editor"]), "{r}");
+}
+
 fn verify_rate(secs: u64, threads: Option<usize>) {
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -334,6 +425,7 @@ async fn main() {
             let tokens = sessions(&base, n, wallets, concurrency).await;
             write_lines(&out, &tokens);
         }
+        Cmd::Accounts { base, admin_token } => accounts(&base, &admin_token).await,
         Cmd::VerifyRate { secs, threads } => verify_rate(secs, threads),
     }
 }

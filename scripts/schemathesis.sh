@@ -95,6 +95,9 @@ BASE="http://127.0.0.1:$PORT"
 # theirs (one per test case; each from its own wallet), all signed in for real.
 "$SIGNIN" sessions --base "$BASE" --n 2 --out "$TOKENS"
 "$SIGNIN" sessions --base "$BASE" --n "${POOL_SIZE:-8000}" --out "$POOL"
+# The account routes that need a fresh signature (a link) or a known identity (an unlink, a
+# role change) cannot be reached by random cases: walk them once for real.
+"$SIGNIN" accounts --base "$BASE" --admin-token "$ADMIN_TOKEN"
 token() { sed -n "${1}p" "$TOKENS"; }
 export SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}"
 export WA_SESSION_POOL="$POOL" WA_SIGNIN_UA="$SIGNIN_UA" WA_BASE="$BASE"
