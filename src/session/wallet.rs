@@ -47,14 +47,14 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::accounts::{Directory, Identity, SealedSession, ROLES_REFRESH};
-use super::audit::{Audit, AuditEvent, AuditKind};
+use super::audit::{self, Audit, AuditEvent, AuditKind};
 use super::crypto::{ct_eq, hash_b64, random_token, KeyRing};
 use super::device::fingerprint;
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::Binding;
 use crate::store::{
-    self, AccountId, ActiveMove, CurrentToken, IndexEntry, Rotated, SessionEntry, SessionId,
-    SessionUpdate, Store, StoreError, TokenHash, WalletTag,
+    self, AccountId, ActiveMove, Claim, CurrentToken, IndexEntry, Rotated, SessionEntry,
+    SessionExtras, SessionId, SessionUpdate, Store, StoreError, TokenHash, WalletTag,
 };
 use crate::verify::{Chain, WalletType};
 
@@ -465,12 +465,13 @@ impl WalletSessions {
         }
     }
 
-    /// Opens a session for a wallet that just signed in. Returns the token (shown once), the
-    /// session, and the sessions evicted by the per-wallet limit.
+    /// Opens a session for a wallet that just signed in, and records the sign-in (audit event,
+    /// counter, active-session statistics) in the same store call. Returns the token (shown
+    /// once) and the session; the sessions evicted by the per-wallet limit are ended and
+    /// audited.
     ///
     /// # Errors
     /// The store failed; nothing was created.
-    #[tracing::instrument(skip_all, fields(chain = %chain))]
     pub async fn create(
         &self,
         chain: Chain,
@@ -479,12 +480,33 @@ impl WalletSessions {
         wallet_type: WalletType,
         ctx: &RequestContext,
     ) -> Result<(String, SessionInfo), StoreError> {
-        let now = unix_ms(self.clock.now());
+        self.create_with_claim(chain, address, chain_id, wallet_type, ctx, None)
+            .await
+    }
+
+    /// [`Self::create`], given the wallet's claim when the caller has just read it (`None`:
+    /// read it here).
+    #[tracing::instrument(skip_all, fields(chain = %chain))]
+    pub(crate) async fn create_with_claim(
+        &self,
+        chain: Chain,
+        address: &str,
+        chain_id: Option<String>,
+        wallet_type: WalletType,
+        ctx: &RequestContext,
+        known: Option<Option<Claim>>,
+    ) -> Result<(String, SessionInfo), StoreError> {
+        let now_t = self.clock.now();
+        let now = unix_ms(now_t);
         let tag = wallet_tag(chain, address);
         let sid = random_token(16);
         let token = new_token(&tag, &sid);
         let hash = token_hash(&token);
         let ex = now + dur_ms(self.settings.ttl);
+        let event = AuditEvent::new(AuditKind::SignIn, now_t)
+            .wallet(chain, address)
+            .session(&sid)
+            .ip(&ctx.ip);
         let mut record = Record {
             sid,
             chain,
@@ -500,6 +522,21 @@ impl WalletSessions {
             acct: String::new(),
             roles: Vec::new(),
             rc: now,
+        };
+        // Serializing a plain struct of strings cannot fail.
+        let event_bytes = serde_json::to_vec(&event).unwrap_or_default();
+        let logs = audit::activity_logs(&tag);
+        let extras = SessionExtras {
+            active: Some((
+                chain.as_str(),
+                ActiveMove {
+                    from_ms: None,
+                    to_ms: Some(ex),
+                },
+            )),
+            count: audit::counter_of(AuditKind::SignIn),
+            audit: Some((&event_bytes, &logs)),
+            now_ms: now,
         };
         let (account, roles, evicted) = self
             .directory
@@ -518,11 +555,13 @@ impl WalletSessions {
                         ttl: self.settings.ttl,
                     }
                 },
+                extras,
+                known,
             )
             .await?;
+        audit::trace(&event);
         record.acct = account.into_string();
         record.roles = roles;
-        self.track(chain, None, Some(ex)).await;
         for ended in &evicted {
             let event = AuditEvent::new(AuditKind::Eviction, self.clock.now())
                 .wallet(chain, address)
