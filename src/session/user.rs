@@ -44,8 +44,8 @@ use super::accounts::{password_tag, Directory, Identity, SealedSession, ROLES_RE
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::default_password_checks;
 use crate::store::{
-    AccountId, SessionEntry, SessionExtras, SessionId, SessionUpdate, Store, StoreError,
-    TokenHash, WalletTag,
+    AccountId, SessionEntry, SessionExtras, SessionId, SessionUpdate, Store, StoreError, TokenHash,
+    WalletTag,
 };
 
 /// Longest accepted username.

@@ -17,8 +17,8 @@ use tokio::sync::OnceCell;
 use super::api::{
     AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap, Claimed,
     IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget, RateDecision, RolesSet,
-    Rotated, Rotation, SessionClaim, SessionEntry, SessionExtras, SessionId, SessionUpdate, Span, Store,
-    StoreError, StoreResult, Swap, TokenHash, WalletTag,
+    Rotated, Rotation, SessionClaim, SessionEntry, SessionExtras, SessionId, SessionUpdate, Span,
+    Store, StoreError, StoreResult, Swap, TokenHash, WalletTag,
 };
 use super::metered::StoreRecorder;
 

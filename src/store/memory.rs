@@ -19,8 +19,9 @@ use async_trait::async_trait;
 use super::api::{
     active_bucket, AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap,
     Claimed, CurrentToken, IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget,
-    RateDecision, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionExtras, SessionId,
-    SessionUpdate, Span, Store, StoreResult, Swap, TokenHash, WalletTag, EVENT_COUNT_RETENTION,
+    RateDecision, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionExtras,
+    SessionId, SessionUpdate, Span, Store, StoreResult, Swap, TokenHash, WalletTag,
+    EVENT_COUNT_RETENTION,
 };
 use crate::clock::{unix_ms, Clock, SystemClock};
 

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use super::api::{
     AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap, Claimed,
     IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget, RateDecision, RolesSet,
-    Rotated, Rotation, SessionClaim, SessionEntry, SessionExtras, SessionId, SessionUpdate, Span, Store,
-    StoreResult, Swap, TokenHash, WalletTag,
+    Rotated, Rotation, SessionClaim, SessionEntry, SessionExtras, SessionId, SessionUpdate, Span,
+    Store, StoreResult, Swap, TokenHash, WalletTag,
 };
 
 /// Receives one measurement per store operation.

@@ -59,8 +59,8 @@ use sqlx::Row as _;
 use super::api::{
     active_bucket, AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap,
     Claimed, CurrentToken, IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget,
-    RateDecision, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionExtras, SessionId,
-    SessionUpdate, Span, Store, StoreError, StoreResult, Swap, TokenHash, WalletTag,
+    RateDecision, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionExtras,
+    SessionId, SessionUpdate, Span, Store, StoreError, StoreResult, Swap, TokenHash, WalletTag,
     ACTIVE_BUCKET_MS, EVENT_COUNT_RETENTION,
 };
 use super::memory::rotation_wait;

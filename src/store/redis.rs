@@ -55,7 +55,18 @@
 //! such scripts (it rejects only keys of another slot), and the script stays atomic. Reading the
 //! index first to declare every key would need a second round trip and a retry loop for no gain.
 //!
-//! # Accounts across slots
+//! # A sign-in in one script
+//! [`Store::create_session_with`] writes a session with what records it: the audit appends,
+//! the sign-in counter and the active-session statistics. On a single node all of it is the
+//! session's script (one round trip, one atomic step). On a cluster the script takes the writes
+//! in the wallet's slot (its own audit logs `P{tag}:aa` / `P{tag}:as`: the wallet's event is
+//! atomic with its session), and the keys of other slots (the shared audit logs, the counter,
+//! the statistics) are written once the script has created the session, all sent at once: a
+//! second round trip on a cluster, and no such write for a session that was not created (a
+//! claim that changed meanwhile). The shared log is derived: a failure there fails the call
+//! but leaves the session and the wallet's own event.
+//!
+//! # # Accounts across slots
 //! An identity's claim (`P{tag}:a`) lives in its tag's slot, so a first sign-in writes the claim
 //! and the session in one script, and linking, unlinking or moving an identity changes the claim
 //! and ends the identity's sessions in one script. An account's record (`Pacct:{<id>}`) is in
@@ -90,14 +101,14 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Value};
 
-use super::redis_cache::SessionCache;
 use super::api::{
     active_bucket, AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap,
     Claimed, CurrentToken, IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget,
-    RateDecision, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionExtras, SessionId,
-    SessionUpdate, Span, Store, StoreError, StoreResult, Swap, TokenHash, WalletTag,
+    RateDecision, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionExtras,
+    SessionId, SessionUpdate, Span, Store, StoreError, StoreResult, Swap, TokenHash, WalletTag,
     EVENT_COUNT_RETENTION,
 };
+use super::redis_cache::SessionCache;
 
 /// Type byte of a live session record.
 const LIVE: u8 = b'L';

@@ -450,7 +450,9 @@ async fn message_times_out_of_order_are_expired(b: Backend) {
 }
 
 /// Calls of each store operation so far, as `/metrics` counts them.
-async fn store_calls(app: &crate::harness::app::TestApp) -> std::collections::BTreeMap<String, u64> {
+async fn store_calls(
+    app: &crate::harness::app::TestApp,
+) -> std::collections::BTreeMap<String, u64> {
     let r = app.get("/metrics", None).await;
     let prefix = "wallet_auth_store_operation_duration_seconds_count{op=\"";
     r.text
@@ -498,6 +500,10 @@ async fn a_returning_wallets_sign_in_makes_few_store_calls(b: Backend) {
     let stats = app
         .get("/admin/sessions/stats", Some(crate::harness::app::ADMIN))
         .await;
-    assert_eq!(stats.body["activeSessions"]["byChain"]["ethereum"], 2, "{}", stats.body);
+    assert_eq!(
+        stats.body["activeSessions"]["byChain"]["ethereum"], 2,
+        "{}",
+        stats.body
+    );
     assert_eq!(stats.body["lastHour"]["signIns"], 2, "{}", stats.body);
 }
