@@ -1,8 +1,9 @@
 //! The wallet session manager: create, validate (with auto-refresh), rotate, invalidate, list,
 //! invalidate-all, per-wallet limit, reuse detection, and the wallet's encrypted preferences.
 //!
-//! The manager records the audit event of everything it does to a session (sign-in aside, see
-//! [`super::signin`]), so a library caller gets the same audit trail as the HTTP API: every
+//! The manager records the audit event of everything it does to a session (a sign-in's in the
+//! same store call as its session: one atomic step with it, see [`WalletSessions::create`]),
+//! so a library caller gets the same audit trail as the HTTP API: every
 //! session ended before its time — logout, revocation, eviction, token reuse, strict binding —
 //! goes through one private function that deletes it, takes it out of the statistics and
 //! audits it.

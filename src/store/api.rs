@@ -699,8 +699,8 @@ pub trait Store: Send + Sync + 'static {
     /// step, like the session alone. The shared keys (the shared audit logs, the counter, the
     /// statistics) are in the same atomic step where the backend can do it (memory, a single
     /// Redis node, PostgreSQL); on Redis Cluster they live in other slots and are written right
-    /// after the wallet's step, in the same call (a failure there is returned, the session
-    /// stays).
+    /// after the wallet's step, in the same call, and only once the session is created (a
+    /// failure there is logged: the session and the wallet's own events are stored).
     ///
     /// # Errors
     /// Any backend failure.

@@ -63,8 +63,8 @@
 //! atomic with its session), and the keys of other slots (the shared audit logs, the counter,
 //! the statistics) are written once the script has created the session, all sent at once: a
 //! second round trip on a cluster, and no such write for a session that was not created (a
-//! claim that changed meanwhile). The shared log is derived: a failure there fails the call
-//! but leaves the session and the wallet's own event.
+//! claim that changed meanwhile). The shared log is derived: a failure there is logged, and
+//! the call still answers the session it created.
 //!
 //! # # Accounts across slots
 //! An identity's claim (`P{tag}:a`) lives in its tag's slot, so a first sign-in writes the claim
@@ -536,7 +536,7 @@ local function run_ops(k, a)
       track(key, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
       a = a + 5
     else
-      return redis.error_reply('unknown write ' .. tostring(op))
+      error('unknown write ' .. tostring(op))
     end
     k = k + 1
   end
@@ -1318,7 +1318,11 @@ impl Store for RedisStore {
         }
         let ClaimedReply(outcome) = self.wallet_write(tag, self.eval(call)).await?;
         if matches!(outcome, Claimed::Done(_)) && !after.is_empty() {
-            self.run_ops(after).await?;
+            // Derived data: the session and the wallet's own event are stored, and the caller
+            // is not failed for what they already hold.
+            if let Err(e) = self.run_ops(after).await {
+                tracing::warn!(error = %e, "could not write the shared records of a new session");
+            }
         }
         Ok(outcome)
     }
