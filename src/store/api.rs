@@ -363,6 +363,9 @@ pub struct ActiveMove {
     pub to_ms: Option<i64>,
 }
 
+/// An audit log and its bounds: where [`SessionExtras::audit`] appends.
+pub type AuditTarget<'a> = (AuditLog<'a>, AuditBounds);
+
 /// What a session write carries besides the session (see [`Store::create_session_with`]):
 /// the statistics, counters and audit entries of the event that made the session, written in
 /// the same store call so that a sign-in costs one round trip for all of them.
@@ -373,7 +376,7 @@ pub struct SessionExtras<'a> {
     /// An event counter to count one occurrence in (see [`Store::count_event`]).
     pub count: Option<&'a str>,
     /// An audit event (serialized) and the logs it is appended to.
-    pub audit: Option<(&'a [u8], &'a [(AuditLog<'a>, AuditBounds)])>,
+    pub audit: Option<(&'a [u8], &'a [AuditTarget<'a>])>,
     /// Now, Unix milliseconds (the statistics' and counter's minute).
     pub now_ms: i64,
 }

@@ -703,10 +703,10 @@ impl Store for PostgresStore {
                 }
             }
             if let Some(name) = extras.count {
-                count_event(&mut *tx, name, extras.now_ms).await?;
+                count_event(&mut tx, name, extras.now_ms).await?;
             }
             if let Some((chain, moved)) = extras.active {
-                track_active(&mut *tx, chain, moved, extras.now_ms).await?;
+                track_active(&mut tx, chain, moved, extras.now_ms).await?;
             }
             tx.commit().await?;
             Ok(Claimed::Done(evicted))
