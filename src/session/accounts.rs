@@ -36,7 +36,7 @@ use super::crypto::{hash_b64, random_token, wallet_tag};
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::store::{
     AccountId, AccountRecord, Claim, ClaimSwap, Claimed, IndexEntry, NewIdentity, NewSession,
-    SessionClaim, SessionId, Store, StoreError, TokenHash, WalletTag,
+    SessionClaim, SessionExtras, SessionId, Store, StoreError, TokenHash, WalletTag,
 };
 use crate::verify::Chain;
 
@@ -349,8 +349,11 @@ impl Directory {
 
     /// Opens a session of `identity` with its account — the one its claim names, or a new one
     /// created in the same store step as the session when it has none. `seal` builds the
-    /// session's record for an account id and its roles. Returns the account, its roles, the
-    /// session as stored and the sessions evicted by `max`.
+    /// session's record for an account id and its roles; `extras` are written with the session
+    /// (see [`Store::create_session_with`]). `known` is the identity's claim when the caller
+    /// has just read it (saving that read; a claim changed since is caught by the store step,
+    /// which then retries with a fresh read). Returns the account, its roles, the session as
+    /// stored and the sessions evicted by `max`.
     ///
     /// # Errors
     /// The store failed, or the claim changed on every attempt.
@@ -359,11 +362,16 @@ impl Directory {
         identity: &Identity,
         max: usize,
         seal: impl Fn(&AccountId, &[String]) -> SealedSession,
+        extras: SessionExtras<'_>,
+        mut known: Option<Option<Claim>>,
     ) -> Result<(AccountId, Vec<String>, Vec<(IndexEntry, Vec<u8>)>), StoreError> {
         let tag = identity.tag();
         let key = identity.key();
         for _ in 0..CLAIM_ATTEMPTS {
-            let current = self.store.get_claim(&tag).await?;
+            let current = match known.take() {
+                Some(claim) => claim,
+                None => self.store.get_claim(&tag).await?,
+            };
             let (account, record) = match &current {
                 Some(c) => (c.account.clone(), self.store.get_account(&c.account).await?),
                 None => (Self::new_account_id(), None),
@@ -389,7 +397,7 @@ impl Directory {
             };
             match self
                 .store
-                .create_session_claimed(&tag, new, max, condition)
+                .create_session_with(&tag, new, max, condition, extras)
                 .await?
             {
                 Claimed::Done(evicted) => {

@@ -236,6 +236,43 @@ impl AuditEvent {
     }
 }
 
+/// Traces an event (target `audit`): every event is, stored or not.
+pub(crate) fn trace(event: &AuditEvent) {
+    tracing::info!(
+        target: "audit",
+        kind = ?event.kind,
+        chain = event.chain.map(Chain::as_str),
+        address = event.address.as_deref(),
+        session_id = event.session_id.as_deref(),
+        code = event.code.as_deref(),
+        ip = event.ip.as_deref(),
+        device = event.device.as_deref(),
+        count = event.count,
+        account_id = event.account_id.as_deref(),
+        identity = event.identity.as_deref(),
+        "audit"
+    );
+}
+
+/// The store counter an event of `kind` counts in, if any.
+pub(crate) fn counter_of(kind: AuditKind) -> Option<&'static str> {
+    match kind {
+        AuditKind::SignIn => Some(COUNT_SIGNIN),
+        AuditKind::SignInFailure => Some(COUNT_FAILURE),
+        _ => None,
+    }
+}
+
+/// Where an event of the wallet `tag` that is not a security event is stored: the wallet's
+/// activity log, then the shared one. Such events need no budget, so the store can write them
+/// in the same call as the change they record (a sign-in's session).
+pub(crate) fn activity_logs(tag: &WalletTag) -> [(AuditLog<'_>, AuditBounds); 2] {
+    [
+        (AuditLog::WalletActivity(tag), WALLET_ACTIVITY),
+        (AuditLog::Activity, ACTIVITY),
+    ]
+}
+
 /// Writes audit events to the log and the store.
 #[derive(Clone)]
 pub struct Audit {
@@ -296,27 +333,9 @@ impl Audit {
     /// An event without a wallet (an anonymous failed sign-in) is traced and counted, never
     /// stored; see the module documentation for where the others go.
     pub async fn record(&self, event: AuditEvent) {
-        tracing::info!(
-            target: "audit",
-            kind = ?event.kind,
-            chain = event.chain.map(Chain::as_str),
-            address = event.address.as_deref(),
-            session_id = event.session_id.as_deref(),
-            code = event.code.as_deref(),
-            ip = event.ip.as_deref(),
-            device = event.device.as_deref(),
-            count = event.count,
-            account_id = event.account_id.as_deref(),
-            identity = event.identity.as_deref(),
-            "audit"
-        );
+        trace(&event);
         let now = unix_ms(event.at);
-        let counter = match event.kind {
-            AuditKind::SignIn => Some(COUNT_SIGNIN),
-            AuditKind::SignInFailure => Some(COUNT_FAILURE),
-            _ => None,
-        };
-        if let Some(name) = counter {
+        if let Some(name) = counter_of(event.kind) {
             if let Err(e) = self.store.count_event(name, now).await {
                 tracing::warn!(error = %e, "could not count the sign-in");
             }
@@ -352,11 +371,8 @@ impl Audit {
                 shared.then_some((AuditLog::Security, SECURITY)),
             )
         } else {
-            (
-                AuditLog::WalletActivity(&tag),
-                WALLET_ACTIVITY,
-                Some((AuditLog::Activity, ACTIVITY)),
-            )
+            let [own, shared] = activity_logs(&tag);
+            (own.0, own.1, Some(shared))
         };
         let own = self.store.audit_append(wallet_log, &bytes, wallet_bounds);
         let shared = async {

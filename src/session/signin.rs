@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::audit::{Audit, AuditEvent, AuditKind};
 use super::crypto::random_alphanumeric;
-use super::wallet::{RequestContext, SessionInfo, WalletSessions};
+use super::wallet::{wallet_tag, RequestContext, SessionInfo, WalletSessions};
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::EthChainIds;
 use crate::contract_wallets::{ContractWallets, Unavailable};
@@ -342,21 +342,11 @@ impl SignIns {
     pub async fn sign_in(&self, req: SignInRequest<'_>) -> Result<SignedIn, SignInFailure> {
         let mut attempt = Attempt::default();
         let outcome = self.take_nonce_and_sign_in(&req, &mut attempt).await;
-        let now = self.clock.now();
         match outcome {
-            Ok(signed_in) => {
-                let info = &signed_in.info;
-                self.audit
-                    .record(
-                        AuditEvent::new(AuditKind::SignIn, now)
-                            .wallet(req.chain, &info.address)
-                            .session(&info.session_id)
-                            .ip(&req.client.ip),
-                    )
-                    .await;
-                Ok(signed_in)
-            }
+            // The session's store step recorded the sign-in (see `WalletSessions::create`).
+            Ok(signed_in) => Ok(signed_in),
             Err(error) => {
+                let now = self.clock.now();
                 if !matches!(error, SignInError::Store(_)) {
                     let mut ev = AuditEvent::new(AuditKind::SignInFailure, now)
                         .code(error.audit_code())
@@ -382,19 +372,33 @@ impl SignIns {
     ) -> Result<SignedIn, SignInError> {
         let message = verify::parse_message(req.chain, req.message)?;
         let nonce = message.nonce.clone();
-        let Some(taken) = self.store.take_nonce(&nonce).await? else {
+        // The claim of the wallet the message names is read with the nonce, in the same round
+        // trip: the session's store step then needs no read of its own. The read is
+        // speculative (the signature is not checked yet) and writes nothing; the session is
+        // opened only for the proven address, and the claim is used only when it is that
+        // address's.
+        let speculative = wallet_tag(req.chain, &message.account());
+        let (taken, claim) = tokio::join!(
+            self.store.take_nonce(&nonce),
+            self.store.get_claim(&speculative)
+        );
+        let Some(taken) = taken? else {
             return Err(SignInError::NonceInvalid);
         };
         let outcome = async {
             let (signin, kind) = self.prove(message, req, &taken, attempt, None).await?;
+            let known = claim
+                .ok()
+                .filter(|_| wallet_tag(signin.message.chain, &signin.address) == speculative);
             let (token, info) = self
                 .sessions
-                .create(
+                .create_with_claim(
                     signin.message.chain,
                     &signin.address,
                     signin.chain_id.clone(),
                     kind,
                     req.client,
+                    known,
                 )
                 .await?;
             Ok(SignedIn { token, info })

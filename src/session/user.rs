@@ -44,7 +44,8 @@ use super::accounts::{password_tag, Directory, Identity, SealedSession, ROLES_RE
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::default_password_checks;
 use crate::store::{
-    AccountId, SessionEntry, SessionId, SessionUpdate, Store, StoreError, TokenHash, WalletTag,
+    AccountId, SessionEntry, SessionExtras, SessionId, SessionUpdate, Store, StoreError, TokenHash,
+    WalletTag,
 };
 
 /// Longest accepted username.
@@ -651,18 +652,24 @@ impl UserSessions {
         let aad = Self::live_aad(&tag, &hash);
         let (account, roles, _evicted) = self
             .directory
-            .open_session(&identity, MAX_USER_SESSIONS, |account, roles| {
-                let mut r = record.clone();
-                r.account = account.as_str().to_owned();
-                r.roles = roles.to_vec();
-                SealedSession {
-                    session_id: sid.clone(),
-                    token_hash: hash.clone(),
-                    created_ms: record.created_ms,
-                    record: self.seal(&aad, &r).unwrap_or_default(),
-                    ttl,
-                }
-            })
+            .open_session(
+                &identity,
+                MAX_USER_SESSIONS,
+                |account, roles| {
+                    let mut r = record.clone();
+                    r.account = account.as_str().to_owned();
+                    r.roles = roles.to_vec();
+                    SealedSession {
+                        session_id: sid.clone(),
+                        token_hash: hash.clone(),
+                        created_ms: record.created_ms,
+                        record: self.seal(&aad, &r).unwrap_or_default(),
+                        ttl,
+                    }
+                },
+                SessionExtras::default(),
+                None,
+            )
             .await?;
         Ok(Record {
             account: account.into_string(),

@@ -1,8 +1,9 @@
 //! The wallet session manager: create, validate (with auto-refresh), rotate, invalidate, list,
 //! invalidate-all, per-wallet limit, reuse detection, and the wallet's encrypted preferences.
 //!
-//! The manager records the audit event of everything it does to a session (sign-in aside, see
-//! [`super::signin`]), so a library caller gets the same audit trail as the HTTP API: every
+//! The manager records the audit event of everything it does to a session (a sign-in's in the
+//! same store call as its session: one atomic step with it, see [`WalletSessions::create`]),
+//! so a library caller gets the same audit trail as the HTTP API: every
 //! session ended before its time — logout, revocation, eviction, token reuse, strict binding —
 //! goes through one private function that deletes it, takes it out of the statistics and
 //! audits it.
@@ -47,14 +48,14 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::accounts::{Directory, Identity, SealedSession, ROLES_REFRESH};
-use super::audit::{Audit, AuditEvent, AuditKind};
+use super::audit::{self, Audit, AuditEvent, AuditKind};
 use super::crypto::{ct_eq, hash_b64, random_token, KeyRing};
 use super::device::fingerprint;
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::Binding;
 use crate::store::{
-    self, AccountId, ActiveMove, CurrentToken, IndexEntry, Rotated, SessionEntry, SessionId,
-    SessionUpdate, Store, StoreError, TokenHash, WalletTag,
+    self, AccountId, ActiveMove, Claim, CurrentToken, IndexEntry, Rotated, SessionEntry,
+    SessionExtras, SessionId, SessionUpdate, Store, StoreError, TokenHash, WalletTag,
 };
 use crate::verify::{Chain, WalletType};
 
@@ -477,12 +478,13 @@ impl WalletSessions {
         }
     }
 
-    /// Opens a session for a wallet that just signed in. Returns the token (shown once), the
-    /// session, and the sessions evicted by the per-wallet limit.
+    /// Opens a session for a wallet that just signed in, and records the sign-in (audit event,
+    /// counter, active-session statistics) in the same store call. Returns the token (shown
+    /// once) and the session; the sessions evicted by the per-wallet limit are ended and
+    /// audited.
     ///
     /// # Errors
     /// The store failed; nothing was created.
-    #[tracing::instrument(skip_all, fields(chain = %chain))]
     pub async fn create(
         &self,
         chain: Chain,
@@ -491,12 +493,33 @@ impl WalletSessions {
         wallet_type: WalletType,
         ctx: &RequestContext,
     ) -> Result<(String, SessionInfo), StoreError> {
-        let now = unix_ms(self.clock.now());
+        self.create_with_claim(chain, address, chain_id, wallet_type, ctx, None)
+            .await
+    }
+
+    /// [`Self::create`], given the wallet's claim when the caller has just read it (`None`:
+    /// read it here).
+    #[tracing::instrument(skip_all, fields(chain = %chain))]
+    pub(crate) async fn create_with_claim(
+        &self,
+        chain: Chain,
+        address: &str,
+        chain_id: Option<String>,
+        wallet_type: WalletType,
+        ctx: &RequestContext,
+        known: Option<Option<Claim>>,
+    ) -> Result<(String, SessionInfo), StoreError> {
+        let now_t = self.clock.now();
+        let now = unix_ms(now_t);
         let tag = wallet_tag(chain, address);
         let sid = random_token(16);
         let token = new_token(&tag, &sid);
         let hash = token_hash(&token);
         let ex = now + dur_ms(self.settings.ttl);
+        let event = AuditEvent::new(AuditKind::SignIn, now_t)
+            .wallet(chain, address)
+            .session(&sid)
+            .ip(&ctx.ip);
         let mut record = Record {
             sid,
             chain,
@@ -512,6 +535,21 @@ impl WalletSessions {
             acct: String::new(),
             roles: Vec::new(),
             rc: now,
+        };
+        // Serializing a plain struct of strings cannot fail.
+        let event_bytes = serde_json::to_vec(&event).unwrap_or_default();
+        let logs = audit::activity_logs(&tag);
+        let extras = SessionExtras {
+            active: Some((
+                chain.as_str(),
+                ActiveMove {
+                    from_ms: None,
+                    to_ms: Some(ex),
+                },
+            )),
+            count: audit::counter_of(AuditKind::SignIn),
+            audit: Some((&event_bytes, &logs)),
+            now_ms: now,
         };
         let (account, roles, evicted) = self
             .directory
@@ -530,11 +568,13 @@ impl WalletSessions {
                         ttl: self.settings.ttl,
                     }
                 },
+                extras,
+                known,
             )
             .await?;
+        audit::trace(&event);
         record.acct = account.into_string();
         record.roles = roles;
-        self.track(chain, None, Some(ex)).await;
         for ended in &evicted {
             let event = AuditEvent::new(AuditKind::Eviction, self.clock.now())
                 .wallet(chain, address)

@@ -201,6 +201,17 @@ pub enum AuditLog<'a> {
     WalletActivity(&'a WalletTag),
 }
 
+impl AuditLog<'_> {
+    /// The wallet whose keys the log is stored with; `None` for a shared log.
+    #[must_use]
+    pub fn wallet(&self) -> Option<&WalletTag> {
+        match self {
+            AuditLog::Security | AuditLog::Activity => None,
+            AuditLog::WalletSecurity(tag) | AuditLog::WalletActivity(tag) => Some(tag),
+        }
+    }
+}
+
 /// Bounds of an audit log: entries beyond the newest `max_len`, or older than `max_age`, are
 /// dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -350,6 +361,24 @@ pub struct ActiveMove {
     pub from_ms: Option<i64>,
     /// The new expiry; `None`: the session ended.
     pub to_ms: Option<i64>,
+}
+
+/// An audit log and its bounds: where [`SessionExtras::audit`] appends.
+pub type AuditTarget<'a> = (AuditLog<'a>, AuditBounds);
+
+/// What a session write carries besides the session (see [`Store::create_session_with`]):
+/// the statistics, counters and audit entries of the event that made the session, written in
+/// the same store call so that a sign-in costs one round trip for all of them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionExtras<'a> {
+    /// A move in the active-session statistics: the chain and the move.
+    pub active: Option<(&'a str, ActiveMove)>,
+    /// An event counter to count one occurrence in (see [`Store::count_event`]).
+    pub count: Option<&'a str>,
+    /// An audit event (serialized) and the logs it is appended to.
+    pub audit: Option<(&'a [u8], &'a [AuditTarget<'a>])>,
+    /// Now, Unix milliseconds (the statistics' and counter's minute).
+    pub now_ms: i64,
 }
 
 /// A span of time, Unix milliseconds from `since_ms` to `now_ms` (see
@@ -659,6 +688,32 @@ pub trait Store: Send + Sync + 'static {
         new: NewSession<'_>,
         max: usize,
         claim: SessionClaim<'_>,
+    ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
+        self.create_session_with(tag, new, max, claim, SessionExtras::default())
+            .await
+    }
+
+    /// [`Store::create_session_claimed`], and when the session is created, `extras` written in
+    /// the same call: the active-session move ([`Store::track_active`]), the counter
+    /// ([`Store::count_event`]) and the audit appends ([`Store::audit_append`], same bounds).
+    /// Nothing of `extras` is written when the claim does not fit.
+    ///
+    /// The session, its claim and the audit appends to the wallet's own logs are one atomic
+    /// step, like the session alone. The shared keys (the shared audit logs, the counter, the
+    /// statistics) are in the same atomic step where the backend can do it (memory, a single
+    /// Redis node, PostgreSQL); on Redis Cluster they live in other slots and are written right
+    /// after the wallet's step, in the same call, and only once the session is created (a
+    /// failure there is logged: the session and the wallet's own events are stored).
+    ///
+    /// # Errors
+    /// Any backend failure.
+    async fn create_session_with(
+        &self,
+        tag: &WalletTag,
+        new: NewSession<'_>,
+        max: usize,
+        claim: SessionClaim<'_>,
+        extras: SessionExtras<'_>,
     ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>>;
 
     /// Changes the claim of `tag` when it names `swap.expected` (compare-and-swap: of

@@ -17,8 +17,8 @@ use tokio::sync::OnceCell;
 use super::api::{
     AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap, Claimed,
     IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget, RateDecision, RolesSet,
-    Rotated, Rotation, SessionClaim, SessionEntry, SessionId, SessionUpdate, Span, Store,
-    StoreError, StoreResult, Swap, TokenHash, WalletTag,
+    Rotated, Rotation, SessionClaim, SessionEntry, SessionExtras, SessionId, SessionUpdate, Span,
+    Store, StoreError, StoreResult, Swap, TokenHash, WalletTag,
 };
 use super::metered::StoreRecorder;
 
@@ -238,15 +238,16 @@ impl Store for LazyStore {
     async fn get_claim(&self, tag: &WalletTag) -> StoreResult<Option<Claim>> {
         self.connected()?.get_claim(tag).await
     }
-    async fn create_session_claimed(
+    async fn create_session_with(
         &self,
         tag: &WalletTag,
         new: NewSession<'_>,
         max: usize,
         claim: SessionClaim<'_>,
+        extras: SessionExtras<'_>,
     ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
         self.connected()?
-            .create_session_claimed(tag, new, max, claim)
+            .create_session_with(tag, new, max, claim, extras)
             .await
     }
     async fn swap_claim(

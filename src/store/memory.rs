@@ -19,8 +19,9 @@ use async_trait::async_trait;
 use super::api::{
     active_bucket, AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap,
     Claimed, CurrentToken, IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget,
-    RateDecision, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionId,
-    SessionUpdate, Span, Store, StoreResult, Swap, TokenHash, WalletTag, EVENT_COUNT_RETENTION,
+    RateDecision, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionExtras,
+    SessionId, SessionUpdate, Span, Store, StoreResult, Swap, TokenHash, WalletTag,
+    EVENT_COUNT_RETENTION,
 };
 use crate::clock::{unix_ms, Clock, SystemClock};
 
@@ -172,6 +173,50 @@ fn audit_name(log: AuditLog<'_>) -> String {
 }
 
 impl Inner {
+    /// [`Store::audit_append`] at `now`.
+    fn audit_append(&mut self, log: AuditLog<'_>, event: &[u8], bounds: AuditBounds, now: Ms) {
+        let name = audit_name(log);
+        if !self.audit.get(&name).is_some_and(|l| l.live(now)) {
+            self.audit.remove(&name);
+            self.make_room_for_audit_log(now);
+        }
+        let entries = self.audit.entry(name).or_insert_with(|| Expiring {
+            value: VecDeque::new(),
+            expires: None,
+        });
+        entries.value.push_back((now, event.to_vec()));
+        while entries.value.len() > bounds.max_len
+            || entries
+                .value
+                .front()
+                .is_some_and(|(at, _)| now - *at > ms(bounds.max_age))
+        {
+            entries.value.pop_front();
+        }
+        entries.expires = deadline(now, bounds.max_age);
+    }
+
+    /// [`Store::count_event`].
+    fn count_event(&mut self, name: &str, now_ms: i64) {
+        let bucket = active_bucket(now_ms);
+        let oldest = active_bucket(now_ms - retention_ms());
+        let counts = self.counters.entry(name.to_owned()).or_default();
+        *counts.entry(bucket).or_default() += 1;
+        counts.retain(|b, _| *b >= oldest);
+    }
+
+    /// [`Store::track_active`].
+    fn track_active(&mut self, chain: &str, moved: ActiveMove, now_ms: i64) {
+        let (from, to) = moved.buckets(now_ms);
+        let buckets = self.active.entry(chain.to_owned()).or_default();
+        if let Some(b) = from {
+            *buckets.entry(b).or_default() -= 1;
+        }
+        if let Some(b) = to {
+            *buckets.entry(b).or_default() += 1;
+        }
+    }
+
     /// Makes room for one more audit log: drops the expired ones and, when that is not enough,
     /// the eighth that would expire first.
     fn make_room_for_audit_log(&mut self, now: Ms) {
@@ -327,12 +372,13 @@ impl Store for MemoryStore {
             .map(|e| e.value))
     }
 
-    async fn create_session_claimed(
+    async fn create_session_with(
         &self,
         tag: &WalletTag,
         new: NewSession<'_>,
         max: usize,
         claim: SessionClaim<'_>,
+        extras: SessionExtras<'_>,
     ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
         let now = self.now();
         let mut g = self.lock();
@@ -379,6 +425,17 @@ impl Store for MemoryStore {
             evicted.push((e, record));
         }
         g.index.insert(tag.clone(), entries);
+        if let Some((chain, moved)) = extras.active {
+            g.track_active(chain, moved, extras.now_ms);
+        }
+        if let Some(name) = extras.count {
+            g.count_event(name, extras.now_ms);
+        }
+        if let Some((event, logs)) = extras.audit {
+            for (log, bounds) in logs {
+                g.audit_append(*log, event, *bounds, now);
+            }
+        }
         g.wrote(now);
         Ok(Claimed::Done(evicted))
     }
@@ -634,26 +691,8 @@ impl Store for MemoryStore {
         bounds: AuditBounds,
     ) -> StoreResult<()> {
         let now = self.now();
-        let name = audit_name(log);
         let mut g = self.lock();
-        if !g.audit.get(&name).is_some_and(|l| l.live(now)) {
-            g.audit.remove(&name);
-            g.make_room_for_audit_log(now);
-        }
-        let entries = g.audit.entry(name).or_insert_with(|| Expiring {
-            value: VecDeque::new(),
-            expires: None,
-        });
-        entries.value.push_back((now, event.to_vec()));
-        while entries.value.len() > bounds.max_len
-            || entries
-                .value
-                .front()
-                .is_some_and(|(at, _)| now - *at > ms(bounds.max_age))
-        {
-            entries.value.pop_front();
-        }
-        entries.expires = deadline(now, bounds.max_age);
+        g.audit_append(log, event, bounds, now);
         g.wrote(now);
         Ok(())
     }
@@ -680,12 +719,7 @@ impl Store for MemoryStore {
     }
 
     async fn count_event(&self, name: &str, now_ms: i64) -> StoreResult<()> {
-        let bucket = active_bucket(now_ms);
-        let oldest = active_bucket(now_ms - retention_ms());
-        let mut g = self.lock();
-        let counts = g.counters.entry(name.to_owned()).or_default();
-        *counts.entry(bucket).or_default() += 1;
-        counts.retain(|b, _| *b >= oldest);
+        self.lock().count_event(name, now_ms);
         Ok(())
     }
 
@@ -697,15 +731,7 @@ impl Store for MemoryStore {
     }
 
     async fn track_active(&self, chain: &str, moved: ActiveMove, now_ms: i64) -> StoreResult<()> {
-        let (from, to) = moved.buckets(now_ms);
-        let mut g = self.lock();
-        let buckets = g.active.entry(chain.to_owned()).or_default();
-        if let Some(b) = from {
-            *buckets.entry(b).or_default() -= 1;
-        }
-        if let Some(b) = to {
-            *buckets.entry(b).or_default() += 1;
-        }
+        self.lock().track_active(chain, moved, now_ms);
         Ok(())
     }
 

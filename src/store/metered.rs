@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use super::api::{
     AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap, Claimed,
     IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget, RateDecision, RolesSet,
-    Rotated, Rotation, SessionClaim, SessionEntry, SessionId, SessionUpdate, Span, Store,
-    StoreResult, Swap, TokenHash, WalletTag,
+    Rotated, Rotation, SessionClaim, SessionEntry, SessionExtras, SessionId, SessionUpdate, Span,
+    Store, StoreResult, Swap, TokenHash, WalletTag,
 };
 
 /// Receives one measurement per store operation.
@@ -242,16 +242,17 @@ impl Store for MeteredStore {
     async fn get_claim(&self, tag: &WalletTag) -> StoreResult<Option<Claim>> {
         self.timed("get_claim", self.inner.get_claim(tag)).await
     }
-    async fn create_session_claimed(
+    async fn create_session_with(
         &self,
         tag: &WalletTag,
         new: NewSession<'_>,
         max: usize,
         claim: SessionClaim<'_>,
+        extras: SessionExtras<'_>,
     ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
         self.timed(
-            "create_session_claimed",
-            self.inner.create_session_claimed(tag, new, max, claim),
+            "create_session_with",
+            self.inner.create_session_with(tag, new, max, claim, extras),
         )
         .await
     }

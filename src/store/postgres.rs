@@ -53,13 +53,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rand::Rng as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::PgConnection;
 use sqlx::Row as _;
 
 use super::api::{
     active_bucket, AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap,
     Claimed, CurrentToken, IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget,
-    RateDecision, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionId,
-    SessionUpdate, Span, Store, StoreError, StoreResult, Swap, TokenHash, WalletTag,
+    RateDecision, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionExtras,
+    SessionId, SessionUpdate, Span, Store, StoreError, StoreResult, Swap, TokenHash, WalletTag,
     ACTIVE_BUCKET_MS, EVENT_COUNT_RETENTION,
 };
 use super::memory::rotation_wait;
@@ -410,6 +411,97 @@ async fn delete_all(
     rows.iter().map(session_row).collect()
 }
 
+/// [`Store::audit_append`] on `conn`.
+async fn audit_append(
+    conn: &mut PgConnection,
+    log: AuditLog<'_>,
+    event: &[u8],
+    bounds: AuditBounds,
+) -> Result<(), sqlx::Error> {
+    let name = audit_name(log);
+    let age = ms(bounds.max_age);
+    let keep_existing = i64::try_from(bounds.max_len).unwrap_or(i64::MAX);
+    if keep_existing == 0 {
+        sqlx::query("DELETE FROM wa_audit WHERE log = $1")
+            .bind(&name)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(());
+    }
+    // One statement: the new entry, and the log trimmed to the newest `max_len - 1` entries
+    // before it, none older than `max_age`.
+    sqlx::query(
+        "WITH ins AS (
+             INSERT INTO wa_audit (log, at_ms, expires_ms, event)
+             VALUES ($1, wa_now_ms(), wa_now_ms() + $2, $3)
+         )
+         DELETE FROM wa_audit WHERE log = $1 AND (
+             at_ms < wa_now_ms() - $2
+             OR seq <= (SELECT seq FROM wa_audit WHERE log = $1
+                        ORDER BY seq DESC OFFSET $4 - 1 LIMIT 1))",
+    )
+    .bind(&name)
+    .bind(age)
+    .bind(event)
+    .bind(keep_existing)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// [`Store::count_event`] on `conn`.
+async fn count_event(conn: &mut PgConnection, name: &str, now_ms: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO wa_event_counts (name, minute, n) VALUES ($1, $2, 1)
+         ON CONFLICT (name, minute) DO UPDATE SET n = wa_event_counts.n + 1",
+    )
+    .bind(name)
+    .bind(active_bucket(now_ms))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The changes of [`Store::track_active`]: minutes and their deltas, in minute order so that
+/// concurrent calls lock rows in one order (empty: nothing to change).
+fn active_moves(moved: ActiveMove, now_ms: i64) -> (Vec<i64>, Vec<i64>) {
+    let (from, to) = moved.buckets(now_ms);
+    let mut moves: Vec<(i64, i64)> = match (from, to) {
+        (Some(a), Some(b)) if a == b => Vec::new(),
+        (a, b) => a
+            .map(|m| (m, -1))
+            .into_iter()
+            .chain(b.map(|m| (m, 1)))
+            .collect(),
+    };
+    moves.sort_unstable();
+    moves.into_iter().unzip()
+}
+
+/// [`Store::track_active`] on `conn`.
+async fn track_active(
+    conn: &mut PgConnection,
+    chain: &str,
+    moved: ActiveMove,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let (minutes, deltas) = active_moves(moved, now_ms);
+    if minutes.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO wa_active (chain, minute, n)
+         SELECT $1, m, d FROM unnest($2::bigint[], $3::bigint[]) AS t(m, d)
+         ON CONFLICT (chain, minute) DO UPDATE SET n = wa_active.n + excluded.n",
+    )
+    .bind(chain)
+    .bind(&minutes)
+    .bind(&deltas)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// The claim of `tag` (read inside the tag's lock).
 async fn read_claim(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
@@ -528,12 +620,13 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn create_session_claimed(
+    async fn create_session_with(
         &self,
         tag: &WalletTag,
         new: NewSession<'_>,
         max: usize,
         claim: SessionClaim<'_>,
+        extras: SessionExtras<'_>,
     ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
         let max = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
         self.run(async {
@@ -599,6 +692,22 @@ impl Store for PostgresStore {
                     .map(session_row)
                     .collect::<Result<Vec<_>, _>>()?
             };
+            // The wallet's own audit logs first; the rows every sign-in shares (shared logs,
+            // counter, statistics) last, so that their row locks are held only until the
+            // commit right after.
+            if let Some((event, logs)) = extras.audit {
+                let (own, shared): (Vec<_>, Vec<_>) =
+                    logs.iter().partition(|(log, _)| log.wallet().is_some());
+                for &(log, bounds) in own.into_iter().chain(shared) {
+                    audit_append(&mut tx, log, event, bounds).await?;
+                }
+            }
+            if let Some(name) = extras.count {
+                count_event(&mut tx, name, extras.now_ms).await?;
+            }
+            if let Some((chain, moved)) = extras.active {
+                track_active(&mut tx, chain, moved, extras.now_ms).await?;
+            }
             tx.commit().await?;
             Ok(Claimed::Done(evicted))
         })
@@ -951,36 +1060,9 @@ impl Store for PostgresStore {
         event: &[u8],
         bounds: AuditBounds,
     ) -> StoreResult<()> {
-        let name = audit_name(log);
-        let age = ms(bounds.max_age);
-        let keep_existing = i64::try_from(bounds.max_len).unwrap_or(i64::MAX);
         self.run(async {
-            if keep_existing == 0 {
-                sqlx::query("DELETE FROM wa_audit WHERE log = $1")
-                    .bind(&name)
-                    .execute(&self.pool)
-                    .await?;
-                return Ok(());
-            }
-            // One statement: the new entry, and the log trimmed to the newest `max_len - 1`
-            // entries before it, none older than `max_age`.
-            sqlx::query(
-                "WITH ins AS (
-                     INSERT INTO wa_audit (log, at_ms, expires_ms, event)
-                     VALUES ($1, wa_now_ms(), wa_now_ms() + $2, $3)
-                 )
-                 DELETE FROM wa_audit WHERE log = $1 AND (
-                     at_ms < wa_now_ms() - $2
-                     OR seq <= (SELECT seq FROM wa_audit WHERE log = $1
-                                ORDER BY seq DESC OFFSET $4 - 1 LIMIT 1))",
-            )
-            .bind(&name)
-            .bind(age)
-            .bind(event)
-            .bind(keep_existing)
-            .execute(&self.pool)
-            .await?;
-            Ok(())
+            let mut conn = self.pool.acquire().await?;
+            audit_append(&mut conn, log, event, bounds).await
         })
         .await
     }
@@ -1010,15 +1092,8 @@ impl Store for PostgresStore {
 
     async fn count_event(&self, name: &str, now_ms: i64) -> StoreResult<()> {
         self.run(async {
-            sqlx::query(
-                "INSERT INTO wa_event_counts (name, minute, n) VALUES ($1, $2, 1)
-                 ON CONFLICT (name, minute) DO UPDATE SET n = wa_event_counts.n + 1",
-            )
-            .bind(name)
-            .bind(active_bucket(now_ms))
-            .execute(&self.pool)
-            .await?;
-            Ok(())
+            let mut conn = self.pool.acquire().await?;
+            count_event(&mut conn, name, now_ms).await
         })
         .await
     }
@@ -1042,33 +1117,12 @@ impl Store for PostgresStore {
     }
 
     async fn track_active(&self, chain: &str, moved: ActiveMove, now_ms: i64) -> StoreResult<()> {
-        let (from, to) = moved.buckets(now_ms);
-        // (minute, delta), in minute order so that concurrent calls lock rows in one order.
-        let mut moves: Vec<(i64, i64)> = match (from, to) {
-            (Some(a), Some(b)) if a == b => Vec::new(),
-            (a, b) => a
-                .map(|m| (m, -1))
-                .into_iter()
-                .chain(b.map(|m| (m, 1)))
-                .collect(),
-        };
-        if moves.is_empty() {
+        if active_moves(moved, now_ms).0.is_empty() {
             return Ok(());
         }
-        moves.sort_unstable();
-        let (minutes, deltas): (Vec<i64>, Vec<i64>) = moves.into_iter().unzip();
         self.run(async {
-            sqlx::query(
-                "INSERT INTO wa_active (chain, minute, n)
-                 SELECT $1, m, d FROM unnest($2::bigint[], $3::bigint[]) AS t(m, d)
-                 ON CONFLICT (chain, minute) DO UPDATE SET n = wa_active.n + excluded.n",
-            )
-            .bind(chain)
-            .bind(&minutes)
-            .bind(&deltas)
-            .execute(&self.pool)
-            .await?;
-            Ok(())
+            let mut conn = self.pool.acquire().await?;
+            track_active(&mut conn, chain, moved, now_ms).await
         })
         .await
     }

@@ -55,7 +55,18 @@
 //! such scripts (it rejects only keys of another slot), and the script stays atomic. Reading the
 //! index first to declare every key would need a second round trip and a retry loop for no gain.
 //!
-//! # Accounts across slots
+//! # A sign-in in one script
+//! [`Store::create_session_with`] writes a session with what records it: the audit appends,
+//! the sign-in counter and the active-session statistics. On a single node all of it is the
+//! session's script (one round trip, one atomic step). On a cluster the script takes the writes
+//! in the wallet's slot (its own audit logs `P{tag}:aa` / `P{tag}:as`: the wallet's event is
+//! atomic with its session), and the keys of other slots (the shared audit logs, the counter,
+//! the statistics) are written once the script has created the session, all sent at once: a
+//! second round trip on a cluster, and no such write for a session that was not created (a
+//! claim that changed meanwhile). The shared log is derived: a failure there is logged, and
+//! the call still answers the session it created.
+//!
+//! # # Accounts across slots
 //! An identity's claim (`P{tag}:a`) lives in its tag's slot, so a first sign-in writes the claim
 //! and the session in one script, and linking, unlinking or moving an identity changes the claim
 //! and ends the identity's sessions in one script. An account's record (`Pacct:{<id>}`) is in
@@ -93,8 +104,8 @@ use redis::{Cmd, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Va
 use super::api::{
     active_bucket, AccountId, AccountRecord, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap,
     Claimed, CurrentToken, IdentityRemoval, IndexEntry, NewIdentity, NewSession, RateBudget,
-    RateDecision, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionId,
-    SessionUpdate, Span, Store, StoreError, StoreResult, Swap, TokenHash, WalletTag,
+    RateDecision, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionExtras,
+    SessionId, SessionUpdate, Span, Store, StoreError, StoreResult, Swap, TokenHash, WalletTag,
     EVENT_COUNT_RETENTION,
 };
 use super::redis_cache::SessionCache;
@@ -183,10 +194,12 @@ local function claim_account(v)
 end
 ";
 
-/// KEYS: index, new record, the tag's claim. ARGV: record prefix, session id, token hash,
-/// created ms, entry, ttl ms, max, retired-list prefix, claim mode (`-`: none, `E`: the claim
-/// must name the account, `N`: there must be none or one naming the account, and the claim is
-/// written), account, claim value. Returns a [`ClaimedReply`] of the evicted sessions.
+/// KEYS: index, new record, the tag's claim, then the keys of the writes that go with the
+/// session. ARGV: record prefix, session id, token hash, created ms, entry, ttl ms, max,
+/// retired-list prefix, claim mode (`-`: none, `E`: the claim must name the account, `N`: there
+/// must be none or one naming the account, and the claim is written), account, claim value,
+/// then the writes (see [`LUA_OPS`]), done only when the session is. The body of a function
+/// (see [`LUA_CREATE_WITH`]). Returns a [`ClaimedReply`] of the evicted sessions.
 const LUA_CREATE: &str = r"
 local idx, rec, rp, mp = KEYS[1], KEYS[2], ARGV[1], ARGV[8]
 local mode, account = ARGV[9], ARGV[10]
@@ -227,6 +240,13 @@ for i, e in ipairs(entries) do
 end
 expire_index(idx, kept)
 return evicted
+";
+
+/// Runs [`LUA_CREATE`], then, when the session was created, the writes that go with it.
+const LUA_CREATE_WITH: &str = r"
+local out = create_session()
+if out[1] == 'D' then run_ops(4, 12) end
+return out
 ";
 
 /// KEYS: record, index. ARGV: entry, ttl ms (empty: keep the TTL), record prefix. Returns 1 when
@@ -475,13 +495,57 @@ local function now_ms()
 end
 ";
 
-/// KEYS: stream. ARGV: event, max length, max age ms. Appends, then trims by length and by age
-/// (stream ids are Redis's append times).
-const LUA_AUDIT: &str = r"
-local key, age = KEYS[1], tonumber(ARGV[3])
-redis.call('XADD', key, 'MAXLEN', ARGV[2], '*', 'e', ARGV[1])
-redis.call('XTRIM', key, 'MINID', string.format('%d', math.max(now_ms() - age, 0)))
-redis.call('PEXPIRE', key, ARGV[3])
+/// The writes of the statistics, counters and audit logs, as functions over one key each, and
+/// `run_ops`, which applies a list of them: `KEYS[k..]` one key per write, `ARGV[a..]` each
+/// write's kind and arguments — `A` event, max length, max age ms (append to an audit stream,
+/// then trim it by length and by age: stream ids are Redis's append times); `C` ttl ms (count
+/// one in an event counter of one minute); `T` bucket to leave (empty: none), bucket to join
+/// (empty: none), current bucket, TTL ms the key must have at least (move one session in the
+/// active-session buckets, a hash: expiry minute → sessions).
+const LUA_OPS: &str = r"
+local function audit_append(key, event, max_len, age_ms)
+  local age = tonumber(age_ms)
+  redis.call('XADD', key, 'MAXLEN', max_len, '*', 'e', event)
+  redis.call('XTRIM', key, 'MINID', string.format('%d', math.max(now_ms() - age, 0)))
+  redis.call('PEXPIRE', key, age_ms)
+end
+local function count_event(key, ttl)
+  if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, ttl) end
+end
+local function track(key, leave, join, current, keep)
+  if leave ~= '' and tonumber(leave) >= tonumber(current) then
+    if redis.call('HINCRBY', key, leave, -1) <= 0 then redis.call('HDEL', key, leave) end
+  end
+  if join ~= '' then
+    redis.call('HINCRBY', key, join, 1)
+    if redis.call('PTTL', key) < tonumber(keep) then
+      redis.call('PEXPIRE', key, keep)
+    end
+  end
+end
+local function run_ops(k, a)
+  while a <= #ARGV do
+    local op, key = ARGV[a], KEYS[k]
+    if op == 'A' then
+      audit_append(key, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
+      a = a + 4
+    elseif op == 'C' then
+      count_event(key, ARGV[a + 1])
+      a = a + 2
+    elseif op == 'T' then
+      track(key, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
+      a = a + 5
+    else
+      error('unknown write ' .. tostring(op))
+    end
+    k = k + 1
+  end
+end
+";
+
+/// Runs the writes of [`LUA_OPS`] from the first key and argument.
+const LUA_RUN_OPS: &str = r"
+run_ops(1, 1)
 return 1
 ";
 
@@ -501,28 +565,6 @@ end
 return out
 ";
 
-/// KEYS: counter of one minute. ARGV: ttl ms.
-const LUA_COUNT_EVENT: &str = r"
-if redis.call('INCR', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return 1
-";
-
-/// KEYS: active-session buckets (a hash: expiry minute → sessions). ARGV: bucket to leave
-/// (empty: none), bucket to join (empty: none), current bucket, TTL ms the key must have at least.
-const LUA_TRACK: &str = r"
-local key = KEYS[1]
-if ARGV[1] ~= '' and tonumber(ARGV[1]) >= tonumber(ARGV[3]) then
-  if redis.call('HINCRBY', key, ARGV[1], -1) <= 0 then redis.call('HDEL', key, ARGV[1]) end
-end
-if ARGV[2] ~= '' then
-  redis.call('HINCRBY', key, ARGV[2], 1)
-  if redis.call('PTTL', key) < tonumber(ARGV[4]) then
-    redis.call('PEXPIRE', key, ARGV[4])
-  end
-end
-return 1
-";
-
 /// KEYS: active-session buckets. ARGV: current bucket. Drops past buckets, sums the rest.
 const LUA_COUNT: &str = r"
 local all = redis.call('HGETALL', KEYS[1])
@@ -537,6 +579,23 @@ end
 if sum < 0 then sum = 0 end
 return sum
 ";
+
+/// One write of [`LUA_OPS`]: its key, its kind and arguments, and whether the key is in the
+/// slot of the wallet whose session it goes with (then it can be in the session's script on a
+/// cluster too).
+struct Op {
+    key: String,
+    args: Vec<Vec<u8>>,
+    wallet_slot: bool,
+}
+
+impl Op {
+    fn args(&self, call: &mut ScriptInvocation<'_>) {
+        for a in &self.args {
+            call.arg(a.as_slice());
+        }
+    }
+}
 
 /// The compiled scripts (each carries its SHA1 for `EVALSHA`).
 struct Scripts {
@@ -553,10 +612,8 @@ struct Scripts {
     account_roles: Script,
     account_delete: Script,
     rate: Script,
-    audit: Script,
+    ops: Script,
     audit_read: Script,
-    count_event: Script,
-    track: Script,
     count: Script,
     cas: Script,
 }
@@ -565,7 +622,9 @@ impl Scripts {
     fn new() -> Self {
         let session = |body: &str| Script::new(&format!("{LUA_PRELUDE}{body}"));
         Self {
-            create: session(LUA_CREATE),
+            create: Script::new(&format!(
+                "{LUA_PRELUDE}{LUA_NOW}{LUA_OPS}local function create_session()\n{LUA_CREATE}\nend\n{LUA_CREATE_WITH}"
+            )),
             get: session(LUA_GET),
             update: session(LUA_UPDATE),
             rotate: session(LUA_ROTATE),
@@ -578,10 +637,8 @@ impl Scripts {
             account_roles: Script::new(LUA_ACCOUNT_ROLES),
             account_delete: Script::new(LUA_ACCOUNT_DELETE),
             rate: Script::new(LUA_RATE),
-            audit: Script::new(&format!("{LUA_NOW}{LUA_AUDIT}")),
+            ops: Script::new(&format!("{LUA_NOW}{LUA_OPS}{LUA_RUN_OPS}")),
             audit_read: Script::new(&format!("{LUA_NOW}{LUA_AUDIT_READ}")),
-            count_event: Script::new(LUA_COUNT_EVENT),
-            track: Script::new(LUA_TRACK),
             count: Script::new(LUA_COUNT),
             cas: Script::new(LUA_CAS),
         }
@@ -1030,6 +1087,95 @@ impl RedisStore {
         r
     }
 
+    /// Runs writes of [`LUA_OPS`]: in one script on a single node; on a cluster, where their
+    /// keys may be in as many slots, one script per write, all sent at once.
+    async fn run_ops(&self, ops: Vec<Op>) -> StoreResult<()> {
+        let calls: Vec<Vec<&Op>> = match self.conn {
+            Conn::Single(_) => vec![ops.iter().collect()],
+            Conn::Cluster(_) => ops.iter().map(|op| vec![op]).collect(),
+        };
+        futures_util::future::try_join_all(calls.into_iter().map(|ops| {
+            let mut call = self.scripts.ops.prepare_invoke();
+            for op in &ops {
+                call.key(&op.key);
+            }
+            for op in &ops {
+                op.args(&mut call);
+            }
+            async move { self.eval::<()>(call).await }
+        }))
+        .await?;
+        Ok(())
+    }
+
+    /// The writes of `extras`, going with a session of the wallet `tag`.
+    fn extras_ops(&self, tag: &WalletTag, extras: &SessionExtras<'_>) -> Vec<Op> {
+        let mut ops = Vec::new();
+        if let Some((event, logs)) = extras.audit {
+            for &(log, bounds) in logs {
+                ops.push(self.audit_op(log, event, bounds, Some(tag)));
+            }
+        }
+        if let Some(name) = extras.count {
+            ops.push(self.count_op(name, extras.now_ms));
+        }
+        if let Some((chain, moved)) = extras.active {
+            ops.push(self.track_op(chain, moved, extras.now_ms));
+        }
+        ops
+    }
+
+    /// An append to an audit log (in the slot of `tag` when it is one of that wallet's logs).
+    fn audit_op(
+        &self,
+        log: AuditLog<'_>,
+        event: &[u8],
+        bounds: AuditBounds,
+        tag: Option<&WalletTag>,
+    ) -> Op {
+        Op {
+            key: self.audit_key(log),
+            args: vec![
+                b"A".to_vec(),
+                event.to_vec(),
+                bounds.max_len.max(1).to_string().into_bytes(),
+                ttl_ms(bounds.max_age).to_string().into_bytes(),
+            ],
+            wallet_slot: tag.is_some() && log.wallet() == tag,
+        }
+    }
+
+    /// One count of the event `name` in the minute of `now_ms`.
+    fn count_op(&self, name: &str, now_ms: i64) -> Op {
+        Op {
+            key: self.count_key(name, active_bucket(now_ms)),
+            args: vec![
+                b"C".to_vec(),
+                ttl_ms(EVENT_COUNT_RETENTION).to_string().into_bytes(),
+            ],
+            wallet_slot: false,
+        }
+    }
+
+    /// A move of one session of `chain` in the active-session statistics.
+    fn track_op(&self, chain: &str, moved: ActiveMove, now_ms: i64) -> Op {
+        let keep_ms = moved.to_ms.map_or(0, |to| {
+            (to - now_ms).max(0) + i64::try_from(ttl_ms(ACTIVE_SLACK)).unwrap_or(i64::MAX)
+        });
+        let bucket = |ms: Option<i64>| ms.map(|ms| active_bucket(ms).to_string());
+        Op {
+            key: self.active_key(chain),
+            args: vec![
+                b"T".to_vec(),
+                bucket(moved.from_ms).unwrap_or_default().into_bytes(),
+                bucket(moved.to_ms).unwrap_or_default().into_bytes(),
+                active_bucket(now_ms).to_string().into_bytes(),
+                keep_ms.to_string().into_bytes(),
+            ],
+            wallet_slot: false,
+        }
+    }
+
     /// `P{tag}:s:` — the prefix of a wallet's session entries.
     fn record_prefix(&self, tag: &WalletTag) -> String {
         format!("{}{{{tag}}}:s:", self.prefix)
@@ -1130,23 +1276,33 @@ impl Store for RedisStore {
         self.query(cmd).await
     }
 
-    async fn create_session_claimed(
+    async fn create_session_with(
         &self,
         tag: &WalletTag,
         new: NewSession<'_>,
         max: usize,
         claim: SessionClaim<'_>,
+        extras: SessionExtras<'_>,
     ) -> StoreResult<Claimed<Vec<(IndexEntry, Vec<u8>)>>> {
         let (mode, account, value) = match claim {
             SessionClaim::Any => ("-", "", String::new()),
             SessionClaim::Existing(a) => ("E", a.as_str(), String::new()),
             SessionClaim::New(c) => ("N", c.account.as_str(), encode_claim(c)),
         };
+        // On one node every write goes in the session's script; on a cluster only those in
+        // the wallet's slot, the others follow once the session is created.
+        let (with_session, after): (Vec<Op>, Vec<Op>) = self
+            .extras_ops(tag, &extras)
+            .into_iter()
+            .partition(|op| op.wallet_slot || matches!(self.conn, Conn::Single(_)));
         let mut call = self.scripts.create.prepare_invoke();
         call.key(self.index_key(tag))
             .key(self.record_key(tag, new.token_hash))
-            .key(self.claim_key(tag))
-            .arg(self.record_prefix(tag))
+            .key(self.claim_key(tag));
+        for op in &with_session {
+            call.key(&op.key);
+        }
+        call.arg(self.record_prefix(tag))
             .arg(new.session_id.as_str())
             .arg(new.token_hash.as_str())
             .arg(new.created_ms)
@@ -1157,7 +1313,17 @@ impl Store for RedisStore {
             .arg(mode)
             .arg(account)
             .arg(value);
+        for op in &with_session {
+            op.args(&mut call);
+        }
         let ClaimedReply(outcome) = self.wallet_write(tag, self.eval(call)).await?;
+        if matches!(outcome, Claimed::Done(_)) && !after.is_empty() {
+            // Derived data: the session and the wallet's own event are stored, and the caller
+            // is not failed for what they already hold.
+            if let Err(e) = self.run_ops(after).await {
+                tracing::warn!(error = %e, "could not write the shared records of a new session");
+            }
+        }
         Ok(outcome)
     }
 
@@ -1325,12 +1491,8 @@ impl Store for RedisStore {
         event: &[u8],
         bounds: AuditBounds,
     ) -> StoreResult<()> {
-        let mut call = self.scripts.audit.prepare_invoke();
-        call.key(self.audit_key(log))
-            .arg(event)
-            .arg(bounds.max_len.max(1))
-            .arg(ttl_ms(bounds.max_age));
-        self.eval(call).await
+        self.run_ops(vec![self.audit_op(log, event, bounds, None)])
+            .await
     }
 
     async fn audit_read(
@@ -1350,10 +1512,7 @@ impl Store for RedisStore {
     }
 
     async fn count_event(&self, name: &str, now_ms: i64) -> StoreResult<()> {
-        let mut call = self.scripts.count_event.prepare_invoke();
-        call.key(self.count_key(name, active_bucket(now_ms)))
-            .arg(ttl_ms(EVENT_COUNT_RETENTION));
-        self.eval(call).await
+        self.run_ops(vec![self.count_op(name, now_ms)]).await
     }
 
     async fn count_events_since(&self, name: &str, span: Span) -> StoreResult<u64> {
@@ -1370,17 +1529,8 @@ impl Store for RedisStore {
     }
 
     async fn track_active(&self, chain: &str, moved: ActiveMove, now_ms: i64) -> StoreResult<()> {
-        let keep_ms = moved.to_ms.map_or(0, |to| {
-            (to - now_ms).max(0) + i64::try_from(ttl_ms(ACTIVE_SLACK)).unwrap_or(i64::MAX)
-        });
-        let bucket = |ms: Option<i64>| ms.map(|ms| active_bucket(ms).to_string());
-        let mut call = self.scripts.track.prepare_invoke();
-        call.key(self.active_key(chain))
-            .arg(bucket(moved.from_ms).unwrap_or_default())
-            .arg(bucket(moved.to_ms).unwrap_or_default())
-            .arg(active_bucket(now_ms))
-            .arg(keep_ms);
-        self.eval(call).await
+        self.run_ops(vec![self.track_op(chain, moved, now_ms)])
+            .await
     }
 
     async fn count_active(&self, chain: &str, now_ms: i64) -> StoreResult<u64> {

@@ -22,8 +22,8 @@ use wallet_auth::clock::ManualClock;
 use wallet_auth::store::{
     AccountId, ActiveMove, AuditBounds, AuditLog, Claim, ClaimSwap, Claimed, CurrentToken,
     IdentityRemoval, IndexEntry, MemoryStore, NewIdentity, NewSession, PostgresStore, RateBudget,
-    RateDecision, RedisStore, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry, SessionId,
-    SessionUpdate, Span, Store, StoreError, Swap, TokenHash, WalletTag,
+    RateDecision, RedisStore, RolesSet, Rotated, Rotation, SessionClaim, SessionEntry,
+    SessionExtras, SessionId, SessionUpdate, Span, Store, StoreError, Swap, TokenHash, WalletTag,
 };
 
 /// Per-call bound of the stores under test (generous: the machine is shared).
@@ -2873,7 +2873,83 @@ mod accounts {
         assert_eq!(r.identities.len(), 4);
     }
 
+    /// [`Store::create_session_with`] writes the session's records (statistics, counter,
+    /// audit appends) with it, and none of them when the claim refuses the session.
+    async fn sessions_carry_their_records(f: Fixture) {
+        let s = &f.store;
+        let t0 = now_ms();
+        let tag = w("carried");
+        let a = claim("acc-a", "eip155:0xC");
+        let bounds = AuditBounds {
+            max_len: 10,
+            max_age: LONG,
+        };
+        let logs = [
+            (AuditLog::WalletActivity(&tag), bounds),
+            (AuditLog::Activity, bounds),
+        ];
+        let extras = SessionExtras {
+            active: Some((
+                "chain-c",
+                ActiveMove {
+                    from_ms: None,
+                    to_ms: Some(t0 + 3_600_000),
+                },
+            )),
+            count: Some("carried"),
+            audit: Some((b"signed in", &logs)),
+            now_ms: t0,
+        };
+        let span = Span {
+            since_ms: t0 - 60_000,
+            now_ms: t0,
+        };
+        let written = || async {
+            (
+                s.count_events_since("carried", span).await.unwrap(),
+                s.count_active("chain-c", t0).await.unwrap(),
+                s.audit_read(logs[0].0, 10, bounds).await.unwrap().len(),
+                s.audit_read(logs[1].0, 10, bounds).await.unwrap().len(),
+            )
+        };
+        let refused = s
+            .create_session_with(
+                &tag,
+                session("s0", "h0", t0, b"r", LONG),
+                5,
+                SessionClaim::Existing(&acct("acc-b")),
+                extras,
+            )
+            .await
+            .unwrap();
+        assert_eq!(refused, Claimed::Mismatch(None));
+        assert_eq!(written().await, (0, 0, 0, 0));
+        for (id, c) in [
+            ("s1", SessionClaim::New(&a)),
+            ("s2", SessionClaim::Existing(&a.account)),
+        ] {
+            let done = s
+                .create_session_with(
+                    &tag,
+                    session(id, &format!("h-{id}"), t0, b"r", LONG),
+                    5,
+                    c,
+                    extras,
+                )
+                .await
+                .unwrap();
+            assert_eq!(done, Claimed::Done(vec![]), "{id}");
+        }
+        assert_eq!(written().await, (2, 2, 2, 2));
+        assert_eq!(
+            s.audit_read(AuditLog::Activity, 10, bounds).await.unwrap()[0],
+            b"signed in".to_vec()
+        );
+        assert_eq!(s.list_sessions(&tag).await.unwrap().len(), 2);
+    }
+
     crate::on_every_backend!(
+        sessions_carry_their_records,
         sessions_check_claims,
         first_claims_race,
         claims_swap,

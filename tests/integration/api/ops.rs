@@ -62,7 +62,7 @@ async fn metrics_count_sign_ins(b: Backend) {
     for op in [
         "take_nonce",
         "put_nonce",
-        "create_session_claimed",
+        "create_session_with",
         "get_session",
     ] {
         assert!(

@@ -23,6 +23,7 @@ on_every_backend!(
     a_wallet_on_an_l2_signs_in_with_the_default_chains,
     issued_at_within_the_skew_of_the_nonce_and_of_now,
     message_times_out_of_order_are_expired,
+    a_returning_wallets_sign_in_makes_few_store_calls,
 );
 
 async fn nonce_without_body_uses_defaults(b: Backend) {
@@ -446,4 +447,63 @@ async fn message_times_out_of_order_are_expired(b: Backend) {
             .await;
         assert_eq!(r.status, StatusCode::OK, "{:?}: {}", w.chain, r.body);
     }
+}
+
+/// Calls of each store operation so far, as `/metrics` counts them.
+async fn store_calls(
+    app: &crate::harness::app::TestApp,
+) -> std::collections::BTreeMap<String, u64> {
+    let r = app.get("/metrics", None).await;
+    let prefix = "wallet_auth_store_operation_duration_seconds_count{op=\"";
+    r.text
+        .lines()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .filter_map(|l| {
+            let (op, n) = l.split_once("\"} ")?;
+            Some((op.to_owned(), n.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// A sign-in of a wallet that has signed in before: the nonce and the wallet's claim read
+/// together, the account's roles, then one call writing the session with its audit event,
+/// sign-in counter and statistics. (The verify route's rate budget is the HTTP layer's.)
+async fn a_returning_wallets_sign_in_makes_few_store_calls(b: Backend) {
+    let app = spawn_app(b).await;
+    let w = Wallet::ethereum();
+    app.token(&w).await;
+    let body = app.signed_body(&w).await;
+    let before = store_calls(&app).await;
+    let r = app.post("/auth/verify", None, Some(body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let after = store_calls(&app).await;
+    let made: std::collections::BTreeMap<&str, u64> = after
+        .iter()
+        .map(|(op, n)| (op.as_str(), n - before.get(op).copied().unwrap_or(0)))
+        .filter(|(op, n)| *n > 0 && !matches!(*op, "rate_limit" | "count_active"))
+        .collect();
+    let expected: std::collections::BTreeMap<&str, u64> = [
+        ("take_nonce", 1),
+        ("get_claim", 1),
+        ("get_account", 1),
+        ("create_session_with", 1),
+    ]
+    .into();
+    assert_eq!(made, expected);
+    // What the one write carried: the audit event, the counter and the statistics.
+    let events = app.state.audit().read(Some(&w.address), 10).await.unwrap();
+    let sign_ins = events
+        .iter()
+        .filter(|e| e.kind == wallet_auth::session::AuditKind::SignIn)
+        .count();
+    assert_eq!(sign_ins, 2, "{events:?}");
+    let stats = app
+        .get("/admin/sessions/stats", Some(crate::harness::app::ADMIN))
+        .await;
+    assert_eq!(
+        stats.body["activeSessions"]["byChain"]["ethereum"], 2,
+        "{}",
+        stats.body
+    );
+    assert_eq!(stats.body["lastHour"]["signIns"], 2, "{}", stats.body);
 }
