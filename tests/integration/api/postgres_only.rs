@@ -33,7 +33,9 @@ async fn server_restart_keeps_postgres_sessions() {
 async fn postgres_outage_gives_503_then_recovers() {
     let mut server = PostgresServer::start_with_template();
     let url = server.fresh_database().await;
-    let config = test_config();
+    // The bound under test: the default store timeout, not the test apps' generous one.
+    let mut config = test_config();
+    config.store.timeout = Duration::from_millis(500);
     let store = open(&config, Some(&url)).await;
     let app = spawn_on(
         config,

@@ -29,7 +29,11 @@ async fn server_restart_keeps_redis_sessions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_gives_503_then_recovers() {
-    let mut app = spawn_app(Backend::Redis).await;
+    // The bound under test: the default store timeout, not the test apps' generous one.
+    let mut app = spawn_app_with(Backend::Redis, |c| {
+        c.store.timeout = Duration::from_millis(500);
+    })
+    .await;
     let t = app.token(&Wallet::solana()).await;
     app.redis.as_mut().unwrap().stop();
     for path in ["/api/me", "/ready"] {
