@@ -4,9 +4,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::harness::app::{
-    open, spawn_app, spawn_app_with, spawn_on, spawn_sibling, Backend, Wallet,
-};
+use crate::harness::app::{open, spawn_app_with, spawn_on, spawn_sibling, Backend, Wallet};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_restart_keeps_redis_sessions() {
