@@ -1,6 +1,6 @@
 //! Accounts over HTTP: `GET /auth/account`, linking (`/auth/link/nonce`, `/auth/link`,
 //! `/auth/link/password`), unlinking (`DELETE /auth/identities/{chain}/{address}`) and
-//! `PUT /admin/accounts/{accountId}/roles`; and the extractors [`AnySession`] (a wallet or a
+//! `PUT /admin/accounts/{accountId}/roles`; it re-exports the extractors [`AnySession`] (a wallet or a
 //! legacy user session) and [`RequireRole`] (a session whose account has a role). The rules
 //! are in [`crate::session::accounts`]; this module only translates.
 //!
@@ -27,26 +27,20 @@
 //! }
 //! ```
 
-use std::marker::PhantomData;
-
-use axum::extract::{FromRef, FromRequestParts, State};
-use axum::http::header;
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::body::{rfc3339, ChainId, ChainName};
-use super::cookie::SessionCookie;
+pub use super::caller::{AnySession, IdentityBody, RequireRole, RoleName};
 use super::error::ErrorCode as E;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ClientInfo, JsonBody, OptionalJsonBody, PathParam, WalletSession};
 use super::openapi::Op;
 use super::state::AuthState;
-use super::user::UserSession;
 use crate::session::accounts::{Account, AccountError, Identity};
 use crate::session::signin::{SignInFailure, SignInRequest};
 use crate::store::AccountId;
@@ -96,159 +90,6 @@ pub(crate) fn router() -> OpenApiRouter<AuthState> {
                 .errors(&[E::BadRequest])
                 .on(routes!(set_roles)),
         )
-}
-
-/// A request authenticated by a wallet session or, failing a wallet credential, by a legacy
-/// user session (`sid` cookie); the CSRF rule applies to both when cookie-authenticated. A
-/// wallet cookie that names no live session falls back to a user session cookie sent with it;
-/// a bearer token never does.
-#[derive(Debug, Clone)]
-#[allow(clippy::large_enum_variant)] // built once per request, never stored
-pub enum AnySession {
-    /// A wallet session.
-    Wallet(WalletSession),
-    /// A legacy user session.
-    User(UserSession),
-}
-
-impl AnySession {
-    /// The session's account.
-    #[must_use]
-    pub fn account_id(&self) -> &AccountId {
-        match self {
-            AnySession::Wallet(ws) => &ws.session.account_id,
-            AnySession::User(us) => &us.session.account_id,
-        }
-    }
-
-    /// The account's roles (at most [`crate::session::accounts::ROLES_REFRESH`] old).
-    #[must_use]
-    pub fn roles(&self) -> &[String] {
-        match self {
-            AnySession::Wallet(ws) => &ws.session.roles,
-            AnySession::User(us) => &us.session.roles,
-        }
-    }
-
-    /// The session's public id.
-    #[must_use]
-    pub fn session_id(&self) -> String {
-        match self {
-            AnySession::Wallet(ws) => ws.session.session_id.clone(),
-            AnySession::User(us) => us.session.session_id.clone(),
-        }
-    }
-
-    /// When the session signed in (what "recent" is measured from).
-    #[must_use]
-    pub fn signed_in_at(&self) -> OffsetDateTime {
-        match self {
-            AnySession::Wallet(ws) => ws.session.created_at,
-            AnySession::User(us) => us.session.created_at,
-        }
-    }
-
-    /// The session's expiry.
-    #[must_use]
-    pub fn expires_at(&self) -> OffsetDateTime {
-        match self {
-            AnySession::Wallet(ws) => ws.session.expires_at,
-            AnySession::User(us) => us.session.expires_at,
-        }
-    }
-}
-
-impl<S> FromRequestParts<S> for AnySession
-where
-    AuthState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let bearer = parts.headers.contains_key(header::AUTHORIZATION);
-        let wallet_cookie = SessionCookie::Wallet
-            .read(&parts.headers)
-            .map_err(|_| ApiError::Unauthenticated)?
-            .is_some();
-        let user_cookie = SessionCookie::User
-            .read(&parts.headers)
-            .map_err(|_| ApiError::Unauthenticated)?
-            .is_some();
-        if bearer || wallet_cookie {
-            match WalletSession::from_request_parts(parts, state).await {
-                Ok(ws) => return Ok(AnySession::Wallet(ws)),
-                Err(ApiError::Unauthenticated) if !bearer && user_cookie => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(AnySession::User(
-            UserSession::from_request_parts(parts, state).await?,
-        ))
-    }
-}
-
-/// A role an embedding app requires with [`RequireRole`].
-pub trait RoleName {
-    /// The role's name.
-    const ROLE: &'static str;
-}
-
-/// A session (as [`AnySession`]) whose account has the role `R::ROLE`; `403 forbidden`
-/// otherwise. See the module docs for an example.
-#[derive(Debug, Clone)]
-pub struct RequireRole<R: RoleName>(pub AnySession, pub PhantomData<R>);
-
-impl<S, R> FromRequestParts<S> for RequireRole<R>
-where
-    AuthState: FromRef<S>,
-    S: Send + Sync,
-    R: RoleName,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let session = AnySession::from_request_parts(parts, state).await?;
-        if session.roles().iter().any(|r| r == R::ROLE) {
-            Ok(RequireRole(session, PhantomData))
-        } else {
-            Err(ApiError::Forbidden(
-                "this request needs a role the account does not have",
-            ))
-        }
-    }
-}
-
-/// One identity of an account: a wallet or a password.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum IdentityBody {
-    /// A wallet.
-    Wallet {
-        /// Its chain.
-        chain: ChainName,
-        /// Its address.
-        address: String,
-    },
-    /// A username with a password.
-    Password {
-        /// The username.
-        username: String,
-    },
-}
-
-impl From<&Identity> for IdentityBody {
-    fn from(i: &Identity) -> Self {
-        match i {
-            Identity::Wallet { chain, address } => IdentityBody::Wallet {
-                chain: (*chain).into(),
-                address: address.clone(),
-            },
-            Identity::Password { username } => IdentityBody::Password {
-                username: username.clone(),
-            },
-        }
-    }
 }
 
 /// An account.

@@ -14,8 +14,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::accounts::AnySession;
 use super::body::{rfc3339, ChainName, Revoked};
+use super::caller::AnySession;
 use super::cookie::SessionCookie;
 use super::error::ErrorCode as E;
 use super::error::{ApiError, ApiResult};

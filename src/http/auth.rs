@@ -380,7 +380,7 @@ pub(crate) struct ListedSession {
     current: bool,
     /// With `scope=account`: the identity the session was opened by.
     #[serde(skip_serializing_if = "Option::is_none")]
-    identity: Option<super::accounts::IdentityBody>,
+    identity: Option<super::caller::IdentityBody>,
 }
 
 /// `GET /auth/sessions`.

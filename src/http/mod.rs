@@ -29,6 +29,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod body;
+pub mod caller;
 pub mod cookie;
 pub mod error;
 pub mod extract;

@@ -19,8 +19,8 @@ use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::accounts::AnySession;
 use super::body::rfc3339;
+use super::caller::AnySession;
 use super::error::ErrorCode as E;
 use super::error::{ApiError, ApiResult};
 use super::openapi::Op;

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit;
 pub mod crypto;
 pub mod device;
+pub mod directory;
 pub mod signin;
 pub mod tokens;
 pub mod user;

@@ -40,7 +40,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::crypto::{ct_eq, hash_b64, random_token, KeyRing};
 
-use super::accounts::{password_tag, Directory, Identity, SealedSession, ROLES_REFRESH};
+use super::directory::{password_tag, Directory, Identity, SealedSession, ROLES_REFRESH};
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::default_password_checks;
 use crate::store::{

@@ -47,10 +47,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::accounts::{Directory, Identity, SealedSession, ROLES_REFRESH};
 use super::audit::{self, Audit, AuditEvent, AuditKind};
 use super::crypto::{ct_eq, hash_b64, random_token, KeyRing};
 use super::device::fingerprint;
+use super::directory::{Directory, Identity, SealedSession, ROLES_REFRESH};
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::Binding;
 use crate::store::{

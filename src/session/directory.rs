@@ -1,0 +1,467 @@
+//! The account directory: which account owns an identity (its claim), the accounts' records
+//! and roles, and the identities' keys. Apart from [`super::accounts`] (linking, unlinking and
+//! account-wide operations over wallet and user sessions) because the session managers
+//! themselves read it: a sign-in opens its session through the directory, and the account
+//! operations sit above the session managers.
+//!
+//! Accounts: who a session belongs to. An account (`accountId`, random and opaque) has one or
+//! more identities — wallets, and at most one username/password — and a set of roles. Wallet
+//! and user sessions both carry their account's id and roles (cached in the session record,
+//! re-read at most every [`ROLES_REFRESH`]).
+//!
+//! # Identities and their keys
+//! An identity's canonical key is `eip155:<EIP-55 address>` for an Ethereum wallet (one identity
+//! on every EVM chain: the chain id is not part of it), `solana:<base58>` for a Solana wallet,
+//! and `password:<username>` for a password. Its *tag* is where its claim and its sessions are
+//! stored: the wallet tag of a wallet, and for a password the same hash over `password:<name>`.
+//!
+//! # Why the claim is the truth, and the account's list derived
+//! The store keeps, per identity, a *claim* naming its account, next to the identity's sessions
+//! (one Redis Cluster slot, one PostgreSQL advisory lock). A first sign-in writes the claim and
+//! the session in one atomic step ([`Store::create_session_claimed`]), so no account exists
+//! without an identity that names it and no session without its account. Linking, moving and
+//! unlinking change the claim by compare-and-swap ([`Store::swap_claim`]): of two concurrent
+//! links of one wallet, exactly one finds the claim it expected. The account's record (its
+//! roles and its list of identities) lives apart from every claim (another slot), so no store
+//! step covers both; the list is kept as a superset of the truth instead — an identity is
+//! listed *before* its claim is written and taken off *after* its claim is gone — and every
+//! reader checks each listed identity against its claim and drops the stale ones. A claim whose
+//! account does not list it (a crash between the two writes) is listed again at its next
+//! sign-in. Roles are only in the record.
+//!
+//! # Bounds
+//! At most [`MAX_IDENTITIES`] identities per account, at most [`MAX_ROLES`] roles of at most
+//! [`MAX_ROLE_LEN`] characters (`[a-z][a-z0-9_-]*`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::crypto::{hash_b64, random_token, wallet_tag};
+use crate::clock::{from_unix_ms, unix_ms, Clock};
+use crate::store::{
+    AccountId, AccountRecord, Claim, ClaimSwap, Claimed, IndexEntry, NewIdentity, NewSession,
+    SessionClaim, SessionExtras, SessionId, Store, StoreError, TokenHash, WalletTag,
+};
+use crate::verify::Chain;
+
+/// Most identities one account has.
+pub const MAX_IDENTITIES: usize = 20;
+/// Most roles one account has.
+pub const MAX_ROLES: usize = 16;
+/// Longest role name.
+pub const MAX_ROLE_LEN: usize = 32;
+/// A session re-reads its account's roles at most this often, so a change of roles reaches
+/// every live session within this long (and a session costs at most one store write per
+/// period for it).
+pub const ROLES_REFRESH: Duration = Duration::from_secs(30);
+/// The role that `/admin/*` accepts.
+pub const ADMIN_ROLE: &str = "admin";
+/// Attempts at opening a session while the identity's claim changes under it.
+pub(super) const CLAIM_ATTEMPTS: usize = 4;
+
+/// One identity of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// A wallet (address in EIP-55 or base58).
+    Wallet {
+        /// Its chain.
+        chain: Chain,
+        /// Its address.
+        address: String,
+    },
+    /// A username with a password.
+    Password {
+        /// The username.
+        username: String,
+    },
+}
+
+impl Identity {
+    /// A wallet identity.
+    #[must_use]
+    pub fn wallet(chain: Chain, address: &str) -> Self {
+        Identity::Wallet {
+            chain,
+            address: address.to_owned(),
+        }
+    }
+
+    /// A password identity.
+    #[must_use]
+    pub fn password(username: &str) -> Self {
+        Identity::Password {
+            username: username.to_owned(),
+        }
+    }
+
+    /// The canonical key (`eip155:<address>`, `solana:<address>`, `password:<username>`).
+    #[must_use]
+    pub fn key(&self) -> String {
+        match self {
+            Identity::Wallet {
+                chain: Chain::Ethereum,
+                address,
+            } => format!("eip155:{address}"),
+            Identity::Wallet {
+                chain: Chain::Solana,
+                address,
+            } => format!("solana:{address}"),
+            Identity::Password { username } => format!("password:{username}"),
+        }
+    }
+
+    /// Reads a canonical key back.
+    #[must_use]
+    pub fn from_key(key: &str) -> Option<Self> {
+        let (kind, rest) = key.split_once(':')?;
+        match kind {
+            "eip155" => Some(Identity::wallet(Chain::Ethereum, rest)),
+            "solana" => Some(Identity::wallet(Chain::Solana, rest)),
+            "password" => Some(Identity::password(rest)),
+            _ => None,
+        }
+    }
+
+    /// Where its claim and its sessions are stored.
+    #[must_use]
+    pub fn tag(&self) -> WalletTag {
+        match self {
+            Identity::Wallet { chain, address } => wallet_tag(*chain, address),
+            Identity::Password { username } => password_tag(username),
+        }
+    }
+
+    /// The form `ADMIN_WALLETS` entries are compared in: Ethereum addresses in lower case.
+    fn admin_form(&self) -> Option<String> {
+        match self {
+            Identity::Wallet {
+                chain: Chain::Ethereum,
+                address,
+            } => Some(format!("ethereum:{}", address.to_ascii_lowercase())),
+            Identity::Wallet {
+                chain: Chain::Solana,
+                address,
+            } => Some(format!("solana:{address}")),
+            Identity::Password { .. } => None,
+        }
+    }
+}
+
+/// The tag of the password identity `username`.
+#[must_use]
+pub fn password_tag(username: &str) -> WalletTag {
+    WalletTag::new(hash_b64(format!("password:{username}").as_bytes(), 9))
+}
+
+/// Whether `role` is an acceptable role name: 1–32 of `a-z 0-9 _ -`, starting with a letter.
+#[must_use]
+pub fn valid_role(role: &str) -> bool {
+    role.len() <= MAX_ROLE_LEN
+        && role.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// An account as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Its id.
+    pub id: AccountId,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Its roles as sessions get them (stored roles, and `admin` for `ADMIN_WALLETS`).
+    pub roles: Vec<String>,
+    /// Its identities, by key.
+    pub identities: Vec<Identity>,
+}
+
+/// A session to open for an identity, once its account is known (see
+/// [`Directory::open_session`]).
+#[derive(Debug, Clone)]
+pub struct SealedSession {
+    /// Public session id.
+    pub session_id: SessionId,
+    /// Hash of its token.
+    pub token_hash: TokenHash,
+    /// Creation time, Unix ms.
+    pub created_ms: i64,
+    /// The sealed record.
+    pub record: Vec<u8>,
+    /// Its time to live.
+    pub ttl: Duration,
+}
+
+/// The accounts as sessions read them: which account an identity belongs to, and its roles.
+#[derive(Clone)]
+pub struct Directory {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    /// `ADMIN_WALLETS`, as `ethereum:<lowercase>` / `solana:<base58>`.
+    admin_wallets: Arc<[String]>,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory")
+            .field("admin_wallets", &self.admin_wallets.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Roles sorted and without duplicates.
+pub(super) fn normalized(mut roles: Vec<String>) -> Vec<String> {
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+impl Directory {
+    /// The accounts kept in `store`; `admin_wallets` are `ADMIN_WALLETS` as the configuration
+    /// reads them (`ethereum:<lowercase hex>`, `solana:<base58>`).
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, admin_wallets: Vec<String>) -> Self {
+        Directory {
+            store,
+            clock,
+            admin_wallets: admin_wallets.into(),
+        }
+    }
+
+    /// A new account id: 16 random bytes, URL-safe base64.
+    #[must_use]
+    pub fn new_account_id() -> AccountId {
+        AccountId::new(random_token(16))
+    }
+
+    /// The account `identity` belongs to.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn owner(&self, identity: &Identity) -> Result<Option<AccountId>, StoreError> {
+        Ok(self
+            .store
+            .get_claim(&identity.tag())
+            .await?
+            .map(|c| c.account))
+    }
+
+    fn is_admin_wallet(&self, identity: &Identity) -> bool {
+        identity
+            .admin_form()
+            .is_some_and(|f| self.admin_wallets.contains(&f))
+    }
+
+    /// Whether the claim of `identity` names `account`.
+    async fn claimed_by(
+        &self,
+        identity: &Identity,
+        account: &AccountId,
+    ) -> Result<bool, StoreError> {
+        Ok(self.owner(identity).await?.as_ref() == Some(account))
+    }
+
+    /// The roles a session of `account` gets, given its record: the stored ones, and `admin`
+    /// while one of its identities (checked against its claim) is in `ADMIN_WALLETS`.
+    async fn roles_of(
+        &self,
+        account: &AccountId,
+        record: Option<&AccountRecord>,
+        extra: Option<&Identity>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut roles = record.map(|r| r.roles.clone()).unwrap_or_default();
+        let mut admin = extra.is_some_and(|i| self.is_admin_wallet(i));
+        if !admin && !self.admin_wallets.is_empty() {
+            for (key, _) in record.map(|r| r.identities.as_slice()).unwrap_or_default() {
+                let Some(identity) = Identity::from_key(key) else {
+                    continue;
+                };
+                if self.is_admin_wallet(&identity) && self.claimed_by(&identity, account).await? {
+                    admin = true;
+                    break;
+                }
+            }
+        }
+        if admin {
+            roles.push(ADMIN_ROLE.to_owned());
+        }
+        Ok(normalized(roles))
+    }
+
+    /// The roles sessions of `account` have now.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn roles(&self, account: &AccountId) -> Result<Vec<String>, StoreError> {
+        let record = self.store.get_account(account).await?;
+        self.roles_of(account, record.as_ref(), None).await
+    }
+
+    /// Lists `identity` on `account` (creating its record), logging a failure: the claim is
+    /// the truth, and the list is repaired at the identity's next sign-in.
+    async fn list(&self, account: &AccountId, identity: &Identity) -> bool {
+        let added = self
+            .store
+            .add_account_identity(
+                account,
+                NewIdentity {
+                    identity: &identity.key(),
+                    tag: &identity.tag(),
+                    created_ms: unix_ms(self.clock.now()),
+                    max: MAX_IDENTITIES,
+                },
+            )
+            .await;
+        match added {
+            Ok(listed) => listed,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list an identity on its account");
+                false
+            }
+        }
+    }
+
+    /// The account of `identity`, created when it has none (a session written before accounts
+    /// existed, used for the first time).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn account_for(&self, identity: &Identity) -> Result<AccountId, StoreError> {
+        let tag = identity.tag();
+        for _ in 0..CLAIM_ATTEMPTS {
+            if let Some(c) = self.store.get_claim(&tag).await? {
+                return Ok(c.account);
+            }
+            let claim = Claim {
+                account: Self::new_account_id(),
+                identity: identity.key(),
+            };
+            let swap = ClaimSwap {
+                expected: None,
+                new: Some(&claim),
+                end_sessions: false,
+            };
+            if let Claimed::Done(_) = self.store.swap_claim(&tag, swap).await? {
+                self.list(&claim.account, identity).await;
+                return Ok(claim.account);
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the identity's account kept changing".to_owned(),
+        ))
+    }
+
+    /// Opens a session of `identity` with its account — the one its claim names, or a new one
+    /// created in the same store step as the session when it has none. `seal` builds the
+    /// session's record for an account id and its roles; `extras` are written with the session
+    /// (see [`Store::create_session_with`]). `known` is the identity's claim when the caller
+    /// has just read it (saving that read; a claim changed since is caught by the store step,
+    /// which then retries with a fresh read). Returns the account, its roles, the session as
+    /// stored and the sessions evicted by `max`.
+    ///
+    /// # Errors
+    /// The store failed, or the claim changed on every attempt.
+    pub async fn open_session(
+        &self,
+        identity: &Identity,
+        max: usize,
+        seal: impl Fn(&AccountId, &[String]) -> SealedSession,
+        extras: SessionExtras<'_>,
+        mut known: Option<Option<Claim>>,
+    ) -> Result<(AccountId, Vec<String>, Vec<(IndexEntry, Vec<u8>)>), StoreError> {
+        let tag = identity.tag();
+        let key = identity.key();
+        for _ in 0..CLAIM_ATTEMPTS {
+            let current = match known.take() {
+                Some(claim) => claim,
+                None => self.store.get_claim(&tag).await?,
+            };
+            let (account, record) = match &current {
+                Some(c) => (c.account.clone(), self.store.get_account(&c.account).await?),
+                None => (Self::new_account_id(), None),
+            };
+            let roles = self
+                .roles_of(&account, record.as_ref(), Some(identity))
+                .await?;
+            let s = seal(&account, &roles);
+            let claim = Claim {
+                account: account.clone(),
+                identity: key.clone(),
+            };
+            let condition = match current {
+                Some(_) => SessionClaim::Existing(&account),
+                None => SessionClaim::New(&claim),
+            };
+            let new = NewSession {
+                session_id: &s.session_id,
+                token_hash: &s.token_hash,
+                created_ms: s.created_ms,
+                record: &s.record,
+                ttl: s.ttl,
+            };
+            match self
+                .store
+                .create_session_with(&tag, new, max, condition, extras)
+                .await?
+            {
+                Claimed::Done(evicted) => {
+                    let listed = record
+                        .as_ref()
+                        .is_some_and(|r| r.identities.iter().any(|(k, _)| *k == key));
+                    if !listed {
+                        self.list(&account, identity).await;
+                    }
+                    return Ok((account, roles, evicted));
+                }
+                Claimed::Mismatch(_) => continue,
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the identity's account kept changing".to_owned(),
+        ))
+    }
+
+    /// The account `account` as its owner sees it: its listed identities that its claims
+    /// confirm (stale entries are taken off the list); `None` when it has no record.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn account(&self, account: &AccountId) -> Result<Option<Account>, StoreError> {
+        let Some(record) = self.store.get_account(account).await? else {
+            return Ok(None);
+        };
+        let mut identities = Vec::with_capacity(record.identities.len());
+        for (key, _) in &record.identities {
+            let Some(identity) = Identity::from_key(key) else {
+                continue;
+            };
+            if self.claimed_by(&identity, account).await? {
+                identities.push(identity);
+            } else {
+                // Not (or no longer) its: a link that lost its race, or an identity moved away.
+                self.store
+                    .remove_account_identity(account, key, false)
+                    .await?;
+            }
+        }
+        let roles = self.roles_of(account, Some(&record), None).await?;
+        Ok(Some(Account {
+            id: account.clone(),
+            created_at: from_unix_ms(record.created_ms),
+            roles,
+            identities,
+        }))
+    }
+
+    /// The store the directory reads.
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Now, by the directory's clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        unix_ms(self.clock.now())
+    }
+}
