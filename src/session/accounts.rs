@@ -14,9 +14,7 @@ use time::OffsetDateTime;
 
 use super::directory::{normalized, CLAIM_ATTEMPTS};
 use crate::clock::{unix_ms, Clock};
-use crate::store::{
-    AccountId, Claim, ClaimSwap, Claimed, IndexEntry, NewIdentity, Store, StoreError,
-};
+use crate::store::{AccountId, Claim, ClaimSwap, Claimed, IndexEntry, Store, StoreError};
 use crate::verify::Chain;
 
 /// Why an account operation was refused.
@@ -169,7 +167,6 @@ impl Accounts {
         identity: &Identity,
     ) -> Result<Account, AccountError> {
         let key = identity.key();
-        let tag = identity.tag();
         let previous = self.directory.owner(identity).await?;
         if previous.as_ref() == Some(account) {
             return self.get(account).await;
@@ -187,43 +184,10 @@ impl Accounts {
                 ));
             }
         }
-        // Listed before it is claimed: the list is a superset of the truth.
-        let listed = self
-            .store()
-            .add_account_identity(
-                account,
-                NewIdentity {
-                    identity: &key,
-                    tag: &tag,
-                    created_ms: self.directory.now_ms(),
-                    max: MAX_IDENTITIES,
-                },
-            )
-            .await?;
-        if !listed {
+        let Some(ended) = self.claim(account, identity, previous.as_ref()).await? else {
             return Err(AccountError::InUse(
-                "the account has the most identities it may have",
+                "this identity belongs to another account",
             ));
-        }
-        let claim = Claim {
-            account: account.clone(),
-            identity: key.clone(),
-        };
-        let swap = ClaimSwap {
-            expected: previous.as_ref(),
-            new: Some(&claim),
-            end_sessions: previous.is_some(),
-        };
-        let ended = match self.store().swap_claim(&tag, swap).await? {
-            Claimed::Done(ended) => ended,
-            Claimed::Mismatch(_) => {
-                self.store()
-                    .remove_account_identity(account, &key, false)
-                    .await?;
-                return Err(AccountError::InUse(
-                    "this identity belongs to another account",
-                ));
-            }
         };
         self.ended(identity, &ended).await;
         if let Some(other) = &previous {
@@ -240,6 +204,44 @@ impl Accounts {
         self.audit(super::AuditKind::Link, account, identity, ended.len())
             .await;
         self.get(account).await
+    }
+
+    /// Gives `identity` to `account` when its claim names `previous` (`None`: no account),
+    /// ending its sessions when it had an account: listed first, then claimed (the list is a
+    /// superset of the truth), and taken off the list again when the claim was not as
+    /// expected (`Ok(None)`). Returns the sessions ended.
+    ///
+    /// # Errors
+    /// [`AccountError::InUse`] when the account is full ([`MAX_IDENTITIES`]); the store failed.
+    async fn claim(
+        &self,
+        account: &AccountId,
+        identity: &Identity,
+        previous: Option<&AccountId>,
+    ) -> Result<Option<Vec<(IndexEntry, Vec<u8>)>>, AccountError> {
+        if !self.directory.add_identity(account, identity).await? {
+            return Err(AccountError::InUse(
+                "the account has the most identities it may have",
+            ));
+        }
+        let claim = Claim {
+            account: account.clone(),
+            identity: identity.key(),
+        };
+        let swap = ClaimSwap {
+            expected: previous,
+            new: Some(&claim),
+            end_sessions: previous.is_some(),
+        };
+        match self.store().swap_claim(&identity.tag(), swap).await? {
+            Claimed::Done(ended) => Ok(Some(ended)),
+            Claimed::Mismatch(_) => {
+                self.store()
+                    .remove_account_identity(account, &claim.identity, false)
+                    .await?;
+                Ok(None)
+            }
+        }
     }
 
     /// Adds a password identity to `account`: a new user `username` with `password`.
@@ -268,35 +270,7 @@ impl Accounts {
         {
             return Err(AccountError::InUse("this username is taken"));
         }
-        let key = identity.key();
-        let tag = identity.tag();
-        if !self
-            .store()
-            .add_account_identity(
-                account,
-                NewIdentity {
-                    identity: &key,
-                    tag: &tag,
-                    created_ms: self.directory.now_ms(),
-                    max: MAX_IDENTITIES,
-                },
-            )
-            .await?
-        {
-            return Err(AccountError::InUse(
-                "the account has the most identities it may have",
-            ));
-        }
-        let claim = Claim {
-            account: account.clone(),
-            identity: key.clone(),
-        };
-        let swap = ClaimSwap {
-            expected: None,
-            new: Some(&claim),
-            end_sessions: false,
-        };
-        let claimed = matches!(self.store().swap_claim(&tag, swap).await?, Claimed::Done(_));
+        let claimed = self.claim(account, &identity, None).await?.is_some();
         // The user itself is created only if absent: a legacy user without an account yet
         // keeps its name.
         if !claimed || !self.passwords.create_if_absent(username, &phc).await? {
@@ -306,11 +280,11 @@ impl Accounts {
                     new: None,
                     end_sessions: false,
                 };
-                self.store().swap_claim(&tag, undo).await?;
+                self.store().swap_claim(&identity.tag(), undo).await?;
+                self.store()
+                    .remove_account_identity(account, &identity.key(), false)
+                    .await?;
             }
-            self.store()
-                .remove_account_identity(account, &key, false)
-                .await?;
             return Err(AccountError::InUse("this username is taken"));
         }
         self.audit(super::AuditKind::Link, account, &identity, 0)

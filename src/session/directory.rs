@@ -302,8 +302,26 @@ impl Directory {
     /// Lists `identity` on `account` (creating its record), logging a failure: the claim is
     /// the truth, and the list is repaired at the identity's next sign-in.
     async fn list(&self, account: &AccountId, identity: &Identity) -> bool {
-        let added = self
-            .store
+        match self.add_identity(account, identity).await {
+            Ok(listed) => listed,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list an identity on its account");
+                false
+            }
+        }
+    }
+
+    /// Lists `identity` on `account` (creating its record when it has none); `false` when the
+    /// account already lists [`MAX_IDENTITIES`] others.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub(super) async fn add_identity(
+        &self,
+        account: &AccountId,
+        identity: &Identity,
+    ) -> Result<bool, StoreError> {
+        self.store
             .add_account_identity(
                 account,
                 NewIdentity {
@@ -313,14 +331,7 @@ impl Directory {
                     max: MAX_IDENTITIES,
                 },
             )
-            .await;
-        match added {
-            Ok(listed) => listed,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not list an identity on its account");
-                false
-            }
-        }
+            .await
     }
 
     /// The account of `identity`, created when it has none (a session written before accounts
@@ -458,10 +469,5 @@ impl Directory {
     /// The store the directory reads.
     pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.store
-    }
-
-    /// Now, by the directory's clock.
-    pub(crate) fn now_ms(&self) -> i64 {
-        unix_ms(self.clock.now())
     }
 }
