@@ -14,14 +14,16 @@
 #   idle        nothing but the tracking heartbeats (2 s);
 #   create      SESSIONS validation sessions (one wallet each) and LOGOUT_TOKENS more sessions
 #               of the same wallets (bench_client sessions, 32 concurrent, on instance 1);
-#   validate    GET /api/me on every instance (bench/me.lua), DURATION s, starting when the
-#               sessions are 25 s old (each rewrites its record once at 30 s: the roles re-read);
+#   validate    GET /api/me on every instance (bench/me.lua), the SESSIONS validation sessions,
+#               DURATION s, right after they were made;
+#   refresh     the same again, starting 28 s after the create phase did: each session re-reads
+#               its account's roles and rewrites its record once inside it (ROLES_REFRESH, 30 s);
 #   mixed       instance 1 signs in new wallets and logs out sessions of the validated wallets,
 #               each paced at about WRITE_RATE/s; the other instances validate, DURATION s;
 #   signin      POST /auth/verify on every instance, each pre-signed body posted once
 #               (bench/once.lua), new wallets, SIGNIN_SECS s;
 #   hot-create  HOT_SESSIONS sessions of ONE wallet (one slot, one master), 4 sign-ins at a time;
-#   hot-validate GET /api/me of HOT_VALIDATE of them on every instance, DURATION s;
+#   hot-validate GET /api/me of the HOT_VALIDATE youngest of them on every instance, DURATION s;
 #   hot-mixed   instance 1 logs out the other sessions of that wallet at about HOT_LOGOUT_RATE/s,
 #               the other instances validate, DURATION s;
 #   hot-signin  POST /auth/verify of ONE new wallet on every instance, SIGNIN_SECS s.
@@ -82,7 +84,7 @@ for k in $(seq "$MASTERS"); do
     MPIDS+=("${PIDS[-1]}")
 done
 log "Redis Cluster on ports ${MPORTS[*]}"
-timeout 60 redis-cli --cluster create $(printf '127.0.0.1:%s ' "${MPORTS[@]}") \
+timeout 60 redis-cli --cluster create "${MPORTS[@]/#/127.0.0.1:}" \
     --cluster-replicas 0 --cluster-yes </dev/null >"$WORK/cluster-create.log" 2>&1 ||
     { cat "$WORK/cluster-create.log" >&2; exit 1; }
 cluster_ok() {
@@ -126,17 +128,18 @@ for i in $(seq "$INSTANCES"); do
     serve_start "${IPORTS[i - 1]}" "$WORK/server$i.log"
     IPIDS+=("$SERVE_PID")
 done
-tracking_clients() { redis-cli -p "$1" CLIENT LIST | grep -c 'name=wallet-auth-tracking' || true; }
+# Broadcast-tracking clients of a master (the instances' and the probe).
+tracking_clients() {
+    redis-cli -p "$1" CLIENT LIST | grep -E 'name=(wallet-auth-tracking|bench-probe)' | grep -c 'flags=tB' || true
+}
 tracked() {
-    for p in "${MPORTS[@]}"; do [ "$(tracking_clients "$p")" -eq "$INSTANCES" ] || return 1; done
+    for p in "${MPORTS[@]}"; do [ "$(tracking_clients "$p")" -eq $((INSTANCES + 1)) ] || return 1; done
     for b in "${BASES[@]}"; do
         [ "$(curl -fs "$b/metrics" | grep -c '^wallet_auth_session_cache_events_total')" -gt 0 ] || return 1
     done
 }
 for _ in $(seq 100); do tracked && break; sleep 0.1; done
-for p in "${MPORTS[@]}"; do
-    [ "$(tracking_clients "$p")" -eq "$INSTANCES" ] || { echo "tracking connections missing on $p" >&2; exit 1; }
-done
+tracked || { echo "tracking connections missing" >&2; exit 1; }
 log "$INSTANCES instances on ports ${IPORTS[*]}, each tracking every master"
 
 # --- measuring -------------------------------------------------------------------------------
@@ -213,7 +216,7 @@ presign() { # presign N OUT [WALLETS]
     timeout 600 "$CLIENT" presign --base "${BASES[0]}" --n "$1" --out "$2" ${3:+--wallets "$3"}
 }
 PHASES=()
-declare -A DESC
+declare -A DESC MADE # MADE: the sign-ins of a phase made by bench_client (not by wrk)
 phase_start() { log "$1: $2"; PHASES+=("$1"); DESC[$1]=$2; snap "$1.0"; }
 phase_end() { snap "$1.1"; }
 
@@ -226,8 +229,14 @@ phase_start create "$((SESSIONS + LOGOUT_TOKENS)) sign-ins over $SESSIONS new wa
 timeout 600 "$CLIENT" sessions --base "${BASES[0]}" --n $((SESSIONS + LOGOUT_TOKENS)) \
     --wallets "$SESSIONS" --out "$WORK/all.txt"
 phase_end create
+MADE[create]=$((SESSIONS + LOGOUT_TOKENS))
 head -n "$SESSIONS" "$WORK/all.txt" >"$WORK/tokens.txt"
 tail -n +$((SESSIONS + 1)) "$WORK/all.txt" >"$WORK/logout.txt"
+
+phase_start validate "GET /api/me on all $INSTANCES instances, $SESSIONS sessions made in the create phase, c=$PER each, ${DURATION}s"
+for i in $(seq "$INSTANCES"); do wrk_me validate "$i" "$WORK/tokens.txt" "$DURATION"; done
+wait_load
+phase_end validate
 
 # Bodies for the sign-in runs, signed now (nonces live 5 minutes).
 log "pre-signing $SIGN_BODIES sign-ins and $((2 * WRITE_RATE * DURATION)) for the mixed run"
@@ -235,17 +244,17 @@ presign "$SIGN_BODIES" "$WORK/bodies.txt"
 split_lines "$WORK/bodies.txt"
 presign $((2 * WRITE_RATE * DURATION)) "$WORK/mixed-bodies.txt"
 
-# A session re-reads its account's roles, and so rewrites its record, once ROLES_REFRESH (30 s)
-# after it was made: the validation run starts 25 s after the sessions were, so that each of
-# them does so once inside it.
-wait_until=$(awk -v t="$(cat "$WORK/snap/create.1/t")" 'BEGIN {printf "%.2f", t + 25}')
-pause=$(awk -v u="$wait_until" -v n="$(date +%s.%N)" 'BEGIN {d = u - n; printf "%.2f", (d > 0 ? d : 0)}')
-log "waiting ${pause}s: the sessions are 25 s old when the validation run starts"
+# A session re-reads its account's roles, and so rewrites its record, ROLES_REFRESH (30 s) after
+# it was made: this run starts 28 s after the create phase did (the validation sessions are its
+# first third), so that each of them does so once inside it.
+since() { awk -v t="$(cat "$WORK/snap/$1/t")" -v n="$(date +%s.%N)" 'BEGIN {printf "%.1f", n - t}'; }
+pause=$(awk -v e="$(since create.0)" 'BEGIN {d = 28 - e; printf "%.2f", (d > 0 ? d : 0)}')
+log "waiting ${pause}s for the sessions to near ROLES_REFRESH"
 sleep "$pause"
-phase_start validate "GET /api/me on all $INSTANCES instances, $SESSIONS sessions (25 s old at the start), c=$PER each, ${DURATION}s"
-for i in $(seq "$INSTANCES"); do wrk_me validate "$i" "$WORK/tokens.txt" "$DURATION"; done
+phase_start refresh "GET /api/me on all $INSTANCES instances as in validate, the sessions made $(since create.1)-$(since create.0) s before: each re-reads its roles and rewrites its record at 30 s, c=$PER each, ${DURATION}s"
+for i in $(seq "$INSTANCES"); do wrk_me refresh "$i" "$WORK/tokens.txt" "$DURATION"; done
 wait_load
-phase_end validate
+phase_end refresh
 
 # Two connections each, DELAY_MS apart: about WRITE_RATE requests per second each.
 DELAY=$((2000 / WRITE_RATE))
@@ -269,8 +278,11 @@ phase_start hot-create "$HOT_SESSIONS sign-ins of ONE wallet, 4 at a time (bench
 timeout 600 "$CLIENT" sessions --base "${BASES[0]}" --n "$HOT_SESSIONS" --wallets 1 --concurrency 4 \
     --out "$WORK/hot.txt"
 phase_end hot-create
-head -n "$HOT_VALIDATE" "$WORK/hot.txt" >"$WORK/hot-tokens.txt"
-tail -n +$((HOT_VALIDATE + 1)) "$WORK/hot.txt" >"$WORK/hot-logout.txt"
+MADE[hot-create]=$HOT_SESSIONS
+# The youngest for validation: they stay below ROLES_REFRESH (30 s) through the hot phases, so
+# that the hot wallet's writes in them are the logouts alone.
+head -n $((HOT_SESSIONS - HOT_VALIDATE)) "$WORK/hot.txt" >"$WORK/hot-logout.txt"
+tail -n "$HOT_VALIDATE" "$WORK/hot.txt" >"$WORK/hot-tokens.txt"
 
 phase_start hot-validate "GET /api/me of $HOT_VALIDATE sessions of ONE wallet on all $INSTANCES instances, ${DURATION}s"
 for i in $(seq "$INSTANCES"); do wrk_me hot-validate "$i" "$WORK/hot-tokens.txt" "$DURATION"; done
@@ -320,21 +332,27 @@ per_s() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.0f", n / s}'; }
 pct() { awk -v t="$1" -v s="$2" -v h="$TICK" 'BEGIN {printf "%.0f%%", 100 * t / h / s}'; }
 
 instance_line() { # PHASE INSTANCE SECS
-    local a="$WORK/snap/$1.0" b="$WORK/snap/$1.1" i=$2 secs=$3 f what="" c0 c1
+    local a="$WORK/snap/$1.0" b="$WORK/snap/$1.1" i=$2 secs=$3 f what="" c0 c1 n
     for f in "$WORK/out/$1.i$i"*; do
         [ -e "$f" ] || continue
         case "$f" in
             *.verify | *.logout)
                 what+=$(awk -v m="${f##*.}" '/_ok / {printf "%s %.0f/s (fail %d, exhausted %d)", m, $2 / ($8 / 1e6), $4, $6}' "$f")
-                what+=", p99 $(p99_ms <"$f") ms; " ;;
-            *) what+="$(rps <"$f") req/s, p99 $(p99_ms <"$f") ms, non-2xx $(non2xx <"$f"); " ;;
+                what+=", p99 $(p99_ms <"$f") ms; "
+                n=$(awk '/_ok / {print $2}' "$f")
+                if [ "${f##*.}" = verify ]; then SIGNINS=$((SIGNINS + n)); else LOGOUTS=$((LOGOUTS + n)); fi ;;
+            *)
+                what+="$(rps <"$f") req/s, p99 $(p99_ms <"$f") ms, non-2xx $(non2xx <"$f"); "
+                VALIDATIONS=$((VALIDATIONS + $(awk '/requests in/ {print $1}' "$f"))) ;;
         esac
     done
     read -r -a c0 <"$a/cache$i"
     read -r -a c1 <"$b/cache$i"
-    printf '  instance %d: %scache hit %d miss %d invalidated %d flush %d; CPU %s\n' "$i" \
-        "${what:-no wrk; }" $((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2])) $((c1[3] - c0[3])) \
-        "$(pct $(($(cat "$b/icpu$i") - $(cat "$a/icpu$i"))) "$secs")"
+    local hit=$((c1[0] - c0[0])) miss=$((c1[1] - c0[1]))
+    printf '  instance %d: %scache hit %d miss %d (hits %s) invalidated %d flush %d; CPU %s\n' "$i" \
+        "${what:-no wrk; }" "$hit" "$miss" \
+        "$(awk -v h="$hit" -v m="$miss" 'BEGIN {if (h + m > 0) printf "%.1f%%", 100 * h / (h + m); else print "n/a"}')" \
+        $((c1[2] - c0[2])) $((c1[3] - c0[3])) "$(pct $(($(cat "$b/icpu$i") - $(cat "$a/icpu$i"))) "$secs")"
 }
 
 master_line() { # PHASE MASTER SECS
@@ -346,6 +364,8 @@ master_line() { # PHASE MASTER SECS
     out=$(delta "$(info_field "$a/info$k" total_net_output_bytes)" "$(info_field "$b/info$k" total_net_output_bytes)")
     pa=$(cat "$a/probe$k") pb=$(cat "$b/probe$k")
     read -r -a p < <(pushes "$WORK/probe$k" "$pa" "$pb")
+    CMDS=$((CMDS + cmds)) PUSH_KEYS=$((PUSH_KEYS + p[1])) PUSH_BYTES=$((PUSH_BYTES + pb - pa))
+    OUT=$((OUT + out - (pb - pa)))
     printf '  master %d: %s cmd/s (PING %s/s, scripts %s/s), out %s B/s, CPU %s, used_memory %s\n' "$k" \
         "$(per_s "$cmds" "$secs")" "$(per_s "$ping" "$secs")" "$(per_s "$scripts" "$secs")" \
         "$(per_s "$out" "$secs")" "$(pct $(($(cat "$b/mcpu$k") - $(cat "$a/mcpu$k"))) "$secs")" \
@@ -366,8 +386,14 @@ master_line() { # PHASE MASTER SECS
         secs=$(awk -v a="$(cat "$WORK/snap/$ph.0/t")" -v b="$(cat "$WORK/snap/$ph.1/t")" 'BEGIN {printf "%.2f", b - a}')
         echo
         echo "-- $ph: ${DESC[$ph]} (${secs} s measured; load average $(cat "$WORK/snap/$ph.1/load"))"
+        VALIDATIONS=0 SIGNINS=${MADE[$ph]:-0} LOGOUTS=0 CMDS=0 PUSH_KEYS=0 PUSH_BYTES=0 OUT=0
         for i in $(seq "$INSTANCES"); do instance_line "$ph" "$i" "$secs"; done
         for k in $(seq "$MASTERS"); do master_line "$ph" "$k" "$secs"; done
+        ops=$((VALIDATIONS + SIGNINS + LOGOUTS))
+        printf '  all: %d validations, %d sign-ins, %d logouts; Redis %d commands (%s per request); pushes to one tracking connection %d keys, %d bytes (%s B per sign-in or logout); output to the instances %d bytes, of which pushes %s\n' \
+            "$VALIDATIONS" "$SIGNINS" "$LOGOUTS" "$CMDS" "$(ratio "$CMDS" "$ops")" "$PUSH_KEYS" "$PUSH_BYTES" \
+            "$(ratio "$PUSH_BYTES" $((SIGNINS + LOGOUTS)))" "$OUT" \
+            "$(awk -v a=$((INSTANCES * PUSH_BYTES)) -v o="$OUT" 'BEGIN {if (o > 0) printf "%.0f%%", 100 * a / o; else print "n/a"}')"
     done
     echo
     echo "-- tracking on Redis (at the end)"

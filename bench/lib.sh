@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers shared by the load benchmarks (bench/run.sh, bench/cluster.sh), sourced from
 # the repository's root. Why a file of its own: both scripts install the same tools, find or
 # build the same release binaries, start private redis-server and `wallet-auth serve`
@@ -61,11 +62,17 @@ bench_cleanup() {
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# A free loopback port (with `cluster`: one whose cluster bus port, +10000, is free too).
+# A free loopback port (with `cluster`: one whose cluster bus port, +10000, is free too), below
+# the kernel's range of ephemeral ports, so that no outgoing connection can take it before the
+# server binds it.
 free_port() {
-    local p
+    local p low span
+    low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    span=$((low - 10000))
+    [ "${1:-}" != cluster ] || span=$((span - 10000))
+    [ "$span" -gt 100 ] || span=20000
     for _ in $(seq 200); do
-        p=$((20000 + RANDOM % 30000))
+        p=$((10000 + RANDOM % span))
         if ! port_busy "$p" && { [ "${1:-}" != cluster ] || ! port_busy $((p + 10000)); }; then
             echo "$p"
             return 0

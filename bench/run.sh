@@ -43,7 +43,6 @@ MEM_SESSIONS=${MEM_SESSIONS:-100000}
 VERIFY_SECS=${VERIFY_SECS:-5}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
-UA="wallet-auth-bench/1"
 
 . bench/lib.sh
 
