@@ -1,5 +1,6 @@
 -- wrk script: GET /api/me with bearer tokens rotated over many sessions.
--- TOKENS: file with one session token per line. Each thread starts at its own offset.
+-- TOKENS: file with one session token per line. Each thread starts at its own offset, moved
+-- by TOKEN_OFFSET (optional) so that several wrk processes on one pool start apart.
 local tokens = {}
 local counter = 0
 local threads = {}
@@ -14,7 +15,7 @@ function init(args)
   for line in io.lines(os.getenv("TOKENS")) do
     if #line > 0 then tokens[#tokens + 1] = line end
   end
-  counter = (id or 0) * 7919
+  counter = (id or 0) * 7919 + (tonumber(os.getenv("TOKEN_OFFSET") or "0") or 0)
   headers = { ["User-Agent"] = "wallet-auth-bench/1" }
 end
 
