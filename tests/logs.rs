@@ -98,6 +98,49 @@ async fn no_secret_reaches_the_logs() {
         StatusCode::OK
     );
 
+    // The session cache's tracking connection dropped by Redis: the instance says so (it
+    // validates through Redis until the connection is back).
+    let url = app.store_url.clone().unwrap();
+    let mut c = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let name = wallet_auth::store::redis_cache::tracking_name(&app.config.store.redis_prefix);
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let ids: Vec<String> = list
+        .lines()
+        .filter(|l| l.split(' ').any(|f| f == format!("name={name}")))
+        .filter_map(|l| {
+            l.split(' ')
+                .find_map(|f| f.strip_prefix("id="))
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(!ids.is_empty(), "no tracking connection: {list}");
+    for id in &ids {
+        let _: redis::Value = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+    }
+    let start = std::time::Instant::now();
+    while !String::from_utf8_lossy(&capture.0.lock().unwrap()).contains("tracking heartbeat failed")
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "no log line for the lost tracking connection"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.lines().count() > 20,

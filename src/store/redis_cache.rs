@@ -595,7 +595,15 @@ async fn heartbeat(cache: &Weak<SessionCache>, tracker: &Tracker, mut conn: Mult
         let Some(strong) = cache.upgrade() else {
             return;
         };
-        if !matches!(answered, Ok(Ok(_))) {
+        let failure = match answered {
+            Ok(Ok(_)) => None,
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(_) => Some(format!("no answer within {} ms", timeout.as_millis())),
+        };
+        if let Some(error) = failure {
+            // The connection is reopened by the caller; until then nothing is served from the
+            // cache.
+            tracing::warn!(%error, "session cache: tracking heartbeat failed; reconnecting, validating through Redis meanwhile");
             return;
         }
         if strong.now_ns().saturating_sub(sent) > nanos(MAX_LAG) {
