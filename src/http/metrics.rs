@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::MatchedPath;
 use axum::http::Method;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -81,12 +80,6 @@ pub fn method_label(method: &Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     }
-}
-
-/// The route label of a request: its matched route template, or `unmatched`.
-#[must_use]
-pub fn route_label(matched: Option<&MatchedPath>) -> String {
-    matched.map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned())
 }
 
 /// The server's metrics.
@@ -206,7 +199,7 @@ impl Metrics {
         }
     }
 
-    /// Counts a finished request. `route` is a matched route template (see [`route_label`]);
+    /// Counts a finished request. `route` is the matched route template, or `unmatched`;
     /// the method is labelled by [`method_label`].
     pub fn request(&self, method: &Method, route: &str, status: u16, seconds: f64) {
         self.requests

@@ -10,16 +10,14 @@
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
+use tower::ServiceBuilder;
 use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
+use tracing::Instrument as _;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
@@ -78,20 +76,36 @@ fn ops_registrations() -> OpenApiRouter<AuthState> {
 /// headers, `Cache-Control: no-store` (unless a route says otherwise), and the layers of
 /// `contract_layers`. It claims neither `/` nor a fallback, so an app can `merge` it.
 pub fn auth_router(state: AuthState) -> Router {
-    let (routes, _) = auth_registrations().split_for_parts();
-    let routes = with_session_headers(routes).layer(SetResponseHeaderLayer::if_not_present(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    ));
-    contract_layers(routes, &state).with_state(state)
+    contract_layers(auth_routes(), &state, Observe::No).with_state(state)
 }
 
 /// Operations: `/health`, `/ready`, `/metrics` and `/openapi.json`, with the layers of
 /// `contract_layers`. An app with its own `/health` leaves this router out (or nests it).
 pub fn ops_router(state: AuthState) -> Router {
-    let (routes, _) = ops_registrations().split_for_parts();
-    let routes = routes.layer(axum::Extension(openapi::Document(openapi_document())));
-    contract_layers(routes, &state).with_state(state)
+    contract_layers(ops_routes(), &state, Observe::No).with_state(state)
+}
+
+/// The auth API's routes with the layer each of them needs, whoever serves them: the session
+/// headers and `Cache-Control: no-store` unless the route sets its own.
+fn auth_routes() -> Router<AuthState> {
+    let (routes, _) = auth_registrations().split_for_parts();
+    // One `Router::layer` call for both: each call boxes every route once more, which a
+    // request pays for (a clone and a boxed future per level).
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ))
+            .layer(axum::middleware::from_fn(extract::session_headers)),
+    )
+}
+
+/// The operations' routes; only `/openapi.json` is handed the document.
+fn ops_routes() -> Router<AuthState> {
+    let (ops, _) = ops::router().split_for_parts();
+    let (document, _) = openapi::router().split_for_parts();
+    ops.merge(document.layer(axum::Extension(openapi::Document(openapi_document()))))
 }
 
 /// The OpenAPI document of the contract (what `/openapi.json` serves), built once from the
@@ -105,7 +119,7 @@ pub fn openapi_document() -> &'static str {
 /// The demo page at `/` with its scripts under `/assets/`: only for an app that asks for it
 /// (the binary does, unless `DEMO_PAGE=false`).
 pub fn demo_router(state: AuthState) -> Router {
-    contract_layers(ops::demo_router(), &state).with_state(state)
+    contract_layers(ops::demo_router(), &state, Observe::No).with_state(state)
 }
 
 /// What every route that reads a wallet session ([`WalletSession`], [`OptionalWalletSession`])
@@ -120,47 +134,54 @@ where
     routes.layer(axum::middleware::from_fn(extract::session_headers))
 }
 
+/// Whether [`contract_layers`] also puts [`observe`] (request id, request log, security
+/// headers, metrics) around the routes: only for the whole server, where it is the outermost
+/// layer; an embedding app has its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Observe {
+    Yes,
+    No,
+}
+
 /// The layers each of the crate's routers carries, so that it keeps the contract wherever it is
-/// merged: `405 method_not_allowed` in the JSON shape (with `Allow`), [`protect`] (request
-/// timeout, panic catcher, JSON errors), the body limit, and CORS when `CORS_ORIGINS` is set.
-fn contract_layers(routes: Router<AuthState>, state: &AuthState) -> Router<AuthState> {
+/// merged: `405 method_not_allowed` in the JSON shape (with `Allow`), CORS when
+/// `CORS_ORIGINS` is set, the body limit, and [`protect`]'s layers (JSON errors, panic
+/// catcher, request timeout), outermost first; with [`Observe::Yes`], [`observe`] outside them
+/// all. They are one tower stack applied in one `Router::layer` call: each such call boxes
+/// every route once more, and a request pays a clone and a boxed future for each level.
+fn contract_layers(
+    routes: Router<AuthState>,
+    state: &AuthState,
+    observed: Observe,
+) -> Router<AuthState> {
     let config = state.config();
     // axum adds the `Allow` header (the path's methods) to this answer.
     let routes = routes.method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
-    let routes = protect(routes, config.http.request_timeout).layer(
-        axum::extract::DefaultBodyLimit::max(config.http.max_body_bytes),
-    );
-    match cors_layer(config) {
-        Some(cors) => routes.layer(cors),
-        None => routes,
-    }
+    routes.layer(
+        ServiceBuilder::new()
+            .option_layer(
+                (observed == Observe::Yes)
+                    .then(|| axum::middleware::from_fn_with_state(state.clone(), observe)),
+            )
+            .option_layer(cors_layer(config))
+            .layer(axum::extract::DefaultBodyLimit::max(
+                config.http.max_body_bytes,
+            ))
+            .layer(protect::layers(config.http.request_timeout)),
+    )
 }
 
-/// The whole server, as the binary serves it: [`auth_router`], [`ops_router`] and (with
-/// `DEMO_PAGE`) [`demo_router`], a JSON `404` fallback, and the request-level layers (request
-/// id, request log, security headers, metrics). An app embedding the crate merges the routers
-/// it wants instead.
+/// The whole server, as the binary serves it: the routes of [`auth_router`], [`ops_router`]
+/// and (with `DEMO_PAGE`) [`demo_router`], a JSON `404` fallback, the contract's layers once
+/// around all of them, and [`observe`] outermost (request id, request log, security headers,
+/// metrics). An app embedding the crate merges the routers it wants instead.
 pub fn router(state: AuthState) -> Router {
-    let mut app = auth_router(state.clone()).merge(ops_router(state.clone()));
+    let mut app = auth_routes().merge(ops_routes());
     if state.config().http.demo_page {
-        app = app.merge(demo_router(state.clone()));
+        app = app.merge(ops::demo_router());
     }
     let app = app.fallback(|| async { ApiError::NotFound("no such route") });
-    // Outermost first: a client's request id is kept only when sane, else one is generated;
-    // the request is traced (one INFO line when its response is ready) with that id; the id is
-    // returned on the response; `observe` (innermost of these) adds the security headers,
-    // counts the request and hands the log line its method, route and client address.
-    app.layer(axum::middleware::from_fn_with_state(state, observe))
-        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_request(())
-                .on_response(log_response)
-                .on_failure(()),
-        )
-        .layer(SetRequestIdLayer::new(X_REQUEST_ID, RandomRequestId))
-        .layer(axum::middleware::from_fn(sane_request_id))
+    contract_layers(app, &state, Observe::Yes).with_state(state)
 }
 
 /// The request-id header: propagated when the client sends a sane one, generated otherwise,
@@ -181,19 +202,13 @@ pub fn is_sane_request_id(value: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-/// Generates the request ids the server makes up: random (version 4) UUIDs, drawn from the
-/// thread's user-space CSPRNG (`rand::thread_rng`, seeded from the OS) rather than from the OS
-/// for each request, which cost a system call on every request. A request id is a log
-/// correlator, not a secret: it needs to be unique, not unpredictable.
-#[derive(Debug, Clone, Copy)]
-struct RandomRequestId;
-
-impl MakeRequestId for RandomRequestId {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&uuid_v4(rand::random()))
-            .ok()
-            .map(RequestId::new)
-    }
+/// A request id the server makes up: a random (version 4) UUID, drawn from the thread's
+/// user-space CSPRNG (`rand::thread_rng`, seeded from the OS) rather than from the OS for each
+/// request, which cost a system call on every request. A request id is a log correlator, not a
+/// secret: it needs to be unique, not unpredictable.
+fn new_request_id() -> HeaderValue {
+    HeaderValue::from_str(&uuid_v4(rand::random()))
+        .unwrap_or_else(|_| HeaderValue::from_static("00000000-0000-4000-8000-000000000000"))
 }
 
 /// `bytes` as a version 4 (random) UUID in its hyphenated lowercase form (RFC 9562).
@@ -211,60 +226,43 @@ fn uuid_v4(mut bytes: [u8; 16]) -> String {
     )
 }
 
-/// Drops a client's `X-Request-Id` unless there is exactly one and it is sane, so that one is
-/// generated instead.
-async fn sane_request_id(mut req: Request, next: Next) -> Response {
-    let mut values = req.headers().get_all(&X_REQUEST_ID).iter();
-    let keep = match (values.next(), values.next()) {
-        (None, _) => true,
-        (Some(v), None) => is_sane_request_id(v.as_bytes()),
-        (Some(_), Some(_)) => false,
-    };
-    if !keep {
-        req.headers_mut().remove(&X_REQUEST_ID);
+/// The request's id: the client's `X-Request-Id` when there is exactly one and it is sane,
+/// else a new one, which replaces whatever the client sent. Handlers and the response see
+/// the same value.
+fn request_id(headers: &mut HeaderMap) -> HeaderValue {
+    let mut values = headers.get_all(&X_REQUEST_ID).iter();
+    if let (Some(v), None) = (values.next(), values.next()) {
+        if is_sane_request_id(v.as_bytes()) {
+            return v.clone();
+        }
     }
-    next.run(req).await
+    let id = new_request_id();
+    headers.insert(X_REQUEST_ID, id.clone());
+    id
 }
 
-/// What the request log line needs from the request, handed over in the response's
-/// extensions by [`observe`].
-#[derive(Debug, Clone)]
-struct RequestFacts {
+/// What the request log line says of a request, beyond its response.
+struct RequestFacts<'a> {
     method: &'static str,
-    route: String,
-    client_ip: String,
-}
-
-/// The span of a request: its id, so that every line logged while handling it carries it.
-fn request_span(req: &Request) -> tracing::Span {
-    let id = req
-        .headers()
-        .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    tracing::info_span!("request", request_id = id)
+    route: &'a str,
+    client_ip: &'a str,
+    request_id: &'a str,
 }
 
 /// The one INFO line of a request: method, route template, status, latency, client address,
 /// request id, and the error code of an error answer. Never a header, cookie, token or body.
-fn log_response(res: &Response, latency: Duration, _span: &tracing::Span) {
-    let facts = res.extensions().get::<RequestFacts>();
-    let request_id = res
-        .headers()
-        .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+fn log_response(res: &Response, latency: Duration, facts: &RequestFacts<'_>) {
     let error_code = res
         .extensions()
         .get::<error::ErrorCodeTag>()
         .map(|t| t.0.as_str());
     tracing::info!(
-        method = facts.map_or("other", |f| f.method),
-        route = facts.map_or("unmatched", |f| f.route.as_str()),
+        method = facts.method,
+        route = facts.route,
         status = res.status().as_u16(),
         latency_ms = latency.as_secs_f64() * 1000.0,
-        client_ip = facts.map_or(extract::UNKNOWN_CLIENT, |f| f.client_ip.as_str()),
-        request_id,
+        client_ip = facts.client_ip,
+        request_id = facts.request_id,
         error_code,
         "request"
     );
@@ -305,13 +303,18 @@ fn cors_layer(config: &Config) -> Option<CorsLayer> {
     )
 }
 
-/// Security headers, metrics, and the facts of the request log line (never headers or bodies).
-async fn observe(State(state): State<AuthState>, req: Request, next: Next) -> Response {
+/// What the whole server does around every request, in one layer: the request id (a client's
+/// sane `X-Request-Id` kept, else a new one; returned on the response), a tracing span
+/// carrying it around the handling, the security headers, the metrics, and the one request
+/// log line (never headers or bodies).
+async fn observe(State(state): State<AuthState>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
+    let id = request_id(req.headers_mut());
     let method = req.method().clone();
-    let route = metrics::route_label(req.extensions().get::<MatchedPath>());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let client_ip = extract::client_ip(req.headers(), req.extensions(), state.config());
-    let mut res = next.run(req).await;
+    let span = tracing::info_span!("request", request_id = id.to_str().unwrap_or(""));
+    let mut res = next.run(req).instrument(span.clone()).await;
     let h = res.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -322,14 +325,25 @@ async fn observe(State(state): State<AuthState>, req: Request, next: Next) -> Re
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    let status = res.status().as_u16();
-    let secs = start.elapsed().as_secs_f64();
-    state.metrics().request(&method, &route, status, secs);
-    res.extensions_mut().insert(RequestFacts {
+    if !h.contains_key(&X_REQUEST_ID) {
+        h.insert(X_REQUEST_ID, id.clone());
+    }
+    let latency = start.elapsed();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    state
+        .metrics()
+        .request(&method, route, res.status().as_u16(), latency.as_secs_f64());
+    let facts = RequestFacts {
         method: metrics::method_label(&method),
         route,
-        client_ip,
-    });
+        client_ip: &client_ip,
+        request_id: res
+            .headers()
+            .get(&X_REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    };
+    span.in_scope(|| log_response(&res, latency, &facts));
     res
 }
 
@@ -410,11 +424,10 @@ mod tests {
     fn generated_request_ids_are_distinct_v4_uuids() {
         assert_eq!(uuid_v4([0xff; 16]), "ffffffff-ffff-4fff-bfff-ffffffffffff");
         assert_eq!(uuid_v4([0; 16]), "00000000-0000-4000-8000-000000000000");
-        let req = axum::http::Request::new(());
         let mut seen = std::collections::HashSet::new();
         for _ in 0..1000 {
-            let id = RandomRequestId.make_request_id(&req).unwrap();
-            let text = id.header_value().to_str().unwrap().to_owned();
+            let id = new_request_id();
+            let text = id.to_str().unwrap().to_owned();
             let groups: Vec<&str> = text.split('-').collect();
             assert_eq!(
                 groups.iter().map(|g| g.len()).collect::<Vec<_>>(),

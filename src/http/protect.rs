@@ -9,7 +9,10 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::Route;
 use axum::Router;
+use std::convert::Infallible;
+use tower::{Layer, Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -24,12 +27,32 @@ pub fn protect<S>(app: Router<S>, request_timeout: Duration) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    app.layer(TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        request_timeout,
-    ))
-    .layer(CatchPanicLayer::custom(panic_response))
-    .layer(axum::middleware::from_fn(json_errors))
+    app.layer(layers(request_timeout))
+}
+
+/// [`protect`]'s layers as one tower layer, outermost first: JSON errors, panic catcher,
+/// request timeout. One layer, so that a router applying it (with more layers stacked on it,
+/// see `super::contract_layers`) boxes its routes once for all of them.
+pub(crate) fn layers(
+    request_timeout: Duration,
+) -> impl Layer<
+    Route,
+    Service: Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+                 + Clone
+                 + Send
+                 + Sync
+                 + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(json_errors))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
 }
 
 /// The answer to a panic: logged with its message, answered `500 internal`.
