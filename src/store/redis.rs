@@ -11,8 +11,9 @@
 //! | `P{tag}:s:<token_hash>` | string | a live session record: `L` + record bytes | the session's TTL (reset by a refresh) |
 //! | `P{tag}:i` | hash | the wallet's index: field session id → `<token_hash>\|<created_ms>` | the longest remaining TTL of the sessions it lists; deleted with the last |
 //! | `P{tag}:m:<session_id>` | sorted set | a session's retired tokens: member token hash, score = retirement time (ms) | `retain` after the session's last rotation |
-//! | `P{tag}:as` | stream | the security events of one wallet (field `e`) | its maximum age after its last append |
-//! | `P{tag}:aa` | stream | the other events of one wallet (field `e`) | its maximum age after its last append |
+//! | `P{tag}:ls` | list | the security events of one wallet, newest first: `<append ms>\|<event>` | its maximum age after its last append |
+//! | `P{tag}:la` | list | the other events of one wallet, newest first: `<append ms>\|<event>` | its maximum age after its last append |
+//! | `P{tag}:as`, `P{tag}:aa` | stream | the same logs as servers before the lists wrote them (field `e`): read, never written | its maximum age after the last append of such a server |
 //! | `P{tag}:a` | string | the claim of the tag's identity: `<account id>\|<identity key>` | never (deleted when the identity is unlinked) |
 //! | `Pacct:{<id>}` | hash | an account: `c` creation ms, `r` its roles (space-separated), `i:<identity key>` → the identity's tag | never (deleted with the account) |
 //! | `Pn:<nonce>` | string | a nonce's binding (`SET NX PX` to create, `GETDEL` to take) | the nonce's TTL |
@@ -40,10 +41,23 @@
 //! index is given the longest remaining TTL of the sessions
 //! it lists by every script that touches it (so it never dies before them, nor outlives the last
 //! of them), and is deleted when it lists none; a rate budget lives one window after its last
-//! hit; an audit stream its maximum age after its last append (and every append also trims it
+//! hit; an audit log its maximum age after its last append (and every append also trims it
 //! to its maximum length and drops the entries older than that age, by Redis's clock); an event
 //! counter [`EVENT_COUNT_RETENTION`] after it was created; the active-session buckets of a
 //! chain (a hash: expiry minute → count) until the latest expiry written plus [`ACTIVE_SLACK`].
+//!
+//! # Audit logs
+//! The shared logs are streams, one per deployment, trimmed by length (`MAXLEN`) and by age
+//! (`MINID`: stream ids are append times). Each wallet's two logs are capped lists instead: a
+//! stream allocates a node of `stream-node-max-bytes` (4 KB by default) for its first entry,
+//! which every wallet that signs in once would pay, where a list of a few events costs about
+//! their own size. A list entry carries its append time by Redis's clock (`<ms>|<event>`, never
+//! earlier than the entry before it, like stream ids), so that a read filters by age exactly as
+//! on a stream; an append pushes at the head, trims to the maximum length and pops the entries
+//! past the maximum age from the tail. Servers before the lists kept a wallet's logs as streams
+//! (`P{tag}:as` / `P{tag}:aa`): the lists have keys of their own, so that no key changes type
+//! under a server of either release, and a read merges, newest first, what such a stream still
+//! holds until it expires by itself.
 //!
 //! # Atomicity and cluster safety
 //! A nonce is created with `SET NX PX` and taken with `GETDEL`. Every change touching several
@@ -59,7 +73,7 @@
 //! [`Store::create_session_with`] writes a session with what records it: the audit appends,
 //! the sign-in counter and the active-session statistics. On a single node all of it is the
 //! session's script (one round trip, one atomic step). On a cluster the script takes the writes
-//! in the wallet's slot (its own audit logs `P{tag}:aa` / `P{tag}:as`: the wallet's event is
+//! in the wallet's slot (its own audit logs `P{tag}:la` / `P{tag}:ls`: the wallet's event is
 //! atomic with its session), and the keys of other slots (the shared audit logs, the counter,
 //! the statistics) are written once the script has created the session, all sent at once: a
 //! second round trip on a cluster, and no such write for a session that was not created (a
@@ -487,26 +501,55 @@ redis.call('PEXPIRE', key, ARGV[2])
 return wait
 ";
 
-/// Redis's clock in Unix milliseconds, as stream ids count them.
+/// Redis's clock in Unix milliseconds, as stream ids count them; and the entries of a wallet's
+/// audit list, `<append ms>|<event>` (`list_entry` reads one: its time and event, nothing when
+/// it has no time).
 const LUA_NOW: &str = r"
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+local function list_entry(v)
+  local bar = string.find(v, '|', 1, true)
+  local at = bar and tonumber(string.sub(v, 1, bar - 1))
+  if not at then return nil end
+  return at, string.sub(v, bar + 1)
+end
 ";
 
 /// The writes of the statistics, counters and audit logs, as functions over one key each, and
 /// `run_ops`, which applies a list of them: `KEYS[k..]` one key per write, `ARGV[a..]` each
-/// write's kind and arguments — `A` event, max length, max age ms (append to an audit stream,
-/// then trim it by length and by age: stream ids are Redis's append times); `C` ttl ms (count
-/// one in an event counter of one minute); `T` bucket to leave (empty: none), bucket to join
-/// (empty: none), current bucket, TTL ms the key must have at least (move one session in the
-/// active-session buckets, a hash: expiry minute → sessions).
+/// write's kind (a key of `writes`) and its arguments:
+/// - `S` event, max length, max age ms: append to an audit stream, then trim it by length and
+///   by age (stream ids are Redis's append times);
+/// - `L` event, max length, max age ms: the same on an audit list, newest first, each entry
+///   dated by Redis's clock, never earlier than the entry before it (as stream ids), so that
+///   the oldest entries are always at the tail;
+/// - `C` ttl ms: count one in an event counter of one minute;
+/// - `T` bucket to leave (empty: none), bucket to join (empty: none), current bucket, TTL ms the
+///   key must have at least: move one session in the active-session buckets (a hash: expiry
+///   minute → sessions).
+///
+/// Either audit log expires its maximum age after its last append.
 const LUA_OPS: &str = r"
-local function audit_append(key, event, max_len, age_ms)
-  local age = tonumber(age_ms)
+local function stream_append(key, event, max_len, age_ms)
   redis.call('XADD', key, 'MAXLEN', max_len, '*', 'e', event)
-  redis.call('XTRIM', key, 'MINID', string.format('%d', math.max(now_ms() - age, 0)))
+  redis.call('XTRIM', key, 'MINID', string.format('%d', math.max(now_ms() - tonumber(age_ms), 0)))
+  redis.call('PEXPIRE', key, age_ms)
+end
+local function list_append(key, event, max_len, age_ms)
+  local now = now_ms()
+  local head = redis.call('LINDEX', key, 0)
+  local at = math.max(now, head and list_entry(head) or 0)
+  redis.call('LPUSH', key, string.format('%d', at) .. '|' .. event)
+  redis.call('LTRIM', key, 0, tonumber(max_len) - 1)
+  local min = now - tonumber(age_ms)
+  while true do
+    local tail = redis.call('LINDEX', key, -1)
+    local t = tail and list_entry(tail)
+    if not (t and t < min) then break end
+    redis.call('RPOP', key)
+  end
   redis.call('PEXPIRE', key, age_ms)
 end
 local function count_event(key, ttl)
@@ -523,21 +566,18 @@ local function track(key, leave, join, current, keep)
     end
   end
 end
+local writes = {
+  S = {stream_append, 3},
+  L = {list_append, 3},
+  C = {count_event, 1},
+  T = {track, 4},
+}
 local function run_ops(k, a)
   while a <= #ARGV do
-    local op, key = ARGV[a], KEYS[k]
-    if op == 'A' then
-      audit_append(key, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
-      a = a + 4
-    elseif op == 'C' then
-      count_event(key, ARGV[a + 1])
-      a = a + 2
-    elseif op == 'T' then
-      track(key, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
-      a = a + 5
-    else
-      error('unknown write ' .. tostring(op))
-    end
+    local w = writes[ARGV[a]]
+    if not w then error('unknown write ' .. tostring(ARGV[a])) end
+    w[1](KEYS[k], unpack(ARGV, a + 1, a + w[2]))
+    a = a + 1 + w[2]
     k = k + 1
   end
 end
@@ -549,18 +589,48 @@ run_ops(1, 1)
 return 1
 ";
 
-/// KEYS: stream. ARGV: limit, max age ms. Returns the events newest first, none older than the
-/// age.
+/// KEYS: the log, then, for a wallet's log, the stream that held it before the lists (read
+/// while it lives; see [`AuditKey::stream_before`]). ARGV: limit, max age ms, the log's form
+/// (`S` stream, `L` list, as the write kinds of [`LUA_OPS`]). Returns the events newest first
+/// (of equal times, the log's before the older stream's), none older than the age.
 const LUA_AUDIT_READ: &str = r"
-local min = string.format('%d', math.max(now_ms() - tonumber(ARGV[2]), 0))
-local out = {}
-for _, entry in ipairs(redis.call('XREVRANGE', KEYS[1], '+', min, 'COUNT', ARGV[1])) do
-  local f, v = entry[2], false
-  for i = 1, #f, 2 do
-    if f[i] == 'e' then v = f[i + 1] end
+local limit, min = tonumber(ARGV[1]), now_ms() - tonumber(ARGV[2])
+local function stream_read(key)
+  local out = {}
+  local from = string.format('%d', math.max(min, 0))
+  for _, entry in ipairs(redis.call('XREVRANGE', key, '+', from, 'COUNT', limit)) do
+    local f, v = entry[2], false
+    for i = 1, #f, 2 do
+      if f[i] == 'e' then v = f[i + 1] end
+    end
+    if not v then error('audit entry without event') end
+    out[#out + 1] = {at = tonumber(string.match(entry[1], '^%d+')), event = v}
   end
-  if not v then return redis.error_reply('audit entry without event') end
-  out[#out + 1] = v
+  return out
+end
+local function list_read(key)
+  local out = {}
+  for _, v in ipairs(redis.call('LRANGE', key, 0, limit - 1)) do
+    local at, event = list_entry(v)
+    if not at then error('audit entry without time') end
+    if at < min then break end
+    out[#out + 1] = {at = at, event = event}
+  end
+  return out
+end
+local read = ({S = stream_read, L = list_read})[ARGV[3]]
+if not read then error('unknown audit log form ' .. tostring(ARGV[3])) end
+local log, before = read(KEYS[1]), {}
+if KEYS[2] then before = stream_read(KEYS[2]) end
+local out, i, j = {}, 1, 1
+while #out < limit and (log[i] or before[j]) do
+  if not before[j] or (log[i] and log[i].at >= before[j].at) then
+    out[#out + 1] = log[i].event
+    i = i + 1
+  else
+    out[#out + 1] = before[j].event
+    j = j + 1
+  end
 end
 return out
 ";
@@ -579,6 +649,41 @@ end
 if sum < 0 then sum = 0 end
 return sum
 ";
+
+/// How an audit log is kept in Redis.
+#[derive(Debug, Clone, Copy)]
+enum AuditForm {
+    /// A stream: the shared logs. One per deployment, so the node a stream allocates for its
+    /// first entries (`stream-node-max-bytes`, 4 KB by default) is paid once, not per wallet.
+    Stream,
+    /// A capped list, newest first, each entry `<append ms>|<event>`: each wallet's logs. A few
+    /// events of a wallet cost about their own size, where a stream would cost its 4 KB node.
+    List,
+}
+
+impl AuditForm {
+    /// The kind of write of [`LUA_OPS`] that appends to such a log, which is also how
+    /// [`LUA_AUDIT_READ`] is told to read it.
+    fn code(self) -> &'static [u8] {
+        match self {
+            AuditForm::Stream => b"S",
+            AuditForm::List => b"L",
+        }
+    }
+}
+
+/// An audit log's key and form.
+struct AuditKey {
+    key: String,
+    form: AuditForm,
+    /// The stream that held a wallet's log before the lists (servers before them wrote
+    /// `P{tag}:as` / `P{tag}:aa`). Never written any more, it is read with the list until it
+    /// expires by itself, its maximum age after the last append an older server made; the
+    /// lists have keys of their own so that no key changes type. Once every deployment has
+    /// run this release for the longest maximum age of a wallet's log, no such stream is left
+    /// and reading it can go.
+    stream_before: Option<String>,
+}
 
 /// One write of [`LUA_OPS`]: its key, its kind and arguments, and whether the key is in the
 /// slot of the wallet whose session it goes with (then it can be in the session's script on a
@@ -1133,10 +1238,11 @@ impl RedisStore {
         bounds: AuditBounds,
         tag: Option<&WalletTag>,
     ) -> Op {
+        let AuditKey { key, form, .. } = self.audit_key(log);
         Op {
-            key: self.audit_key(log),
+            key,
             args: vec![
-                b"A".to_vec(),
+                form.code().to_vec(),
                 event.to_vec(),
                 bounds.max_len.max(1).to_string().into_bytes(),
                 ttl_ms(bounds.max_age).to_string().into_bytes(),
@@ -1222,12 +1328,24 @@ impl RedisStore {
         format!("{}r:{key}", self.prefix)
     }
 
-    fn audit_key(&self, log: AuditLog<'_>) -> String {
+    /// Where and how an audit log is kept: `Paudit:security` / `Paudit:activity` (streams),
+    /// `P{tag}:ls` / `P{tag}:la` (lists; before them, the streams `P{tag}:as` / `P{tag}:aa`).
+    fn audit_key(&self, log: AuditLog<'_>) -> AuditKey {
+        let shared = |name: &str| AuditKey {
+            key: format!("{}audit:{name}", self.prefix),
+            form: AuditForm::Stream,
+            stream_before: None,
+        };
+        let wallet = |tag: &WalletTag, kind: char| AuditKey {
+            key: format!("{}{{{tag}}}:l{kind}", self.prefix),
+            form: AuditForm::List,
+            stream_before: Some(format!("{}{{{tag}}}:a{kind}", self.prefix)),
+        };
         match log {
-            AuditLog::Security => format!("{}audit:security", self.prefix),
-            AuditLog::Activity => format!("{}audit:activity", self.prefix),
-            AuditLog::WalletSecurity(tag) => format!("{}{{{tag}}}:as", self.prefix),
-            AuditLog::WalletActivity(tag) => format!("{}{{{tag}}}:aa", self.prefix),
+            AuditLog::Security => shared("security"),
+            AuditLog::Activity => shared("activity"),
+            AuditLog::WalletSecurity(tag) => wallet(tag, 's'),
+            AuditLog::WalletActivity(tag) => wallet(tag, 'a'),
         }
     }
 
@@ -1504,10 +1622,20 @@ impl Store for RedisStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        let AuditKey {
+            key,
+            form,
+            stream_before,
+        } = self.audit_key(log);
         let mut call = self.scripts.audit_read.prepare_invoke();
-        call.key(self.audit_key(log))
-            .arg(limit)
-            .arg(ttl_ms(bounds.max_age));
+        call.key(key);
+        if let Some(before) = stream_before {
+            call.key(before);
+        }
+        // No log holds 2^32 entries; the script counts in Lua numbers.
+        call.arg(u32::try_from(limit).unwrap_or(u32::MAX))
+            .arg(ttl_ms(bounds.max_age))
+            .arg(form.code());
         self.eval(call).await
     }
 

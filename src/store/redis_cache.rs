@@ -61,7 +61,7 @@
 //! key and lets validation read through the store's ordinary connections. Its price is traffic:
 //! every write of a wallet key on a node reaches every instance's tracking connection to that
 //! node, whether or not the instance cached that wallet (a sign-in writes about five keys: record,
-//! index, the wallet's two audit streams; a `lastSeenAt` write one). Redis batches the pushes of
+//! index, the wallet's audit logs; a `lastSeenAt` write one). Redis batches the pushes of
 //! one event-loop turn into one message per connection. See BENCHMARKS.md for the arithmetic.
 //!
 //! Memory and PostgreSQL stores have no cache: the memory store already answers from memory,

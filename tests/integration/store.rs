@@ -157,6 +157,20 @@ impl Raw {
             RawConn::Cluster(mut c) => c.zcard(key).await.unwrap(),
         }
     }
+
+    /// Runs one command (on a cluster, on the node of its first key).
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> T {
+        match self.conn().await {
+            RawConn::Single(mut c) => cmd.query_async(&mut c).await.unwrap(),
+            RawConn::Cluster(mut c) => cmd.query_async(&mut c).await.unwrap(),
+        }
+    }
+
+    /// Redis's clock, Unix milliseconds (the clock the audit logs are dated by).
+    async fn time_ms(&self) -> i64 {
+        let (s, us): (i64, i64) = self.query(&redis::cmd("TIME")).await;
+        s * 1000 + us / 1000
+    }
 }
 
 /// A store under test, plus what is needed to open a second handle on the same data.
@@ -1512,40 +1526,57 @@ const LOG: AuditBounds = AuditBounds {
     max_age: LONG,
 };
 
+/// Every log, shared or a wallet's, reads newest first, up to the limit, keeps its newest
+/// `max_len` events, and keeps each event byte for byte (separators and zero bytes included).
 async fn audit_trail(f: Fixture) {
     let s = &f.store;
-    for log in [
+    let logs = [
         AuditLog::Security,
         AuditLog::Activity,
         AuditLog::WalletSecurity(&w("w")),
         AuditLog::WalletActivity(&w("w")),
-    ] {
+    ];
+    for log in logs {
         assert!(s.audit_read(log, 10, LOG).await.unwrap().is_empty());
     }
-    for i in 1..=5 {
-        s.audit_append(AuditLog::Activity, format!("e{i}").as_bytes(), LOG)
-            .await
-            .unwrap();
+    for log in logs {
+        for i in 1..=5 {
+            s.audit_append(log, format!("e{i}|x").as_bytes(), LOG)
+                .await
+                .unwrap();
+        }
+        let events = |names: &[&str]| -> Vec<Vec<u8>> {
+            names
+                .iter()
+                .map(|n| format!("{n}|x").into_bytes())
+                .collect()
+        };
+        let read = |limit| s.audit_read(log, limit, LOG);
+        assert_eq!(
+            read(10).await.unwrap(),
+            events(&["e5", "e4", "e3"]),
+            "{log:?}"
+        );
+        assert_eq!(
+            read(3).await.unwrap(),
+            events(&["e5", "e4", "e3"]),
+            "{log:?}"
+        );
+        assert_eq!(read(2).await.unwrap(), events(&["e5", "e4"]), "{log:?}");
+        assert_eq!(read(1).await.unwrap(), events(&["e5"]), "{log:?}");
+        assert!(read(0).await.unwrap().is_empty(), "{log:?}");
+        assert_eq!(
+            read(usize::MAX).await.unwrap(),
+            events(&["e5", "e4", "e3"]),
+            "{log:?}"
+        );
+        let binary: Vec<u8> = (0..=255u8).collect();
+        s.audit_append(log, &binary, LOG).await.unwrap();
+        s.audit_append(log, b"", LOG).await.unwrap();
+        let mut newest = vec![b"".to_vec(), binary];
+        newest.extend(events(&["e5"]));
+        assert_eq!(read(10).await.unwrap(), newest, "{log:?}");
     }
-    let all = s.audit_read(AuditLog::Activity, 10, LOG).await.unwrap();
-    assert_eq!(all, vec![b"e5".to_vec(), b"e4".to_vec(), b"e3".to_vec()]);
-    assert_eq!(
-        s.audit_read(AuditLog::Activity, 2, LOG).await.unwrap(),
-        vec![b"e5".to_vec(), b"e4".to_vec()]
-    );
-    assert!(s
-        .audit_read(AuditLog::Activity, 0, LOG)
-        .await
-        .unwrap()
-        .is_empty());
-    let binary: Vec<u8> = (0..=255u8).collect();
-    s.audit_append(AuditLog::Activity, &binary, LOG)
-        .await
-        .unwrap();
-    assert_eq!(
-        s.audit_read(AuditLog::Activity, 1, LOG).await.unwrap(),
-        vec![binary]
-    );
 }
 
 /// The logs are kept apart: filling one never pushes anything out of another.
@@ -1606,7 +1637,7 @@ async fn audit_logs_age_out(f: Fixture) {
         vec![b"new".to_vec()]
     );
     if let Some(raw) = &f.raw {
-        let key = format!("{}{{w}}:as", raw.prefix);
+        let key = format!("{}{{w}}:ls", raw.prefix);
         let ttl = raw.pttl(&key).await;
         assert!(ttl > 0 && ttl <= 300, "{key}: {ttl}");
     }
@@ -1983,8 +2014,8 @@ async fn every_key_has_a_ttl(f: Fixture) {
         "r:ip",
         "audit:security",
         "audit:activity",
-        "{w}:as",
-        "{w}:aa",
+        "{w}:ls",
+        "{w}:la",
         count_key.as_str(),
         "active:ethereum",
     ]
@@ -2044,9 +2075,183 @@ async fn older_rotation_markers_are_followed(f: Fixture) {
     assert_eq!(s.get_session(&w("w"), &h("h9"), None).await.unwrap(), None);
 }
 
+/// A wallet's two logs, by the store's name and the key suffixes of their list and of the
+/// stream that servers before the lists wrote.
+fn wallet_logs(tag: &WalletTag) -> [(AuditLog<'_>, &'static str, &'static str); 2] {
+    [
+        (AuditLog::WalletSecurity(tag), "ls", "as"),
+        (AuditLog::WalletActivity(tag), "la", "aa"),
+    ]
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap()
+}
+
+/// A list entry's append time.
+fn dated(entry: &str) -> i64 {
+    entry.split_once('|').unwrap().0.parse().unwrap()
+}
+
+/// Each wallet's logs are capped lists of entries dated by Redis's clock: a read skips the
+/// entries past the log's age (to the millisecond); an append drops them from the tail, trims
+/// the list to its length, gives the key the log's age again, and dates its entry no earlier
+/// than the newest one (as stream ids), so that the oldest are always at the tail.
+async fn wallet_audit_logs_are_dated_lists(f: Fixture) {
+    let s = &f.store;
+    let raw = f.raw.as_ref().unwrap();
+    let tag = w("w");
+    let age = ms(LOG.max_age);
+    for (log, list, stream) in wallet_logs(&tag) {
+        let key = format!("{}{{w}}:{list}", raw.prefix);
+        let t0 = raw.time_ms().await;
+        // Newest first: one entry 2 s inside the age, one 1 ms past it.
+        let mut push = redis::cmd("RPUSH");
+        push.arg(&key)
+            .arg(format!("{}|kept", t0 - age + 2000))
+            .arg(format!("{}|gone", t0 - age - 1));
+        raw.query::<()>(&push).await;
+        assert_eq!(
+            s.audit_read(log, 10, LOG).await.unwrap(),
+            vec![b"kept".to_vec()],
+            "{log:?}"
+        );
+
+        let _: () = raw.query(redis::cmd("PEXPIRE").arg(&key).arg(1000)).await;
+        s.audit_append(log, b"new", LOG).await.unwrap();
+        let entries: Vec<String> = raw
+            .query(redis::cmd("LRANGE").arg(&key).arg(0).arg(-1))
+            .await;
+        assert_eq!(
+            entries.len(),
+            2,
+            "the entry past the age is dropped: {entries:?}"
+        );
+        assert!(
+            entries[0].ends_with("|new") && entries[1].ends_with("|kept"),
+            "{entries:?}"
+        );
+        let at = dated(&entries[0]);
+        assert!(at >= t0 && at <= raw.time_ms().await, "{entries:?}");
+        let ttl = raw.pttl(&key).await;
+        assert!(
+            ttl > age - 5000 && ttl <= age,
+            "the append gives the log its age: {ttl}"
+        );
+
+        // A head dated later than Redis's clock (the clock stepped back): the next entry is
+        // dated with it, and the list is trimmed to its length.
+        let ahead = t0 + 3_600_000;
+        let _: () = raw
+            .query(redis::cmd("LPUSH").arg(&key).arg(format!("{ahead}|ahead")))
+            .await;
+        s.audit_append(log, b"next", LOG).await.unwrap();
+        let entries: Vec<String> = raw
+            .query(redis::cmd("LRANGE").arg(&key).arg(0).arg(-1))
+            .await;
+        assert_eq!(entries.len(), LOG.max_len, "{entries:?}");
+        assert_eq!(entries[0], format!("{ahead}|next"));
+        assert_eq!(
+            s.audit_read(log, 10, LOG).await.unwrap(),
+            vec![b"next".to_vec(), b"ahead".to_vec(), b"new".to_vec()]
+        );
+
+        let kind: String = raw.query(redis::cmd("TYPE").arg(&key)).await;
+        assert_eq!(kind, "list");
+        let old = format!("{}{{w}}:{stream}", raw.prefix);
+        let exists: i64 = raw.query(redis::cmd("EXISTS").arg(&old)).await;
+        assert_eq!(
+            exists, 0,
+            "nothing is written to the streams of older servers"
+        );
+    }
+}
+
+/// Upgrading from servers that kept each wallet's logs as streams (`{tag}:as`, `{tag}:aa`):
+/// a read merges what such a stream holds with the list, newest first, under the same limit
+/// and age, also while a server of the older release still appends to the stream; the new
+/// server never writes it, and once it expires the list alone is read.
+async fn wallet_audit_streams_of_older_servers_are_read(f: Fixture) {
+    let s = &f.store;
+    let raw = f.raw.as_ref().unwrap();
+    let tag = w("w");
+    let age = ms(LOG.max_age);
+    let bounds = AuditBounds {
+        max_len: 10,
+        max_age: LOG.max_age,
+    };
+    // Appends from an older server, as it wrote them, in a later millisecond than the
+    // previous step so that the order by time is the order of the steps.
+    let older_append = |key: String, event: &'static str| async move {
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        let mut xadd = redis::cmd("XADD");
+        xadd.arg(&key)
+            .arg("MAXLEN")
+            .arg(200)
+            .arg("*")
+            .arg("e")
+            .arg(event);
+        raw.query::<String>(&xadd).await;
+        let _: () = raw.query(redis::cmd("PEXPIRE").arg(&key).arg(age)).await;
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    };
+    for (log, _, stream) in wallet_logs(&tag) {
+        let old = format!("{}{{w}}:{stream}", raw.prefix);
+        let past = raw.time_ms().await - age - 1;
+        let mut xadd = redis::cmd("XADD");
+        xadd.arg(&old)
+            .arg(format!("{past}-0"))
+            .arg("e")
+            .arg("past the age");
+        raw.query::<String>(&xadd).await;
+        older_append(old.clone(), "s1").await;
+        older_append(old.clone(), "s2").await;
+        assert_eq!(
+            s.audit_read(log, 10, bounds).await.unwrap(),
+            vec![b"s2".to_vec(), b"s1".to_vec()],
+            "{log:?}: before any append by this server"
+        );
+        s.audit_append(log, b"l1", bounds).await.unwrap();
+        older_append(old.clone(), "s3").await;
+        s.audit_append(log, b"l2", bounds).await.unwrap();
+        let merged: Vec<Vec<u8>> = ["l2", "s3", "l1", "s2", "s1"]
+            .iter()
+            .map(|e| e.as_bytes().to_vec())
+            .collect();
+        assert_eq!(
+            s.audit_read(log, 10, bounds).await.unwrap(),
+            merged,
+            "{log:?}"
+        );
+        for limit in 1..=5 {
+            assert_eq!(
+                s.audit_read(log, limit, bounds).await.unwrap(),
+                merged[..limit],
+                "{log:?}, limit {limit}"
+            );
+        }
+        let len: usize = raw.query(redis::cmd("XLEN").arg(&old)).await;
+        assert_eq!(len, 4, "this server never appends to the stream");
+
+        let _: () = raw.query(redis::cmd("PEXPIRE").arg(&old).arg(1)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            s.audit_read(log, 10, bounds).await.unwrap(),
+            vec![b"l2".to_vec(), b"l1".to_vec()],
+            "{log:?}: the stream expired"
+        );
+    }
+}
+
 crate::on_backends!(
     redis_legacy: Redis, cluster_legacy: Cluster;
     older_rotation_markers_are_followed,
+    wallet_audit_streams_of_older_servers_are_read,
+);
+
+crate::on_backends!(
+    redis_audit: Redis, cluster_audit: Cluster;
+    wallet_audit_logs_are_dated_lists,
 );
 
 crate::on_backends!(redis_keys: Redis, cluster_keys: Cluster; every_key_has_a_ttl);

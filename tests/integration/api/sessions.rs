@@ -311,12 +311,12 @@ async fn rotations_are_rate_limited_and_bounded_in_the_store(b: Backend) {
     );
     if let Some(url) = app.store_url.as_ref().filter(|_| b.is_redis()) {
         let keys = redis_keys(url, &format!("{}{{{tag}}}*", app.config.store.redis_prefix)).await;
-        // The wallet's own audit logs (`:aa`, `:as`) are bounded on their own (tests/integration/api/audit.rs),
+        // The wallet's own audit logs (`:la`, `:ls`) are bounded on their own (tests/integration/api/audit.rs),
         // and its account claim (`:a`) is one key per wallet whatever its sessions;
         // the session itself is its record, the wallet index and one retired list.
         let session_keys: Vec<_> = keys
             .iter()
-            .filter(|k| !k.ends_with(":aa") && !k.ends_with(":as") && !k.ends_with(":a"))
+            .filter(|k| !k.ends_with(":la") && !k.ends_with(":ls") && !k.ends_with(":a"))
             .collect();
         assert_eq!(
             session_keys.len(),
