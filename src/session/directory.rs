@@ -412,15 +412,39 @@ impl Directory {
                 record: &s.record,
                 ttl: s.ttl,
             };
-            match self
-                .store
-                .create_session_with(&tag, new, max, condition, extras)
-                .await?
-            {
+            let fresh = current.is_none();
+            let created = if fresh {
+                // A new account: its id is known to no one until this sign-in answers, so
+                // its record (listing the identity) is written beside the session and claim,
+                // in the same round trip; readers trust a listed identity only once its claim
+                // names the account. When the claim step loses (the identity was claimed
+                // meanwhile) or fails, the record is taken back.
+                let (created, _) = tokio::join!(
+                    self.store
+                        .create_session_with(&tag, new, max, condition, extras),
+                    self.list(&account, identity)
+                );
+                if !matches!(created, Ok(Claimed::Done(_))) {
+                    if let Err(e) = self
+                        .store
+                        .delete_account(&account, std::slice::from_ref(&key))
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not delete an unused new account");
+                    }
+                }
+                created?
+            } else {
+                self.store
+                    .create_session_with(&tag, new, max, condition, extras)
+                    .await?
+            };
+            match created {
                 Claimed::Done(evicted) => {
-                    let listed = record
-                        .as_ref()
-                        .is_some_and(|r| r.identities.iter().any(|(k, _)| *k == key));
+                    let listed = fresh
+                        || record
+                            .as_ref()
+                            .is_some_and(|r| r.identities.iter().any(|(k, _)| *k == key));
                     if !listed {
                         self.list(&account, identity).await;
                     }

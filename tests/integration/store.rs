@@ -2826,6 +2826,76 @@ mod accounts {
         assert_eq!(f.store.list_sessions(&w("w")).await.unwrap().len(), 1);
     }
 
+    /// Concurrent first sign-ins of one new identity through the account directory: each
+    /// attempt with a new account writes that account's record beside its session, so every
+    /// account whose claim lost must leave no record behind. The `seal` step sees each
+    /// attempt's account. A sign-in that wrongly believed the identity unclaimed (its read
+    /// raced a first sign-in) ends in the existing account too.
+    async fn new_accounts_that_lose_leave_no_record(f: Fixture) {
+        use std::sync::Mutex;
+        use wallet_auth::session::accounts::{Directory, Identity, SealedSession};
+        use wallet_auth::verify::Chain;
+
+        let clock: Arc<dyn wallet_auth::clock::Clock> =
+            Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+        let identity =
+            Identity::wallet(Chain::Solana, "So1anaWa11et111111111111111111111111111111");
+        let tried: Arc<Mutex<Vec<AccountId>>> = Arc::default();
+        let open = |store: Arc<dyn Store>, i: usize, known: Option<Option<Claim>>| {
+            let (identity, tried, clock) = (identity.clone(), tried.clone(), clock.clone());
+            async move {
+                let directory = Directory::new(store, clock, Vec::new());
+                let seal = |account: &AccountId, _: &[String]| {
+                    tried.lock().unwrap().push(account.clone());
+                    SealedSession {
+                        session_id: SessionId::new(format!("s{i}")),
+                        token_hash: TokenHash::new(format!("h{i}")),
+                        created_ms: now_ms(),
+                        record: b"r".to_vec(),
+                        ttl: LONG,
+                    }
+                };
+                directory
+                    .open_session(&identity, 20, seal, SessionExtras::default(), known)
+                    .await
+                    .unwrap()
+                    .0
+            }
+        };
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            tasks.push(tokio::spawn(open(f.second().await, i, None)));
+        }
+        let mut accounts = BTreeSet::new();
+        for t in tasks {
+            accounts.insert(t.await.unwrap());
+        }
+        assert_eq!(accounts.len(), 1, "{accounts:?}");
+        let won = accounts.pop_first().unwrap();
+        // Believed unclaimed: the attempt's new account loses to the claim, and is retried in
+        // the existing one.
+        let late = open(f.store.clone(), 8, Some(None)).await;
+        assert_eq!(late, won);
+        let record = f.store.get_account(&won).await.unwrap().unwrap();
+        assert_eq!(
+            record
+                .identities
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>(),
+            [identity.key().as_str()]
+        );
+        let tried = tried.lock().unwrap().clone();
+        assert!(tried.len() > 9, "every attempt sealed: {tried:?}");
+        for account in tried.iter().filter(|a| **a != won) {
+            assert_eq!(
+                f.store.get_account(account).await.unwrap(),
+                None,
+                "the record of {account:?}, which lost its claim"
+            );
+        }
+    }
+
     /// A claim changes only from the expected account; ending the sessions goes with it.
     async fn claims_swap(f: Fixture) {
         let s = &f.store;
@@ -3157,6 +3227,7 @@ mod accounts {
         sessions_carry_their_records,
         sessions_check_claims,
         first_claims_race,
+        new_accounts_that_lose_leave_no_record,
         claims_swap,
         claims_swap_race,
         account_records,
