@@ -11,15 +11,15 @@
 //!
 //! # Roles reaching live sessions
 //! A session's roles are checked again once they are [`ROLES_REFRESH`] old, and at once when
-//! this instance changed the account since they were read ([`Directory::refresh_roles`]). They
-//! come from a per-instance memo ([`Directory::roles`], bounded by [`ROLES_MEMO_ENTRIES`]): an instance
-//! reads an account's roles from the store at most once per [`ROLES_REFRESH`], and a session
-//! record is rewritten only when its roles changed. Every change this instance makes to what
-//! roles derive from — the stored roles, a claim (`ADMIN_WALLETS` grants `admin` through the
-//! identities an account claims) — goes through [`Directory::set_roles`] or
-//! [`Directory::swap_claim`], which mark it in the memo. So a change reaches the account's live
-//! sessions on this instance at their next request, and on every other instance within
-//! [`ROLES_REFRESH`].
+//! this instance changed the account since they were read (`Directory::refresh_roles`). They
+//! come from a per-instance memo ([`Directory::roles`], at most [`ROLES_MEMO_ENTRIES`]
+//! accounts): an instance reads an account's roles from the store at most once per
+//! [`ROLES_REFRESH`], and a session record is rewritten only when its roles changed. Every
+//! change this instance makes to what roles derive from — the stored roles, a claim
+//! (`ADMIN_WALLETS` grants `admin` through the identities an account claims) — goes through
+//! `Directory::set_roles` or `Directory::swap_claim`, which mark it in the memo. So a change
+//! reaches the account's live sessions on this instance at their next request, and on every
+//! other instance within [`ROLES_REFRESH`].
 //!
 //! # Identities and their keys
 //! An identity's canonical key is `eip155:<EIP-55 address>` for an Ethereum wallet (one identity

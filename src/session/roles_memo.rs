@@ -1,4 +1,5 @@
-//! The per-instance memo of accounts' roles behind [`Directory::roles`](super::directory::Directory::roles).
+//! The per-instance memo of accounts' roles behind
+//! [`Directory::roles`](super::directory::Directory::roles).
 //!
 //! Why it exists: a session record keeps its account's roles and when they were read (`rc`),
 //! and once they are older than [`ROLES_REFRESH`] the session needs them again. Read from the

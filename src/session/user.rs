@@ -40,6 +40,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::crypto::{ct_eq, hash_b64, random_token, KeyRing};
 
+#[cfg(doc)]
+use super::directory::ROLES_REFRESH;
 use super::directory::{password_tag, Directory, Identity, SealedSession};
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::default_password_checks;
@@ -504,7 +506,7 @@ pub struct UserSession {
     pub expires_at: OffsetDateTime,
     /// The account the user's password belongs to.
     pub account_id: AccountId,
-    /// The account's roles, as last read (at most [`ROLES_REFRESH`](super::directory::ROLES_REFRESH) ago).
+    /// The account's roles, as last read (at most [`ROLES_REFRESH`] ago).
     pub roles: Vec<String>,
 }
 
@@ -692,7 +694,7 @@ impl UserSessions {
 
     /// The live session of `token`: `None` when unknown, expired, ended, tampered with, or
     /// when the user's credential changed or the user is gone since sign-in (such a record is
-    /// deleted). Its roles are brought up to date when older than [`ROLES_REFRESH`](super::directory::ROLES_REFRESH) or changed
+    /// deleted). Its roles are brought up to date when older than [`ROLES_REFRESH`] or changed
     /// on this instance since they were read (from the directory's memo); the record is
     /// rewritten only when they changed.
     ///

@@ -39,7 +39,7 @@
 //! Validation is one store read. It writes only when the session enters its refresh window
 //! (once, then it is out of the window again), when `lastSeenAt` is older than
 //! [`LAST_SEEN_RESOLUTION`], or when its account's roles changed. Roles older than
-//! [`ROLES_REFRESH`](super::directory::ROLES_REFRESH) come from the directory's per-instance memo (at most one store read per
+//! [`ROLES_REFRESH`] come from the directory's per-instance memo (at most one store read per
 //! account and period), and are written into the record only when they differ from its own.
 
 use std::sync::Arc;
@@ -52,6 +52,8 @@ use time::OffsetDateTime;
 use super::audit::{self, Audit, AuditEvent, AuditKind};
 use super::crypto::{ct_eq, hash_b64, random_token, KeyRing};
 use super::device::fingerprint;
+#[cfg(doc)]
+use super::directory::ROLES_REFRESH;
 use super::directory::{Directory, Identity, SealedSession};
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::Binding;
@@ -250,7 +252,7 @@ pub struct SessionInfo {
     pub ip: String,
     /// The account the session belongs to.
     pub account_id: AccountId,
-    /// The account's roles, as last read (at most [`ROLES_REFRESH`](super::directory::ROLES_REFRESH) ago).
+    /// The account's roles, as last read (at most [`ROLES_REFRESH`] ago).
     pub roles: Vec<String>,
 }
 
@@ -766,9 +768,9 @@ impl WalletSessions {
 
     /// Brings the account and roles of `record` up to date (a record written before accounts
     /// gets its account, created on this first use when the wallet has none): the roles are
-    /// taken from the directory's memo when they are [`ROLES_REFRESH`](super::directory::ROLES_REFRESH) old or changed on this
+    /// taken from the directory's memo when they are [`ROLES_REFRESH`] old or changed on this
     /// instance since they were read, and whenever the record is `writing` anyway (so that
-    /// every record written holds roles read within [`ROLES_REFRESH`](super::directory::ROLES_REFRESH), and when). Whether the
+    /// every record written holds roles read within [`ROLES_REFRESH`], and when). Whether the
     /// record changed and is to be written for it.
     async fn reread_account(
         &self,

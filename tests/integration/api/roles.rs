@@ -3,8 +3,9 @@
 //! user) at their next request; one made elsewhere (straight in the store, as another instance
 //! or the command line does) within `ROLES_REFRESH`, meanwhile served from the instance's memo;
 //! validations past `ROLES_REFRESH` with unchanged roles write no record, and a logout does not
-//! write the record it deletes. The store operations are counted by a [`MeteredStore`] around
-//! the backend's real store.
+//! write the record it deletes; what a fleet of instances costs the store per session and
+//! period. The store operations are counted by a [`MeteredStore`] around the backend's real
+//! store.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -13,9 +14,12 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use wallet_auth::http::AuthState;
 use wallet_auth::session::accounts::ROLES_REFRESH;
 use wallet_auth::session::wallet::LAST_SEEN_RESOLUTION;
+use wallet_auth::session::{RequestContext, Validation};
 use wallet_auth::store::{AccountId, MeteredStore, Store, StoreRecorder};
+use wallet_auth::verify::{Chain, WalletType};
 
 use crate::harness::app::{spawn_app_wrapped, Resp, TestApp, Wallet, DOMAIN};
 use crate::harness::backends::Backend;
@@ -25,6 +29,7 @@ crate::on_every_backend!(
     a_change_here_reaches_sessions_at_once,
     a_change_elsewhere_reaches_sessions_within_the_refresh,
     admin_wallets_follow_links_and_unlinks_here_at_once,
+    store_calls_per_session_and_period,
 );
 
 /// Store calls by operation name.
@@ -89,7 +94,10 @@ async fn user_session(app: &TestApp, token: &str, username: &str) -> (String, St
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let csrf = r.body["csrfToken"].as_str().unwrap().to_owned();
-    (format!("sid={}", r.cookie("sid").expect("sid cookie")), csrf)
+    (
+        format!("sid={}", r.cookie("sid").expect("sid cookie")),
+        csrf,
+    )
 }
 
 async fn user_me(app: &TestApp, cookie: &str) -> Value {
@@ -271,4 +279,90 @@ async fn admin_wallets_follow_links_and_unlinks_here_at_once(backend: Backend) {
     let r = app.call(Method::DELETE, &path, Some(&token), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(me(&app, &token).await["roles"], json!([]));
+}
+
+/// What keeping roles current costs a fleet: `INSTANCES` instances (each its own directory and
+/// memo) over one store validate `ACCOUNTS` accounts' sessions round robin, each session every
+/// `EVERY`, for `PERIODS` × `ROLES_REFRESH`, roles unchanged. Records are written only for
+/// `lastSeenAt` (once per `LAST_SEEN_RESOLUTION` per session), and each instance reads an
+/// account at most once per period (the sign-in read counted too). Prints the figures per
+/// session and period (`--nocapture`).
+async fn store_calls_per_session_and_period(backend: Backend) {
+    const INSTANCES: usize = 3;
+    const ACCOUNTS: usize = 20;
+    const SESSIONS_PER_ACCOUNT: usize = 2;
+    const PERIODS: u32 = 4;
+    const EVERY: Duration = Duration::from_secs(3);
+    let ops = Arc::new(Ops::default());
+    let recorder = ops.clone();
+    let shared: Arc<Mutex<Option<Arc<dyn Store>>>> = Arc::default();
+    let keep = shared.clone();
+    let app = spawn_app_wrapped(
+        backend,
+        |_| {},
+        |store| {
+            let counted: Arc<dyn Store> = Arc::new(MeteredStore::new(store, recorder));
+            *keep.lock().unwrap() = Some(counted.clone());
+            counted
+        },
+    )
+    .await;
+    let store = shared.lock().unwrap().clone().unwrap();
+    let mut fleet = vec![app.state.clone()];
+    while fleet.len() < INSTANCES {
+        fleet.push(AuthState::with_clock(
+            app.config.clone(),
+            store.clone(),
+            app.clock.clone(),
+        ));
+    }
+    let ctx = RequestContext {
+        user_agent: crate::harness::app::UA.to_owned(),
+        ip: "127.0.0.1".to_owned(),
+    };
+    let mut tokens = Vec::new();
+    for a in 0..ACCOUNTS {
+        let address = format!("0x{:040x}", a + 1);
+        for _ in 0..SESSIONS_PER_ACCOUNT {
+            let (token, _) = fleet[0]
+                .sessions()
+                .create(Chain::Ethereum, &address, None, WalletType::Eoa, &ctx)
+                .await
+                .unwrap();
+            tokens.push(token);
+        }
+    }
+    let sessions = tokens.len();
+    let before = ops.snapshot();
+    let rounds = u32::try_from((ROLES_REFRESH * PERIODS).as_millis() / EVERY.as_millis()).unwrap();
+    for round in 0..rounds {
+        app.clock.advance(EVERY);
+        for (i, token) in tokens.iter().enumerate() {
+            let instance = &fleet[(i + round as usize) % INSTANCES];
+            let v = instance.sessions().validate(token, &ctx).await.unwrap();
+            assert!(matches!(v, Validation::Valid(_)), "{v:?}");
+        }
+    }
+    let per = |op: &str| since(&ops, &before, op) as f64 / sessions as f64 / f64::from(PERIODS);
+    let calls: u64 = ops.snapshot().values().sum::<u64>() - before.values().sum::<u64>();
+    eprintln!(
+        "{backend:?}: {INSTANCES} instances, {ACCOUNTS} accounts x {SESSIONS_PER_ACCOUNT} \
+         sessions, each validated every {EVERY:?} for {PERIODS} x ROLES_REFRESH: per session \
+         and ROLES_REFRESH: {:.2} account reads, {:.2} record writes, {:.2} store calls \
+         ({} validations)",
+        per("get_account"),
+        per("update_session"),
+        calls as f64 / sessions as f64 / f64::from(PERIODS),
+        sessions * rounds as usize,
+    );
+    let last_seen_writes = (ROLES_REFRESH * PERIODS).as_secs() / LAST_SEEN_RESOLUTION.as_secs();
+    assert_eq!(
+        since(&ops, &before, "update_session"),
+        sessions as u64 * last_seen_writes,
+        "lastSeenAt only"
+    );
+    assert!(
+        since(&ops, &before, "get_account") <= (INSTANCES * ACCOUNTS) as u64 * u64::from(PERIODS),
+        "at most one read per account, instance and period"
+    );
 }
