@@ -350,12 +350,12 @@ impl Directory {
     }
 
     /// Brings the roles of `account` that a session record holds — `roles`, read at `read_ms`
-    /// (Unix ms) — up to date at `now` when they may be out of date (see [`Self::roles`] and
-    /// the module docs), or always when `writing` (the caller writes the record anyway, and
-    /// writes it with roles as recent as it can). Roles the record holds that are newer than
-    /// what the memo has (another instance read them later) are kept. Returns whether the
-    /// roles changed, so that the record is to be written; `read_ms` follows whatever roles
-    /// `roles` holds.
+    /// (Unix ms) — up to date at `now` when they may be out of date: [`ROLES_REFRESH`] old, or
+    /// changed on this instance since (see [`Self::roles`]). When the caller writes the record
+    /// anyway (`writing`), roles the memo holds that were read later go in too, at no store
+    /// call. Roles the record holds that are newer than the memo's (another instance read them
+    /// later) are kept. Returns whether the roles changed, so that the record is to be
+    /// written; `read_ms` follows whatever roles `roles` holds.
     ///
     /// # Errors
     /// The store failed.
@@ -367,16 +367,23 @@ impl Directory {
         now: OffsetDateTime,
         writing: bool,
     ) -> Result<bool, StoreError> {
-        if !writing && !self.memo.stale(account, *read_ms, unix_ms(now)) {
+        let now_ms = unix_ms(now);
+        let (fresh, fresh_ms) = if self.memo.stale(account, *read_ms, now_ms) {
+            let fresh = self.roles(account, now).await?;
+            (fresh.roles, unix_ms(fresh.read_at))
+        } else if writing {
+            match self.memo.get(account, now_ms) {
+                Ok(memoized) => memoized,
+                Err(_) => return Ok(false),
+            }
+        } else {
             return Ok(false);
-        }
-        let fresh = self.roles(account, now).await?;
-        let fresh_ms = unix_ms(fresh.read_at);
+        };
         if fresh_ms < *read_ms {
             return Ok(false);
         }
-        let changed = fresh.roles != *roles;
-        *roles = fresh.roles;
+        let changed = fresh != *roles;
+        *roles = fresh;
         *read_ms = fresh_ms;
         Ok(changed)
     }

@@ -768,10 +768,10 @@ impl WalletSessions {
 
     /// Brings the account and roles of `record` up to date (a record written before accounts
     /// gets its account, created on this first use when the wallet has none): the roles are
-    /// taken from the directory's memo when they are [`ROLES_REFRESH`] old or changed on this
-    /// instance since they were read, and whenever the record is `writing` anyway (so that
-    /// every record written holds roles read within [`ROLES_REFRESH`], and when). Whether the
-    /// record changed and is to be written for it.
+    /// taken from the directory (its memo, else the store) when they are [`ROLES_REFRESH`] old
+    /// or changed on this instance since they were read, and from its memo when the record is
+    /// `writing` anyway and the memo's are newer; `rc` says when whatever roles the record
+    /// holds were read. Whether the record changed and is to be written for it.
     async fn reread_account(
         &self,
         record: &mut Record,
@@ -787,13 +787,7 @@ impl WalletSessions {
         let account = AccountId::new(record.acct.as_str());
         let roles_changed = self
             .directory
-            .refresh_roles(
-                &account,
-                &mut record.roles,
-                &mut record.rc,
-                now_t,
-                changed || writing,
-            )
+            .refresh_roles(&account, &mut record.roles, &mut record.rc, now_t, writing)
             .await?;
         Ok(changed || roles_changed)
     }
