@@ -4,8 +4,8 @@
 //! which the session managers read too; its names are re-exported here.
 
 pub use super::directory::{
-    password_tag, valid_role, Account, Directory, Identity, SealedSession, ADMIN_ROLE,
-    MAX_IDENTITIES, MAX_ROLES, MAX_ROLE_LEN, ROLES_REFRESH,
+    password_tag, valid_role, Account, AccountRoles, Directory, Identity, SealedSession,
+    ADMIN_ROLE, MAX_IDENTITIES, MAX_ROLES, MAX_ROLE_LEN, ROLES_MEMO_ENTRIES, ROLES_REFRESH,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -233,7 +233,7 @@ impl Accounts {
             new: Some(&claim),
             end_sessions: previous.is_some(),
         };
-        match self.store().swap_claim(&identity.tag(), swap).await? {
+        match self.directory.swap_claim(identity, swap).await? {
             Claimed::Done(ended) => Ok(Some(ended)),
             Claimed::Mismatch(_) => {
                 self.store()
@@ -280,7 +280,7 @@ impl Accounts {
                     new: None,
                     end_sessions: false,
                 };
-                self.store().swap_claim(&identity.tag(), undo).await?;
+                self.directory.swap_claim(&identity, undo).await?;
                 self.store()
                     .remove_account_identity(account, &identity.key(), false)
                     .await?;
@@ -325,7 +325,7 @@ impl Accounts {
             new: None,
             end_sessions: true,
         };
-        let ended = match self.store().swap_claim(&identity.tag(), swap).await? {
+        let ended = match self.directory.swap_claim(identity, swap).await? {
             Claimed::Done(ended) => ended,
             Claimed::Mismatch(_) => Vec::new(),
         };
@@ -466,8 +466,8 @@ impl Accounts {
                 )));
             }
             match self
-                .store()
-                .set_account_roles(account, Some(&record.roles), &roles)
+                .directory
+                .set_roles(account, Some(&record.roles), &roles)
                 .await?
             {
                 crate::store::RolesSet::Done => {
@@ -512,7 +512,7 @@ impl Accounts {
                 new: None,
                 end_sessions: true,
             };
-            self.store().swap_claim(&identity.tag(), swap).await?;
+            self.directory.swap_claim(&identity, swap).await?;
             let key = identity.key();
             if !self
                 .store()

@@ -6,8 +6,20 @@
 //!
 //! Accounts: who a session belongs to. An account (`accountId`, random and opaque) has one or
 //! more identities — wallets, and at most one username/password — and a set of roles. Wallet
-//! and user sessions both carry their account's id and roles (cached in the session record,
-//! re-read at most every [`ROLES_REFRESH`]).
+//! and user sessions both carry their account's id and roles, cached in the session record with
+//! the time they were read.
+//!
+//! # Roles reaching live sessions
+//! A session's roles are checked again once they are [`ROLES_REFRESH`] old, and at once when
+//! this instance changed the account since they were read (`Directory::refresh_roles`). They
+//! come from a per-instance memo ([`Directory::roles`], at most [`ROLES_MEMO_ENTRIES`]
+//! accounts): an instance reads an account's roles from the store at most once per
+//! [`ROLES_REFRESH`], and a session record is rewritten only when its roles changed. Every
+//! change this instance makes to what roles derive from — the stored roles, a claim
+//! (`ADMIN_WALLETS` grants `admin` through the identities an account claims) — goes through
+//! `Directory::set_roles` or `Directory::swap_claim`, which mark it in the memo. So a change
+//! reaches the account's live sessions on this instance at their next request, and on every
+//! other instance within [`ROLES_REFRESH`].
 //!
 //! # Identities and their keys
 //! An identity's canonical key is `eip155:<EIP-55 address>` for an Ethereum wallet (one identity
@@ -39,10 +51,12 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::crypto::{hash_b64, random_token, wallet_tag};
+use super::roles_memo::RolesMemo;
+pub use super::roles_memo::ROLES_MEMO_ENTRIES;
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::store::{
     AccountId, AccountRecord, Claim, ClaimSwap, Claimed, IndexEntry, NewIdentity, NewSession,
-    SessionClaim, SessionExtras, SessionId, Store, StoreError, TokenHash, WalletTag,
+    RolesSet, SessionClaim, SessionExtras, SessionId, Store, StoreError, TokenHash, WalletTag,
 };
 use crate::verify::Chain;
 
@@ -52,9 +66,10 @@ pub const MAX_IDENTITIES: usize = 20;
 pub const MAX_ROLES: usize = 16;
 /// Longest role name.
 pub const MAX_ROLE_LEN: usize = 32;
-/// A session re-reads its account's roles at most this often, so a change of roles reaches
-/// every live session within this long (and a session costs at most one store write per
-/// period for it).
+/// Roles read this long ago are read again: a change of an account's roles made on another
+/// instance (or directly in the store) reaches its live sessions within this long. An instance
+/// reads an account's roles from the store at most once per period; a session record is
+/// written only when its roles changed.
 pub const ROLES_REFRESH: Duration = Duration::from_secs(30);
 /// The role that `/admin/*` accepts.
 pub const ADMIN_ROLE: &str = "admin";
@@ -194,13 +209,25 @@ pub struct SealedSession {
     pub ttl: Duration,
 }
 
+/// An account's roles as sessions get them, and when they were read from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRoles {
+    /// The roles (sorted; `admin` included when `ADMIN_WALLETS` grants it).
+    pub roles: Vec<String>,
+    /// When they were read.
+    pub read_at: OffsetDateTime,
+}
+
 /// The accounts as sessions read them: which account an identity belongs to, and its roles.
+/// Clones share one memo of roles (see [`Directory::roles`]).
 #[derive(Clone)]
 pub struct Directory {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     /// `ADMIN_WALLETS`, as `ethereum:<lowercase>` / `solana:<base58>`.
     admin_wallets: Arc<[String]>,
+    /// Accounts' roles as this instance last read or changed them.
+    memo: Arc<RolesMemo>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -227,6 +254,7 @@ impl Directory {
             store,
             clock,
             admin_wallets: admin_wallets.into(),
+            memo: Arc::new(RolesMemo::new(ROLES_MEMO_ENTRIES)),
         }
     }
 
@@ -290,13 +318,123 @@ impl Directory {
         Ok(normalized(roles))
     }
 
-    /// The roles sessions of `account` have now.
+    /// The roles sessions of `account` have at `now` (the session clock's time): this
+    /// instance's memo of them when it read them less than [`ROLES_REFRESH`] before `now` and
+    /// changed nothing of the account since; else read from the store (and memoized, with
+    /// `now` as their read time).
     ///
     /// # Errors
     /// The store failed.
-    pub async fn roles(&self, account: &AccountId) -> Result<Vec<String>, StoreError> {
+    pub async fn roles(
+        &self,
+        account: &AccountId,
+        now: OffsetDateTime,
+    ) -> Result<AccountRoles, StoreError> {
+        let now_ms = unix_ms(now);
+        let ticket = match self.memo.get(account, now_ms) {
+            Ok((roles, read_ms)) => {
+                return Ok(AccountRoles {
+                    roles,
+                    read_at: from_unix_ms(read_ms),
+                })
+            }
+            Err(ticket) => ticket,
+        };
         let record = self.store.get_account(account).await?;
-        self.roles_of(account, record.as_ref(), None).await
+        let roles = self.roles_of(account, record.as_ref(), None).await?;
+        self.memo.fill(account, &roles, now_ms, ticket);
+        Ok(AccountRoles {
+            roles,
+            read_at: now,
+        })
+    }
+
+    /// Brings the roles of `account` that a session record holds — `roles`, read at `read_ms`
+    /// (Unix ms) — up to date at `now` when they may be out of date: [`ROLES_REFRESH`] old, or
+    /// changed on this instance since (see [`Self::roles`]). When the caller writes the record
+    /// anyway (`writing`), roles the memo holds that were read later go in too, at no store
+    /// call. Roles the record holds that are newer than the memo's (another instance read them
+    /// later) are kept. Returns whether the roles changed, so that the record is to be
+    /// written; `read_ms` follows whatever roles `roles` holds.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub(super) async fn refresh_roles(
+        &self,
+        account: &AccountId,
+        roles: &mut Vec<String>,
+        read_ms: &mut i64,
+        now: OffsetDateTime,
+        writing: bool,
+    ) -> Result<bool, StoreError> {
+        let now_ms = unix_ms(now);
+        let (fresh, fresh_ms) = if self.memo.stale(account, *read_ms, now_ms) {
+            let fresh = self.roles(account, now).await?;
+            (fresh.roles, unix_ms(fresh.read_at))
+        } else if writing {
+            match self.memo.get(account, now_ms) {
+                Ok(memoized) => memoized,
+                Err(_) => return Ok(false),
+            }
+        } else {
+            return Ok(false);
+        };
+        if fresh_ms < *read_ms {
+            return Ok(false);
+        }
+        let changed = fresh != *roles;
+        *roles = fresh;
+        *read_ms = fresh_ms;
+        Ok(changed)
+    }
+
+    /// Marks the roles of `accounts` changed by this instance, now: what was read of them
+    /// before is out of date here at once.
+    fn roles_changed<'a>(&self, accounts: impl IntoIterator<Item = &'a AccountId>) {
+        let now = unix_ms(self.clock.now());
+        for account in accounts {
+            self.memo.changed(account, now);
+        }
+    }
+
+    /// Sets the stored roles of `account` from `expected` to `roles` (see
+    /// [`Store::set_account_roles`]), marking them changed here unless the store surely did
+    /// not change them.
+    ///
+    /// # Errors
+    /// The store failed (the roles are marked changed all the same: they may have been set).
+    pub(super) async fn set_roles(
+        &self,
+        account: &AccountId,
+        expected: Option<&[String]>,
+        roles: &[String],
+    ) -> Result<RolesSet, StoreError> {
+        let set = self.store.set_account_roles(account, expected, roles).await;
+        if matches!(set, Ok(RolesSet::Done) | Err(_)) {
+            self.roles_changed([account]);
+        }
+        set
+    }
+
+    /// Changes the claim of `identity` (see [`Store::swap_claim`]), marking the roles of the
+    /// accounts it named before and names after changed here (`ADMIN_WALLETS` grants `admin`
+    /// through the identities an account claims) unless the store surely did not change it.
+    /// Every claim change after an identity's first sign-in goes through here.
+    ///
+    /// # Errors
+    /// The store failed (the accounts are marked changed all the same: the claim may have
+    /// changed).
+    pub(super) async fn swap_claim(
+        &self,
+        identity: &Identity,
+        swap: ClaimSwap<'_>,
+    ) -> Result<Claimed<Vec<(IndexEntry, Vec<u8>)>>, StoreError> {
+        let swapped = self.store.swap_claim(&identity.tag(), swap).await;
+        if matches!(swapped, Ok(Claimed::Done(_)) | Err(_)) {
+            let after = swap.new.map(|c| &c.account);
+            self.roles_changed(swap.expected.into_iter().chain(after));
+        }
+        swapped
     }
 
     /// Lists `identity` on `account` (creating its record), logging a failure: the claim is
@@ -354,7 +492,7 @@ impl Directory {
                 new: Some(&claim),
                 end_sessions: false,
             };
-            if let Claimed::Done(_) = self.store.swap_claim(&tag, swap).await? {
+            if let Claimed::Done(_) = self.swap_claim(identity, swap).await? {
                 self.list(&claim.account, identity).await;
                 return Ok(claim.account);
             }

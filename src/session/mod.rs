@@ -9,6 +9,7 @@ pub mod audit;
 pub mod crypto;
 pub mod device;
 pub mod directory;
+mod roles_memo;
 pub mod signin;
 pub mod tokens;
 pub mod user;

@@ -40,7 +40,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::crypto::{ct_eq, hash_b64, random_token, KeyRing};
 
-use super::directory::{password_tag, Directory, Identity, SealedSession, ROLES_REFRESH};
+#[cfg(doc)]
+use super::directory::ROLES_REFRESH;
+use super::directory::{password_tag, Directory, Identity, SealedSession};
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::default_password_checks;
 use crate::store::{
@@ -692,7 +694,9 @@ impl UserSessions {
 
     /// The live session of `token`: `None` when unknown, expired, ended, tampered with, or
     /// when the user's credential changed or the user is gone since sign-in (such a record is
-    /// deleted). Its roles are re-read when older than [`ROLES_REFRESH`].
+    /// deleted). Its roles are brought up to date when older than [`ROLES_REFRESH`] or changed
+    /// on this instance since they were read (from the directory's memo); the record is
+    /// rewritten only when they changed.
     ///
     /// # Errors
     /// The store failed.
@@ -707,7 +711,8 @@ impl UserSessions {
         let Some(pointer) = self.open(key.as_bytes(), &sealed) else {
             return Ok(None);
         };
-        let now = unix_ms(self.clock.now());
+        let now_t = self.clock.now();
+        let now = unix_ms(now_t);
         if pointer.expires_ms <= now {
             self.store.delete(&key).await?;
             return Ok(None);
@@ -747,12 +752,12 @@ impl UserSessions {
                 r
             }
         };
-        if now - record.rc >= i64::try_from(ROLES_REFRESH.as_millis()).unwrap_or(i64::MAX) {
-            record.roles = self
-                .directory
-                .roles(&AccountId::new(record.account.as_str()))
-                .await?;
-            record.rc = now;
+        let account = AccountId::new(record.account.as_str());
+        if self
+            .directory
+            .refresh_roles(&account, &mut record.roles, &mut record.rc, now_t, false)
+            .await?
+        {
             let sealed = self.seal(&Self::live_aad(&tag, &hash), &record)?;
             self.store
                 .update_session(

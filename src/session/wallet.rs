@@ -37,8 +37,10 @@
 //!
 //! # Hot path
 //! Validation is one store read. It writes only when the session enters its refresh window
-//! (once, then it is out of the window again) or when `lastSeenAt` is older than
-//! [`LAST_SEEN_RESOLUTION`].
+//! (once, then it is out of the window again), when `lastSeenAt` is older than
+//! [`LAST_SEEN_RESOLUTION`], or when its account's roles changed. Roles older than
+//! [`ROLES_REFRESH`] come from the directory's per-instance memo (at most one store read per
+//! account and period), and are written into the record only when they differ from its own.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,7 +52,9 @@ use time::OffsetDateTime;
 use super::audit::{self, Audit, AuditEvent, AuditKind};
 use super::crypto::{ct_eq, hash_b64, random_token, KeyRing};
 use super::device::fingerprint;
-use super::directory::{Directory, Identity, SealedSession, ROLES_REFRESH};
+#[cfg(doc)]
+use super::directory::ROLES_REFRESH;
+use super::directory::{Directory, Identity, SealedSession};
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::config::Binding;
 use crate::store::{
@@ -716,7 +720,9 @@ impl WalletSessions {
 
     /// Keeps a live session presented with its current token alive: extends it when it is in
     /// its refresh window ([`Validation::Refreshed`], audited), else writes `lastSeenAt` when
-    /// it is older than [`LAST_SEEN_RESOLUTION`].
+    /// it is older than [`LAST_SEEN_RESOLUTION`]; brings its roles up to date (see
+    /// [`Self::reread_account`]), writing the record for them only when they changed. A
+    /// validation that changes nothing writes nothing.
     async fn keep_alive(
         &self,
         tag: &WalletTag,
@@ -725,9 +731,15 @@ impl WalletSessions {
         now_t: OffsetDateTime,
     ) -> Result<Validation, SessionError> {
         let now = unix_ms(now_t);
-        let roles_due = self.reread_account(&mut record, now).await?;
-        let refreshed = self.extend(tag, &hash, &mut record, now_t).await?;
-        if !refreshed && (roles_due || now - record.ls >= dur_ms(LAST_SEEN_RESOLUTION)) {
+        let extension = self.extension(&record, now);
+        let last_seen_due = now - record.ls >= dur_ms(LAST_SEEN_RESOLUTION);
+        let writing = extension.is_some() || last_seen_due;
+        let changed = self.reread_account(&mut record, now_t, writing).await?;
+        let refreshed = match extension {
+            Some(new_ex) => self.extend(tag, &hash, &mut record, new_ex, now_t).await?,
+            None => false,
+        };
+        if !refreshed && (changed || last_seen_due) {
             record.ls = now;
             let sealed = self.seal(tag, &hash, &record);
             self.store
@@ -754,43 +766,55 @@ impl WalletSessions {
         })
     }
 
-    /// Re-reads the account and roles of `record` when they are older than
-    /// [`ROLES_REFRESH`] (a record written before accounts gets its account, created on this
-    /// first use when the wallet has none); whether the record changed and is to be written.
-    async fn reread_account(&self, record: &mut Record, now: i64) -> Result<bool, StoreError> {
-        if !record.acct.is_empty() && now - record.rc < dur_ms(ROLES_REFRESH) {
-            return Ok(false);
-        }
+    /// Brings the account and roles of `record` up to date (a record written before accounts
+    /// gets its account, created on this first use when the wallet has none): the roles are
+    /// taken from the directory (its memo, else the store) when they are [`ROLES_REFRESH`] old
+    /// or changed on this instance since they were read, and from its memo when the record is
+    /// `writing` anyway and the memo's are newer; `rc` says when whatever roles the record
+    /// holds were read. Whether the record changed and is to be written for it.
+    async fn reread_account(
+        &self,
+        record: &mut Record,
+        now_t: OffsetDateTime,
+        writing: bool,
+    ) -> Result<bool, StoreError> {
+        let mut changed = false;
         if record.acct.is_empty() {
             let identity = Identity::wallet(record.chain, &record.addr);
             record.acct = self.directory.account_for(&identity).await?.into_string();
+            changed = true;
         }
-        record.roles = self
+        let account = AccountId::new(record.acct.as_str());
+        let roles_changed = self
             .directory
-            .roles(&AccountId::new(record.acct.as_str()))
+            .refresh_roles(&account, &mut record.roles, &mut record.rc, now_t, writing)
             .await?;
-        record.rc = now;
-        Ok(true)
+        Ok(changed || roles_changed)
     }
 
-    /// Extends `record` (stored under `hash`) by a lifetime, within its cap since sign-in, when
-    /// it is in its refresh window; whether the store took the extension.
+    /// The expiry `record` gets when it is in its refresh window at `now` (Unix ms): a
+    /// lifetime from now, within its cap since sign-in; `None` when it is not in its window or
+    /// has reached its cap.
+    fn extension(&self, record: &Record, now: i64) -> Option<i64> {
+        if now < record.ex - dur_ms(self.settings.refresh_window) {
+            return None;
+        }
+        let cap = record.ca + dur_ms(self.settings.max_lifetime);
+        let new_ex = (now + dur_ms(self.settings.ttl)).min(cap);
+        (new_ex > record.ex).then_some(new_ex)
+    }
+
+    /// Extends `record` (stored under `hash`) to `new_ex` (see [`Self::extension`]); whether
+    /// the store took the extension.
     async fn extend(
         &self,
         tag: &WalletTag,
         hash: &TokenHash,
         record: &mut Record,
+        new_ex: i64,
         now_t: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let now = unix_ms(now_t);
-        if now < record.ex - dur_ms(self.settings.refresh_window) {
-            return Ok(false);
-        }
-        let cap = record.ca + dur_ms(self.settings.max_lifetime);
-        let new_ex = (now + dur_ms(self.settings.ttl)).min(cap);
-        if new_ex <= record.ex {
-            return Ok(false);
-        }
         let old_ex = record.ex;
         record.ex = new_ex;
         record.ls = now;

@@ -84,6 +84,16 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_wrapped(backend, tweak, |store| store).await
+}
+
+/// [`spawn_app_with`], the app running over what `wrap` makes of the backend's store (a
+/// counting decorator around it, say).
+pub async fn spawn_app_wrapped(
+    backend: Backend,
+    tweak: impl FnOnce(&mut Config),
+    wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+) -> TestApp {
     let mut config = test_config();
     tweak(&mut config);
     let (redis, url) = match backend {
@@ -96,7 +106,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         Backend::Cluster => (None, Some(shared_cluster().url())),
         Backend::Postgres => (None, Some(shared_postgres().fresh_database().await)),
     };
-    let store = open(&config, url.as_deref()).await;
+    let store = wrap(open(&config, url.as_deref()).await);
     spawn_on(
         config,
         store,

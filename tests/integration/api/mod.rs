@@ -15,6 +15,7 @@ mod ops;
 mod origin;
 mod postgres_only;
 mod redis_only;
+mod roles;
 mod sessions;
 mod signin;
 mod signin_faults;
