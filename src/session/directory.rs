@@ -52,7 +52,7 @@ use time::OffsetDateTime;
 
 use super::crypto::{hash_b64, random_token, wallet_tag};
 use super::roles_memo::RolesMemo;
-pub use super::roles_memo::ROLES_MEMO_ENTRIES;
+pub use super::roles_memo::{ROLES_MEMO_ENTRIES, ROLES_REFRESH};
 use crate::clock::{from_unix_ms, unix_ms, Clock};
 use crate::store::{
     AccountId, AccountRecord, Claim, ClaimSwap, Claimed, IndexEntry, NewIdentity, NewSession,
@@ -66,11 +66,6 @@ pub const MAX_IDENTITIES: usize = 20;
 pub const MAX_ROLES: usize = 16;
 /// Longest role name.
 pub const MAX_ROLE_LEN: usize = 32;
-/// Roles read this long ago are read again: a change of an account's roles made on another
-/// instance (or directly in the store) reaches its live sessions within this long. An instance
-/// reads an account's roles from the store at most once per period; a session record is
-/// written only when its roles changed.
-pub const ROLES_REFRESH: Duration = Duration::from_secs(30);
 /// The role that `/admin/*` accepts.
 pub const ADMIN_ROLE: &str = "admin";
 /// Attempts at opening a session while the identity's claim changes under it.

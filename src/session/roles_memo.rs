@@ -30,9 +30,15 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use super::directory::ROLES_REFRESH;
 use crate::store::AccountId;
+
+/// Roles read this long ago are read again: a change of an account's roles made on another
+/// instance (or directly in the store) reaches its live sessions within this long. An instance
+/// reads an account's roles from the store at most once per period; a session record is
+/// written only when its roles changed.
+pub const ROLES_REFRESH: Duration = Duration::from_secs(30);
 
 /// Most accounts one instance memoizes the roles of: each entry takes about 130 bytes with no
 /// roles (its id, two times, the map's share), up to about 1 KiB with the most and longest
