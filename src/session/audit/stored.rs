@@ -33,7 +33,7 @@ use crate::verify::Chain;
 
 /// First byte of an event in the stored form, version 1. A control character: no JSON text
 /// starts with it (JSON may start with whitespace, `{`, `[`, `"`, `-`, a digit, `t`, `f`, `n`).
-pub(crate) const FORMAT_V1: u8 = 0x01;
+const FORMAT_V1: u8 = 0x01;
 
 /// The stored form, version 1, after [`FORMAT_V1`]. Field order is the format: a change is
 /// a new version.
