@@ -17,18 +17,23 @@
 //!   thief retrying a stolen token cannot flush the wallet's own log either.
 //!
 //! Every log is bounded in length and in age. Events carry wallet, session id, error code,
-//! device fingerprint and IP — never a token, key, signature or signed message.
+//! device fingerprint and IP — never a token, key, signature or signed message. They are stored
+//! in a compact binary form ([`stored`]); the JSON of older servers is still read.
+
+mod stored;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::crypto::wallet_tag;
 use crate::clock::unix_ms;
 use crate::store::{
-    AuditBounds, AuditLog, RateBudget, RateDecision, Span, Store, StoreError, WalletTag,
+    AuditBounds, AuditLog, AuditTarget, RateBudget, RateDecision, Span, Store, StoreError,
+    WalletTag,
 };
 use crate::verify::{self, Chain};
 
@@ -143,6 +148,24 @@ pub struct AuditEvent {
 }
 
 impl AuditKind {
+    /// Every kind.
+    pub const ALL: [AuditKind; 14] = [
+        AuditKind::SignIn,
+        AuditKind::SignInFailure,
+        AuditKind::Refresh,
+        AuditKind::Rotation,
+        AuditKind::Logout,
+        AuditKind::LogoutAll,
+        AuditKind::Revoke,
+        AuditKind::Eviction,
+        AuditKind::BindingMismatch,
+        AuditKind::TokenReuse,
+        AuditKind::ForcedLogout,
+        AuditKind::Link,
+        AuditKind::Unlink,
+        AuditKind::RolesChange,
+    ];
+
     /// Whether the event belongs in the security logs.
     #[must_use]
     pub fn is_security(self) -> bool {
@@ -264,13 +287,44 @@ pub(crate) fn counter_of(kind: AuditKind) -> Option<&'static str> {
 }
 
 /// Where an event of the wallet `tag` that is not a security event is stored: the wallet's
-/// activity log, then the shared one. Such events need no budget, so the store can write them
-/// in the same call as the change they record (a sign-in's session).
-pub(crate) fn activity_logs(tag: &WalletTag) -> [(AuditLog<'_>, AuditBounds); 2] {
+/// activity log, then the shared one.
+fn activity_logs(tag: &WalletTag) -> [(AuditLog<'_>, AuditBounds); 2] {
     [
         (AuditLog::WalletActivity(tag), WALLET_ACTIVITY),
         (AuditLog::Activity, ACTIVITY),
     ]
+}
+
+/// An event in the stored form of each log it goes to ([`stored::encode`]: a wallet's own log
+/// leaves the wallet out), with the logs' bounds: what the store appends.
+pub(crate) struct Appends<'t> {
+    entries: Vec<(AuditLog<'t>, AuditBounds, Vec<u8>)>,
+}
+
+impl<'t> Appends<'t> {
+    fn new(event: &AuditEvent, logs: &[(AuditLog<'t>, AuditBounds)]) -> Self {
+        Appends {
+            entries: logs
+                .iter()
+                .map(|&(log, bounds)| (log, bounds, stored::encode(event, log)))
+                .collect(),
+        }
+    }
+
+    /// The appends as the store takes them (see [`crate::store::SessionExtras::audit`]).
+    pub(crate) fn targets(&self) -> Vec<AuditTarget<'_>> {
+        self.entries
+            .iter()
+            .map(|(log, bounds, event)| (*log, *bounds, event.as_slice()))
+            .collect()
+    }
+}
+
+/// The appends of `event`, an event of the wallet `tag` that is not a security event: to the
+/// wallet's activity log, then to the shared one. Such events need no budget, so the store can
+/// write them in the same call as the change they record (a sign-in's session).
+pub(crate) fn activity_appends<'t>(event: &AuditEvent, tag: &'t WalletTag) -> Appends<'t> {
+    Appends::new(event, &activity_logs(tag))
 }
 
 /// Writes audit events to the log and the store.
@@ -315,9 +369,11 @@ fn by_time_desc(events: &mut [AuditEvent]) {
     events.sort_by_key(|e| std::cmp::Reverse(e.at));
 }
 
-fn decode(raw: &[Vec<u8>]) -> Vec<AuditEvent> {
+/// The events of a log's entries, in their order; entries that are no event are skipped.
+/// `wallet`: the wallet whose own log they come from (see [`stored::decode`]).
+fn decode(raw: &[Vec<u8>], wallet: Option<(Chain, &str)>) -> Vec<AuditEvent> {
     raw.iter()
-        .filter_map(|b| serde_json::from_slice::<AuditEvent>(b).ok())
+        .filter_map(|b| stored::decode(b, wallet))
         .collect()
 }
 
@@ -340,49 +396,40 @@ impl Audit {
                 tracing::warn!(error = %e, "could not count the sign-in");
             }
         }
-        let (Some(chain), Some(address)) = (event.chain, event.address.as_deref()) else {
+        let tag = match (event.chain, event.address.as_deref()) {
+            (Some(chain), Some(address)) => Some(wallet_tag(chain, address)),
+            _ => None,
+        };
+        let logs = match &tag {
             // An account's event with no wallet (roles changed by an operator, a password
             // linked or removed, an account-wide logout) is made by a signed-in owner or an
             // operator, never anonymous traffic: it goes to the shared security log.
-            if event.account_id.is_some() {
-                let bytes = serde_json::to_vec(&event).unwrap_or_default();
-                if let Err(e) = self
-                    .store
-                    .audit_append(AuditLog::Security, &bytes, SECURITY)
-                    .await
-                {
-                    tracing::warn!(error = %e, "could not write the audit event to the store");
+            None if event.account_id.is_some() => vec![(AuditLog::Security, SECURITY)],
+            None => return,
+            Some(tag) if event.kind.is_security() => {
+                let shared =
+                    event.kind == AuditKind::ForcedLogout || self.within_budget(tag, now).await;
+                if !shared && event.kind == AuditKind::BindingMismatch {
+                    tracing::info!(target: "audit", kind = ?event.kind, "over the wallet's audit budget: not stored");
+                    return;
                 }
+                let mut logs = vec![(AuditLog::WalletSecurity(tag), WALLET_SECURITY)];
+                if shared {
+                    logs.push((AuditLog::Security, SECURITY));
+                }
+                logs
             }
-            return;
+            Some(tag) => activity_logs(tag).to_vec(),
         };
-        let tag = wallet_tag(chain, address);
-        let bytes = serde_json::to_vec(&event).unwrap_or_default();
-        let (wallet_log, wallet_bounds, shared) = if event.kind.is_security() {
-            let shared =
-                event.kind == AuditKind::ForcedLogout || self.within_budget(&tag, now).await;
-            if !shared && event.kind == AuditKind::BindingMismatch {
-                tracing::info!(target: "audit", kind = ?event.kind, "over the wallet's audit budget: not stored");
-                return;
-            }
-            (
-                AuditLog::WalletSecurity(&tag),
-                WALLET_SECURITY,
-                shared.then_some((AuditLog::Security, SECURITY)),
-            )
-        } else {
-            let [own, shared] = activity_logs(&tag);
-            (own.0, own.1, Some(shared))
-        };
-        let own = self.store.audit_append(wallet_log, &bytes, wallet_bounds);
-        let shared = async {
-            match shared {
-                Some((log, bounds)) => self.store.audit_append(log, &bytes, bounds).await,
-                None => Ok(()),
-            }
-        };
-        let (a, b) = tokio::join!(own, shared);
-        if let Err(e) = a.and(b) {
+        let appends = Appends::new(&event, &logs);
+        let written = join_all(
+            appends
+                .entries
+                .iter()
+                .map(|(log, bounds, bytes)| self.store.audit_append(*log, bytes, *bounds)),
+        )
+        .await;
+        if let Some(e) = written.into_iter().find_map(Result::err) {
             tracing::warn!(error = %e, "could not write the audit event to the store");
         }
     }
@@ -449,15 +496,18 @@ impl Audit {
                     return Ok(Vec::new());
                 };
                 let tag = wallet_tag(chain, &address);
+                let own = Some((chain, address.as_str()));
                 let (sec, act) = tokio::join!(
                     self.store
                         .audit_read(AuditLog::WalletSecurity(&tag), limit, WALLET_SECURITY),
                     self.store
                         .audit_read(AuditLog::WalletActivity(&tag), limit, WALLET_ACTIVITY),
                 );
-                let mut events: Vec<AuditEvent> = decode(&sec?)
+                let mut events: Vec<AuditEvent> = decode(&sec?, own)
                     .into_iter()
-                    .chain(decode(&act?))
+                    .chain(decode(&act?, own))
+                    // An entry naming another wallet (whose tag would be the same) is not
+                    // this wallet's.
                     .filter(|e| {
                         e.chain == Some(chain) && e.address.as_deref() == Some(address.as_str())
                     })
@@ -471,9 +521,9 @@ impl Audit {
                     self.store.audit_read(AuditLog::Security, limit, SECURITY),
                     self.store.audit_read(AuditLog::Activity, limit, ACTIVITY),
                 );
-                let mut events = decode(&sec?);
+                let mut events = decode(&sec?, None);
                 let room = limit.saturating_sub(events.len());
-                events.extend(decode(&act?).into_iter().take(room));
+                events.extend(decode(&act?, None).into_iter().take(room));
                 by_time_desc(&mut events);
                 Ok(events)
             }

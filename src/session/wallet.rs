@@ -540,9 +540,8 @@ impl WalletSessions {
             roles: Vec::new(),
             rc: now,
         };
-        // Serializing a plain struct of strings cannot fail.
-        let event_bytes = serde_json::to_vec(&event).unwrap_or_default();
-        let logs = audit::activity_logs(&tag);
+        let stored = audit::activity_appends(&event, &tag);
+        let appends = stored.targets();
         let extras = SessionExtras {
             active: Some((
                 chain.as_str(),
@@ -552,7 +551,7 @@ impl WalletSessions {
                 },
             )),
             count: audit::counter_of(AuditKind::SignIn),
-            audit: Some((&event_bytes, &logs)),
+            audit: &appends,
             now_ms: now,
         };
         let (account, roles, evicted) = self

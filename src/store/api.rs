@@ -363,8 +363,10 @@ pub struct ActiveMove {
     pub to_ms: Option<i64>,
 }
 
-/// An audit log and its bounds: where [`SessionExtras::audit`] appends.
-pub type AuditTarget<'a> = (AuditLog<'a>, AuditBounds);
+/// One append of [`SessionExtras::audit`]: the log, its bounds and the event (serialized)
+/// appended to it. The event's bytes may differ from log to log (an entry of a wallet's own
+/// log need not repeat the wallet).
+pub type AuditTarget<'a> = (AuditLog<'a>, AuditBounds, &'a [u8]);
 
 /// What a session write carries besides the session (see [`Store::create_session_with`]):
 /// the statistics, counters and audit entries of the event that made the session, written in
@@ -375,8 +377,8 @@ pub struct SessionExtras<'a> {
     pub active: Option<(&'a str, ActiveMove)>,
     /// An event counter to count one occurrence in (see [`Store::count_event`]).
     pub count: Option<&'a str>,
-    /// An audit event (serialized) and the logs it is appended to.
-    pub audit: Option<(&'a [u8], &'a [AuditTarget<'a>])>,
+    /// The audit appends of the event (none: an empty slice).
+    pub audit: &'a [AuditTarget<'a>],
     /// Now, Unix milliseconds (the statistics' and counter's minute).
     pub now_ms: i64,
 }

@@ -431,10 +431,8 @@ impl Store for MemoryStore {
         if let Some(name) = extras.count {
             g.count_event(name, extras.now_ms);
         }
-        if let Some((event, logs)) = extras.audit {
-            for (log, bounds) in logs {
-                g.audit_append(*log, event, *bounds, now);
-            }
+        for &(log, bounds, event) in extras.audit {
+            g.audit_append(log, event, bounds, now);
         }
         g.wrote(now);
         Ok(Claimed::Done(evicted))

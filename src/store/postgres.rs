@@ -695,12 +695,10 @@ impl Store for PostgresStore {
             // The wallet's own audit logs first; the rows every sign-in shares (shared logs,
             // counter, statistics) last, so that their row locks are held only until the
             // commit right after.
-            if let Some((event, logs)) = extras.audit {
-                let (own, shared): (Vec<_>, Vec<_>) =
-                    logs.iter().partition(|(log, _)| log.wallet().is_some());
-                for &(log, bounds) in own.into_iter().chain(shared) {
-                    audit_append(&mut tx, log, event, bounds).await?;
-                }
+            let (own, shared): (Vec<_>, Vec<_>) =
+                extras.audit.iter().partition(|(log, ..)| log.wallet().is_some());
+            for &(log, bounds, event) in own.into_iter().chain(shared) {
+                audit_append(&mut tx, log, event, bounds).await?;
             }
             if let Some(name) = extras.count {
                 count_event(&mut tx, name, extras.now_ms).await?;

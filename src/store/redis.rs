@@ -1216,10 +1216,8 @@ impl RedisStore {
     /// The writes of `extras`, going with a session of the wallet `tag`.
     fn extras_ops(&self, tag: &WalletTag, extras: &SessionExtras<'_>) -> Vec<Op> {
         let mut ops = Vec::new();
-        if let Some((event, logs)) = extras.audit {
-            for &(log, bounds) in logs {
-                ops.push(self.audit_op(log, event, bounds, Some(tag)));
-            }
+        for &(log, bounds, event) in extras.audit {
+            ops.push(self.audit_op(log, event, bounds, Some(tag)));
         }
         if let Some(name) = extras.count {
             ops.push(self.count_op(name, extras.now_ms));

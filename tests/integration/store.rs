@@ -3160,8 +3160,8 @@ mod accounts {
             max_age: LONG,
         };
         let logs = [
-            (AuditLog::WalletActivity(&tag), bounds),
-            (AuditLog::Activity, bounds),
+            (AuditLog::WalletActivity(&tag), bounds, b"own".as_slice()),
+            (AuditLog::Activity, bounds, b"signed in".as_slice()),
         ];
         let extras = SessionExtras {
             active: Some((
@@ -3172,7 +3172,7 @@ mod accounts {
                 },
             )),
             count: Some("carried"),
-            audit: Some((b"signed in", &logs)),
+            audit: &logs,
             now_ms: t0,
         };
         let span = Span {
@@ -3216,10 +3216,13 @@ mod accounts {
             assert_eq!(done, Claimed::Done(vec![]), "{id}");
         }
         assert_eq!(written().await, (2, 2, 2, 2));
-        assert_eq!(
-            s.audit_read(AuditLog::Activity, 10, bounds).await.unwrap()[0],
-            b"signed in".to_vec()
-        );
+        // Each log gets the bytes given for it.
+        for (log, _, event) in logs {
+            assert_eq!(
+                s.audit_read(log, 10, bounds).await.unwrap(),
+                vec![event.to_vec(); 2]
+            );
+        }
         assert_eq!(s.list_sessions(&tag).await.unwrap().len(), 2);
     }
 

@@ -4,6 +4,7 @@
 mod accounts;
 mod accounts_upgrade;
 mod audit;
+mod audit_stored;
 mod binding;
 mod contract_wallets;
 mod demo;
