@@ -29,11 +29,11 @@ async fn link(app: &TestApp, token: &str, wallet: &Wallet) -> crate::harness::ap
     app.post("/auth/link", Some(token), Some(body)).await
 }
 
-fn account_id(body: &Value) -> String {
+pub(super) fn account_id(body: &Value) -> String {
     body["accountId"].as_str().expect("accountId").to_owned()
 }
 
-async fn me(app: &TestApp, token: &str) -> Value {
+pub(super) async fn me(app: &TestApp, token: &str) -> Value {
     let r = app.get("/api/me", Some(token)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     r.body

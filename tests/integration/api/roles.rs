@@ -21,6 +21,7 @@ use wallet_auth::session::{RequestContext, Validation};
 use wallet_auth::store::{AccountId, MeteredStore, Store, StoreRecorder};
 use wallet_auth::verify::{Chain, WalletType};
 
+use super::accounts::{account_id, me};
 use crate::harness::app::{spawn_app_wrapped, Resp, TestApp, Wallet, DOMAIN};
 use crate::harness::backends::Backend;
 
@@ -65,12 +66,6 @@ async fn counted(backend: Backend, admin_wallets: Vec<String>) -> (TestApp, Arc<
     )
     .await;
     (app, ops)
-}
-
-async fn me(app: &TestApp, token: &str) -> Value {
-    let r = app.get("/api/me", Some(token)).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    r.body
 }
 
 /// A user session of the account of the wallet session `token`: a password linked to it,
@@ -168,10 +163,7 @@ async fn unchanged_roles_write_no_record(backend: Backend) {
 async fn a_change_here_reaches_sessions_at_once(backend: Backend) {
     let (app, ops) = counted(backend, Vec::new()).await;
     let token = app.token(&Wallet::ethereum()).await;
-    let acc = me(&app, &token).await["accountId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let acc = account_id(&me(&app, &token).await);
     let (cookie, _) = user_session(&app, &token, "hana").await;
     let path = format!("/admin/accounts/{acc}/roles");
     // Once with roles just read, once with roles read a while ago and served from the memo.
@@ -209,10 +201,7 @@ async fn a_change_here_reaches_sessions_at_once(backend: Backend) {
 async fn a_change_elsewhere_reaches_sessions_within_the_refresh(backend: Backend) {
     let (app, ops) = counted(backend, Vec::new()).await;
     let token = app.token(&Wallet::ethereum()).await;
-    let acc = me(&app, &token).await["accountId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let acc = account_id(&me(&app, &token).await);
     let (cookie, _) = user_session(&app, &token, "elio").await;
     // The sessions' roles are due: the memo is filled now.
     app.clock.advance(ROLES_REFRESH);
