@@ -499,7 +499,8 @@ impl Directory {
 
     /// Opens a session of `identity` with its account — the one its claim names, or a new one
     /// created in the same store step as the session when it has none. `seal` builds the
-    /// session's record for an account id and its roles; `extras` are written with the session
+    /// session's record for an account id and its roles (with when they were read: from this
+    /// instance's memo when it holds them, see [`Self::roles`]); `extras` are written with the session
     /// (see [`Store::create_session_with`]). `known` is the identity's claim when the caller
     /// has just read it (saving that read; a claim changed since is caught by the store step,
     /// which then retries with a fresh read). Returns the account, its roles, the session as
@@ -511,7 +512,7 @@ impl Directory {
         &self,
         identity: &Identity,
         max: usize,
-        seal: impl Fn(&AccountId, &[String]) -> SealedSession,
+        seal: impl Fn(&AccountId, &AccountRoles) -> SealedSession,
         extras: SessionExtras<'_>,
         mut known: Option<Option<Claim>>,
     ) -> Result<(AccountId, Vec<String>, Vec<(IndexEntry, Vec<u8>)>), StoreError> {
@@ -522,14 +523,36 @@ impl Directory {
                 Some(claim) => claim,
                 None => self.store.get_claim(&tag).await?,
             };
-            let (account, record) = match &current {
-                Some(c) => (c.account.clone(), self.store.get_account(&c.account).await?),
-                None => (Self::new_account_id(), None),
+            let now = self.clock.now();
+            let now_ms = unix_ms(now);
+            // An existing account's roles come from the memo when this instance read them
+            // less than ROLES_REFRESH ago (no store read: the sign-in is then two round
+            // trips), else from its record, which fills the memo. Either way the session is
+            // sealed with when they were read, so that it reads them again in time.
+            let (account, record, base) = match &current {
+                Some(c) => match self.memo.get(&c.account, now_ms) {
+                    Ok((roles, read_ms)) => (c.account.clone(), None, Some((roles, read_ms))),
+                    Err(ticket) => {
+                        let record = self.store.get_account(&c.account).await?;
+                        let roles = self.roles_of(&c.account, record.as_ref(), None).await?;
+                        self.memo.fill(&c.account, &roles, now_ms, ticket);
+                        (c.account.clone(), record, Some((roles, now_ms)))
+                    }
+                },
+                None => (Self::new_account_id(), None, None),
             };
-            let roles = self
-                .roles_of(&account, record.as_ref(), Some(identity))
-                .await?;
+            let memoized = base.is_some() && record.is_none();
+            let (mut roles, read_ms) = base.unwrap_or((Vec::new(), now_ms));
+            if self.is_admin_wallet(identity) {
+                roles.push(ADMIN_ROLE.to_owned());
+                roles = normalized(roles);
+            }
+            let roles = AccountRoles {
+                roles,
+                read_at: from_unix_ms(read_ms),
+            };
             let s = seal(&account, &roles);
+            let AccountRoles { roles, .. } = roles;
             let claim = Claim {
                 account: account.clone(),
                 identity: key.clone(),
@@ -574,7 +597,11 @@ impl Directory {
             };
             match created {
                 Claimed::Done(evicted) => {
+                    // With roles from the memo the list is not read: an identity whose
+                    // listing was lost (a crash between claim and list) is listed again at a
+                    // sign-in that reads the record.
                     let listed = fresh
+                        || memoized
                         || record
                             .as_ref()
                             .is_some_and(|r| r.identities.iter().any(|(k, _)| *k == key));

@@ -660,7 +660,8 @@ impl UserSessions {
                 |account, roles| {
                     let mut r = record.clone();
                     r.account = account.as_str().to_owned();
-                    r.roles = roles.to_vec();
+                    r.roles.clone_from(&roles.roles);
+                    r.rc = unix_ms(roles.read_at);
                     SealedSession {
                         session_id: sid.clone(),
                         token_hash: hash.clone(),

@@ -562,7 +562,8 @@ impl WalletSessions {
                 |account, roles| {
                     let mut r = record.clone();
                     r.acct = account.as_str().to_owned();
-                    r.roles = roles.to_vec();
+                    r.roles.clone_from(&roles.roles);
+                    r.rc = unix_ms(roles.read_at);
                     SealedSession {
                         session_id: r.session_id(),
                         token_hash: hash.clone(),

@@ -2833,7 +2833,7 @@ mod accounts {
     /// raced a first sign-in) ends in the existing account too.
     async fn new_accounts_that_lose_leave_no_record(f: Fixture) {
         use std::sync::Mutex;
-        use wallet_auth::session::accounts::{Directory, Identity, SealedSession};
+        use wallet_auth::session::accounts::{AccountRoles, Directory, Identity, SealedSession};
         use wallet_auth::verify::Chain;
 
         let clock: Arc<dyn wallet_auth::clock::Clock> =
@@ -2845,7 +2845,7 @@ mod accounts {
             let (identity, tried, clock) = (identity.clone(), tried.clone(), clock.clone());
             async move {
                 let directory = Directory::new(store, clock, Vec::new());
-                let seal = |account: &AccountId, _: &[String]| {
+                let seal = |account: &AccountId, _: &AccountRoles| {
                     tried.lock().unwrap().push(account.clone());
                     SealedSession {
                         session_id: SessionId::new(format!("s{i}")),

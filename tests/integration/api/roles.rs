@@ -18,7 +18,7 @@ use wallet_auth::http::AuthState;
 use wallet_auth::session::accounts::ROLES_REFRESH;
 use wallet_auth::session::wallet::LAST_SEEN_RESOLUTION;
 use wallet_auth::session::{RequestContext, Validation};
-use wallet_auth::store::{AccountId, MeteredStore, Store, StoreRecorder};
+use wallet_auth::store::{AccountId, MeteredStore, RolesSet, Store, StoreRecorder};
 use wallet_auth::verify::{Chain, WalletType};
 
 use super::accounts::{account_id, me};
@@ -31,6 +31,7 @@ crate::on_every_backend!(
     a_change_elsewhere_reaches_sessions_within_the_refresh,
     admin_wallets_follow_links_and_unlinks_here_at_once,
     store_calls_per_session_and_period,
+    sign_ins_take_roles_from_the_memo,
 );
 
 /// Store calls by operation name.
@@ -354,4 +355,41 @@ async fn store_calls_per_session_and_period(backend: Backend) {
         since(&ops, &before, "get_account") <= (INSTANCES * ACCOUNTS) as u64 * u64::from(PERIODS),
         "at most one read per account, instance and period"
     );
+}
+
+/// A sign-in of a wallet whose account's roles this instance read less than `ROLES_REFRESH`
+/// ago takes them from the memo (no store read of the account: the nonce and claim, then the
+/// session, two round trips); its session still reads them again within `ROLES_REFRESH` of
+/// when they were read, so a change made elsewhere reaches it in time.
+async fn sign_ins_take_roles_from_the_memo(backend: Backend) {
+    let (app, ops) = counted(backend, Vec::new()).await;
+    let wallet = Wallet::ethereum();
+    let first = app.token(&wallet).await;
+    let acc = account_id(&me(&app, &first).await);
+    // The first sign-in of a known account reads its record (and fills the memo).
+    app.clock.advance(ROLES_REFRESH + Duration::from_secs(1));
+    let before = ops.snapshot();
+    app.token(&wallet).await;
+    assert_eq!(since(&ops, &before, "get_account"), 1, "read once");
+    // Within ROLES_REFRESH of that read: from the memo.
+    app.clock.advance(ROLES_REFRESH - Duration::from_secs(5));
+    let before = ops.snapshot();
+    let late = app.token(&wallet).await;
+    assert_eq!(
+        since(&ops, &before, "get_account"),
+        0,
+        "served from the memo"
+    );
+    // A change made elsewhere, straight in the store: the memo'd roles were read 25 s ago,
+    // so the late session reads them again 5 s from now, not 30.
+    let roles = vec!["editor".to_owned()];
+    let set = app
+        .state
+        .store()
+        .set_account_roles(&AccountId::new(acc.as_str()), None, &roles)
+        .await
+        .unwrap();
+    assert_eq!(set, RolesSet::Done);
+    app.clock.advance(Duration::from_secs(6));
+    assert_eq!(me(&app, &late).await["roles"], json!(["editor"]));
 }
