@@ -356,13 +356,18 @@ impl Directory {
     /// The store failed.
     pub(super) async fn refresh_roles(
         &self,
-        account: &AccountId,
+        account: &str,
         roles: &mut Vec<String>,
         read_ms: &mut i64,
         now: OffsetDateTime,
         writing: bool,
     ) -> Result<bool, StoreError> {
         let now_ms = unix_ms(now);
+        // The validation path's common case, decided without the memo's lock or an allocation.
+        if !writing && !self.memo.may_be_stale(*read_ms, now_ms) {
+            return Ok(false);
+        }
+        let account = &AccountId::new(account);
         let (fresh, fresh_ms) = if self.memo.stale(account, *read_ms, now_ms) {
             let fresh = self.roles(account, now).await?;
             (fresh.roles, unix_ms(fresh.read_at))

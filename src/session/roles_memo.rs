@@ -29,6 +29,7 @@
 //! Times are Unix milliseconds of the session clock, passed in by the caller.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -93,6 +94,10 @@ pub(super) struct Ticket(u64);
 pub(super) struct RolesMemo {
     max: usize,
     inner: Mutex<Inner>,
+    /// The newest change mark ever made (every mark and the floor are at or before it): roles
+    /// read after it are out of date only by age, which [`Self::may_be_stale`] tells without
+    /// the lock — the case of nearly every validation.
+    latest_change_ms: AtomicI64,
 }
 
 impl RolesMemo {
@@ -106,6 +111,7 @@ impl RolesMemo {
                 floor_ms: i64::MIN,
                 sweep_after_ms: i64::MIN,
             }),
+            latest_change_ms: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -118,6 +124,9 @@ impl RolesMemo {
     /// Whether roles of `account` read at `read_ms` may be out of date at `now_ms`: they are
     /// [`ROLES_REFRESH`] old, or this instance changed the account since they were read.
     pub(super) fn stale(&self, account: &AccountId, read_ms: i64, now_ms: i64) -> bool {
+        if !self.may_be_stale(read_ms, now_ms) {
+            return false;
+        }
         if now_ms.saturating_sub(read_ms) >= refresh_ms() {
             return true;
         }
@@ -128,6 +137,13 @@ impl RolesMemo {
                 .get(account)
                 .and_then(|e| e.changed_ms)
                 .is_some_and(|changed| changed >= read_ms)
+    }
+
+    /// Whether roles of any account read at `read_ms` may be out of date at `now_ms` (see
+    /// [`Self::stale`]): `false` means they are not, told without the lock or the account.
+    pub(super) fn may_be_stale(&self, read_ms: i64, now_ms: i64) -> bool {
+        now_ms.saturating_sub(read_ms) >= refresh_ms()
+            || read_ms <= self.latest_change_ms.load(Ordering::Acquire)
     }
 
     /// The roles of `account` and when they were read, when that was less than
@@ -173,6 +189,7 @@ impl RolesMemo {
     /// derive from: roles read up to then are out of date, and are read again.
     pub(super) fn changed(&self, account: &AccountId, now_ms: i64) {
         let mut inner = self.lock();
+        self.latest_change_ms.fetch_max(now_ms, Ordering::AcqRel);
         inner.epoch = inner.epoch.wrapping_add(1);
         if let Some(e) = inner.entries.get_mut(account) {
             e.roles = None;

@@ -753,10 +753,15 @@ impl UserSessions {
                 r
             }
         };
-        let account = AccountId::new(record.account.as_str());
         if self
             .directory
-            .refresh_roles(&account, &mut record.roles, &mut record.rc, now_t, false)
+            .refresh_roles(
+                &record.account,
+                &mut record.roles,
+                &mut record.rc,
+                now_t,
+                false,
+            )
             .await?
         {
             let sealed = self.seal(&Self::live_aad(&tag, &hash), &record)?;

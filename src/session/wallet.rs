@@ -784,10 +784,15 @@ impl WalletSessions {
             record.acct = self.directory.account_for(&identity).await?.into_string();
             changed = true;
         }
-        let account = AccountId::new(record.acct.as_str());
         let roles_changed = self
             .directory
-            .refresh_roles(&account, &mut record.roles, &mut record.rc, now_t, writing)
+            .refresh_roles(
+                &record.acct,
+                &mut record.roles,
+                &mut record.rc,
+                now_t,
+                writing,
+            )
             .await?;
         Ok(changed || roles_changed)
     }
