@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use harness::app::{spawn_app_with, Backend, Wallet, ADMIN};
 use harness::free_port;
+use harness::redis_server::kill_tracking;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -101,36 +102,8 @@ async fn no_secret_reaches_the_logs() {
     // The session cache's tracking connection dropped by Redis: the instance says so (it
     // validates through Redis until the connection is back).
     let url = app.store_url.clone().unwrap();
-    let mut c = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let name = wallet_auth::store::redis_cache::tracking_name(&app.config.store.redis_prefix);
-    let list: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let ids: Vec<String> = list
-        .lines()
-        .filter(|l| l.split(' ').any(|f| f == format!("name={name}")))
-        .filter_map(|l| {
-            l.split(' ')
-                .find_map(|f| f.strip_prefix("id="))
-                .map(str::to_owned)
-        })
-        .collect();
-    assert!(!ids.is_empty(), "no tracking connection: {list}");
-    for id in &ids {
-        let _: redis::Value = redis::cmd("CLIENT")
-            .arg("KILL")
-            .arg("ID")
-            .arg(id)
-            .query_async(&mut c)
-            .await
-            .unwrap();
-    }
+    let killed = kill_tracking(&[url], &app.config.store.redis_prefix).await;
+    assert!(killed > 0, "no tracking connection");
     let start = std::time::Instant::now();
     while !String::from_utf8_lossy(&capture.0.lock().unwrap()).contains("tracking heartbeat failed")
     {

@@ -338,3 +338,50 @@ pub fn shared_cluster() -> &'static RedisCluster {
     static CLUSTER: OnceLock<RedisCluster> = OnceLock::new();
     CLUSTER.get_or_init(RedisCluster::start_new)
 }
+
+/// `CLIENT ID`s of the tracking connections of the stores with `prefix`, on one node.
+pub async fn tracking_ids(url: &str, prefix: &str) -> Vec<i64> {
+    let mut c = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let name = format!(
+        "name={}",
+        wallet_auth::store::redis_cache::tracking_name(prefix)
+    );
+    list.lines()
+        .filter(|l| l.split(' ').any(|f| f == name))
+        .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
+        .map(|id| id.parse().unwrap())
+        .collect()
+}
+
+/// Kills the tracking connections of the stores with `prefix` on every node of `urls`: how
+/// many there were.
+pub async fn kill_tracking(urls: &[String], prefix: &str) -> usize {
+    let mut killed = 0;
+    for url in urls {
+        let mut c = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        for id in tracking_ids(url, prefix).await {
+            let _: redis::Value = redis::cmd("CLIENT")
+                .arg("KILL")
+                .arg("ID")
+                .arg(id)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            killed += 1;
+        }
+    }
+    killed
+}

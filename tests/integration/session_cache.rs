@@ -20,7 +20,6 @@ use wallet_auth::session::accounts::Directory;
 use wallet_auth::session::crypto::KeyRing;
 use wallet_auth::session::wallet::{RequestContext, Validation, WalletSessions};
 use wallet_auth::session::Audit;
-use wallet_auth::store::redis_cache::tracking_name;
 use wallet_auth::store::{
     CacheEvent, MeteredStore, NewSession, RedisStore, Rotated, Rotation, SessionEntry, SessionId,
     SessionUpdate, Store, StoreRecorder, TokenHash, WalletTag,
@@ -28,7 +27,9 @@ use wallet_auth::store::{
 use wallet_auth::verify::{Chain, WalletType};
 
 use crate::harness::backends::Backend;
-use crate::harness::redis_server::{shared_cluster, shared_redis, RedisServer};
+use crate::harness::redis_server::{
+    kill_tracking, shared_cluster, shared_redis, tracking_ids, RedisServer,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 const LONG: Duration = Duration::from_secs(600);
@@ -372,48 +373,6 @@ async fn a_miss_is_never_cached(backend: Backend) {
     create(&a.store, &s, 5).await;
     // The very next read on B finds it: no "absent" was kept.
     assert_eq!(b.read(&s).await, Some(SessionEntry::Live(s.record.clone())));
-}
-
-/// `CLIENT ID`s of the tracking connections of the stores with `prefix`, on one node.
-async fn tracking_ids(url: &str, prefix: &str) -> Vec<i64> {
-    let mut c = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let list: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let name = format!("name={}", tracking_name(prefix));
-    list.lines()
-        .filter(|l| l.split(' ').any(|f| f == name))
-        .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
-        .map(|id| id.parse().unwrap())
-        .collect()
-}
-
-async fn kill_tracking(urls: &[String], prefix: &str) -> usize {
-    let mut killed = 0;
-    for url in urls {
-        let mut c = redis::Client::open(url.as_str())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        for id in tracking_ids(url, prefix).await {
-            let _: redis::Value = redis::cmd("CLIENT")
-                .arg("KILL")
-                .arg("ID")
-                .arg(id)
-                .query_async(&mut c)
-                .await
-                .unwrap();
-            killed += 1;
-        }
-    }
-    killed
 }
 
 async fn wait_not_serving(i: &Instance) {
