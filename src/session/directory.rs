@@ -534,20 +534,20 @@ impl Directory {
             // less than ROLES_REFRESH ago (no store read: the sign-in is then two round
             // trips), else from its record, which fills the memo. Either way the session is
             // sealed with when they were read, so that it reads them again in time.
-            let (account, record, base) = match &current {
+            // `read`: the account's record as read now, `None` when the roles came from the
+            // memo and nothing was read.
+            let (account, read, mut roles, read_ms) = match &current {
                 Some(c) => match self.memo.get(&c.account, now_ms) {
-                    Ok((roles, read_ms)) => (c.account.clone(), None, Some((roles, read_ms))),
+                    Ok((roles, read_ms)) => (c.account.clone(), None, roles, read_ms),
                     Err(ticket) => {
                         let record = self.store.get_account(&c.account).await?;
                         let roles = self.roles_of(&c.account, record.as_ref(), None).await?;
                         self.memo.fill(&c.account, &roles, now_ms, ticket);
-                        (c.account.clone(), record, Some((roles, now_ms)))
+                        (c.account.clone(), Some(record), roles, now_ms)
                     }
                 },
-                None => (Self::new_account_id(), None, None),
+                None => (Self::new_account_id(), Some(None), Vec::new(), now_ms),
             };
-            let memoized = base.is_some() && record.is_none();
-            let (mut roles, read_ms) = base.unwrap_or((Vec::new(), now_ms));
             if self.is_admin_wallet(identity) {
                 roles.push(ADMIN_ROLE.to_owned());
                 roles = normalized(roles);
@@ -606,10 +606,11 @@ impl Directory {
                     // listing was lost (a crash between claim and list) is listed again at a
                     // sign-in that reads the record.
                     let listed = fresh
-                        || memoized
-                        || record
-                            .as_ref()
-                            .is_some_and(|r| r.identities.iter().any(|(k, _)| *k == key));
+                        || read.as_ref().is_none_or(|record| {
+                            record
+                                .as_ref()
+                                .is_some_and(|r| r.identities.iter().any(|(k, _)| *k == key))
+                        });
                     if !listed {
                         self.list(&account, identity).await;
                     }

@@ -2896,6 +2896,53 @@ mod accounts {
         }
     }
 
+    /// An identity whose account lost its listing (a crash between the claim and the list) is
+    /// listed again at its next sign-in that reads the account.
+    async fn a_lost_listing_is_repaired_at_the_next_sign_in(f: Fixture) {
+        use wallet_auth::session::accounts::{AccountRoles, Directory, Identity, SealedSession};
+        use wallet_auth::verify::Chain;
+
+        let clock: Arc<dyn wallet_auth::clock::Clock> =
+            Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+        let identity =
+            Identity::wallet(Chain::Solana, "So1anaWa11et111111111111111111111111111111");
+        let sign_in = |i: usize| {
+            // A directory of its own: an instance that has not read the account yet.
+            let directory = Directory::new(f.store.clone(), clock.clone(), Vec::new());
+            let identity = identity.clone();
+            async move {
+                let seal = |_: &AccountId, _: &AccountRoles| SealedSession {
+                    session_id: SessionId::new(format!("s{i}")),
+                    token_hash: TokenHash::new(format!("h{i}")),
+                    created_ms: now_ms(),
+                    record: b"r".to_vec(),
+                    ttl: LONG,
+                };
+                directory
+                    .open_session(&identity, 20, seal, SessionExtras::default(), None)
+                    .await
+                    .unwrap()
+                    .0
+            }
+        };
+        let account = sign_in(0).await;
+        assert!(f
+            .store
+            .delete_account(&account, std::slice::from_ref(&identity.key()))
+            .await
+            .unwrap());
+        assert_eq!(sign_in(1).await, account);
+        let record = f.store.get_account(&account).await.unwrap().unwrap();
+        assert_eq!(
+            record
+                .identities
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>(),
+            [identity.key().as_str()]
+        );
+    }
+
     /// A claim changes only from the expected account; ending the sessions goes with it.
     async fn claims_swap(f: Fixture) {
         let s = &f.store;
@@ -3231,6 +3278,7 @@ mod accounts {
         sessions_check_claims,
         first_claims_race,
         new_accounts_that_lose_leave_no_record,
+        a_lost_listing_is_repaired_at_the_next_sign_in,
         claims_swap,
         claims_swap_race,
         account_records,
